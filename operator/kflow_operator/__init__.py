@@ -1,0 +1,1 @@
+"""The kflow operator: reconciles kflow.dev Deployments and FlowRuns."""

@@ -1,0 +1,1 @@
+"""kflow: Prefect-style flows that run locally or natively on Kubernetes."""
