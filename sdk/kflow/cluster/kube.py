@@ -1,0 +1,87 @@
+"""Connecting to the Kubernetes API the way `kubectl` and a pod would.
+
+In a pod the service-account token is the only credential there is, so in-cluster config wins
+when present; elsewhere KUBECONFIG / ~/.kube/config with an optional context, like kubectl.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+
+GROUP = "kflow.dev"
+VERSION = "v1alpha1"
+FLOWRUNS = "flowruns"
+DEPLOYMENTS = "deployments"
+FLOWRUN_KIND = "FlowRun"
+
+_SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster() -> bool:
+    """True inside a pod that has a service-account token mounted."""
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and (_SERVICE_ACCOUNT_DIR / "token").is_file()
+    )
+
+
+def kubeconfig_paths() -> list[Path]:
+    """The files kubectl would read: every entry of KUBECONFIG, else ~/.kube/config."""
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        return [Path(p) for p in explicit.split(os.pathsep) if p]
+    return [Path.home() / ".kube" / "config"]
+
+
+def kube_config_available() -> bool:
+    """Whether a cluster is configured at all (decides cluster vs local for `kflow flow-run`)."""
+    return in_cluster() or any(path.is_file() for path in kubeconfig_paths())
+
+
+def new_api_client(context: str | None = None) -> client.ApiClient:
+    """A fresh client; each thread that talks to the API gets its own, so none shares a pool."""
+    if context is None and in_cluster():
+        configuration = client.Configuration()
+        config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+        return client.ApiClient(configuration)
+    try:
+        api_client: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            context=context
+        )
+        return api_client
+    except ConfigException as error:
+        where = os.pathsep.join(str(p) for p in kubeconfig_paths())
+        raise KubeConfigError(
+            f"no usable Kubernetes configuration ({error}); looked in-cluster and at {where}. "
+            "Set KUBECONFIG or pass --context."
+        ) from error
+
+
+def default_namespace(context: str | None = None) -> str:
+    """The namespace of the current (or given) kube context, as kubectl would use."""
+    if context is None and in_cluster():
+        namespace_file = _SERVICE_ACCOUNT_DIR / "namespace"
+        if namespace_file.is_file():
+            return namespace_file.read_text().strip() or "default"
+        return "default"
+    try:
+        contexts, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except ConfigException:
+        return "default"
+    chosen = current
+    if context is not None:
+        chosen = next((c for c in contexts if c.get("name") == context), None)
+    if not chosen:
+        return "default"
+    namespace = chosen.get("context", {}).get("namespace")
+    return str(namespace) if namespace else "default"
+
+
+class KubeConfigError(RuntimeError):
+    """No cluster could be reached from the configuration at hand."""

@@ -1,0 +1,298 @@
+"""What the flow process writes into its FlowRun's status, decided without touching the API.
+
+The writer thread re-reads the object on every conflict and calls `decide_status_patch` again,
+so every rule about which state wins lives here, pure and unit-tested: a state the current one
+does not accept (an operator's CANCELLING against the flow's RUNNING or COMPLETED) is dropped,
+never written over it.
+
+Size is bounded by construction: a fixed number of history entries and recent task runs,
+truncated messages and names, and results above a small limit written as a reference. The
+object therefore stays a few tens of KiB whatever the number of task runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kflow.states import TERMINAL_STATE_TYPES, StateType
+
+STATE_HISTORY_LIMIT = 30
+RECENT_TASK_RUNS_LIMIT = 20
+STATE_MESSAGE_LIMIT = 4096
+MESSAGE_LIMIT = 1024
+STATE_NAME_LIMIT = 64
+NAME_LIMIT = 253
+ID_LIMIT = 128
+INLINE_RESULT_LIMIT = 8 * 1024
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, as Kubernetes writes its own timestamps."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    marker = "… (truncated)"
+    return text[: limit - len(marker)] + marker
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One state as it appears in `status.state` and in `status.stateHistory`."""
+
+    type: StateType
+    name: str
+    message: str | None
+    timestamp: datetime
+
+    def to_status(self, message_limit: int = STATE_MESSAGE_LIMIT) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "type": self.type.value,
+            "name": truncate(self.name, STATE_NAME_LIMIT),
+            "timestamp": format_time(self.timestamp),
+        }
+        if self.message:
+            entry["message"] = truncate(self.message, message_limit)
+        return entry
+
+    @classmethod
+    def from_status(cls, raw: Mapping[str, Any]) -> StateEntry:
+        return cls(
+            type=StateType(raw["type"]),
+            name=str(raw.get("name") or raw["type"].title()),
+            message=raw.get("message"),
+            timestamp=parse_time(raw.get("timestamp")),
+        )
+
+
+def parse_time(raw: object) -> datetime:
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if isinstance(raw, str) and raw:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return datetime.fromtimestamp(0, UTC)
+
+
+def current_state(status: Mapping[str, Any]) -> StateEntry | None:
+    raw = status.get("state")
+    if not isinstance(raw, Mapping) or not raw.get("type"):
+        return None
+    return StateEntry.from_status(raw)
+
+
+TransitionRule = Callable[[StateEntry | None, StateEntry], bool]
+"""Whether `proposed` may replace `current`; kflow.transitions supplies the real one."""
+
+
+@dataclass
+class PendingReport:
+    """Everything the flow has said since the last successful write, in the order said."""
+
+    states: list[StateEntry] = field(default_factory=list)
+    run_name: str | None = None
+    result: dict[str, Any] | None = None
+    task_runs: dict[str, Any] | None = None
+
+    def is_empty(self) -> bool:
+        return (
+            not self.states
+            and self.run_name is None
+            and self.result is None
+            and self.task_runs is None
+        )
+
+    def absorb(self, newer: PendingReport) -> None:
+        """Fold a later report into this one (newer scalars win, states keep their order)."""
+        self.states.extend(newer.states)
+        if newer.run_name is not None:
+            self.run_name = newer.run_name
+        if newer.result is not None:
+            self.result = newer.result
+        if newer.task_runs is not None:
+            self.task_runs = newer.task_runs
+
+
+@dataclass(frozen=True)
+class StatusDecision:
+    """A status merge patch plus, per proposed state, whether it was accepted."""
+
+    patch: dict[str, Any]
+    accepted: tuple[bool, ...]
+    state: StateEntry | None
+
+
+def decide_status_patch(
+    status: Mapping[str, Any], report: PendingReport, accepts: TransitionRule
+) -> StatusDecision:
+    """The merge patch that applies `report` to `status`, given the current object.
+
+    Derived fields follow the accepted states only: `runCount` grows when RUNNING is entered
+    from anything but PAUSED/RUNNING (a resumed pause is the same attempt), `startTime` is the
+    first RUNNING, `endTime` the time of an accepted terminal state.
+    """
+    patch: dict[str, Any] = {}
+    state = current_state(status)
+    history: list[dict[str, Any]] = list(status.get("stateHistory") or [])
+    run_count = int(status.get("runCount") or 0)
+    accepted: list[bool] = []
+    history_changed = False
+    for proposed in report.states:
+        ok = accepts(state, proposed)
+        accepted.append(ok)
+        if not ok:
+            continue
+        previous_type = state.type if state else None
+        if proposed.type is StateType.RUNNING and previous_type not in (
+            StateType.RUNNING,
+            StateType.PAUSED,
+        ):
+            run_count += 1
+            patch["runCount"] = run_count
+            if not status.get("startTime") and "startTime" not in patch:
+                patch["startTime"] = format_time(proposed.timestamp)
+        if proposed.type in TERMINAL_STATE_TYPES:
+            patch["endTime"] = format_time(proposed.timestamp)
+        state = proposed
+        history = append_bounded(history, proposed.to_status(MESSAGE_LIMIT), STATE_HISTORY_LIMIT)
+        history_changed = True
+        patch["state"] = proposed.to_status()
+    if history_changed:
+        patch["stateHistory"] = history
+    if report.run_name is not None and report.run_name != status.get("runName"):
+        patch["runName"] = truncate(report.run_name, NAME_LIMIT)
+    if report.result is not None:
+        patch["result"] = report.result
+    if report.task_runs is not None:
+        patch["taskRuns"] = report.task_runs
+    return StatusDecision(patch=patch, accepted=tuple(accepted), state=state)
+
+
+def append_bounded(
+    items: Sequence[dict[str, Any]], item: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Append and keep the newest `limit` entries."""
+    return [*items, item][-limit:]
+
+
+@dataclass(frozen=True)
+class TaskRunEvent:
+    """A task run's new state, as the engine reports it."""
+
+    id: str
+    name: str
+    state: StateType
+    state_name: str
+    timestamp: datetime
+    message: str | None = None
+    run_count: int | None = None
+
+
+@dataclass
+class _TaskRunView:
+    name: str
+    state: StateType
+    state_name: str
+    message: str | None
+    run_count: int | None
+    start_time: datetime | None
+    end_time: datetime | None
+
+    def to_status(self, task_run_id: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": truncate(task_run_id, ID_LIMIT),
+            "name": truncate(self.name, NAME_LIMIT),
+            "stateType": self.state.value,
+            "stateName": truncate(self.state_name, STATE_NAME_LIMIT),
+        }
+        if self.message:
+            entry["message"] = truncate(self.message, MESSAGE_LIMIT)
+        if self.run_count is not None:
+            entry["runCount"] = self.run_count
+        if self.start_time is not None:
+            entry["startTime"] = format_time(self.start_time)
+        if self.end_time is not None:
+            entry["endTime"] = format_time(self.end_time)
+        return entry
+
+
+class TaskRunTally:
+    """Exact counts of task runs by current state, plus the most recently changed few.
+
+    Memory grows with the number of task runs (one state each, needed to move a run's count
+    from its old state to its new one); what goes into the status does not.
+    """
+
+    def __init__(self, recent_limit: int = RECENT_TASK_RUNS_LIMIT) -> None:
+        self._recent_limit = recent_limit
+        self._states: dict[str, StateType] = {}
+        self._counts: dict[StateType, int] = dict.fromkeys(StateType, 0)
+        self._recent: OrderedDict[str, _TaskRunView] = OrderedDict()
+        self._unfinished_start_times: dict[str, datetime] = {}
+
+    def record(self, event: TaskRunEvent) -> None:
+        previous = self._states.get(event.id)
+        if previous is not None:
+            self._counts[previous] -= 1
+        self._states[event.id] = event.state
+        self._counts[event.state] += 1
+        self._recent.pop(event.id, None)
+        if event.state is StateType.RUNNING:
+            self._unfinished_start_times.setdefault(event.id, event.timestamp)
+        start_time = self._unfinished_start_times.get(event.id)
+        end_time = None
+        if event.state in TERMINAL_STATE_TYPES:
+            end_time = event.timestamp
+            self._unfinished_start_times.pop(event.id, None)
+        self._recent[event.id] = _TaskRunView(
+            name=event.name,
+            state=event.state,
+            state_name=event.state_name,
+            message=event.message,
+            run_count=event.run_count,
+            start_time=start_time,
+            end_time=end_time,
+        )
+        while len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)
+
+    def summary(self) -> dict[str, Any]:
+        """`status.taskRuns`: every state type is present, so a merge patch zeroes old counts.
+
+        Recent runs are listed newest change first.
+        """
+        return {
+            "total": len(self._states),
+            "counts": {state.value: count for state, count in self._counts.items()},
+            "recent": [view.to_status(key) for key, view in reversed(self._recent.items())],
+        }
+
+
+def encode_result(value: Any, reference: Callable[[], str | None]) -> dict[str, Any]:
+    """`status.result`: small JSON inline, anything else as a reference to where it is kept.
+
+    `reference` is only called when the value cannot go inline; it returns the persisted
+    result's location, or None when the result was not persisted. `summary` is always there,
+    so `kubectl get -o yaml` shows something readable either way.
+    """
+    summary = truncate(repr(value), MESSAGE_LIMIT)
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        text = None
+    if value is None:
+        return {"summary": summary}
+    if text is not None and len(text.encode()) <= INLINE_RESULT_LIMIT:
+        return {"value": value, "summary": summary}
+    where = reference()
+    if where:
+        return {"reference": truncate(where, 4096), "summary": summary}
+    return {"summary": summary}
