@@ -1,8 +1,23 @@
-"""Run states, shared by the local engine, the cluster backend and the operator."""
+"""Run states, shared by the local engine, the cluster backend and the operator.
+
+A state is a plain slotted object, not a pydantic model: the engine creates several per task
+run, and the per-task overhead budget is tens of microseconds.
+
+`str(state)` is the short form the console logs show (`Completed()`, `Failed('1/2 states
+failed.')`); `repr(state)` is the long form the spec prints for a returned state
+(`Completed(message=None, type=COMPLETED, result='foo', flow_run_id=...)`).
+"""
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+T = TypeVar("T")
 
 
 class StateType(StrEnum):
@@ -20,3 +35,228 @@ class StateType(StrEnum):
 TERMINAL_STATE_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
 )
+
+
+class StateDetails:
+    """Links and pause data carried by a state (the spec's `state_details`)."""
+
+    __slots__ = (
+        "child_flow_run_id",
+        "flow_run_id",
+        "parent_task_run_id",
+        "pause_reschedule",
+        "pause_timeout",
+        "task_run_id",
+    )
+
+    def __init__(
+        self,
+        flow_run_id: str | None = None,
+        task_run_id: str | None = None,
+        child_flow_run_id: str | None = None,
+        parent_task_run_id: str | None = None,
+        pause_timeout: float | None = None,
+        pause_reschedule: bool = False,
+    ) -> None:
+        self.flow_run_id = flow_run_id
+        self.task_run_id = task_run_id
+        self.child_flow_run_id = child_flow_run_id
+        self.parent_task_run_id = parent_task_run_id
+        self.pause_timeout = pause_timeout
+        self.pause_reschedule = pause_reschedule
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if v)
+        return f"StateDetails({shown})"
+
+
+class State(Generic[T]):
+    """One state of a flow run or task run.
+
+    `data` holds the result for COMPLETED states and the exception for FAILED/CRASHED ones;
+    for a flow that returned futures or states it holds those states (the spec's repr shows
+    them nested in `result=(...)`).
+    """
+
+    __slots__ = ("data", "message", "name", "state_details", "timestamp", "type")
+
+    def __init__(
+        self,
+        type: StateType,
+        name: str | None = None,
+        message: str | None = None,
+        data: Any = None,
+        state_details: StateDetails | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        self.type = type
+        self.name = name if name is not None else _DEFAULT_NAMES[type]
+        self.message = message
+        self.data = data
+        self.state_details = state_details if state_details is not None else StateDetails()
+        self.timestamp = timestamp if timestamp is not None else time.time()
+
+    @property
+    def when(self) -> datetime:
+        """The timestamp as an aware UTC datetime (computed on demand: datetime is not free)."""
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
+
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_STATE_TYPES
+
+    def result(self, raise_on_failure: bool = True) -> T:
+        """The value this state stands for; raises the run's exception when it did not complete.
+
+        States nested in `data` (a flow that returned futures or states) are unwrapped to their
+        own results, so a flow returning `(x, y)` futures gives back their two values.
+        """
+        from kflow.engine.results_unwrap import state_result
+
+        result: T = state_result(self, raise_on_failure)
+        return result
+
+    def copy(self, **changes: Any) -> State[T]:
+        fields: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "message": self.message,
+            "data": self.data,
+            "state_details": self.state_details,
+            "timestamp": self.timestamp,
+        }
+        fields.update(changes)
+        return State(**fields)
+
+    def __str__(self) -> str:
+        shown = []
+        if self.message:
+            shown.append(repr(self.message))
+        if self.type.value.lower() != self.name.lower():
+            shown.append(f"type={self.type.value}")
+        return f"{self.name}({', '.join(shown)})"
+
+    def __repr__(self) -> str:
+        parts = [
+            f"message={self.message!r}",
+            f"type={self.type.value}",
+            f"result={self.data!r}",
+        ]
+        details = self.state_details
+        if details.task_run_id:
+            parts.append(f"task_run_id={details.task_run_id}")
+        elif details.flow_run_id:
+            parts.append(f"flow_run_id={details.flow_run_id}")
+        return f"{self.name}({', '.join(parts)})"
+
+
+_DEFAULT_NAMES = {
+    StateType.SCHEDULED: "Scheduled",
+    StateType.PENDING: "Pending",
+    StateType.RUNNING: "Running",
+    StateType.PAUSED: "Paused",
+    StateType.CANCELLING: "Cancelling",
+    StateType.CANCELLED: "Cancelled",
+    StateType.COMPLETED: "Completed",
+    StateType.FAILED: "Failed",
+    StateType.CRASHED: "Crashed",
+}
+
+
+def Scheduled(message: str | None = None, *, name: str = "Scheduled", **kw: Any) -> State[Any]:
+    return State(StateType.SCHEDULED, name=name, message=message, **kw)
+
+
+def Pending(message: str | None = None, *, name: str = "Pending", **kw: Any) -> State[Any]:
+    return State(StateType.PENDING, name=name, message=message, **kw)
+
+
+def Running(message: str | None = None, *, name: str = "Running", **kw: Any) -> State[Any]:
+    return State(StateType.RUNNING, name=name, message=message, **kw)
+
+
+def Paused(message: str | None = None, *, name: str = "Paused", **kw: Any) -> State[Any]:
+    return State(StateType.PAUSED, name=name, message=message, **kw)
+
+
+def Cancelling(message: str | None = None, *, name: str = "Cancelling", **kw: Any) -> State[Any]:
+    return State(StateType.CANCELLING, name=name, message=message, **kw)
+
+
+def Cancelled(message: str | None = None, *, name: str = "Cancelled", **kw: Any) -> State[Any]:
+    return State(StateType.CANCELLED, name=name, message=message, **kw)
+
+
+def Completed(message: str | None = None, *, name: str = "Completed", **kw: Any) -> State[Any]:
+    return State(StateType.COMPLETED, name=name, message=message, **kw)
+
+
+def Failed(message: str | None = None, *, name: str = "Failed", **kw: Any) -> State[Any]:
+    return State(StateType.FAILED, name=name, message=message, **kw)
+
+
+def Crashed(message: str | None = None, *, name: str = "Crashed", **kw: Any) -> State[Any]:
+    return State(StateType.CRASHED, name=name, message=message, **kw)
+
+
+def AwaitingRetry(message: str | None = None, **kw: Any) -> State[Any]:
+    return State(StateType.SCHEDULED, name="AwaitingRetry", message=message, **kw)
+
+
+def Retrying(message: str | None = None, **kw: Any) -> State[Any]:
+    return State(StateType.RUNNING, name="Retrying", message=message, **kw)
+
+
+def TimedOut(message: str | None = None, **kw: Any) -> State[Any]:
+    return State(StateType.FAILED, name="TimedOut", message=message, **kw)
+
+
+__all__ = [
+    "TERMINAL_STATE_TYPES",
+    "AwaitingRetry",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "Running",
+    "Scheduled",
+    "State",
+    "StateDetails",
+    "StateType",
+    "TimedOut",
+]

@@ -1,0 +1,395 @@
+"""The one interface through which every run event of the engine flows.
+
+The engine never writes history, status or results itself: it tells a `Backend`. Three backends
+exist or will: `MemoryBackend` here (in-process, for tests and `KFLOW_BACKEND=memory`), the
+local SQLite history (`kflow.history`, helper A2) and the Kubernetes FlowRun backend
+(`kflow.cluster`, helper D). They report the same events; the engine does not know which one
+it talks to.
+
+Contract (what a backend implementer must honour)
+
+* Creation: `create_flow_run(flow_run)` once per flow run (top-level or subflow) before any of
+  its states; `create_task_run(task_run)` once per task run, including the "mirror" task run
+  that stands for a subflow in its parent (`task_run.child_flow_run_id` is set, and the child's
+  `flow_run.parent_task_run_id` points back). `flow_run.existing` is True when the run was
+  created outside the engine (e.g. a FlowRun object run by `kflow execute`): record it, do not
+  create it again.
+* States: `set_flow_run_state` / `set_task_run_state` are PROPOSALS. Return the state actually
+  in force. Returning the proposed object means "accepted". A cluster backend may return
+  something else, e.g. a CANCELLING/CANCELLED state when RUNNING is proposed for a run that is
+  being cancelled: the engine then does not run the body and ends the run in that state
+  (CANCELLING ends as CANCELLED after the `on_cancellation` hooks). The records passed in are
+  live engine objects: read what you need during the call (or copy), do not mutate them.
+* Hot path: task-run creation and task-run states are called from many threads, several times
+  per task run; the per-task budget is tens of microseconds. Append to a buffer and write in
+  batches. `flush()` is called when a top-level flow run ends (after its final state) and must
+  make everything durable before returning: the process may exit right after.
+  All methods must be thread-safe.
+* Outside control: `control(flow_run)` returns the run's `RunControl`, a small object whose
+  flags the engine reads at every task boundary (a plain attribute read, so keep them up to
+  date from your own watcher thread or from `request_*`). A backend that learns of a
+  cancellation may also call `kflow.engine.cancel_flow_run(flow_run_id)` to interrupt the body
+  at once (that function is safe to call from a signal handler or any thread).
+* Pause: `pause_flow_run()` proposes PAUSED, then calls `wait_for_resume(flow_run, timeout)`,
+  which blocks until `resume_flow_run(flow_run_id)` is called (possibly in another process,
+  hence the default implementation below keeps a flag file under `$KFLOW_HOME/control`) and
+  returns True, or returns False on timeout. `supports_reschedule` is False for local backends:
+  `pause_flow_run(reschedule=True)` then raises; a cluster backend sets it and implements
+  `suspend_flow_run`.
+* Results: `write_result(key, value)` / `read_result(key)`; keys are stable across reruns of
+  the same flow run id (`<flow_run_id>/<task_key>-<dynamic_key>`), so a rerun finds them. The
+  default stores pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow).
+
+Which backend the engine uses is decided in one place: `get_backend()`. `set_backend()`
+overrides it (what `kflow execute` does); otherwise `KFLOW_BACKEND=memory` selects the
+in-memory one, and by default the local history is used when `kflow.history` provides
+`create_backend() -> Backend`, else the in-memory one. A subflow uses its parent's backend.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kflow.states import State
+
+
+def kflow_home() -> Path:
+    """Where local state lives (history, results, control flags): $KFLOW_HOME or ~/.kflow."""
+    return Path(os.environ.get("KFLOW_HOME") or Path.home() / ".kflow")
+
+
+def _as_datetime(timestamp: float | None) -> datetime | None:
+    if timestamp is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+class FlowRun:
+    """One run of a flow, as the engine and the hooks (`hook(flow, flow_run, state)`) see it."""
+
+    __slots__ = (
+        "end_time",
+        "existing",
+        "flow_name",
+        "flow_version",
+        "id",
+        "name",
+        "parameters",
+        "parent_flow_run_id",
+        "parent_task_run_id",
+        "run_count",
+        "scheduled_time",
+        "start_time",
+        "state",
+        "tags",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        flow_name: str,
+        parameters: dict[str, Any],
+        *,
+        flow_version: str | None = None,
+        tags: list[str] | None = None,
+        parent_flow_run_id: str | None = None,
+        parent_task_run_id: str | None = None,
+        scheduled_time: float | None = None,
+        existing: bool = False,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.flow_name = flow_name
+        self.flow_version = flow_version
+        self.parameters = parameters
+        self.tags = tags if tags is not None else []
+        self.parent_flow_run_id = parent_flow_run_id
+        self.parent_task_run_id = parent_task_run_id
+        self.scheduled_time = scheduled_time if scheduled_time is not None else time.time()
+        self.existing = existing
+        self.start_time: float | None = None
+        self.end_time: float | None = None
+        self.run_count = 0
+        self.state: State[Any] | None = None
+
+    @property
+    def expected_start_time(self) -> datetime | None:
+        return _as_datetime(self.scheduled_time)
+
+    @property
+    def scheduled_start_time(self) -> datetime | None:
+        return _as_datetime(self.scheduled_time)
+
+    def __repr__(self) -> str:
+        return f"FlowRun(id={self.id!r}, name={self.name!r}, flow_name={self.flow_name!r})"
+
+
+class TaskRun:
+    """One run of a task (or the mirror of a subflow run inside its parent flow run)."""
+
+    __slots__ = (
+        "child_flow_run_id",
+        "dynamic_key",
+        "end_time",
+        "flow_run_id",
+        "id",
+        "name",
+        "parameters",
+        "run_count",
+        "start_time",
+        "state",
+        "tags",
+        "task_key",
+        "task_name",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        task_name: str,
+        task_key: str,
+        dynamic_key: int,
+        flow_run_id: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        child_flow_run_id: str | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.task_name = task_name
+        self.task_key = task_key
+        self.dynamic_key = dynamic_key
+        self.flow_run_id = flow_run_id
+        self.parameters = parameters if parameters is not None else {}
+        self.tags = tags if tags is not None else []
+        self.child_flow_run_id = child_flow_run_id
+        self.start_time: float | None = None
+        self.end_time: float | None = None
+        self.run_count = 0
+        self.state: State[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"TaskRun(id={self.id!r}, name={self.name!r})"
+
+
+class RunControl:
+    """Requests from outside the engine for one flow run, read at every task boundary."""
+
+    __slots__ = ("cancel_requested", "pause_requested", "reason")
+
+    def __init__(self) -> None:
+        self.cancel_requested = False
+        self.pause_requested = False
+        self.reason: str | None = None
+
+
+class Backend:
+    """Base class: no-op history, file-flag pause/resume, local pickle results.
+
+    Subclasses override what they record; every method has a working default so a backend can
+    start small.
+    """
+
+    name = "base"
+    supports_reschedule = False
+    #: How often `wait_for_resume` looks at the resume flag (seconds).
+    resume_poll_interval = 0.05
+
+    def __init__(self) -> None:
+        self._controls: dict[str, RunControl] = {}
+        self._controls_lock = threading.Lock()
+        self._resume_events: dict[str, threading.Event] = {}
+        self._results: Any = None
+
+    # -- runs and states ---------------------------------------------------------------
+    def create_flow_run(self, flow_run: FlowRun) -> None:
+        """Record a new flow run (or, with `flow_run.existing`, one created elsewhere)."""
+
+    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        """Propose a flow-run state; return the state in force (see the module docstring)."""
+        return state
+
+    def create_task_run(self, task_run: TaskRun) -> None:
+        """Record a new task run. Hot path: buffer it."""
+
+    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
+        """Propose a task-run state; return the state in force. Hot path: buffer it."""
+        return state
+
+    def flush(self) -> None:
+        """Make every event reported so far durable (called when a top-level run ends)."""
+
+    def close(self) -> None:
+        """Release resources; the backend is not used afterwards."""
+        self.flush()
+
+    # -- outside control ---------------------------------------------------------------
+    def control(self, flow_run: FlowRun) -> RunControl:
+        with self._controls_lock:
+            ctl = self._controls.get(flow_run.id)
+            if ctl is None:
+                ctl = self._controls[flow_run.id] = RunControl()
+            return ctl
+
+    def request_pause(self, flow_run_id: str) -> None:
+        """Ask a running flow run to pause at its next task boundary (same process only here)."""
+        with self._controls_lock:
+            ctl = self._controls.setdefault(flow_run_id, RunControl())
+        ctl.pause_requested = True
+
+    def request_cancel(self, flow_run_id: str, reason: str | None = None) -> None:
+        """Ask a running flow run to stop (same process); the engine also interrupts the body."""
+        with self._controls_lock:
+            ctl = self._controls.setdefault(flow_run_id, RunControl())
+        ctl.cancel_requested = True
+        ctl.reason = reason
+
+    def _resume_flag(self, flow_run_id: str) -> Path:
+        return kflow_home() / "control" / f"{flow_run_id}.resume"
+
+    def _resume_event(self, flow_run_id: str) -> threading.Event:
+        with self._controls_lock:
+            event = self._resume_events.get(flow_run_id)
+            if event is None:
+                event = self._resume_events[flow_run_id] = threading.Event()
+            return event
+
+    def prepare_pause(self, flow_run: FlowRun) -> None:
+        """Clear any stale resume request before a pause starts waiting."""
+        self._resume_event(flow_run.id).clear()
+        self._resume_flag(flow_run.id).unlink(missing_ok=True)
+
+    def resume_flow_run(self, flow_run_id: str) -> None:
+        """Resume a paused flow run; works from another thread or another process."""
+        flag = self._resume_flag(flow_run_id)
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+        self._resume_event(flow_run_id).set()
+
+    def wait_for_resume(self, flow_run: FlowRun, timeout: float | None) -> bool:
+        """Block until resumed (True) or until `timeout` seconds have passed (False)."""
+        event = self._resume_event(flow_run.id)
+        flag = self._resume_flag(flow_run.id)
+        ctl = self.control(flow_run)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if event.is_set() or flag.exists():
+                event.clear()
+                flag.unlink(missing_ok=True)
+                return True
+            if ctl.cancel_requested:
+                return False
+            wait = self.resume_poll_interval
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                wait = min(wait, left)
+            event.wait(wait)
+
+    def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> None:
+        """Arrange for the run to be restarted on resume (cluster backends only)."""
+        raise NotImplementedError(
+            "pause_flow_run(reschedule=True) needs a cluster backend: run the flow as a FlowRun "
+            "through the kflow operator, or call pause_flow_run(reschedule=False) to block here."
+        )
+
+    # -- results -------------------------------------------------------------------------
+    def _result_store(self) -> Any:
+        if self._results is None:
+            from kflow.results import LocalResultStore
+
+            self._results = LocalResultStore(kflow_home() / "results")
+        return self._results
+
+    def write_result(self, key: str, value: Any) -> None:
+        self._result_store().write(key, value)
+
+    def read_result(self, key: str) -> tuple[bool, Any]:
+        """(True, value) when a result was stored under `key`, else (False, None)."""
+        found: tuple[bool, Any] = self._result_store().read(key)
+        return found
+
+
+class MemoryBackend(Backend):
+    """Keeps runs and their state history in memory (tests, benchmarks, `KFLOW_BACKEND=memory`)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flow_runs: dict[str, FlowRun] = {}
+        self.task_runs: dict[str, TaskRun] = {}
+        self.flow_run_states: dict[str, list[State[Any]]] = {}
+        self.task_run_states: dict[str, list[State[Any]]] = {}
+        self.flushes = 0
+
+    def create_flow_run(self, flow_run: FlowRun) -> None:
+        self.flow_runs[flow_run.id] = flow_run
+        self.flow_run_states.setdefault(flow_run.id, [])
+
+    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        self.flow_run_states.setdefault(flow_run.id, []).append(state)
+        return state
+
+    def create_task_run(self, task_run: TaskRun) -> None:
+        self.task_runs[task_run.id] = task_run
+        self.task_run_states[task_run.id] = []
+
+    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
+        self.task_run_states[task_run.id].append(state)
+        return state
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+_lock = threading.Lock()
+_backend: Backend | None = None
+
+
+def set_backend(backend: Backend | None) -> None:
+    """Use `backend` for every flow run started from now on (None: back to the default)."""
+    global _backend
+    with _lock:
+        _backend = backend
+
+
+def get_backend() -> Backend:
+    """The backend for a new top-level flow run, decided here and nowhere else."""
+    global _backend
+    backend = _backend
+    if backend is not None:
+        return backend
+    with _lock:
+        if _backend is None:
+            _backend = _default_backend()
+        return _backend
+
+
+def _default_backend() -> Backend:
+    if os.environ.get("KFLOW_BACKEND", "").lower() == "memory":
+        return MemoryBackend()
+    import importlib
+
+    try:
+        history = importlib.import_module("kflow.history")
+    except ImportError:
+        return MemoryBackend()
+    create_backend = getattr(history, "create_backend", None)
+    if create_backend is None:
+        return MemoryBackend()
+    created: Backend = create_backend()
+    return created

@@ -1,0 +1,48 @@
+"""Turning a final state back into a value or the exception it stands for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kflow.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun
+from kflow.states import State, StateType
+
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def state_result(state: State[Any], raise_on_failure: bool) -> Any:
+    if raise_on_failure and state.type is not StateType.COMPLETED:
+        raise exception_of(state)
+    data = state.data
+    if isinstance(data, State):
+        return state_result(data, raise_on_failure)
+    if isinstance(data, _COLLECTIONS) and any(isinstance(item, State) for item in data):
+        values = [
+            state_result(item, raise_on_failure) if isinstance(item, State) else item
+            for item in data
+        ]
+        return type(data)(values)
+    return data
+
+
+def exception_of(state: State[Any]) -> BaseException:
+    """The exception to raise for a state that did not complete."""
+    data = state.data
+    if isinstance(data, BaseException):
+        return data
+    nested: list[State[Any]] = []
+    if isinstance(data, State):
+        nested = [data]
+    elif isinstance(data, _COLLECTIONS):
+        nested = [item for item in data if isinstance(item, State)]
+    for inner in nested:
+        if inner.type is not StateType.COMPLETED:
+            return exception_of(inner)
+    message = state.message or f"Run ended in state {state}."
+    if state.type is StateType.CRASHED:
+        return CrashedRun(message)
+    if state.type is StateType.CANCELLED or state.type is StateType.CANCELLING:
+        return CancelledRun(message)
+    if state.type is StateType.PAUSED:
+        return PausedRun(message)
+    return FailedRun(message)

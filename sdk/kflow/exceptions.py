@@ -1,0 +1,39 @@
+"""Exceptions a user of kflow may see or catch."""
+
+from __future__ import annotations
+
+
+class KflowException(Exception):
+    """Base class of kflow's own errors."""
+
+
+class FailedRun(KflowException):
+    """Raised by `State.result()` for a FAILED state that carries no exception of its own."""
+
+
+class CrashedRun(KflowException):
+    """Raised by `State.result()` for a CRASHED state that carries no exception of its own."""
+
+
+class CancelledRun(KflowException):
+    """Raised by `State.result()` for a CANCELLED state (the run was cancelled)."""
+
+
+class PausedRun(KflowException):
+    """Raised by `State.result()` for a PAUSED state (the run is waiting to be resumed)."""
+
+
+class ParameterTypeError(KflowException, TypeError):
+    """The parameters given to a flow do not match its signature or type hints."""
+
+
+class UpstreamTaskError(KflowException):
+    """A task could not run because a task it depends on did not complete."""
+
+
+class MappingLengthMismatch(KflowException, ValueError):
+    """`Task.map()` got iterables of different lengths."""
+
+
+class ReschedulingNotSupported(KflowException, RuntimeError):
+    """`pause_flow_run(reschedule=True)` outside a run backed by the kflow operator."""
