@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
+import urllib3
 from kubernetes import client, watch
 
 from kflow.cluster.kube import DEPLOYMENTS, FLOWRUNS, GROUP, VERSION
@@ -17,6 +18,9 @@ from kflow.cluster.kube import DEPLOYMENTS, FLOWRUNS, GROUP, VERSION
 CONFLICT = 409
 NOT_FOUND = 404
 GONE = 410
+
+TRANSIENT_ERRORS = (OSError, urllib3.exceptions.HTTPError)
+"""Connection-level failures: the API server may be restarting; retrying is right."""
 
 
 class FlowRunApi:

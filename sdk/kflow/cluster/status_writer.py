@@ -21,7 +21,7 @@ from typing import Any
 
 from kubernetes import client
 
-from kflow.cluster.flowrun_api import CONFLICT, NOT_FOUND, FlowRunApi
+from kflow.cluster.flowrun_api import CONFLICT, NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi
 from kflow.cluster.status import (
     PendingReport,
     StateEntry,
@@ -171,7 +171,7 @@ class StatusWriter:
                     return
                 attempt = self._back_off(attempt, error)
                 continue
-            except OSError as error:  # connection trouble: the API may be restarting
+            except TRANSIENT_ERRORS as error:  # connection trouble: the API may be restarting
                 attempt = self._back_off(attempt, error)
                 continue
             self._last_flush = time.monotonic()

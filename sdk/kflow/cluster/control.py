@@ -1,0 +1,136 @@
+"""Watching the run's own FlowRun for what users ask through its spec.
+
+`spec.cancel`, an operator's CANCELLING, and `spec.paused` reach the engine through the
+backend's `RunControl` flags, which the engine reads at every task boundary. A watch (with
+bookmarks, restarted from the last seen resourceVersion, re-read after 410 Gone) keeps the
+latency to one event, at no cost while nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from kflow.cluster.flowrun_api import GONE, NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi
+from kflow.states import StateType
+
+logger = logging.getLogger("kflow.cluster")
+
+WATCH_TIMEOUT_SECONDS = 60
+RECONNECT_DELAY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ControlView:
+    """What the FlowRun currently asks of the running flow."""
+
+    cancel: bool
+    paused: bool
+    gone: bool = False
+    reason: str | None = None
+
+
+def control_view(obj: Mapping[str, Any]) -> ControlView:
+    spec = obj.get("spec") or {}
+    state = (obj.get("status") or {}).get("state") or {}
+    paused = bool(spec.get("paused"))
+    if spec.get("cancel"):
+        return ControlView(cancel=True, paused=paused, reason="cancel requested (spec.cancel)")
+    if state.get("type") in (StateType.CANCELLING.value, StateType.CANCELLED.value):
+        message = state.get("message") or f"the FlowRun is {state['type']}"
+        return ControlView(cancel=True, paused=paused, reason=str(message))
+    return ControlView(cancel=False, paused=paused)
+
+
+GONE_VIEW = ControlView(cancel=True, paused=False, gone=True, reason="the FlowRun was deleted")
+
+
+class FlowRunWatcher:
+    """Calls `on_change` with every new `ControlView`, from its own thread."""
+
+    def __init__(
+        self,
+        api: FlowRunApi,
+        initial: Mapping[str, Any],
+        on_change: Callable[[ControlView], None],
+    ) -> None:
+        self._api = api
+        self._on_change = on_change
+        self._view = control_view(initial)
+        self._resource_version = str(initial["metadata"]["resourceVersion"])
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"kflow-watch-{api.name}", daemon=True
+        )
+
+    @property
+    def view(self) -> ControlView:
+        return self._view
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reacting; the thread ends at its next event or watch timeout (a daemon)."""
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._follow()
+            except client.ApiException as error:
+                if error.status == GONE:
+                    self._reread()
+                elif error.status == NOT_FOUND:
+                    self._emit(GONE_VIEW)
+                    return
+                else:
+                    logger.warning("watching the FlowRun failed (%s); reconnecting", error)
+                    self._pause_then_reread()
+            except TRANSIENT_ERRORS as error:
+                logger.warning("watching the FlowRun failed (%s); reconnecting", error)
+                self._pause_then_reread()
+            if self._view.gone:
+                return
+
+    def _follow(self) -> None:
+        for kind, obj in self._api.watch(self._resource_version, WATCH_TIMEOUT_SECONDS):
+            if self._stopped.is_set():
+                return
+            self._resource_version = str(obj["metadata"]["resourceVersion"])
+            if kind == "BOOKMARK":
+                continue
+            if kind == "DELETED":
+                self._emit(GONE_VIEW)
+                return
+            self._emit(control_view(obj))
+
+    def _pause_then_reread(self) -> None:
+        if self._stopped.wait(RECONNECT_DELAY_SECONDS):
+            return
+        try:
+            self._reread()
+        except client.ApiException as error:
+            if error.status == NOT_FOUND:
+                self._emit(GONE_VIEW)
+        except TRANSIENT_ERRORS:
+            return  # the next watch starts from the last version seen and retries
+
+    def _reread(self) -> None:
+        obj = self._api.get()
+        self._resource_version = str(obj["metadata"]["resourceVersion"])
+        self._emit(control_view(obj))
+
+    def _emit(self, view: ControlView) -> None:
+        if view == self._view or self._stopped.is_set():
+            return
+        self._view = view
+        try:
+            self._on_change(view)
+        except Exception:
+            logger.exception("reacting to a FlowRun change failed")
