@@ -18,6 +18,7 @@ from kflow.cluster.status import (
     encode_result,
     format_time,
 )
+from kflow.resources import FlowRunStatus
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -25,6 +26,10 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def epoch(seconds: float) -> float:
+    return at(seconds).timestamp()
 
 
 def state(kind: StateType, seconds: float = 0, name: str | None = None) -> StateEntry:
@@ -162,11 +167,11 @@ def test_nothing_to_say_is_an_empty_patch() -> None:
 def test_tally_counts_each_task_run_once_by_its_current_state() -> None:
     tally = TaskRunTally()
     for i in range(1000):
-        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", StateType.PENDING, "Pending", at(i)))
-        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", StateType.RUNNING, "Running", at(i)))
+        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", StateType.PENDING, "Pending", epoch(i)))
+        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", StateType.RUNNING, "Running", epoch(i)))
     for i in range(990):
         kind = StateType.FAILED if i % 10 == 0 else StateType.COMPLETED
-        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", kind, kind.value.title(), at(2000 + i)))
+        tally.record(TaskRunEvent(f"t{i}", f"task-{i}", kind, kind.value.title(), epoch(2000 + i)))
     summary = tally.summary()
     assert summary["total"] == 1000
     assert summary["counts"]["COMPLETED"] == 891
@@ -200,3 +205,24 @@ def test_large_or_non_json_results_become_references() -> None:
 
 def test_none_result_has_only_a_summary() -> None:
     assert encode_result(None, lambda: None) == {"summary": "None"}
+
+
+def test_what_is_written_fits_the_crd_models() -> None:
+    """The status models mirror the CRD schema (C's drift test), so this catches a field
+    written under a name or in a shape the API server would prune or refuse."""
+    tally = TaskRunTally()
+    tally.record(TaskRunEvent("t1", "task-1", StateType.RUNNING, "Running", epoch(1)))
+    tally.record(TaskRunEvent("t1", "task-1", StateType.FAILED, "Failed", epoch(2), "boom", 1))
+    decision = decide_status_patch(
+        status_with(state(StateType.PENDING)),
+        PendingReport(
+            states=[state(StateType.RUNNING, 1), state(StateType.COMPLETED, 2)],
+            run_name="brave-otter",
+            result=encode_result([1, 2], lambda: None),
+            task_runs=tally.summary(),
+        ),
+        flow_side_rule,
+    )
+    parsed = FlowRunStatus.model_validate(decision.patch)
+    written = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert written == decision.patch

@@ -12,11 +12,11 @@ from pathlib import Path
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
-GROUP = "kflow.dev"
-VERSION = "v1alpha1"
-FLOWRUNS = "flowruns"
-DEPLOYMENTS = "deployments"
-FLOWRUN_KIND = "FlowRun"
+from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
+from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
+from kflow.resources import GROUP, VERSION
+
+__all__ = ["DEPLOYMENTS", "FLOWRUNS", "GROUP", "VERSION"]
 
 _SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

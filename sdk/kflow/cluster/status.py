@@ -19,23 +19,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kflow.resources.common import format_timestamp
+from kflow.resources.flowrun import HISTORY_MESSAGE_LIMIT as MESSAGE_LIMIT
+from kflow.resources.flowrun import RECENT_TASK_RUNS_LIMIT, STATE_HISTORY_LIMIT, STATE_MESSAGE_LIMIT
+from kflow.resources.flowrun import RESULT_INLINE_LIMIT_BYTES as INLINE_RESULT_LIMIT
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
-STATE_HISTORY_LIMIT = 30
-RECENT_TASK_RUNS_LIMIT = 20
-STATE_MESSAGE_LIMIT = 4096
-MESSAGE_LIMIT = 1024
 STATE_NAME_LIMIT = 64
 NAME_LIMIT = 253
 ID_LIMIT = 128
-INLINE_RESULT_LIMIT = 8 * 1024
 
 
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a Z, as Kubernetes writes its own timestamps."""
-    if moment.tzinfo is None:
+def format_time(moment: datetime | float) -> str:
+    """RFC 3339 in UTC with a Z; engine timestamps are epoch seconds."""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    elif moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return format_timestamp(moment)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -185,13 +186,13 @@ def append_bounded(
 
 @dataclass(frozen=True)
 class TaskRunEvent:
-    """A task run's new state, as the engine reports it."""
+    """A task run's new state, as the engine reports it (`timestamp` in epoch seconds)."""
 
     id: str
     name: str
     state: StateType
     state_name: str
-    timestamp: datetime
+    timestamp: float
     message: str | None = None
     run_count: int | None = None
 
@@ -203,8 +204,8 @@ class _TaskRunView:
     state_name: str
     message: str | None
     run_count: int | None
-    start_time: datetime | None
-    end_time: datetime | None
+    start_time: float | None
+    end_time: float | None
 
     def to_status(self, task_run_id: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -236,7 +237,7 @@ class TaskRunTally:
         self._states: dict[str, StateType] = {}
         self._counts: dict[StateType, int] = dict.fromkeys(StateType, 0)
         self._recent: OrderedDict[str, _TaskRunView] = OrderedDict()
-        self._unfinished_start_times: dict[str, datetime] = {}
+        self._unfinished_start_times: dict[str, float] = {}
 
     def record(self, event: TaskRunEvent) -> None:
         previous = self._states.get(event.id)
