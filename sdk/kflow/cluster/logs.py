@@ -1,0 +1,137 @@
+"""A FlowRun's output, wherever its infrastructure keeps it.
+
+The flow process logs to stdout, so the output lives with the infrastructure: the file the
+process launcher records in `status.infrastructure.logPath`, the container's logs (docker), or
+the pod's logs (kubernetes-job, `id` = `namespace/job-name`). `follow` keeps printing until
+the run is over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from kubernetes import client
+
+from kflow.cluster.flowrun_api import FlowRunApi
+from kflow.states import TERMINAL_STATE_TYPES
+
+POLL_SECONDS = 0.2
+STATE_CHECK_SECONDS = 1.0
+
+
+class LogsUnavailable(RuntimeError):
+    """The run's output cannot be found; the message says why and what to try."""
+
+
+def run_is_over(obj: Mapping[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    state_type = (status.get("state") or {}).get("type")
+    infrastructure = status.get("infrastructure") or {}
+    return state_type in TERMINAL_STATE_TYPES or "exitCode" in infrastructure
+
+
+def write_flow_run_logs(
+    api_client: client.ApiClient, api: FlowRunApi, follow: bool, out: TextIO
+) -> None:
+    obj = api.get()
+    infrastructure = (obj.get("status") or {}).get("infrastructure") or {}
+    kind = infrastructure.get("type")
+    state = ((obj.get("status") or {}).get("state") or {}).get("type", "not started")
+    if kind == "process":
+        log_path = infrastructure.get("logPath")
+        if not log_path:
+            raise LogsUnavailable(
+                f"FlowRun {api.name} records no log file yet (state {state}); "
+                "the process launcher sets status.infrastructure.logPath when it starts the run"
+            )
+        _copy_file(Path(log_path), out, api.get if follow else None)
+    elif kind == "docker":
+        _docker_logs(str(infrastructure.get("scope")), str(infrastructure.get("id")), follow, out)
+    elif kind == "kubernetes-job":
+        _job_logs(api_client, str(infrastructure.get("id")), follow, out)
+    else:
+        raise LogsUnavailable(
+            f"FlowRun {api.name} has no infrastructure yet (state {state}); "
+            "its logs exist once the operator has started it"
+        )
+
+
+def _copy_file(
+    path: Path, out: TextIO, read_flow_run: Callable[[], Mapping[str, Any]] | None
+) -> None:
+    """Print the file; with `read_flow_run`, keep printing until the run is over."""
+    if not path.is_file() and read_flow_run is None:
+        raise LogsUnavailable(
+            f"log file {path} does not exist on this machine; process runs keep their output "
+            "on the host of the operator that started them"
+        )
+    deadline_to_appear = time.monotonic() + 30
+    while not path.is_file():
+        if time.monotonic() > deadline_to_appear:
+            raise LogsUnavailable(f"log file {path} did not appear within 30 s")
+        time.sleep(POLL_SECONDS)
+    with path.open("r", encoding="utf-8", errors="replace") as src:
+        last_check = 0.0
+        over = False
+        while True:
+            chunk = src.read(65536)
+            if chunk:
+                out.write(chunk)
+                out.flush()
+                continue
+            if read_flow_run is None or over:
+                return
+            if time.monotonic() - last_check >= STATE_CHECK_SECONDS:
+                last_check = time.monotonic()
+                # Read once more after seeing the end: the last lines may land just before.
+                over = run_is_over(read_flow_run())
+                continue
+            time.sleep(POLL_SECONDS)
+
+
+def _docker_logs(api_url: str, container_id: str, follow: bool, out: TextIO) -> None:
+    import docker
+    from docker.errors import DockerException, NotFound
+
+    try:
+        engine = docker.DockerClient(base_url=api_url)
+        container = engine.containers.get(container_id)
+    except NotFound:
+        raise LogsUnavailable(f"container {container_id} no longer exists on {api_url}") from None
+    except DockerException as error:
+        raise LogsUnavailable(f"cannot reach the Docker engine at {api_url}: {error}") from None
+    if follow:
+        for chunk in container.logs(stream=True, follow=True):
+            out.write(chunk.decode("utf-8", errors="replace"))
+            out.flush()
+    else:
+        out.write(container.logs().decode("utf-8", errors="replace"))
+
+
+def _job_logs(api_client: client.ApiClient, job_id: str, follow: bool, out: TextIO) -> None:
+    namespace, _, job_name = job_id.partition("/")
+    core = client.CoreV1Api(api_client)
+    listed = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}")
+    pods: list[Any] = list(listed.items or [])
+    if not pods:
+        raise LogsUnavailable(f"Job {job_id} has no pods (yet, or any more)")
+    newest = max(pods, key=lambda p: p.metadata.creation_timestamp)
+    for text in _pod_log_chunks(core, namespace, str(newest.metadata.name), follow):
+        out.write(text)
+        out.flush()
+
+
+def _pod_log_chunks(
+    core: client.CoreV1Api, namespace: str, pod: str, follow: bool
+) -> Iterator[str]:
+    response: Any = core.read_namespaced_pod_log(
+        pod, namespace, follow=follow, _preload_content=False
+    )
+    try:
+        for chunk in response.stream(65536):
+            yield chunk.decode("utf-8", errors="replace")
+    finally:
+        response.release_conn()

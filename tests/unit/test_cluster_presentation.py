@@ -1,0 +1,73 @@
+"""How the CLI parses `-p key=value` and shows cluster objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from kflow.cluster.presentation import (
+    ParameterSyntaxError,
+    age,
+    by_creation,
+    flow_run_row,
+    parse_parameter_assignments,
+    table,
+)
+
+NOW = datetime(2026, 1, 2, 0, 0, tzinfo=UTC)
+
+
+def test_values_are_json_when_they_parse_else_strings() -> None:
+    assert parse_parameter_assignments(
+        ["n=3", "name=Ann", "xs=[1, 2]", 'quoted="3"', "flag=true", "empty=", "eq=a=b"]
+    ) == {
+        "n": 3,
+        "name": "Ann",
+        "xs": [1, 2],
+        "quoted": "3",
+        "flag": True,
+        "empty": "",
+        "eq": "a=b",
+    }
+
+
+@pytest.mark.parametrize("bad", ["novalue", "=3"])
+def test_assignments_without_key_or_equals_are_refused(bad: str) -> None:
+    with pytest.raises(ParameterSyntaxError, match="key=value"):
+        parse_parameter_assignments([bad])
+
+
+def test_age_reads_like_kubectl() -> None:
+    assert age("2026-01-01T23:59:18Z", NOW) == "42s"
+    assert age("2026-01-01T23:55:00Z", NOW) == "5m"
+    assert age("2026-01-01T21:00:00Z", NOW) == "3h"
+    assert age("2025-12-30T00:00:00Z", NOW) == "3d"
+    assert age(None, NOW) == "<unknown>"
+
+
+def test_flow_run_row_and_table() -> None:
+    obj = {
+        "metadata": {"name": "etl-x1", "creationTimestamp": "2026-01-01T23:59:00Z"},
+        "spec": {"deploymentRef": {"name": "etl"}},
+        "status": {
+            "state": {"type": "RUNNING", "name": "Running"},
+            "runName": "brave-otter",
+            "taskRuns": {"total": 10, "counts": {"COMPLETED": 7}},
+        },
+    }
+    row = flow_run_row(obj, NOW)
+    assert row == ["etl-x1", "Running", "etl", "brave-otter", "7/10", "1m"]
+    text = table(["NAME", "STATE"], [["a", "Running"], ["longer-name", "Failed"]])
+    assert text.splitlines() == [
+        "NAME          STATE",
+        "a             Running",
+        "longer-name   Failed",
+    ]
+
+
+def test_newest_first() -> None:
+    objs = [
+        {"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:00Z"}},
+        {"metadata": {"name": "b", "creationTimestamp": "2026-01-01T00:00:05Z"}},
+    ]
+    assert [o["metadata"]["name"] for o in by_creation(objs)] == ["b", "a"]
