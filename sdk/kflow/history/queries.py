@@ -1,0 +1,270 @@
+"""Reading the local run history: what `kflow flow-run ls|inspect` and tests look at.
+
+Reads never create the database: a machine that never ran a flow has an empty history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kflow.history import schema
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    type: str
+    name: str
+    message: str | None
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class FlowRunRecord:
+    id: str
+    name: str
+    flow_name: str
+    flow_version: str | None
+    parameters: dict[str, Any]
+    tags: list[str]
+    parent_flow_run_id: str | None
+    parent_task_run_id: str | None
+    created: float
+    hostname: str
+    pid: int
+    start_time: float | None
+    end_time: float | None
+    run_count: int
+    state: StateRecord | None
+
+    @property
+    def process_gone(self) -> bool:
+        """True when the run is not final but the process that ran it here no longer exists.
+
+        Such a run ended without reporting (killed, or the machine stopped): its last state
+        is stale. Only knowable for runs of this host.
+        """
+        if self.state is None or self.state.type in _FINAL or self.hostname != _HOSTNAME:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    id: str
+    flow_run_id: str
+    name: str
+    task_name: str
+    task_key: str
+    dynamic_key: int
+    tags: list[str]
+    child_flow_run_id: str | None
+    created: float
+    start_time: float | None
+    end_time: float | None
+    run_count: int
+    state: StateRecord | None
+
+
+class FlowRunNotFound(LookupError):
+    pass
+
+
+class AmbiguousFlowRun(LookupError):
+    pass
+
+
+_FINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+_HOSTNAME = socket.gethostname()
+_FLOW_RUN_COLUMNS = (
+    "id, name, flow_name, flow_version, parameters, tags, parent_flow_run_id, "
+    "parent_task_run_id, created, hostname, pid, start_time, end_time, run_count, "
+    "state_type, state_name, state_message, state_timestamp"
+)
+_TASK_RUN_COLUMNS = (
+    "id, flow_run_id, name, task_name, task_key, dynamic_key, tags, child_flow_run_id, "
+    "created, start_time, end_time, run_count, state_type, state_name, state_message, "
+    "state_timestamp"
+)
+
+
+class History:
+    """Read access to one history database (`History.at(home)`, default KFLOW_HOME)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def at(cls, home: Path | None = None) -> History:
+        from kflow.backend import kflow_home
+
+        return cls(schema.database_path(home if home is not None else kflow_home()))
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection | None]:
+        if not self.path.exists():
+            yield None
+            return
+        connection = schema.connect(self.path, create=False)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def flow_runs(self, limit: int | None = None) -> list[FlowRunRecord]:
+        """Flow runs, newest first."""
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs ORDER BY created DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [_flow_run(r) for r in rows]
+
+    def flow_run(self, reference: str) -> FlowRunRecord:
+        """The flow run with this id, unique id prefix, or run name."""
+        with self._connection() as db:
+            rows = [] if db is None else self._matching(db, reference)
+        if not rows:
+            raise FlowRunNotFound(
+                f"no flow run {reference!r} in the local history at {self.path}: give its id "
+                f"(or a unique start of it) or its name as `kflow flow-run ls` shows them."
+            )
+        if len(rows) > 1:
+            shown = ", ".join(f"{r[0]} ({r[1]})" for r in rows[:5])
+            raise AmbiguousFlowRun(
+                f"{reference!r} matches {len(rows)} flow runs ({shown}); give more of the id."
+            )
+        return _flow_run(rows[0])
+
+    @staticmethod
+    def _matching(db: sqlite3.Connection, reference: str) -> list[Any]:
+        select = f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs"
+        exact = db.execute(f"{select} WHERE id = ?", (reference,)).fetchall()
+        if exact:
+            return exact
+        escaped = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        by_prefix = db.execute(
+            f"{select} WHERE id LIKE ? ESCAPE '\\' ORDER BY created DESC LIMIT 6",
+            (escaped + "%",),
+        ).fetchall()
+        if by_prefix:
+            return by_prefix
+        return db.execute(
+            f"{select} WHERE name = ? ORDER BY created DESC LIMIT 6", (reference,)
+        ).fetchall()
+
+    def flow_run_states(self, flow_run_id: str) -> list[StateRecord]:
+        """Every state the flow run went through, oldest first."""
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT type, name, message, timestamp FROM flow_run_states"
+                " WHERE flow_run_id = ? ORDER BY seq",
+                (flow_run_id,),
+            ).fetchall()
+        return [StateRecord(*r) for r in rows]
+
+    def task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
+        """The flow run's task runs (subflow mirrors included), in creation order."""
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                f"SELECT {_TASK_RUN_COLUMNS} FROM task_runs WHERE flow_run_id = ?"
+                " ORDER BY created, rowid",
+                (flow_run_id,),
+            ).fetchall()
+        return [_task_run(r) for r in rows]
+
+    def task_run_states(self, task_run_id: str) -> list[StateRecord]:
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT type, name, message, timestamp FROM task_run_states"
+                " WHERE task_run_id = ? ORDER BY seq",
+                (task_run_id,),
+            ).fetchall()
+        return [StateRecord(*r) for r in rows]
+
+    def subflow_runs(self, flow_run_id: str) -> list[FlowRunRecord]:
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs WHERE parent_flow_run_id = ?"
+                " ORDER BY created",
+                (flow_run_id,),
+            ).fetchall()
+        return [_flow_run(r) for r in rows]
+
+    def count_task_runs(self, flow_run_id: str) -> int:
+        with self._connection() as db:
+            if db is None:
+                return 0
+            row = db.execute(
+                "SELECT count(*) FROM task_runs WHERE flow_run_id = ?", (flow_run_id,)
+            ).fetchone()
+        return int(row[0])
+
+
+def _state(
+    type_: str | None, name: str | None, message: str | None, ts: float | None
+) -> StateRecord | None:
+    if type_ is None or name is None or ts is None:
+        return None
+    return StateRecord(type_, name, message, ts)
+
+
+def _flow_run(row: Any) -> FlowRunRecord:
+    return FlowRunRecord(
+        id=row[0],
+        name=row[1],
+        flow_name=row[2],
+        flow_version=row[3],
+        parameters=json.loads(row[4]),
+        tags=json.loads(row[5]),
+        parent_flow_run_id=row[6],
+        parent_task_run_id=row[7],
+        created=row[8],
+        hostname=row[9],
+        pid=row[10],
+        start_time=row[11],
+        end_time=row[12],
+        run_count=row[13],
+        state=_state(*row[14:18]),
+    )
+
+
+def _task_run(row: Any) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=row[0],
+        flow_run_id=row[1],
+        name=row[2],
+        task_name=row[3],
+        task_key=row[4],
+        dynamic_key=row[5],
+        tags=json.loads(row[6]),
+        child_flow_run_id=row[7],
+        created=row[8],
+        start_time=row[9],
+        end_time=row[10],
+        run_count=row[11],
+        state=_state(*row[12:16]),
+    )

@@ -1,0 +1,138 @@
+"""The SQLite file that holds the local run history, and how every process opens it.
+
+WAL mode lets the CLI read while flows write, and several flow processes write the same file
+(each holds its own connection; SQLite serialises their transactions, waiting up to
+`BUSY_TIMEOUT_MS` for a lock). `synchronous=NORMAL` keeps a commit durable across a process
+exit, which is what the history promises; only a power cut may lose the last transactions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+DATABASE_NAME = "history.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flow_runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    flow_name TEXT NOT NULL,
+    flow_version TEXT,
+    parameters TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    parent_flow_run_id TEXT,
+    parent_task_run_id TEXT,
+    created REAL NOT NULL,
+    scheduled_time REAL,
+    hostname TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    run_count INTEGER NOT NULL DEFAULT 0,
+    state_type TEXT,
+    state_name TEXT,
+    state_message TEXT,
+    state_timestamp REAL
+);
+CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created DESC);
+CREATE INDEX IF NOT EXISTS flow_runs_by_parent ON flow_runs (parent_flow_run_id);
+
+CREATE TABLE IF NOT EXISTS flow_run_states (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    flow_run_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    message TEXT,
+    timestamp REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flow_run_states_by_run ON flow_run_states (flow_run_id, seq);
+
+CREATE TABLE IF NOT EXISTS task_runs (
+    id TEXT PRIMARY KEY,
+    flow_run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    task_key TEXT NOT NULL,
+    dynamic_key INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    child_flow_run_id TEXT,
+    created REAL NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    run_count INTEGER NOT NULL DEFAULT 0,
+    state_type TEXT,
+    state_name TEXT,
+    state_message TEXT,
+    state_timestamp REAL
+);
+CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id, created);
+
+CREATE TABLE IF NOT EXISTS task_run_states (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_run_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    message TEXT,
+    timestamp REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_run_states_by_run ON task_run_states (task_run_id, seq);
+"""
+
+
+class HistoryDatabaseError(RuntimeError):
+    """The history file cannot be used (newer schema, not a database, unwritable)."""
+
+
+def database_path(home: Path) -> Path:
+    return home / DATABASE_NAME
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the history database, creating or checking its schema.
+
+    The connection may be used from any thread, but only by one at a time: callers hold
+    their own lock around it.
+    """
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        _ensure_schema(connection, path)
+    except sqlite3.DatabaseError as exc:
+        raise HistoryDatabaseError(
+            f"cannot use the kflow run history at {path}: {exc}. Point KFLOW_HOME at another "
+            f"directory, or move the file away to start a fresh history."
+        ) from exc
+    return connection
+
+
+def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise HistoryDatabaseError(
+            f"the kflow run history at {path} has schema version {version}, newer than this "
+            f"kflow understands ({SCHEMA_VERSION}); upgrade kflow or point KFLOW_HOME elsewhere."
+        )
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have created the schema while this one waited for the lock.
+        if int(connection.execute("PRAGMA user_version").fetchone()[0]) == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
