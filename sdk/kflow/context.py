@@ -1,0 +1,102 @@
+"""The run contexts: which flow run and task run the current code executes in.
+
+Context variables (not thread-locals) so that submitted tasks carry their flow run into worker
+threads (the task runner copies the context) and concurrent async subflows under
+`asyncio.gather` each see their own run.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
+
+    from kflow.backend import Backend, FlowRun, RunControl, TaskRun
+    from kflow.flows import Flow
+    from kflow.futures import TaskRunFuture
+    from kflow.states import State
+    from kflow.task_runners import TaskRunner
+    from kflow.tasks import Task
+
+
+class FlowRunContext:
+    """Everything the engine keeps for one flow run while its body executes."""
+
+    def __init__(
+        self,
+        flow: Flow[Any, Any],
+        flow_run: FlowRun,
+        backend: Backend,
+        control: RunControl,
+        task_runner: TaskRunner,
+        logger: logging.LoggerAdapter[logging.Logger],
+        parent: FlowRunContext | None,
+    ) -> None:
+        self.flow = flow
+        self.flow_run = flow_run
+        self.backend = backend
+        self.control = control
+        self.task_runner = task_runner
+        self.logger = logger
+        self.parent = parent
+        self.log_prints = bool(flow.log_prints)
+        self.persist_result = bool(flow.persist_result)
+        #: Final states of the task runs and subflow runs of the current attempt, plus the
+        #: futures of submitted task runs (resolved when the body returns).
+        self.child_states: list[State[Any]] = []
+        self.child_futures: list[TaskRunFuture[Any]] = []
+        self.task_counters: dict[str, count[int]] = {}
+        #: Worker threads currently executing a task body of this run (thread id -> task run),
+        #: so a cancellation or a timeout can interrupt them.
+        self.running_task_threads: dict[int, TaskRun] = {}
+        self.body_thread_id = threading.get_ident()
+        #: True while the user's flow body executes (only then may it be interrupted).
+        self.in_body = False
+        #: Set when the run is being torn down (timeout, cancellation): submitted task runs that
+        #: have not started yet end as CANCELLED instead of starting.
+        self.aborting = False
+        #: Set by `kflow.engine.cancel_flow_run` so the body ends as CANCELLED.
+        self.cancel_reason: str | None = None
+        #: The asyncio task running an async flow's body (cancellation goes through it).
+        self.async_task: Any = None
+        self.loop: Any = None
+
+    def next_dynamic_key(self, task_key: str) -> int:
+        counter = self.task_counters.get(task_key)
+        if counter is None:
+            counter = self.task_counters.setdefault(task_key, count())
+        return next(counter)
+
+
+class TaskRunContext:
+    __slots__ = ("flow_ctx", "log_prints", "logger", "task", "task_run")
+
+    def __init__(
+        self,
+        task: Task[Any, Any],
+        task_run: TaskRun,
+        flow_ctx: FlowRunContext,
+        logger: logging.LoggerAdapter[logging.Logger],
+        log_prints: bool,
+    ) -> None:
+        self.task = task
+        self.task_run = task_run
+        self.flow_ctx = flow_ctx
+        self.logger = logger
+        self.log_prints = log_prints
+
+
+flow_run_ctx: ContextVar[FlowRunContext | None] = ContextVar("kflow_flow_run", default=None)
+task_run_ctx: ContextVar[TaskRunContext | None] = ContextVar("kflow_task_run", default=None)
+
+
+def current_flow_run_context() -> FlowRunContext | None:
+    return flow_run_ctx.get()
+
+
+def current_task_run_context() -> TaskRunContext | None:
+    return task_run_ctx.get()

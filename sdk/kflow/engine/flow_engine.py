@@ -1,0 +1,544 @@
+"""Running one flow run: parameters, name, states, retries, timeout, final state, hooks.
+
+`FlowRunExec` holds the steps shared by sync and async flows. A subflow run is the same thing
+with a parent context: it also creates the parent's "mirror" task run and keeps its state in
+step with the child's, and it reports to the parent's backend.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from kflow.backend import Backend, FlowRun, TaskRun, get_backend
+from kflow.context import FlowRunContext, flow_run_ctx, task_run_ctx
+from kflow.engine import cancellation
+from kflow.engine.final_state import final_state
+from kflow.engine.hooks import run_hooks
+from kflow.engine.interrupts import (
+    CancelInterrupt,
+    DeadlineExceeded,
+    SuspendInterrupt,
+    raise_in_thread,
+    timeout_scope,
+)
+from kflow.engine.task_engine import check_boundary
+from kflow.exceptions import ParameterTypeError
+from kflow.logging import (
+    disable_log_prints,
+    enable_log_prints,
+    engine_logger,
+    flow_run_logger,
+    setup_logging,
+)
+from kflow.names import generate_run_name, new_id
+from kflow.states import (
+    AwaitingRetry,
+    Cancelled,
+    Crashed,
+    Failed,
+    Paused,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateDetails,
+    StateType,
+    TimedOut,
+)
+
+if TYPE_CHECKING:
+    from kflow.flows import Flow
+
+_ERROR = 40
+_INFO = 20
+#: How long a torn-down run (timeout, cancellation) waits for interrupted task runs to stop.
+ABORT_GRACE_SECONDS = 5.0
+
+
+def _loop_running() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return_state = kwargs.pop("return_state", False)
+    task_ctx = task_run_ctx.get()
+    if task_ctx is not None:
+        raise RuntimeError(
+            f"Flow {flow.name!r} was called from inside task {task_ctx.task.name!r}. Flows "
+            "cannot be run from within tasks: call it from the flow as a subflow instead."
+        )
+    parent = flow_run_ctx.get()
+    params = flow.call_signature().bind(args, kwargs)
+    if parent is not None:
+        check_boundary(parent)
+    run = FlowRunExec(flow, params, parent)
+    if flow.isasync:
+        if parent is not None and not _loop_running():
+            import asyncio
+
+            return _outcome(asyncio.run(run.run_async()), return_state)
+        return run.run_async_for_caller(return_state)
+    return _outcome(run.run_sync(), return_state)
+
+
+def _outcome(state: State[Any], return_state: bool) -> Any:
+    return state if return_state else state.result()
+
+
+def run_flow(
+    flow: Flow[Any, Any],
+    parameters: dict[str, Any] | None = None,
+    *,
+    flow_run_id: str | None = None,
+    flow_run_name: str | None = None,
+    backend: Backend | None = None,
+    tags: list[str] | None = None,
+    scheduled_time: float | None = None,
+    existing: bool = True,
+) -> State[Any]:
+    """Run `flow` as a given, pre-existing flow run (what `kflow execute` does for a FlowRun).
+
+    `parameters` is a JSON-like dict by parameter name; binding or validation errors end the
+    run as FAILED (never RUNNING) with a message naming the parameter. Returns the final
+    state; never raises for a failed run.
+    """
+    raw = dict(parameters or {})
+    invalid: ParameterTypeError | None = None
+    try:
+        params = flow.call_signature().bind((), raw)
+    except ParameterTypeError as exc:
+        invalid, params = exc, raw
+    run = FlowRunExec(
+        flow,
+        params,
+        None,
+        flow_run_id=flow_run_id,
+        flow_run_name=flow_run_name,
+        backend=backend,
+        tags=tags,
+        scheduled_time=scheduled_time,
+        existing=existing,
+        invalid=invalid,
+    )
+    if flow.isasync:
+        import asyncio
+
+        return asyncio.run(run.run_async())
+    return run.run_sync()
+
+
+class FlowRunExec:
+    """One flow run from creation to final state."""
+
+    def __init__(
+        self,
+        flow: Flow[Any, Any],
+        params: dict[str, Any],
+        parent: FlowRunContext | None,
+        *,
+        flow_run_id: str | None = None,
+        flow_run_name: str | None = None,
+        backend: Backend | None = None,
+        tags: list[str] | None = None,
+        scheduled_time: float | None = None,
+        existing: bool = False,
+        invalid: ParameterTypeError | None = None,
+    ) -> None:
+        setup_logging()
+        self.flow = flow
+        self.parent = parent
+        self.backend = parent.backend if parent is not None else (backend or get_backend())
+        self.invalid = invalid
+        if invalid is None and flow.should_validate_parameters and params:
+            try:
+                params = flow.validate_parameters(params)
+            except ParameterTypeError as exc:
+                self.invalid = exc
+        self.params = params
+        run_tags = set(flow.tags) | set(tags or ())
+        if parent is not None:
+            run_tags |= set(parent.flow_run.tags)
+        flow_run = FlowRun(
+            flow_run_id or new_id(),
+            "",
+            flow.name,
+            params,
+            flow_version=flow.version,
+            tags=sorted(run_tags),
+            parent_flow_run_id=parent.flow_run.id if parent is not None else None,
+            scheduled_time=scheduled_time,
+            existing=existing,
+        )
+        self.flow_run = flow_run
+        self.ctx = ctx = FlowRunContext(
+            flow,
+            flow_run,
+            self.backend,
+            self.backend.control(flow_run),
+            flow.task_runner.duplicate(),
+            engine_logger(),  # type: ignore[arg-type]  # replaced once the run has a name
+            parent,
+        )
+        flow_run.name = flow_run_name or self._run_name()
+        ctx.logger = flow_run_logger(flow_run.name, flow_run.id, flow.name)
+        self.mirror: TaskRun | None = None
+        if parent is not None:
+            index = parent.next_dynamic_key(flow.flow_key)
+            self.mirror = TaskRun(
+                new_id(),
+                f"{flow.name}-{flow.key_hash}-{index}",
+                flow.name,
+                flow.flow_key,
+                index,
+                parent.flow_run.id,
+                parameters=params,
+                child_flow_run_id=flow_run.id,
+            )
+            flow_run.parent_task_run_id = self.mirror.id
+            parent.backend.create_task_run(self.mirror)
+            parent.logger.info("Created subflow run %r for flow %r", flow_run.name, flow.name)
+        else:
+            engine_logger().info("Created flow run %r for flow %r", flow_run.name, flow.name)
+        self.backend.create_flow_run(flow_run)
+        if not existing:
+            self._propose(Pending())
+
+    def _run_name(self) -> str:
+        template = self.flow.flow_run_name
+        if template is None:
+            return generate_run_name()
+        token = flow_run_ctx.set(self.ctx)
+        try:
+            name = template() if callable(template) else template.format(**self.params)
+        except Exception as exc:
+            if self.invalid is not None:
+                return generate_run_name()
+            raise ValueError(
+                f"flow_run_name of flow {self.flow.name!r} could not be rendered: "
+                f"{type(exc).__name__}: {exc}. A template may only use the flow's parameter "
+                f"names ({', '.join(self.params) or 'none'}); a callable must return a string."
+            ) from exc
+        finally:
+            flow_run_ctx.reset(token)
+        if not isinstance(name, str):
+            raise TypeError(
+                f"flow_run_name of flow {self.flow.name!r} returned {name!r}; it must return a "
+                "string."
+            )
+        return name
+
+    # -- shared steps ------------------------------------------------------------------
+    def _details(self) -> StateDetails:
+        return StateDetails(
+            self.flow_run.id,
+            parent_task_run_id=self.mirror.id if self.mirror is not None else None,
+        )
+
+    def _propose(self, state: State[Any]) -> State[Any]:
+        state.state_details = self._details()
+        in_force = self.backend.set_flow_run_state(self.flow_run, state)
+        self.flow_run.state = in_force
+        mirror = self.mirror
+        if mirror is not None and self.parent is not None:
+            mirrored = in_force.copy(
+                state_details=StateDetails(
+                    self.parent.flow_run.id, mirror.id, child_flow_run_id=self.flow_run.id
+                )
+            )
+            mirror.state = self.parent.backend.set_task_run_state(mirror, mirrored)
+        return in_force
+
+    def _enter(self) -> Any:
+        cancellation.register(self.ctx)
+        if self.flow.log_prints:
+            enable_log_prints()
+        return flow_run_ctx.set(self.ctx)
+
+    def _exit(self, token: Any) -> None:
+        flow_run_ctx.reset(token)
+        cancellation.unregister(self.ctx)
+        if self.flow.log_prints:
+            disable_log_prints()
+        self.ctx.task_runner.shutdown()
+
+    def _invalid_state(self) -> State[Any]:
+        assert self.invalid is not None
+        self.ctx.logger.error("Validation of flow parameters failed with error: %s", self.invalid)
+        return Failed(str(self.invalid), name="Failed", data=self.invalid)
+
+    def _start(self) -> State[Any] | None:
+        """Move to RUNNING; a state to end with when the backend refuses."""
+        in_force = self._propose(Running())
+        if in_force.type is not StateType.RUNNING:
+            if in_force.type in (StateType.CANCELLING, StateType.CANCELLED):
+                return Cancelled(in_force.message or "Flow run was cancelled before it started.")
+            return in_force
+        self.flow_run.start_time = time.time()
+        if self.flow.on_running_hooks:
+            run_hooks(
+                self.flow.on_running_hooks, self.flow, self.flow_run, in_force, self.ctx.logger
+            )
+        return None
+
+    def _new_attempt(self) -> None:
+        ctx = self.ctx
+        self.flow_run.run_count += 1
+        ctx.child_states = []
+        ctx.child_futures = []
+        ctx.aborting = False
+
+    def _cancel_requested(self) -> bool:
+        node: FlowRunContext | None = self.ctx
+        while node is not None:
+            if node.control.cancel_requested:
+                return True
+            node = node.parent
+        return False
+
+    def _cancelled(self) -> State[Any]:
+        reason = self.ctx.cancel_reason or self.ctx.control.reason
+        return Cancelled(reason or "Flow run was cancelled.")
+
+    def _wait_children(self) -> None:
+        for future in list(self.ctx.child_futures):
+            while True:
+                try:
+                    future.wait()
+                    break
+                except CancelInterrupt:
+                    self._interrupt_children()
+
+    def _interrupt_children(self) -> None:
+        ctx = self.ctx
+        ctx.aborting = True
+        for thread_id in list(ctx.running_task_threads):
+            raise_in_thread(thread_id, CancelInterrupt)
+
+    def _abort_children(self) -> None:
+        """Stop submitted task runs (timeout, cancellation); wait a bounded time for them."""
+        self._interrupt_children()
+        deadline = time.monotonic() + ABORT_GRACE_SECONDS
+        for future in list(self.ctx.child_futures):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                future.wait(left)
+            except CancelInterrupt:
+                continue
+
+    def _children(self) -> list[State[Any]]:
+        ctx = self.ctx
+        return ctx.child_states + [future.state for future in ctx.child_futures]
+
+    def _from_return(self, retval: Any) -> State[Any]:
+        self._wait_children()
+        return final_state(retval, self._children())
+
+    def _from_exception(self, exc: Exception) -> State[Any]:
+        if self._cancel_requested():
+            self._abort_children()
+            return self._cancelled()
+        self.ctx.logger.error("Encountered exception during execution:", exc_info=exc)
+        self._wait_children()
+        return Failed(f"Flow run encountered an exception. {type(exc).__name__}: {exc}", data=exc)
+
+    def _timed_out(self) -> State[Any]:
+        self._abort_children()
+        message = f"Flow run exceeded timeout of {self.flow.timeout_seconds} second(s)"
+        self.ctx.logger.error(message)
+        return TimedOut(message, data=TimeoutError(message))
+
+    def _suspended(self) -> State[Any]:
+        self._wait_children()
+        return Paused("Flow run suspended until resumed.", name="Suspended")
+
+    def _crashed(self, exc: BaseException) -> State[Any]:
+        self._abort_children()
+        return Crashed(f"Execution was interrupted by {type(exc).__name__}.", data=exc)
+
+    def _retry_delay(self, state: State[Any]) -> float | None:
+        flow = self.flow
+        run_count = self.flow_run.run_count
+        if state.type is not StateType.FAILED or run_count > flow.retries:
+            return None
+        if self._cancel_requested():
+            return None
+        delays = flow.retry_delays
+        delay = delays[min(run_count - 1, len(delays) - 1)]
+        self._propose(AwaitingRetry(message=state.message))
+        self.ctx.logger.info(
+            "Received non-final state 'AwaitingRetry' when proposing final state %r and will "
+            "attempt to run again...",
+            state.name,
+        )
+        return delay
+
+    def _finish(self, state: State[Any]) -> State[Any]:
+        ctx = self.ctx
+        if self._cancel_requested() and state.type not in (
+            StateType.CANCELLED,
+            StateType.CRASHED,
+        ):
+            state = self._cancelled()
+        flow = self.flow
+        if flow.persist_result and state.type is StateType.COMPLETED:
+            try:
+                self.backend.write_result(f"{self.flow_run.id}/flow", state.data)
+            except Exception as exc:
+                ctx.logger.warning("Could not persist the flow run's result: %s", exc)
+        in_force = self._propose(state)
+        self.flow_run.end_time = time.time()
+        level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO
+        ctx.logger.log(level, "Finished in state %s", in_force)
+        hooks = {
+            StateType.COMPLETED: flow.on_completion_hooks,
+            StateType.FAILED: flow.on_failure_hooks,
+            StateType.CANCELLED: flow.on_cancellation_hooks,
+            StateType.CRASHED: flow.on_crashed_hooks,
+        }.get(in_force.type)
+        if hooks:
+            run_hooks(hooks, flow, self.flow_run, in_force, ctx.logger)
+        if self.parent is not None and self.mirror is not None and self.mirror.state is not None:
+            self.parent.child_states.append(self.mirror.state)
+        if self.parent is None:
+            self.backend.flush()
+        return in_force
+
+    # -- sync --------------------------------------------------------------------------
+    def run_sync(self) -> State[Any]:
+        token = self._enter()
+        reraise: BaseException | None = None
+        try:
+            if self.invalid is not None:
+                return self._finish(self._invalid_state())
+            if self.parent is None:
+                self.ctx.logger.info("Using task runner %r", self.ctx.task_runner.name)
+            refused = self._start()
+            if refused is not None:
+                return self._finish(refused)
+            while True:
+                state, reraise = self._attempt_sync()
+                delay = None if reraise is not None else self._retry_delay(state)
+                if delay is None:
+                    break
+                if delay:
+                    time.sleep(delay)
+                self._propose(Retrying())
+            final = self._finish(state)
+        finally:
+            self._exit(token)
+        if reraise is not None:
+            raise reraise
+        return final
+
+    def _attempt_sync(self) -> tuple[State[Any], BaseException | None]:
+        ctx = self.ctx
+        flow = self.flow
+        self._new_attempt()
+        signature = flow.call_signature()
+        scope = None
+        ctx.in_body = True
+        try:
+            if flow.timeout_seconds is None:
+                retval = signature.call(flow.fn, self.params)
+            else:
+                with timeout_scope(flow.timeout_seconds) as scope:
+                    retval = signature.call(flow.fn, self.params)
+            ctx.in_body = False
+            return self._from_return(retval), None
+        except DeadlineExceeded as exc:
+            ctx.in_body = False
+            if scope is not None and scope.fired:
+                return self._timed_out(), None
+            self._abort_children()
+            return Cancelled("Flow run was interrupted: its parent exceeded its timeout."), exc
+        except CancelInterrupt as exc:
+            ctx.in_body = False
+            self._abort_children()
+            parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
+            return self._cancelled(), exc if parent_cancelled else None
+        except SuspendInterrupt as exc:
+            ctx.in_body = False
+            return self._suspended(), exc if self.parent is not None else None
+        except Exception as exc:
+            ctx.in_body = False
+            return self._from_exception(exc), None
+        except BaseException as exc:
+            ctx.in_body = False
+            return self._crashed(exc), exc
+        finally:
+            ctx.in_body = False
+
+    # -- async -------------------------------------------------------------------------
+    async def run_async_for_caller(self, return_state: bool) -> Any:
+        return _outcome(await self.run_async(), return_state)
+
+    async def run_async(self) -> State[Any]:
+        import asyncio
+
+        token = self._enter()
+        ctx = self.ctx
+        ctx.loop = asyncio.get_running_loop()
+        ctx.async_task = asyncio.current_task()
+        reraise: BaseException | None = None
+        try:
+            if self.invalid is not None:
+                return self._finish(self._invalid_state())
+            if self.parent is None:
+                ctx.logger.info("Using task runner %r", ctx.task_runner.name)
+            refused = self._start()
+            if refused is not None:
+                return self._finish(refused)
+            while True:
+                state, reraise = await self._attempt_async()
+                delay = None if reraise is not None else self._retry_delay(state)
+                if delay is None:
+                    break
+                if delay:
+                    await asyncio.sleep(delay)
+                self._propose(Retrying())
+            final = self._finish(state)
+        finally:
+            ctx.async_task = None
+            self._exit(token)
+        if reraise is not None:
+            raise reraise
+        return final
+
+    async def _attempt_async(self) -> tuple[State[Any], BaseException | None]:
+        import asyncio
+
+        ctx = self.ctx
+        flow = self.flow
+        self._new_attempt()
+        signature = flow.call_signature()
+        timeout = asyncio.timeout(flow.timeout_seconds)
+        try:
+            async with timeout:
+                retval = await signature.call(flow.fn, self.params)
+            if any(not future.done() for future in ctx.child_futures):
+                await asyncio.to_thread(self._wait_children)
+            return self._from_return(retval), None
+        except TimeoutError as exc:
+            if timeout.expired():
+                return self._timed_out(), None
+            return self._from_exception(exc), None
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            self._abort_children()
+            if self._cancel_requested():
+                parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
+                return self._cancelled(), exc if parent_cancelled else None
+            return Cancelled("Flow run's asyncio task was cancelled."), exc
+        except SuspendInterrupt as exc:
+            return self._suspended(), exc if self.parent is not None else None
+        except Exception as exc:
+            return self._from_exception(exc), None
+        except BaseException as exc:
+            return self._crashed(exc), exc

@@ -1,0 +1,142 @@
+"""Stopping a running body from outside: timeouts and cancellation.
+
+Python has no safe way to kill a thread, so the engine raises an exception into the thread
+that runs the body:
+
+* In the main thread, a timeout arms SIGALRM (setitimer); the handler raises at once, which
+  also interrupts blocking calls such as `time.sleep` or a lock wait.
+* In any other thread, `PyThreadState_SetAsyncExc` schedules the exception; it is raised at
+  the next bytecode boundary. Limit: a thread blocked inside C code (a long `time.sleep`, a
+  socket read without timeout) sees it only when that call returns.
+* Async bodies are not touched this way: they run under `asyncio.timeout`, and cancellation
+  cancels their asyncio task.
+
+The exceptions derive from BaseException so that a body's `except Exception:` does not swallow
+them. Each scope records whether it fired, so nested scopes (a flow timeout around a task
+timeout) can tell whose deadline passed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class Interrupt(BaseException):
+    """Base of the exceptions the engine raises into a running body."""
+
+
+class DeadlineExceeded(Interrupt):
+    """A timeout scope's deadline passed."""
+
+
+class CancelInterrupt(Interrupt):
+    """The flow run was cancelled from outside (or is being torn down)."""
+
+
+def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
+    """Schedule `exc_type` to be raised in another thread; False when the thread is gone."""
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
+    )
+    if done > 1:  # more than one thread state touched: undo, as the C API docs require
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+        return False
+    return bool(done)
+
+
+def clear_pending_in_thread(thread_id: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+
+
+class TimeoutScope:
+    __slots__ = ("deadline", "fired", "lock", "seconds", "thread_id", "timer")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.fired = False
+        self.thread_id = threading.get_ident()
+        self.timer: threading.Timer | None = None
+        self.lock = threading.Lock()
+
+
+# Main-thread scopes share SIGALRM: a stack, the timer armed for the earliest deadline.
+_alarm_scopes: list[TimeoutScope] = []
+_previous_handler: object = None
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    now = time.monotonic()
+    expired = [scope for scope in _alarm_scopes if scope.deadline <= now]
+    if not expired:
+        _arm_alarm()
+        return
+    for scope in expired:
+        scope.fired = True
+    raise DeadlineExceeded()
+
+
+def _arm_alarm() -> None:
+    if not _alarm_scopes:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    left = min(scope.deadline for scope in _alarm_scopes) - time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, max(left, 0.0001))
+
+
+def _fire_in_thread(scope: TimeoutScope) -> None:
+    with scope.lock:
+        if scope.timer is None:  # the scope already ended
+            return
+        scope.fired = True
+        raise_in_thread(scope.thread_id, DeadlineExceeded)
+
+
+@contextmanager
+def timeout_scope(seconds: float | None) -> Iterator[TimeoutScope | None]:
+    """Run the block with a deadline; raises DeadlineExceeded (with `scope.fired`) when it passes.
+
+    The caller turns a DeadlineExceeded whose scope fired into its own TimedOut state; one whose
+    scope did not fire belongs to an outer scope and must propagate.
+    """
+    if seconds is None:
+        yield None
+        return
+    global _previous_handler
+    scope = TimeoutScope(seconds)
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        if not _alarm_scopes:
+            _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+        _alarm_scopes.append(scope)
+        _arm_alarm()
+        try:
+            yield scope
+        finally:
+            _alarm_scopes.remove(scope)
+            _arm_alarm()
+            if not _alarm_scopes:
+                signal.signal(signal.SIGALRM, _previous_handler)  # type: ignore[arg-type]
+        return
+    scope.timer = threading.Timer(seconds, _fire_in_thread, (scope,))
+    scope.timer.daemon = True
+    scope.timer.start()
+    try:
+        yield scope
+    finally:
+        with scope.lock:
+            timer, scope.timer = scope.timer, None
+            timer.cancel()
+            if scope.fired:
+                # Fired just as the block ended: drop the exception if it is still pending.
+                clear_pending_in_thread(scope.thread_id)
+
+
+class SuspendInterrupt(Interrupt):
+    """`pause_flow_run(reschedule=True)`: end this process; the run restarts on resume."""

@@ -1,0 +1,471 @@
+"""Running one task run: checks, dependencies, states, retries, timeout, result, hooks.
+
+`TaskRunExec` holds the steps shared by sync and async task bodies; `run_sync` and
+`run_async` only differ in how they call the body, sleep between retries and enforce the
+timeout. This is the hot path: keep per-call work to attribute reads and a few allocations.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from contextvars import copy_context
+from typing import TYPE_CHECKING, Any
+
+from kflow.backend import TaskRun
+from kflow.context import FlowRunContext, TaskRunContext, flow_run_ctx, task_run_ctx
+from kflow.engine.hooks import run_hooks
+from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
+from kflow.futures import (
+    TaskRunFuture,
+    TaskRunFutureList,
+    UpstreamFailed,
+    resolve,
+    unmapped,
+    wait_for_all,
+)
+from kflow.logging import task_run_logger
+from kflow.names import new_id
+from kflow.states import (
+    AwaitingRetry,
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Retrying,
+    Running,
+    State,
+    StateDetails,
+    StateType,
+    TimedOut,
+)
+
+if TYPE_CHECKING:
+    from kflow.tasks import Task
+
+_ERROR = 40
+_INFO = 20
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+def _enter(task: Task[Any, Any]) -> FlowRunContext:
+    """The flow run this task call belongs to; the spec's call restrictions are enforced here."""
+    if task_run_ctx.get() is not None:
+        raise RuntimeError(
+            f"Task {task.name!r} was called from inside another task. Tasks cannot be run from "
+            "within tasks: call it from the flow, or call the plain function with "
+            f"`{task.__name__}.fn(...)`."
+        )
+    flow_ctx = flow_run_ctx.get()
+    if flow_ctx is None:
+        raise RuntimeError(
+            f"Task {task.name!r} was called outside a flow. Tasks can only be run inside a flow "
+            f"run: call it from a @flow function, or call the plain function with "
+            f"`{task.__name__}.fn(...)`."
+        )
+    check_boundary(flow_ctx)
+    return flow_ctx
+
+
+def check_boundary(flow_ctx: FlowRunContext) -> None:
+    """What happens at every task boundary: honour cancel and pause requests from outside."""
+    ctx: FlowRunContext | None = flow_ctx
+    while ctx is not None:
+        control = ctx.control
+        if control.cancel_requested:
+            raise CancelInterrupt()
+        if control.pause_requested:
+            control.pause_requested = False
+            from kflow.pause import pause_blocking
+
+            pause_blocking(ctx, timeout=3600)
+        ctx = ctx.parent
+
+
+def _loop_running() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return_state = kwargs.pop("return_state", False)
+    wait_for = kwargs.pop("wait_for", None)
+    flow_ctx = _enter(task)
+    params = task.call_signature().bind(args, kwargs)
+    run = TaskRunExec(task, flow_ctx, params, wait_for)
+    if task.isasync:
+        if _loop_running():
+            return run.run_async_for_caller(return_state)
+        import asyncio
+
+        state = asyncio.run(run.run_async())
+    else:
+        state = run.run_sync()
+    flow_ctx.child_states.append(state)
+    if return_state:
+        return state
+    return state.result()
+
+
+def submit_task(
+    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> TaskRunFuture[Any]:
+    wait_for = kwargs.pop("wait_for", None)
+    kwargs.pop("return_state", None)
+    flow_ctx = _enter(task)
+    params = task.call_signature().bind(args, kwargs)
+    return _submit(task, flow_ctx, params, wait_for)
+
+
+def _submit(
+    task: Task[Any, Any], flow_ctx: FlowRunContext, params: dict[str, Any], wait_for: Any
+) -> TaskRunFuture[Any]:
+    run = TaskRunExec(task, flow_ctx, params, wait_for)
+    flow_ctx.logger.info("Submitted task run %r for execution.", run.task_run.name)
+    context = copy_context()
+    inner = flow_ctx.task_runner.submit(lambda: context.run(run.run_in_worker))
+    if inner is None:
+        future: TaskRunFuture[Any] = TaskRunFuture(run.task_run, final=run.final_state)
+    else:
+        future = TaskRunFuture(run.task_run, inner=inner)
+    flow_ctx.child_futures.append(future)
+    return future
+
+
+def map_task(
+    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> TaskRunFutureList[Any]:
+    wait_for = kwargs.pop("wait_for", None)
+    kwargs.pop("return_state", None)
+    flow_ctx = _enter(task)
+    signature = task.call_signature()
+    params = signature.bind(args, kwargs)
+    static: dict[str, Any] = {}
+    mapped: dict[str, list[Any]] = {}
+    for name, value in params.items():
+        if type(value) is unmapped:
+            static[name] = value.value
+            continue
+        if type(value) is TaskRunFuture:
+            value = value.result()
+        if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
+            static[name] = value
+        else:
+            mapped[name] = list(value)
+    if not mapped:
+        raise ValueError(
+            f"Task {task.name!r}.map() got no iterable argument to map over; pass at least one "
+            "list, tuple or other iterable (wrap arguments that must stay whole in unmapped())."
+        )
+    lengths = {name: len(values) for name, values in mapped.items()}
+    if len(set(lengths.values())) > 1:
+        from kflow.exceptions import MappingLengthMismatch
+
+        raise MappingLengthMismatch(
+            "Received iterable parameters with different lengths. Parameters for map must all "
+            f"be the same length. Got lengths: {lengths}"
+        )
+    futures: TaskRunFutureList[Any] = TaskRunFutureList()
+    for index in range(next(iter(lengths.values()))):
+        call_params = dict(static)
+        for name, values in mapped.items():
+            call_params[name] = values[index]
+        ordered = {name: call_params[name] for name in params}
+        futures.append(_submit(task, flow_ctx, ordered, wait_for))
+    return futures
+
+
+class TaskRunExec:
+    """One task run from creation to final state."""
+
+    __slots__ = (
+        "backend",
+        "final_state",
+        "flow_ctx",
+        "logger",
+        "params",
+        "persist",
+        "result_key",
+        "task",
+        "task_run",
+        "wait_for",
+    )
+
+    def __init__(
+        self,
+        task: Task[Any, Any],
+        flow_ctx: FlowRunContext,
+        params: dict[str, Any],
+        wait_for: Any,
+    ) -> None:
+        self.task = task
+        self.flow_ctx = flow_ctx
+        self.params = params
+        self.wait_for = wait_for
+        self.backend = flow_ctx.backend
+        key = task.task_key
+        index = flow_ctx.next_dynamic_key(key)
+        flow_run_id = flow_ctx.flow_run.id
+        if task.task_run_name is None:
+            name = f"{task.name}-{task.key_hash}-{index}"
+        elif callable(task.task_run_name):
+            name = task.task_run_name()
+        else:
+            name = task.task_run_name.format(**params)
+        task_run = TaskRun(
+            new_id(),
+            name,
+            task.name,
+            key,
+            index,
+            flow_run_id,
+            parameters=params,
+            tags=sorted(task.tags | set(flow_ctx.flow_run.tags)) if task.tags else None,
+        )
+        self.task_run = task_run
+        persist = task.persist_result
+        self.persist = flow_ctx.persist_result if persist is None else persist
+        self.result_key = f"{flow_run_id}/{key}-{index}"
+        self.final_state: State[Any] | None = None
+        self.backend.create_task_run(task_run)
+        flow_ctx.logger.info("Created task run %r for task %r", name, task.name)
+        self.logger = task_run_logger(name, task_run.id, flow_run_id)
+
+    # -- shared steps ------------------------------------------------------------------
+    def _details(self) -> StateDetails:
+        return StateDetails(self.flow_ctx.flow_run.id, self.task_run.id)
+
+    def _propose(self, state: State[Any]) -> State[Any]:
+        in_force = self.backend.set_task_run_state(self.task_run, state)
+        self.task_run.state = in_force
+        return in_force
+
+    def _begin(self) -> State[Any] | None:
+        """Resolve inputs and move to RUNNING; returns a final state when the body must not run."""
+        try:
+            if self.wait_for:
+                wait_for_all(self.wait_for)
+            params = self.params
+            for name, value in params.items():
+                if type(value) not in _SCALARS:
+                    params[name] = resolve(value)
+        except UpstreamFailed as exc:
+            return Failed(str(exc), data=exc, state_details=self._details())
+        if self.persist:
+            found, value = self.backend.read_result(self.result_key)
+            if found:
+                return Completed(name="Cached", data=value, state_details=self._details())
+        in_force = self._propose(Running(state_details=self._details()))
+        if in_force.type is not StateType.RUNNING:
+            if in_force.type is StateType.CANCELLING:
+                return Cancelled(in_force.message, state_details=self._details())
+            return in_force
+        self.task_run.start_time = time.time()
+        return None
+
+    def _from_return(self, value: Any) -> State[Any]:
+        if isinstance(value, State):
+            value.state_details = self._details()
+            return value
+        if type(value) is TaskRunFuture:
+            return self._from_return(value.wait())
+        return Completed(data=value, state_details=self._details())
+
+    def _from_exception(self, exc: Exception) -> State[Any]:
+        self.logger.error("Encountered exception during execution:", exc_info=exc)
+        return Failed("Task run encountered an exception.", data=exc, state_details=self._details())
+
+    def _timed_out(self) -> State[Any]:
+        message = f"Task run exceeded timeout of {self.task.timeout_seconds} second(s)"
+        self.logger.error(message)
+        return TimedOut(message, data=TimeoutError(message), state_details=self._details())
+
+    def _interrupted(self, why: str) -> State[Any]:
+        return Cancelled(f"Task run was interrupted: {why}.", state_details=self._details())
+
+    def _retry_delay(self, state: State[Any]) -> float | None:
+        """Seconds to wait before the next attempt, or None when this state is final."""
+        task = self.task
+        run_count = self.task_run.run_count
+        if state.type is not StateType.FAILED or run_count > task.retries:
+            return None
+        delays = task.retry_delays
+        delay = delays[min(run_count - 1, len(delays) - 1)]
+        if task.retry_jitter_factor:
+            import random
+
+            spread = delay * task.retry_jitter_factor
+            delay = max(0.0, random.uniform(delay - spread, delay + spread))
+        self._propose(
+            AwaitingRetry(state_details=self._details(), data=None, message=state.message)
+        )
+        self.logger.info(
+            "Received non-final state 'AwaitingRetry' when proposing final state %r and will "
+            "attempt to run again...",
+            state.name,
+        )
+        return delay
+
+    def _finish(self, state: State[Any]) -> State[Any]:
+        if self.persist and state.type is StateType.COMPLETED and state.name != "Cached":
+            try:
+                self.backend.write_result(self.result_key, state.data)
+            except Exception as exc:
+                self.logger.warning("Could not persist the result: %s", exc)
+        in_force = self._propose(state)
+        self.task_run.end_time = time.time()
+        self.final_state = in_force
+        level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO
+        self.logger.log(level, "Finished in state %s", in_force)
+        task = self.task
+        if in_force.type is StateType.COMPLETED and task.on_completion_hooks:
+            run_hooks(task.on_completion_hooks, task, self.task_run, in_force, self.logger)
+        elif in_force.type is StateType.FAILED and task.on_failure_hooks:
+            run_hooks(task.on_failure_hooks, task, self.task_run, in_force, self.logger)
+        return in_force
+
+    def _task_context(self) -> TaskRunContext:
+        log_prints = self.task.log_prints
+        return TaskRunContext(
+            self.task,
+            self.task_run,
+            self.flow_ctx,
+            self.logger,
+            self.flow_ctx.log_prints if log_prints is None else log_prints,
+        )
+
+    # -- sync --------------------------------------------------------------------------
+    def run_sync(self) -> State[Any]:
+        state = self._begin()
+        if state is not None:
+            return self._finish(state)
+        token = task_run_ctx.set(self._task_context())
+        try:
+            while True:
+                state = self._attempt_sync()
+                delay = self._retry_delay(state)
+                if delay is None:
+                    break
+                if delay:
+                    time.sleep(delay)
+                self._propose(Retrying(state_details=self._details()))
+        finally:
+            task_run_ctx.reset(token)
+        return self._finish(state)
+
+    def _attempt_sync(self) -> State[Any]:
+        task = self.task
+        self.task_run.run_count += 1
+        signature = task.call_signature()
+        scope = None
+        try:
+            if task.timeout_seconds is None:
+                value = signature.call(task.fn, self.params)
+            else:
+                with timeout_scope(task.timeout_seconds) as scope:
+                    value = signature.call(task.fn, self.params)
+            return self._from_return(value)
+        except DeadlineExceeded:
+            if task.timeout_seconds is not None and scope is not None and scope.fired:
+                return self._timed_out()
+            self._finish(self._interrupted("its flow run exceeded its timeout"))
+            raise
+        except CancelInterrupt:
+            self._finish(self._interrupted("its flow run was cancelled"))
+            raise
+        except Exception as exc:
+            return self._from_exception(exc)
+        except BaseException as exc:
+            self._finish(
+                Crashed(
+                    f"Execution was interrupted by {type(exc).__name__}.",
+                    data=exc,
+                    state_details=self._details(),
+                )
+            )
+            raise
+
+    def run_in_worker(self) -> State[Any]:
+        """Entry point of a submitted task run in a task-runner thread."""
+        flow_ctx = self.flow_ctx
+        if flow_ctx.aborting:
+            return self._finish(self._interrupted("its flow run ended before it started"))
+        thread_id = threading.get_ident()
+        flow_ctx.running_task_threads[thread_id] = self.task_run
+        try:
+            if self.task.isasync:
+                import asyncio
+
+                return asyncio.run(self.run_async())
+            return self.run_sync()
+        except (CancelInterrupt, DeadlineExceeded):
+            return self.final_state or self._finish(self._interrupted("its flow run ended"))
+        finally:
+            flow_ctx.running_task_threads.pop(thread_id, None)
+
+    # -- async -------------------------------------------------------------------------
+    async def run_async_for_caller(self, return_state: bool) -> Any:
+        state = await self.run_async()
+        self.flow_ctx.child_states.append(state)
+        if return_state:
+            return state
+        return state.result()
+
+    async def run_async(self) -> State[Any]:
+        import asyncio
+
+        if self._needs_waiting():
+            state = await asyncio.to_thread(copy_context().run, self._begin)
+        else:
+            state = self._begin()
+        if state is not None:
+            return self._finish(state)
+        token = task_run_ctx.set(self._task_context())
+        try:
+            while True:
+                state = await self._attempt_async()
+                delay = self._retry_delay(state)
+                if delay is None:
+                    break
+                if delay:
+                    await asyncio.sleep(delay)
+                self._propose(Retrying(state_details=self._details()))
+        finally:
+            task_run_ctx.reset(token)
+        return self._finish(state)
+
+    async def _attempt_async(self) -> State[Any]:
+        import asyncio
+
+        task = self.task
+        self.task_run.run_count += 1
+        signature = task.call_signature()
+        timeout = asyncio.timeout(task.timeout_seconds)
+        try:
+            async with timeout:
+                value = await signature.call(task.fn, self.params)
+            return self._from_return(value)
+        except TimeoutError as exc:
+            if timeout.expired():
+                return self._timed_out()
+            return self._from_exception(exc)
+        except asyncio.CancelledError:
+            self._finish(self._interrupted("its flow run was cancelled"))
+            raise
+        except Exception as exc:
+            return self._from_exception(exc)
+        except BaseException as exc:
+            self._finish(
+                Crashed(
+                    f"Execution was interrupted by {type(exc).__name__}.",
+                    data=exc,
+                    state_details=self._details(),
+                )
+            )
+            raise
+
+    def _needs_waiting(self) -> bool:
+        pending = [item for item in (self.wait_for or ()) if type(item) is TaskRunFuture]
+        pending += [v for v in self.params.values() if type(v) is TaskRunFuture]
+        return any(not future.done() for future in pending)

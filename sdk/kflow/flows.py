@@ -1,0 +1,226 @@
+"""`@flow`: a function whose calls become observable flow runs with a final state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from kflow.task_runners import TaskRunner, ThreadPoolTaskRunner
+from kflow.tasks import RetryDelay, _is_async, _retry_delays
+
+if TYPE_CHECKING:
+    from kflow.backend import FlowRun
+    from kflow.parameters import CallSignature, ParameterValidator
+    from kflow.states import State
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FlowHook = Callable[["Flow[Any, Any]", "FlowRun", "State[Any]"], Any]
+_UNSET: Any = object()
+
+
+class Flow(Generic[P, R]):
+    """A flow. Calling it creates a flow run (a subflow run when called inside another flow)."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[[], str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: RetryDelay | None = None,
+        task_runner: TaskRunner | None = None,
+        description: str | None = None,
+        timeout_seconds: float | None = None,
+        validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        log_prints: bool | None = None,
+        tags: Iterable[str] | None = None,
+        on_completion: list[FlowHook] | None = None,
+        on_failure: list[FlowHook] | None = None,
+        on_cancellation: list[FlowHook] | None = None,
+        on_crashed: list[FlowHook] | None = None,
+        on_running: list[FlowHook] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow needs a function; got {fn!r}.")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", "flow")).replace("_", "-")
+        self._version = version if version is not None else _UNSET
+        self._description = description
+        self.flow_run_name = flow_run_name
+        self.retries = int(retries or 0)
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0; got {retries}.")
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_delays = _retry_delays(self.retries, retry_delay_seconds)
+        if task_runner is not None and not isinstance(task_runner, TaskRunner):
+            raise TypeError(
+                "task_runner must be a task runner instance such as ThreadPoolTaskRunner() or "
+                f"SequentialTaskRunner(); got {task_runner!r}."
+            )
+        self.task_runner = task_runner if task_runner is not None else ThreadPoolTaskRunner()
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be > 0; got {timeout_seconds}.")
+        self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
+        self.should_validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.log_prints = log_prints
+        self.tags = set(tags or ())
+        self.on_completion_hooks = list(on_completion or [])
+        self.on_failure_hooks = list(on_failure or [])
+        self.on_cancellation_hooks = list(on_cancellation or [])
+        self.on_crashed_hooks = list(on_crashed or [])
+        self.on_running_hooks = list(on_running or [])
+        self.isasync = _is_async(fn)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = getattr(fn, "__name__", self.name)
+        self.__qualname__ = getattr(fn, "__qualname__", self.name)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__wrapped__ = fn
+        self._key: tuple[str, str] | None = None
+        self._signature: CallSignature | None = None
+        self._validator: ParameterValidator | None = None
+
+    @property
+    def version(self) -> str | None:
+        """Default: a hash of the source file defining the flow (None if it cannot be read)."""
+        if self._version is _UNSET:
+            from kflow.names import source_file_hash
+
+            self._version = source_file_hash(self.fn)
+        version: str | None = self._version
+        return version
+
+    @property
+    def description(self) -> str | None:
+        if self._description is None and self.fn.__doc__:
+            import inspect
+
+            self._description = inspect.cleandoc(self.fn.__doc__)
+        return self._description
+
+    @property
+    def flow_key(self) -> str:
+        return self._keys()[0]
+
+    @property
+    def key_hash(self) -> str:
+        return self._keys()[1]
+
+    def _keys(self) -> tuple[str, str]:
+        if self._key is None:
+            from kflow.names import function_key
+
+            self._key = function_key(self.fn)
+        return self._key
+
+    def call_signature(self) -> CallSignature:
+        if self._signature is None:
+            from kflow.parameters import CallSignature
+
+            self._signature = CallSignature(self.fn)
+        return self._signature
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Validated and coerced parameters; ParameterTypeError naming what was wrong."""
+        if self._validator is None:
+            from kflow.parameters import ParameterValidator
+
+            self._validator = ParameterValidator(self.fn, self.call_signature())
+        return self._validator.validate(parameters)
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed (same keywords as @flow)."""
+        options: dict[str, Any] = {
+            "name": self.name,
+            "version": None if self._version is _UNSET else self._version,
+            "flow_run_name": self.flow_run_name,
+            "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "task_runner": self.task_runner,
+            "description": self._description,
+            "timeout_seconds": self.timeout_seconds,
+            "validate_parameters": self.should_validate_parameters,
+            "persist_result": self.persist_result,
+            "log_prints": self.log_prints,
+            "tags": self.tags,
+            "on_completion": self.on_completion_hooks,
+            "on_failure": self.on_failure_hooks,
+            "on_cancellation": self.on_cancellation_hooks,
+            "on_crashed": self.on_crashed_hooks,
+            "on_running": self.on_running_hooks,
+        }
+        options.update(changes)
+        return Flow(self.fn, **options)
+
+    def on_completion(self, hook: FlowHook) -> FlowHook:
+        self.on_completion_hooks.append(hook)
+        return hook
+
+    def on_failure(self, hook: FlowHook) -> FlowHook:
+        self.on_failure_hooks.append(hook)
+        return hook
+
+    def on_cancellation(self, hook: FlowHook) -> FlowHook:
+        self.on_cancellation_hooks.append(hook)
+        return hook
+
+    def on_crashed(self, hook: FlowHook) -> FlowHook:
+        self.on_crashed_hooks.append(hook)
+        return hook
+
+    def on_running(self, hook: FlowHook) -> FlowHook:
+        self.on_running_hooks.append(hook)
+        return hook
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> Any: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the flow: its value (a coroutine for async flows), or its State with
+        `return_state=True`. A flow that did not complete raises its exception."""
+        from kflow.engine.flow_engine import call_flow
+
+        return call_flow(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+@overload
+def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
+@overload
+def flow(
+    __fn: None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    flow_run_name: str | Callable[[], str] | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: RetryDelay | None = None,
+    task_runner: TaskRunner | None = None,
+    description: str | None = None,
+    timeout_seconds: float | None = None,
+    validate_parameters: bool = True,
+    persist_result: bool | None = None,
+    log_prints: bool | None = None,
+    tags: Iterable[str] | None = None,
+    on_completion: list[FlowHook] | None = None,
+    on_failure: list[FlowHook] | None = None,
+    on_cancellation: list[FlowHook] | None = None,
+    on_crashed: list[FlowHook] | None = None,
+    on_running: list[FlowHook] | None = None,
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+def flow(__fn: Any = None, **options: Any) -> Any:
+    """Decorate a function as a flow: `@flow` or `@flow(name=..., retries=..., ...)`."""
+    if __fn is not None:
+        return Flow(__fn, **options)
+
+    def decorate(fn: Callable[P, R]) -> Flow[P, R]:
+        return Flow(fn, **options)
+
+    return decorate

@@ -1,0 +1,176 @@
+"""Futures of submitted task runs, and turning futures/states in arguments into data."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from kflow.states import State, StateType
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from kflow.backend import TaskRun
+
+T = TypeVar("T")
+
+
+class TaskRunFuture(Generic[T]):
+    """The eventual final state of a submitted task run.
+
+    `result()` waits and returns the value (raising the task's exception unless
+    `raise_on_failure=False`); `wait()` waits and returns the final state; `state` is the state
+    now, without waiting.
+    """
+
+    __slots__ = ("_final", "_inner", "task_run")
+
+    def __init__(
+        self,
+        task_run: TaskRun,
+        inner: Future[State[T]] | None = None,
+        final: State[T] | None = None,
+    ) -> None:
+        self.task_run = task_run
+        self._inner = inner
+        self._final = final
+
+    @property
+    def task_run_id(self) -> str:
+        return self.task_run.id
+
+    @property
+    def state(self) -> State[T]:
+        if self._final is not None:
+            return self._final
+        inner = self._inner
+        if inner is not None and inner.done():
+            return self.wait()
+        current = self.task_run.state
+        if current is None:
+            from kflow.states import Pending
+
+            return Pending()
+        return current
+
+    def done(self) -> bool:
+        return self._final is not None or (self._inner is not None and self._inner.done())
+
+    def wait(self, timeout: float | None = None) -> State[T]:
+        """Block until the task run is final (or `timeout` seconds pass) and return its state."""
+        if self._final is not None:
+            return self._final
+        assert self._inner is not None
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        try:
+            final = self._inner.result(timeout)
+        except FutureTimeout:
+            return self.state
+        self._final = final
+        return final
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> T:
+        state = self.wait(timeout)
+        if not state.is_final():
+            raise TimeoutError(
+                f"Task run {self.task_run.name!r} did not finish within {timeout} second(s)."
+            )
+        return state.result(raise_on_failure=raise_on_failure)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        if self._final is None and self._inner is not None:
+            import asyncio
+
+            yield from asyncio.wrap_future(self._inner).__await__()
+        return self.result()
+
+    def __repr__(self) -> str:
+        return f"TaskRunFuture({self.task_run.name!r}, state={self.state})"
+
+
+PrefectFuture = TaskRunFuture
+
+
+class TaskRunFutureList(list[TaskRunFuture[T]]):
+    """What `Task.map()` returns: a list of futures that can be waited on together."""
+
+    def wait(self, timeout: float | None = None) -> list[State[T]]:
+        return [future.wait(timeout) for future in self]
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[T]:
+        return [future.result(timeout, raise_on_failure) for future in self]
+
+
+class allow_failure(Generic[T]):
+    """Wrap an upstream future so a task runs (and gets the value/exception) even if it failed."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+
+class unmapped(Generic[T]):
+    """Wrap an argument of `Task.map()` so it is passed whole to every mapped call."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+
+class UpstreamFailed(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Upstream task run {name!r} did not reach a 'COMPLETED' state.")
+
+
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+def resolve(value: Any, allow_failed: bool = False) -> Any:
+    """Replace futures and states inside `value` by their results (waiting as needed).
+
+    Looks into lists, tuples, sets and dicts, as Prefect does. Raises UpstreamFailed when an
+    upstream run did not complete, unless wrapped in `allow_failure`.
+    """
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is TaskRunFuture:
+        state = value.wait()
+        return _state_value(state, value.task_run.name, allow_failed)
+    if isinstance(value, State):
+        return _state_value(value, value.name, allow_failed)
+    if cls is allow_failure:
+        return resolve(value.value, True)
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        if all(type(item) in _SCALARS for item in value):
+            return value
+        return cls(resolve(item, allow_failed) for item in value)
+    if cls is dict:
+        if all(type(item) in _SCALARS for item in value.values()):
+            return value
+        return {k: resolve(v, allow_failed) for k, v in value.items()}
+    return value
+
+
+def _state_value(state: State[Any], name: str, allow_failed: bool) -> Any:
+    if state.type is StateType.COMPLETED:
+        return state.result()
+    if allow_failed:
+        return state.result(raise_on_failure=False)
+    raise UpstreamFailed(name)
+
+
+def wait_for_all(items: Iterable[Any]) -> None:
+    """Wait for the futures/states of `wait_for=`; UpstreamFailed if one did not complete."""
+    for item in items:
+        failed_ok = type(item) is allow_failure
+        target = item.value if failed_ok else item
+        if type(target) is TaskRunFuture:
+            state = target.wait()
+            if state.type is not StateType.COMPLETED and not failed_ok:
+                raise UpstreamFailed(target.task_run.name)
+        elif isinstance(target, State) and not target.is_completed() and not failed_ok:
+            raise UpstreamFailed(target.name)

@@ -1,0 +1,161 @@
+"""Console logging in the spec's format, run loggers, and `log_prints`.
+
+    15:15:58.673 | INFO    | Flow run 'loose-wolverine' - Created task run ...
+
+Records go to the `kflow` logger tree (`kflow.engine`, `kflow.flow_runs`, `kflow.task_runs`),
+which has its own console handler writing to the current `sys.stderr` and does not propagate to
+the root logger (so an application's own logging setup does not print every line twice).
+The level comes from KFLOW_LOGGING_LEVEL (default INFO).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from kflow.context import flow_run_ctx, task_run_ctx
+
+RunLogger = logging.LoggerAdapter[logging.Logger]
+
+_setup_lock = threading.Lock()
+_configured = False
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`HH:MM:SS.mmm | LEVEL   | <run label or logger name> - message`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        label = record.__dict__.get("run_label") or record.name
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        line = (
+            f"{clock}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - "
+            f"{record.getMessage()}"
+        )
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (pytest's capsys swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_logging() -> None:
+    """Install the console handler once (called when the first flow run starts)."""
+    global _configured
+    if _configured:
+        return
+    with _setup_lock:
+        if _configured:
+            return
+        root = logging.getLogger("kflow")
+        level = os.environ.get("KFLOW_LOGGING_LEVEL", "INFO").upper()
+        root.setLevel(level)
+        handler = ConsoleHandler()
+        handler.setFormatter(ConsoleFormatter())
+        root.addHandler(handler)
+        root.propagate = False
+        _configured = True
+
+
+def engine_logger() -> logging.Logger:
+    return logging.getLogger("kflow.engine")
+
+
+def flow_run_logger(flow_run_name: str, flow_run_id: str, flow_name: str) -> RunLogger:
+    return logging.LoggerAdapter(
+        logging.getLogger("kflow.flow_runs"),
+        {
+            "run_label": f"Flow run {flow_run_name!r}",
+            "flow_run_name": flow_run_name,
+            "flow_run_id": flow_run_id,
+            "flow_name": flow_name,
+        },
+    )
+
+
+def task_run_logger(task_run_name: str, task_run_id: str, flow_run_id: str) -> RunLogger:
+    return logging.LoggerAdapter(
+        logging.getLogger("kflow.task_runs"),
+        {
+            "run_label": f"Task run {task_run_name!r}",
+            "task_run_name": task_run_name,
+            "task_run_id": task_run_id,
+            "flow_run_id": flow_run_id,
+        },
+    )
+
+
+def get_run_logger() -> RunLogger:
+    """The logger of the task run or flow run this code runs in.
+
+    Raises RuntimeError outside a run: there is no run to attach the lines to.
+    """
+    task_ctx = task_run_ctx.get()
+    if task_ctx is not None:
+        return task_ctx.logger
+    flow_ctx = flow_run_ctx.get()
+    if flow_ctx is not None:
+        return flow_ctx.logger
+    raise RuntimeError(
+        "get_run_logger() was called outside a flow run or task run: there is no active run "
+        "to log for. Call it inside a @flow or @task function, or use the `logging` module."
+    )
+
+
+# -- log_prints -----------------------------------------------------------------------------
+
+_original_print = builtins.print
+_print_users = 0
+_print_lock = threading.Lock()
+
+
+def _print_to_run_logger(*args: Any, **kwargs: Any) -> None:
+    target = kwargs.get("file")
+    if target is None or target is sys.stdout:
+        task_ctx = task_run_ctx.get()
+        logger: RunLogger | None
+        if task_ctx is not None:
+            enabled, logger = task_ctx.log_prints, task_ctx.logger
+        else:
+            flow_ctx = flow_run_ctx.get()
+            enabled = flow_ctx is not None and flow_ctx.log_prints
+            logger = flow_ctx.logger if flow_ctx is not None else None
+        if enabled and logger is not None:
+            sep = kwargs.get("sep")
+            logger.info((" " if sep is None else sep).join(str(a) for a in args))
+            return
+    _original_print(*args, **kwargs)
+
+
+def enable_log_prints() -> None:
+    """Route `print` to the run logger in runs with log_prints (reference counted)."""
+    global _print_users
+    with _print_lock:
+        _print_users += 1
+        builtins.print = _print_to_run_logger
+
+
+def disable_log_prints() -> None:
+    global _print_users
+    with _print_lock:
+        _print_users -= 1
+        if _print_users <= 0:
+            _print_users = 0
+            builtins.print = _original_print

@@ -1,0 +1,132 @@
+"""Pausing a flow run until someone resumes it, possibly from another process.
+
+`pause_flow_run(timeout=...)` inside a flow blocks (awaitable in an async flow) until
+`resume_flow_run(flow_run_id)` is called — here, in another thread, or in another process
+through the backend — or fails the run when the timeout passes. `reschedule=True` ends the
+process instead and needs a cluster backend (the operator restarts the run on resume).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kflow.context import FlowRunContext, flow_run_ctx, task_run_ctx
+from kflow.exceptions import KflowException, ReschedulingNotSupported
+from kflow.states import Paused, Running, StateDetails
+
+DEFAULT_PAUSE_TIMEOUT = 3600.0
+
+
+class FlowPauseTimeout(KflowException):
+    """A paused flow run was not resumed within its timeout; the run fails."""
+
+
+def pause_flow_run(
+    timeout: float = DEFAULT_PAUSE_TIMEOUT,
+    reschedule: bool = False,
+    flow_run_id: str | None = None,
+) -> Any:
+    """Pause the current flow run (or, with `flow_run_id`, ask another one to pause).
+
+    Returns None in a sync flow once resumed, an awaitable in an async flow. Raises
+    FlowPauseTimeout in the flow when `timeout` seconds pass without a resume.
+    """
+    ctx = flow_run_ctx.get()
+    if flow_run_id is not None and (ctx is None or ctx.flow_run.id != flow_run_id):
+        from kflow.engine.cancellation import active_run
+
+        target = active_run(flow_run_id)
+        if target is not None:
+            target.backend.request_pause(flow_run_id)
+        else:
+            from kflow.backend import get_backend
+
+            get_backend().request_pause(flow_run_id)
+        return None
+    if ctx is None:
+        raise RuntimeError(
+            "pause_flow_run() was called outside a flow run. Call it inside a @flow function, "
+            "or pass flow_run_id=... to pause another run."
+        )
+    if task_run_ctx.get() is not None:
+        raise RuntimeError(
+            "pause_flow_run() was called inside a task. Task runs cannot be paused: call it in "
+            "the flow, between tasks."
+        )
+    if reschedule:
+        _suspend(ctx, timeout)
+    from kflow.engine.task_engine import _loop_running
+
+    if _loop_running():
+        return _pause_async(ctx, timeout)
+    pause_blocking(ctx, timeout)
+    return None
+
+
+def _suspend(ctx: FlowRunContext, timeout: float) -> None:
+    backend = ctx.backend
+    if not backend.supports_reschedule:
+        raise ReschedulingNotSupported(
+            "pause_flow_run(reschedule=True) needs a run backed by the kflow operator: only "
+            "there can the process end and the run start again on resume. This run uses the "
+            f"{backend.name!r} backend (a local run). Use pause_flow_run(timeout=...) without "
+            "reschedule to block in this process, or run the flow through a Deployment."
+        )
+    if not ctx.persist_result:
+        raise ReschedulingNotSupported(
+            "pause_flow_run(reschedule=True) needs persisted results, so the restarted run can "
+            "read back what already ran: set @flow(persist_result=True)."
+        )
+    from kflow.engine.interrupts import SuspendInterrupt
+
+    backend.suspend_flow_run(ctx.flow_run, timeout)
+    raise SuspendInterrupt()
+
+
+def _enter_pause(ctx: FlowRunContext, timeout: float) -> None:
+    ctx.backend.prepare_pause(ctx.flow_run)
+    state = Paused(state_details=StateDetails(ctx.flow_run.id, pause_timeout=timeout))
+    ctx.flow_run.state = ctx.backend.set_flow_run_state(ctx.flow_run, state)
+    ctx.logger.info("Pausing flow, execution will continue when this flow run is resumed.")
+
+
+def _leave_pause(ctx: FlowRunContext, resumed: bool, timeout: float) -> None:
+    if ctx.control.cancel_requested:
+        from kflow.engine.interrupts import CancelInterrupt
+
+        raise CancelInterrupt()
+    if not resumed:
+        raise FlowPauseTimeout(
+            f"Flow run was paused and not resumed within {timeout:g} second(s). Resume it "
+            "with resume_flow_run(flow_run_id) or `kflow flow-run resume` before the timeout."
+        )
+    state = Running(state_details=StateDetails(ctx.flow_run.id))
+    ctx.flow_run.state = ctx.backend.set_flow_run_state(ctx.flow_run, state)
+    ctx.logger.info("Resuming flow run execution!")
+
+
+def pause_blocking(ctx: FlowRunContext, timeout: float) -> None:
+    _enter_pause(ctx, timeout)
+    resumed = ctx.backend.wait_for_resume(ctx.flow_run, timeout)
+    _leave_pause(ctx, resumed, timeout)
+
+
+async def _pause_async(ctx: FlowRunContext, timeout: float) -> None:
+    import asyncio
+
+    _enter_pause(ctx, timeout)
+    resumed = await asyncio.to_thread(ctx.backend.wait_for_resume, ctx.flow_run, timeout)
+    _leave_pause(ctx, resumed, timeout)
+
+
+def resume_flow_run(flow_run_id: str) -> None:
+    """Resume a paused flow run, in this process or another one (through the backend)."""
+    from kflow.engine.cancellation import active_run
+
+    target = active_run(flow_run_id)
+    if target is not None:
+        target.backend.resume_flow_run(flow_run_id)
+        return
+    from kflow.backend import get_backend
+
+    get_backend().resume_flow_run(flow_run_id)

@@ -1,0 +1,250 @@
+"""`@task`: a function whose calls inside a flow become observable, retryable task runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+if TYPE_CHECKING:
+    from kflow.backend import TaskRun
+    from kflow.futures import TaskRunFuture, TaskRunFutureList
+    from kflow.parameters import CallSignature
+    from kflow.states import State
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+TaskHook = Callable[["Task[Any, Any]", "TaskRun", "State[Any]"], Any]
+RetryDelay = float | int | list[float] | list[int] | Callable[[int], Any]
+
+
+def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
+    """A `retry_delay_seconds` callable: backoff_factor * 2**n seconds before retry n+1."""
+
+    def delays(retries: int) -> list[float]:
+        return [backoff_factor * 2**attempt for attempt in range(retries)]
+
+    return delays
+
+
+def _retry_delays(retries: int, retry_delay_seconds: RetryDelay | None) -> list[float]:
+    if retry_delay_seconds is None:
+        return [0.0]
+    if callable(retry_delay_seconds):
+        produced = retry_delay_seconds(retries)
+        values = produced if isinstance(produced, list | tuple) else [produced]
+    elif isinstance(retry_delay_seconds, list | tuple):
+        values = list(retry_delay_seconds)
+    else:
+        values = [retry_delay_seconds]
+    delays = []
+    for value in values:
+        if not isinstance(value, int | float) or value < 0:
+            raise ValueError(
+                f"retry_delay_seconds must be a number >= 0, a list of them, or a callable "
+                f"returning them; got {value!r}."
+            )
+        delays.append(float(value))
+    return delays or [0.0]
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    code = getattr(fn, "__code__", None)
+    return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+
+
+class Task(Generic[P, R]):
+    """A task. Call it in a flow to run it now, `.submit()` it to run it on the task runner."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: RetryDelay | None = None,
+        retry_jitter_factor: float | None = None,
+        timeout_seconds: float | None = None,
+        persist_result: bool | None = None,
+        log_prints: bool | None = None,
+        task_run_name: str | Callable[[], str] | None = None,
+        on_completion: list[TaskHook] | None = None,
+        on_failure: list[TaskHook] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function; got {fn!r}.")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", "task"))
+        self._description = description
+        self.tags = set(tags or ())
+        self.version = version
+        self.retries = int(retries or 0)
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0; got {retries}.")
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_delays = _retry_delays(self.retries, retry_delay_seconds)
+        if retry_jitter_factor is not None and retry_jitter_factor < 0:
+            raise ValueError(f"retry_jitter_factor must be >= 0; got {retry_jitter_factor}.")
+        self.retry_jitter_factor = retry_jitter_factor
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be > 0; got {timeout_seconds}.")
+        self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
+        self.persist_result = persist_result
+        self.log_prints = log_prints
+        self.task_run_name = task_run_name
+        self.on_completion_hooks = list(on_completion or [])
+        self.on_failure_hooks = list(on_failure or [])
+        self.isasync = _is_async(fn)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = getattr(fn, "__name__", self.name)
+        self.__qualname__ = getattr(fn, "__qualname__", self.name)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__wrapped__ = fn
+        self._key: tuple[str, str] | None = None
+        self._signature: CallSignature | None = None
+
+    @property
+    def description(self) -> str | None:
+        if self._description is None and self.fn.__doc__:
+            import inspect
+
+            self._description = inspect.cleandoc(self.fn.__doc__)
+        return self._description
+
+    @property
+    def task_key(self) -> str:
+        return self._keys()[0]
+
+    @property
+    def key_hash(self) -> str:
+        return self._keys()[1]
+
+    def _keys(self) -> tuple[str, str]:
+        if self._key is None:
+            from kflow.names import function_key
+
+            self._key = function_key(self.fn)
+        return self._key
+
+    def call_signature(self) -> CallSignature:
+        if self._signature is None:
+            from kflow.parameters import CallSignature
+
+            self._signature = CallSignature(self.fn)
+        return self._signature
+
+    def with_options(self, **changes: Any) -> Task[P, R]:
+        """A copy of this task with some options changed (same keywords as @task)."""
+        options: dict[str, Any] = {
+            "name": self.name,
+            "description": self._description,
+            "tags": self.tags,
+            "version": self.version,
+            "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "retry_jitter_factor": self.retry_jitter_factor,
+            "timeout_seconds": self.timeout_seconds,
+            "persist_result": self.persist_result,
+            "log_prints": self.log_prints,
+            "task_run_name": self.task_run_name,
+            "on_completion": self.on_completion_hooks,
+            "on_failure": self.on_failure_hooks,
+        }
+        options.update(changes)
+        return Task(self.fn, **options)
+
+    def on_completion(self, hook: TaskHook) -> TaskHook:
+        self.on_completion_hooks.append(hook)
+        return hook
+
+    def on_failure(self, hook: TaskHook) -> TaskHook:
+        self.on_failure_hooks.append(hook)
+        return hook
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def __call__(
+        self,
+        *args: Any,
+        return_state: Literal[True],
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> State[Any]: ...
+    @overload
+    def __call__(self, *args: Any, wait_for: Iterable[Any], **kwargs: Any) -> R: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task now, in this thread, and return its value (or a coroutine for async
+        tasks in an async flow). Only allowed inside a flow run, and not inside a task."""
+        from kflow.engine.task_engine import call_task
+
+        return call_task(self, args, kwargs)
+
+    @overload
+    def submit(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+    @overload
+    def submit(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+    @overload
+    def submit(
+        self: Task[..., Coroutine[Any, Any, T]],
+        *args: Any,
+        wait_for: Iterable[Any],
+        **kwargs: Any,
+    ) -> TaskRunFuture[T]: ...
+    @overload
+    def submit(
+        self: Task[..., T], *args: Any, wait_for: Iterable[Any], **kwargs: Any
+    ) -> TaskRunFuture[T]: ...
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        """Hand the task run to the flow's task runner and return its future at once."""
+        from kflow.engine.task_engine import submit_task
+
+        return submit_task(self, args, kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> TaskRunFutureList[Any]:
+        """Submit one task run per element of the iterable arguments (`unmapped(x)` stays whole).
+
+        All iterable arguments must have the same length.
+        """
+        from kflow.engine.task_engine import map_task
+
+        return map_task(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+
+@overload
+def task(__fn: Callable[P, R]) -> Task[P, R]: ...
+@overload
+def task(
+    __fn: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    version: str | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: RetryDelay | None = None,
+    retry_jitter_factor: float | None = None,
+    timeout_seconds: float | None = None,
+    persist_result: bool | None = None,
+    log_prints: bool | None = None,
+    task_run_name: str | Callable[[], str] | None = None,
+    on_completion: list[TaskHook] | None = None,
+    on_failure: list[TaskHook] | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(__fn: Any = None, **options: Any) -> Any:
+    """Decorate a function as a task: `@task` or `@task(name=..., retries=..., ...)`."""
+    if __fn is not None:
+        return Task(__fn, **options)
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        return Task(fn, **options)
+
+    return decorate
