@@ -13,11 +13,10 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import logging
-
     from kflow.backend import Backend, FlowRun, RunControl, TaskRun
     from kflow.flows import Flow
     from kflow.futures import TaskRunFuture
+    from kflow.logging import RunLogger
     from kflow.states import State
     from kflow.task_runners import TaskRunner
     from kflow.tasks import Task
@@ -33,7 +32,7 @@ class FlowRunContext:
         backend: Backend,
         control: RunControl,
         task_runner: TaskRunner,
-        logger: logging.LoggerAdapter[logging.Logger],
+        logger: RunLogger,
         parent: FlowRunContext | None,
     ) -> None:
         self.flow = flow
@@ -80,7 +79,7 @@ class TaskRunContext:
         task: Task[Any, Any],
         task_run: TaskRun,
         flow_ctx: FlowRunContext,
-        logger: logging.LoggerAdapter[logging.Logger],
+        logger: RunLogger,
         log_prints: bool,
     ) -> None:
         self.task = task

@@ -20,20 +20,74 @@ from typing import Any
 
 from kflow.context import flow_run_ctx, task_run_ctx
 
-RunLogger = logging.LoggerAdapter[logging.Logger]
-
 _setup_lock = threading.Lock()
 _configured = False
+_start_time = time.time()
+_LogRecord = logging.LogRecord
+_level_names = {
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARNING",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL",
+}
+
+
+class RunLogger(logging.LoggerAdapter[logging.Logger]):
+    """The logger of one flow run or task run: its records carry the run's name and id.
+
+    `emit_fast` is for the engine's own lines (created / submitted / finished), several per
+    task run: it builds the LogRecord directly instead of going through `Logger._log`, which
+    walks the stack for the caller and costs most of a task run's overhead otherwise.
+    """
+
+    def emit_fast(self, level: int, msg: str, *args: Any) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        now = time.time()
+        record = _LogRecord.__new__(_LogRecord)
+        record.__dict__.update(
+            name=logger.name,
+            msg=msg,
+            args=args,
+            levelname=_level_names.get(level) or logging.getLevelName(level),
+            levelno=level,
+            pathname=__file__,
+            filename="logging.py",
+            module="logging",
+            exc_info=None,
+            exc_text=None,
+            stack_info=None,
+            lineno=0,
+            funcName="emit_fast",
+            created=now,
+            msecs=(now - int(now)) * 1000,
+            relativeCreated=(now - _start_time) * 1000,
+            thread=threading.get_ident(),
+            threadName=None,
+            processName=None,
+            process=None,
+            taskName=None,
+        )
+        record.__dict__.update(self.extra)  # type: ignore[arg-type]
+        logger.handle(record)
 
 
 class ConsoleFormatter(logging.Formatter):
     """`HH:MM:SS.mmm | LEVEL   | <run label or logger name> - message`."""
 
+    _clock_second = -1
+    _clock_text = ""
+
     def format(self, record: logging.LogRecord) -> str:
         label = record.__dict__.get("run_label") or record.name
-        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        second = int(record.created)
+        if second != self._clock_second:
+            self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
+            self._clock_second = second
         line = (
-            f"{clock}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - "
+            f"{self._clock_text}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - "
             f"{record.getMessage()}"
         )
         if record.exc_info:
@@ -41,19 +95,25 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever `sys.stderr` is at the time (pytest's capsys swaps it)."""
+class ConsoleHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time (pytest's capsys swaps it).
 
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
+    No explicit flush: since Python 3.9 stderr is line-buffered even when redirected, so each
+    line reaches `kubectl logs` / `docker logs` as soon as it is written.
+    """
 
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Skips the handler lock: one `write` of a whole line is atomic enough for stderr."""
+        if self.filters and not self.filter(record):
+            return False
+        self.emit(record)
+        return True
 
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
 
 
 def setup_logging() -> None:
@@ -74,12 +134,12 @@ def setup_logging() -> None:
         _configured = True
 
 
-def engine_logger() -> logging.Logger:
-    return logging.getLogger("kflow.engine")
+def engine_logger() -> RunLogger:
+    return RunLogger(logging.getLogger("kflow.engine"), {})
 
 
 def flow_run_logger(flow_run_name: str, flow_run_id: str, flow_name: str) -> RunLogger:
-    return logging.LoggerAdapter(
+    return RunLogger(
         logging.getLogger("kflow.flow_runs"),
         {
             "run_label": f"Flow run {flow_run_name!r}",
@@ -91,7 +151,7 @@ def flow_run_logger(flow_run_name: str, flow_run_id: str, flow_name: str) -> Run
 
 
 def task_run_logger(task_run_name: str, task_run_id: str, flow_run_id: str) -> RunLogger:
-    return logging.LoggerAdapter(
+    return RunLogger(
         logging.getLogger("kflow.task_runs"),
         {
             "run_label": f"Task run {task_run_name!r}",

@@ -452,12 +452,19 @@ def generate_run_name() -> str:
     return f"{_pick(ADJECTIVES)}-{_pick(ANIMALS)}"
 
 
+_VERSION_4 = (0x4 << 76) | (0x2 << 62)
+_VERSION_MASK = ~((0xF << 76) | (0x3 << 62))
+
+
 def new_id() -> str:
-    """A random (version 4) UUID string; cheaper than importing `uuid` for the hot path."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
+    """A random (version 4 layout) UUID string for run ids.
+
+    Drawn from `random` (seeded from os.urandom, reseeded after fork) rather than a urandom
+    syscall per id: ids must be unique, not secret, and this is on the per-task hot path.
+    """
+    from random import getrandbits
+
+    h = f"{(getrandbits(128) & _VERSION_MASK) | _VERSION_4:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

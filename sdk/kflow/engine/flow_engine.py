@@ -179,7 +179,7 @@ class FlowRunExec:
             self.backend,
             self.backend.control(flow_run),
             flow.task_runner.duplicate(),
-            engine_logger(),  # type: ignore[arg-type]  # replaced once the run has a name
+            engine_logger(),  # replaced once the run has a name
             parent,
         )
         flow_run.name = flow_run_name or self._run_name()
@@ -199,9 +199,13 @@ class FlowRunExec:
             )
             flow_run.parent_task_run_id = self.mirror.id
             parent.backend.create_task_run(self.mirror)
-            parent.logger.info("Created subflow run %r for flow %r", flow_run.name, flow.name)
+            parent.logger.emit_fast(
+                _INFO, "Created subflow run %r for flow %r", flow_run.name, flow.name
+            )
         else:
-            engine_logger().info("Created flow run %r for flow %r", flow_run.name, flow.name)
+            engine_logger().emit_fast(
+                _INFO, "Created flow run %r for flow %r", flow_run.name, flow.name
+            )
         self.backend.create_flow_run(flow_run)
         if not existing:
             self._propose(Pending())
@@ -393,7 +397,7 @@ class FlowRunExec:
         in_force = self._propose(state)
         self.flow_run.end_time = time.time()
         level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO
-        ctx.logger.log(level, "Finished in state %s", in_force)
+        ctx.logger.emit_fast(level, "Finished in state %s", in_force)
         hooks = {
             StateType.COMPLETED: flow.on_completion_hooks,
             StateType.FAILED: flow.on_failure_hooks,
@@ -416,7 +420,7 @@ class FlowRunExec:
             if self.invalid is not None:
                 return self._finish(self._invalid_state())
             if self.parent is None:
-                self.ctx.logger.info("Using task runner %r", self.ctx.task_runner.name)
+                self.ctx.logger.emit_fast(_INFO, "Using task runner %r", self.ctx.task_runner.name)
             refused = self._start()
             if refused is not None:
                 return self._finish(refused)
@@ -489,7 +493,7 @@ class FlowRunExec:
             if self.invalid is not None:
                 return self._finish(self._invalid_state())
             if self.parent is None:
-                ctx.logger.info("Using task runner %r", ctx.task_runner.name)
+                ctx.logger.emit_fast(_INFO, "Using task runner %r", ctx.task_runner.name)
             refused = self._start()
             if refused is not None:
                 return self._finish(refused)

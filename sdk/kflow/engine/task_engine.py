@@ -122,7 +122,7 @@ def _submit(
     task: Task[Any, Any], flow_ctx: FlowRunContext, params: dict[str, Any], wait_for: Any
 ) -> TaskRunFuture[Any]:
     run = TaskRunExec(task, flow_ctx, params, wait_for)
-    flow_ctx.logger.info("Submitted task run %r for execution.", run.task_run.name)
+    flow_ctx.logger.emit_fast(_INFO, "Submitted task run %r for execution.", run.task_run.name)
     context = copy_context()
     inner = flow_ctx.task_runner.submit(lambda: context.run(run.run_in_worker))
     if inner is None:
@@ -229,7 +229,7 @@ class TaskRunExec:
         self.result_key = f"{flow_run_id}/{key}-{index}"
         self.final_state: State[Any] | None = None
         self.backend.create_task_run(task_run)
-        flow_ctx.logger.info("Created task run %r for task %r", name, task.name)
+        flow_ctx.logger.emit_fast(_INFO, "Created task run %r for task %r", name, task.name)
         self.logger = task_run_logger(name, task_run.id, flow_run_id)
 
     # -- shared steps ------------------------------------------------------------------
@@ -317,7 +317,7 @@ class TaskRunExec:
         self.task_run.end_time = time.time()
         self.final_state = in_force
         level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO
-        self.logger.log(level, "Finished in state %s", in_force)
+        self.logger.emit_fast(level, "Finished in state %s", in_force)
         task = self.task
         if in_force.type is StateType.COMPLETED and task.on_completion_hooks:
             run_hooks(task.on_completion_hooks, task, self.task_run, in_force, self.logger)
