@@ -18,7 +18,6 @@ timeout) can tell whose deadline passed.
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import threading
 import time
@@ -41,6 +40,8 @@ class CancelInterrupt(Interrupt):
 
 def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
     """Schedule `exc_type` to be raised in another thread; False when the thread is gone."""
+    import ctypes
+
     done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
     )
@@ -51,6 +52,8 @@ def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
 
 
 def clear_pending_in_thread(thread_id: int) -> None:
+    import ctypes
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
 
 

@@ -16,12 +16,8 @@ def state_result(state: State[Any], raise_on_failure: bool) -> Any:
     data = state.data
     if isinstance(data, State):
         return state_result(data, raise_on_failure)
-    if isinstance(data, _COLLECTIONS) and any(isinstance(item, State) for item in data):
-        values = [
-            state_result(item, raise_on_failure) if isinstance(item, State) else item
-            for item in data
-        ]
-        return type(data)(values)
+    if isinstance(data, _COLLECTIONS) and data and all(isinstance(i, State) for i in data):
+        return type(data)(state_result(item, raise_on_failure) for item in data)
     return data
 
 
