@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kflow import flow, task
 from kflow.backend import MemoryBackend, set_backend
 from kflow.states import Completed, Failed, State

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kflow.engine.final_state import aggregate, final_state
 from kflow.exceptions import CancelledRun, FailedRun
 from kflow.states import (

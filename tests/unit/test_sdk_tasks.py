@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kflow import allow_failure, flow, task, unmapped
 from kflow.backend import MemoryBackend, TaskRun, set_backend
 from kflow.exceptions import MappingLengthMismatch
@@ -386,7 +385,7 @@ def test_task_timeout_in_the_flow_thread_interrupts_sleep() -> None:
         sleeper()
 
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match="exceeded timeout of 0.2"):
+    with pytest.raises(TimeoutError, match=r"exceeded timeout of 0\.2"):
         f()
     assert time.monotonic() - started < 5
 
