@@ -104,6 +104,7 @@ class InfrastructureStatus(StatusModel):
     scope: Annotated[str, Field(max_length=1024)] | None = None
     id: Annotated[str, Field(max_length=1024)] | None = None
     pid: Annotated[str, Field(max_length=2049)] | None = None
+    attempt: Annotated[int, Field(ge=1)] | None = None
     launch_time: Timestamp | None = None
     log_path: Annotated[str, Field(max_length=4096)] | None = None
     exit_code: int | None = None

@@ -1,0 +1,103 @@
+"""What the FlowRun supervisor does next: one action per decision, carried out by the handler.
+
+Every action is idempotent against a fresh read: the handler writes with the resourceVersion
+the decision was made on, and on a conflict re-reads and decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kflow_operator.launchers.base import Observation
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing to do until `until` (None: until something changes)."""
+
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    """The operator is finished with this run; stop supervising it."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Start the next attempt's infrastructure (then record it as PENDING, then release it)."""
+
+
+@dataclass(frozen=True)
+class MarkCrashed:
+    """The infrastructure ended without the run reaching a terminal state."""
+
+    observation: Observation
+
+
+@dataclass(frozen=True)
+class MarkFailed:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CancelNow:
+    """CANCELLED without touching infrastructure: none was started, or none can be reached."""
+
+    message: str
+    unenforceable: bool = False
+    """True: a CancelFailed condition says why the cancellation could not be enforced."""
+
+
+@dataclass(frozen=True)
+class BeginCancel:
+    """CANCELLING, with the kill deadline recorded before any signal is sent."""
+
+
+@dataclass(frozen=True)
+class SendStop:
+    """The polite stop request (SIGTERM); its time goes to status.cancellation.stopTime."""
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Kill outright: the grace period is over, or a finished run's process lingers."""
+
+    lingering: bool = False
+
+
+@dataclass(frozen=True)
+class MarkCancelled:
+    """The infrastructure of a CANCELLING run is gone: CANCELLED."""
+
+    observation: Observation | None
+
+
+@dataclass(frozen=True)
+class ReportUnkillable:
+    """Killed, yet still there long after: a CancelFailed condition, the run stays CANCELLING."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The run is terminal and its infrastructure gone: record how it ended, then Done."""
+
+    observation: Observation | None
+
+
+Action = (
+    Wait
+    | Done
+    | Launch
+    | MarkCrashed
+    | MarkFailed
+    | CancelNow
+    | BeginCancel
+    | SendStop
+    | Kill
+    | MarkCancelled
+    | ReportUnkillable
+    | Finish
+)

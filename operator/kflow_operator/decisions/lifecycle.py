@@ -1,0 +1,102 @@
+"""The FlowRun lifecycle as one pure decision: given the run, what its infrastructure is doing
+and the time, what the operator does next.
+
+due → Launch → PENDING with the identifier → (the flow reports RUNNING … a terminal state) →
+Finish. Infrastructure that ends before a terminal state → CRASHED. spec.cancel → the
+cancellation protocol. A run whose infrastructure belongs to another operator's scope is never
+touched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from kflow.states import StateType
+
+from kflow_operator.decisions.actions import (
+    Action,
+    Done,
+    Finish,
+    Kill,
+    Launch,
+    MarkCrashed,
+    MarkFailed,
+    Wait,
+)
+from kflow_operator.decisions.cancellation import decide_cancellation
+from kflow_operator.decisions.run import FINISHED, RunView
+from kflow_operator.launchers.base import Observation
+
+LINGER_SECONDS = 30
+"""A process still running this long after its run's final state is killed (no leftovers)."""
+
+HELD_SCHEDULED_NAMES = frozenset({"AwaitingConcurrencySlot", "Late"})
+"""SCHEDULED runs in these states wait for the Deployment reconciler, never launch on their own."""
+
+
+def decide(run: RunView, observation: Observation | None, ours: bool, now: datetime) -> Action:
+    """The next step for `run`.
+
+    `ours` tells whether its recorded infrastructure is in this operator's scope, and then
+    `observation` is what the launcher sees; for runs without an identifier both are ignored.
+    """
+    if run.terminal:
+        return _after_the_end(run, observation, ours, now)
+    if run.spec.cancel:
+        return decide_cancellation(run, observation, ours, now)
+    if run.identifier is None:
+        return _before_launch(run, now)
+    if not ours:
+        return Wait()
+    assert observation is not None, "an observation is needed for our own infrastructure"
+    pause = run.status.pause
+    if run.state_type is StateType.PAUSED and pause is not None and pause.reschedule:
+        return _rescheduled_pause(run, observation, now)
+    if observation.gone:
+        return MarkCrashed(observation)
+    return Wait()
+
+
+def _before_launch(run: RunView, now: datetime) -> Action:
+    state = run.status.state
+    if state is not None and state.type is not StateType.SCHEDULED:
+        # PENDING or later without an identifier: someone else launched it (or it runs outside
+        # any operator); the flow process reports on its own.
+        return Wait()
+    if state is not None and state.name in HELD_SCHEDULED_NAMES:
+        return Wait()
+    due = run.spec.scheduled_time
+    if due is not None and now < due:
+        return Wait(due)
+    return Launch()
+
+
+def _rescheduled_pause(run: RunView, observation: Observation, now: datetime) -> Action:
+    """The flow paused with reschedule=True and ended its process; resume launches it again."""
+    if not observation.gone:
+        return Wait()
+    if not run.spec.paused:
+        return Launch()
+    pause = run.status.pause
+    timeout = pause.timeout_time if pause else None
+    if timeout is not None:
+        if now >= timeout:
+            return MarkFailed(
+                "PauseTimedOut", "The run was not resumed before its pause timed out."
+            )
+        return Wait(timeout)
+    return Wait()
+
+
+def _after_the_end(
+    run: RunView, observation: Observation | None, ours: bool, now: datetime
+) -> Action:
+    if run.condition_true(FINISHED):
+        return Done()
+    if ours and observation is not None and not observation.gone:
+        ended = run.status.state.timestamp if run.status.state else now
+        linger_until = ended + timedelta(seconds=LINGER_SECONDS)
+        if now >= linger_until:
+            return Kill(lingering=True)
+        return Wait(linger_until)
+    return Finish(observation if ours else None)

@@ -1,0 +1,155 @@
+"""A FlowRun as the operator's decisions see it: parsed once, immutable, no API types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kflow.resources import (
+    CancellationStatus,
+    Condition,
+    ConditionStatus,
+    FlowRunSpec,
+    FlowRunStatus,
+    StateRecord,
+    append_state_history,
+)
+from kflow.resources.common import format_timestamp
+from kflow.states import TERMINAL_STATE_TYPES, StateType
+from kflow.transitions import check_transition
+
+from kflow_operator.identifiers import InfrastructureId
+
+CANCEL_FAILED = "CancelFailed"
+"""Condition: the operator could not enforce a cancellation (True) — never a silent CANCELLED."""
+FINISHED = "Finished"
+"""Condition: the run is terminal and its infrastructure is gone; the operator is done with it."""
+LAUNCHED = "Launched"
+"""Condition: the infrastructure was started and recorded."""
+
+DEFAULT_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class RunView:
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    generation: int
+    deleting: bool
+    spec: FlowRunSpec
+    status: FlowRunStatus
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> RunView:
+        meta = body["metadata"]
+        return cls(
+            namespace=meta["namespace"],
+            name=meta["name"],
+            uid=meta["uid"],
+            resource_version=str(meta.get("resourceVersion", "")),
+            generation=int(meta.get("generation") or 0),
+            deleting=bool(meta.get("deletionTimestamp")),
+            spec=FlowRunSpec.model_validate(body.get("spec") or {}),
+            status=FlowRunStatus.model_validate(body.get("status") or {}),
+        )
+
+    @property
+    def state_type(self) -> StateType | None:
+        return self.status.state.type if self.status.state else None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state_type in TERMINAL_STATE_TYPES
+
+    @property
+    def identifier(self) -> InfrastructureId | None:
+        infra = self.status.infrastructure
+        if infra is None or not infra.scope or not infra.id:
+            return None
+        return InfrastructureId(infra.type.value, infra.scope, infra.id)
+
+    @property
+    def attempt(self) -> int:
+        """Launches so far: 0 before the first."""
+        infra = self.status.infrastructure
+        if infra is None or not infra.id:
+            return 0
+        return infra.attempt or 1
+
+    @property
+    def cancellation(self) -> CancellationStatus:
+        return self.status.cancellation or CancellationStatus()
+
+    def condition(self, kind: str) -> Condition | None:
+        return next((c for c in self.status.conditions or [] if c.type == kind), None)
+
+    def condition_true(self, kind: str) -> bool:
+        found = self.condition(kind)
+        return found is not None and found.status == "True"
+
+
+def state_patch(
+    run: RunView, state_type: StateType, name: str, message: str | None, now: datetime
+) -> dict[str, Any] | None:
+    """The status merge patch that moves `run` to a new state; None when kflow.transitions
+    refuses it from the current one (then the caller re-reads and decides again)."""
+    proposed = StateRecord(
+        type=state_type,
+        name=name,
+        message=None if message is None else message[:4096],
+        timestamp=now,
+    )
+    if not check_transition(run.status.state, proposed):
+        return None
+    history = append_state_history(run.status.state_history or [], proposed)
+    patch: dict[str, Any] = {
+        "state": proposed.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "stateHistory": [
+            entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in history
+        ],
+    }
+    if state_type in TERMINAL_STATE_TYPES:
+        patch["endTime"] = format_timestamp(now)
+    return patch
+
+
+def conditions_patch(
+    run: RunView, kind: str, status: bool, reason: str, message: str, now: datetime
+) -> list[dict[str, Any]]:
+    """`status.conditions` with one condition set; its transition time moves only when its
+    status does (the Kubernetes convention)."""
+    wanted: ConditionStatus = "True" if status else "False"
+    result: list[dict[str, Any]] = []
+    found = False
+    for condition in run.status.conditions or []:
+        if condition.type != kind:
+            result.append(condition.model_dump(mode="json", by_alias=True, exclude_none=True))
+            continue
+        found = True
+        changed = condition.status != wanted
+        result.append(
+            Condition(
+                type=kind,
+                status=wanted,
+                reason=reason,
+                message=message,
+                last_transition_time=now if changed else condition.last_transition_time,
+                observed_generation=run.generation,
+            ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
+    if not found:
+        result.append(
+            Condition(
+                type=kind,
+                status=wanted,
+                reason=reason,
+                message=message,
+                last_transition_time=now,
+                observed_generation=run.generation,
+            ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
+    return result

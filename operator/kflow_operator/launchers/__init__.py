@@ -1,0 +1,1 @@
+"""Launchers start, watch and stop a run's infrastructure; one per infrastructure type."""

@@ -1,0 +1,132 @@
+"""`kflow-operator`: run the kflow operator against the current kube context (or in-cluster).
+
+Several replicas may run: Kopf peering (object `kflow`, Kopf's own peering CRDs from crds/)
+lets only the one with the highest priority act; the others wait. Each replica gets a random
+priority unless told otherwise, so two never tie.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from kflow_operator import handlers
+from kflow_operator.kube import KubeApi
+from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.runtime import Runtime
+from kflow_operator.settings import (
+    ANNOTATIONS_PREFIX,
+    DIFFBASE_KEY,
+    FINALIZER,
+    PEERING_NAME,
+    OperatorSettings,
+    default_state_dir,
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kflow-operator",
+        description="Runs kflow Deployments and FlowRuns: launches, watches and cancels runs.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="serve only this namespace (repeatable); default: all namespaces",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="serve every namespace (default)"
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; the highest-priority replica acts (default: random)",
+    )
+    parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="ignore other replicas (no peering); only when exactly one operator runs",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where run output files are kept (default: $KFLOW_HOME/operator or ~/.kflow/operator)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser.parse_args(argv)
+
+
+def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) -> None:
+    """Everything Kopf stores on our objects is named under kflow.dev."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATIONS_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATIONS_PREFIX, key=DIFFBASE_KEY
+    )
+    settings.peering.name = PEERING_NAME
+    settings.peering.priority = priority
+    settings.peering.standalone = standalone
+    settings.peering.mandatory = not standalone
+    # Handler log lines stay logs; Events are posted explicitly (one per state change).
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    kopf.configure(verbose=args.verbose)
+    operator_settings = OperatorSettings(
+        namespaces=tuple(args.namespace),
+        state_dir=args.state_dir or default_state_dir(),
+    )
+    api = KubeApi()
+    if not args.standalone:
+        for namespace in operator_settings.namespaces or (None,):
+            api.ensure_peering(PEERING_NAME, namespace)
+    runtime = Runtime(
+        settings=operator_settings,
+        api=api,
+        launchers={"process": ProcessLauncher(operator_settings.log_dir)},
+    )
+    handlers.register_all()
+    kopf_settings = kopf.OperatorSettings()
+    priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
+    configure(kopf_settings, priority, args.standalone)
+    memo: Any = kopf.Memo(runtime=runtime)
+    try:
+        asyncio.run(
+            kopf.operator(
+                settings=kopf_settings,
+                clusterwide=operator_settings.clusterwide,
+                namespaces=list(operator_settings.namespaces),
+                liveness_endpoint=args.liveness,
+                priority=priority,
+                peering_name=PEERING_NAME,
+                standalone=args.standalone,
+                memo=memo,
+            )
+        )
+    finally:
+        runtime.close()
+    return 0

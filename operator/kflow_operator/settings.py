@@ -1,0 +1,39 @@
+"""The operator's own configuration, from its command line (and the chart's values)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kflow.resources import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+ANNOTATIONS_PREFIX = GROUP
+DIFFBASE_KEY = "last-handled-configuration"
+PEERING_NAME = "kflow"
+
+
+def default_state_dir() -> Path:
+    """Where per-run output files live: $KFLOW_HOME/operator, default ~/.kflow/operator."""
+    home = os.environ.get("KFLOW_HOME")
+    return (Path(home) if home else Path.home() / ".kflow") / "operator"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to serve; empty means all namespaces."""
+    state_dir: Path = field(default_factory=default_state_dir)
+    poll_seconds: float = 2.0
+    """Safety-net polling of infrastructure that cannot notify (and of missed notifications)."""
+    idle_poll_seconds: float = 30.0
+    """How often a run with nothing to wait for is looked at anyway."""
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
