@@ -81,7 +81,11 @@ def test_records_a_flow_run_with_its_task_runs_and_state_history(
     assert [t.name for t in tasks] == ["square-0", "square-1", "square-2"]
     assert all(t.state is not None and t.state.type == "COMPLETED" for t in tasks)
     assert all(t.run_count == 1 and t.start_time and t.end_time for t in tasks)
-    assert [s.name for s in history.task_run_states("tr-0")] == ["Pending", "Running", "Completed"]
+    assert [s.name for s in history.task_run_states("fr-1", "tr-0")] == [
+        "Pending",
+        "Running",
+        "Completed",
+    ]
 
 
 def test_a_task_updated_after_its_creation_was_written_keeps_its_latest_state(
@@ -101,7 +105,10 @@ def test_a_task_updated_after_its_creation_was_written_keeps_its_latest_state(
         "FAILED",
         "Task run encountered an exception.",
     )
-    assert [s.type for s in History.at(home).task_run_states("tr-1")] == ["RUNNING", "FAILED"]
+    assert [s.type for s in History.at(home).task_run_states("fr-1", "tr-1")] == [
+        "RUNNING",
+        "FAILED",
+    ]
 
 
 def test_subflow_links_are_kept_both_ways(backend: LocalHistoryBackend, home: Path) -> None:

@@ -68,62 +68,49 @@ _FLOW_RUN_UPDATE = (
     "UPDATE flow_runs SET " + ", ".join(f"{c} = ?" for c in _MUTABLE) + " WHERE id = ?"
 )
 _TASK_RUN_UPDATE = (
-    "UPDATE task_runs SET " + ", ".join(f"{c} = ?" for c in _MUTABLE) + " WHERE id = ?"
+    "UPDATE task_runs SET "
+    + ", ".join(f"{c} = ?" for c in _MUTABLE)
+    + " WHERE flow_run_id = ? AND id = ?"
 )
 _FLOW_STATE_INSERT = (
     "INSERT INTO flow_run_states (flow_run_id, type, name, message, timestamp)"
     " VALUES (?, ?, ?, ?, ?)"
 )
 _TASK_STATE_INSERT = (
-    "INSERT INTO task_run_states (task_run_id, type, name, message, timestamp)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO task_run_states (flow_run_id, task_run_id, type, name, message, timestamp)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 _FINAL_TYPES = frozenset(t.value for t in TERMINAL_STATE_TYPES)
-_Row = list[Any]
-_StateRow = tuple[str, str, str, str | None, float]
+# `StateType.X.value` is a Python-level property: a dict lookup costs a tenth of it.
+_TYPE_VALUE = {t: t.value for t in StateType}
+# A buffer this long wakes the writer at once, bounding memory in a flow with very many tasks.
+# Shorter flows are written at their end or every `max_delay` seconds: writing while tasks
+# run makes both threads wait on each other for the GIL at every row.
+EAGER_BATCH = 50_000
 
-
-class _Batch:
-    """Everything reported since the last write, coalesced per run."""
-
-    __slots__ = (
-        "flow_inserts",
-        "flow_states",
-        "flow_updates",
-        "task_inserts",
-        "task_states",
-        "task_updates",
-    )
-
-    def __init__(self) -> None:
-        self.flow_inserts: dict[str, _Row] = {}
-        self.flow_updates: dict[str, tuple[Any, ...]] = {}
-        self.flow_states: list[_StateRow] = []
-        self.task_inserts: dict[str, _Row] = {}
-        self.task_updates: dict[str, tuple[Any, ...]] = {}
-        self.task_states: list[_StateRow] = []
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.flow_inserts
-            or self.flow_updates
-            or self.flow_states
-            or self.task_inserts
-            or self.task_updates
-            or self.task_states
-        )
+# One event: the run, and either its creation time (a float) or a proposed state.
+_Event = tuple[Any, "float | State[Any]"]
 
 
 def _mutable_columns(run: FlowRun | TaskRun, state: State[Any] | None) -> tuple[Any, ...]:
     start, end = run.start_time, run.end_time
     if state is None:
         return (start, end, run.run_count, None, None, None, None)
-    if start is None and state.type is StateType.RUNNING:
+    state_type = state.type
+    if start is None and state_type is StateType.RUNNING:
         start = state.timestamp
-    if end is None and state.is_final():
+    if end is None and state_type in TERMINAL_STATE_TYPES:
         end = state.timestamp
-    return (start, end, run.run_count, state.type.value, state.name, state.message, state.timestamp)
+    return (
+        start,
+        end,
+        run.run_count,
+        _TYPE_VALUE[state_type],
+        state.name,
+        state.message,
+        state.timestamp,
+    )
 
 
 def _to_json(value: Any) -> str:
@@ -140,6 +127,30 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return repr(value)
+
+
+class _Coalesced:
+    """One run's events within a batch: was it created, and its states in order."""
+
+    __slots__ = ("created", "run", "states")
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.created: float | None = None
+        self.states: list[State[Any]] = []
+
+
+def _coalesce(events: list[_Event]) -> dict[str, _Coalesced]:
+    runs: dict[str, _Coalesced] = {}
+    for run, payload in events:
+        entry = runs.get(run.id)
+        if entry is None:
+            entry = runs[run.id] = _Coalesced(run)
+        if isinstance(payload, float):
+            entry.created = payload
+        else:
+            entry.states.append(payload)
+    return runs
 
 
 class LocalHistoryBackend(Backend):
@@ -163,102 +174,66 @@ class LocalHistoryBackend(Backend):
 
     def _init_process_state(self) -> None:
         self._pid = os.getpid()
-        self._cond = threading.Condition(threading.Lock())
-        self._batch = _Batch()
-        self._pending = False
-        self._urgent = False
+        # The hot path is one append under `_lock` (a C-level lock: cheap to take).
+        self._lock = threading.Lock()
+        self._flow_events: list[_Event] = []
+        self._task_events: list[_Event] = []
+        # `_pending`: there is something to write. `_hurry`: write it now, not in max_delay.
+        self._pending = threading.Event()
+        self._hurry = threading.Event()
         self._write_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._writer: threading.Thread | None = None
 
     # -- events (engine side) ------------------------------------------------------------
     def create_flow_run(self, flow_run: FlowRun) -> None:
-        row: _Row = [
-            flow_run.id,
-            flow_run.name,
-            flow_run.flow_name,
-            flow_run.flow_version,
-            _to_json(flow_run.parameters),
-            _to_json(flow_run.tags),
-            flow_run.parent_flow_run_id,
-            flow_run.parent_task_run_id,
-            time.time(),
-            flow_run.scheduled_time,
-            self._hostname,
-            self._pid,
-            *_mutable_columns(flow_run, flow_run.state),
-        ]
-        with self._cond:
-            self._batch.flow_inserts[flow_run.id] = row
-            self._mark_pending(urgent=True)
+        self._flow_event(flow_run, time.time())
 
     def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
-        columns = _mutable_columns(flow_run, state)
-        state_row = (flow_run.id, state.type.value, state.name, state.message, state.timestamp)
-        with self._cond:
-            batch = self._batch
-            batch.flow_states.append(state_row)
-            inserted = batch.flow_inserts.get(flow_run.id)
-            if inserted is not None:
-                inserted[1] = flow_run.name
-                inserted[-len(_MUTABLE) :] = columns
-            else:
-                batch.flow_updates[flow_run.id] = columns
-            self._mark_pending(urgent=True)
+        self._flow_event(flow_run, state)
         if state.type is StateType.PAUSED:
             # Whoever resumes the run (another process, `kflow flow-run inspect`) must see it.
             self.flush()
         return state
 
     def create_task_run(self, task_run: TaskRun) -> None:
-        row: _Row = [
-            task_run.id,
-            task_run.flow_run_id,
-            task_run.name,
-            task_run.task_name,
-            task_run.task_key,
-            task_run.dynamic_key,
-            _to_json(task_run.tags) if task_run.tags else "[]",
-            task_run.child_flow_run_id,
-            time.time(),
-            *_mutable_columns(task_run, task_run.state),
-        ]
-        with self._cond:
-            self._batch.task_inserts[task_run.id] = row
-            if not self._pending:
-                self._mark_pending(urgent=False)
+        event = (task_run, time.time())
+        with self._lock:
+            events = self._task_events
+            events.append(event)
+            queued = len(events)
+        if queued == 1 or queued == EAGER_BATCH:
+            self._wake_writer(hurry=queued == EAGER_BATCH)
 
     def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
-        columns = _mutable_columns(task_run, state)
-        state_row = (task_run.id, state.type.value, state.name, state.message, state.timestamp)
-        with self._cond:
-            batch = self._batch
-            batch.task_states.append(state_row)
-            inserted = batch.task_inserts.get(task_run.id)
-            if inserted is not None:
-                inserted[-len(_MUTABLE) :] = columns
-            else:
-                batch.task_updates[task_run.id] = columns
-            if not self._pending:
-                self._mark_pending(urgent=False)
+        event = (task_run, state)
+        with self._lock:
+            events = self._task_events
+            events.append(event)
+            queued = len(events)
+        if queued == 1 or queued == EAGER_BATCH:
+            self._wake_writer(hurry=queued == EAGER_BATCH)
         return state
 
-    def _mark_pending(self, *, urgent: bool) -> None:
-        """Called with `_cond` held: wake the writer (starting it on first use)."""
+    def _flow_event(self, flow_run: FlowRun, payload: float | State[Any]) -> None:
+        with self._lock:
+            self._flow_events.append((flow_run, payload))
+        # Flow-run events are rare and users watch them: write them soon.
+        self._wake_writer(hurry=True)
+
+    def _wake_writer(self, *, hurry: bool) -> None:
         if self._closed:
             return
         if self._writer is None:
-            self._writer = threading.Thread(
-                target=self._write_in_background, name="kflow-history-writer", daemon=True
-            )
-            self._writer.start()
-        first = not self._pending
-        self._pending = True
-        if urgent and not self._urgent:
-            self._urgent = True
-            self._cond.notify()
-        elif first:
-            self._cond.notify()
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_in_background, name="kflow-history-writer", daemon=True
+                    )
+                    self._writer.start()
+        if hurry:
+            self._hurry.set()
+        self._pending.set()
 
     # -- outside control ------------------------------------------------------------------
     def resume_flow_run(self, flow_run_id: str) -> None:
@@ -269,12 +244,11 @@ class LocalHistoryBackend(Backend):
         """
         self.flush()
         with self._write_lock:
-            connection = self._connection
-            if connection is None:
-                connection = self._connection = schema.connect(self.path)
-            row = connection.execute(
-                "SELECT state_type FROM flow_runs WHERE id = ?", (flow_run_id,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute("SELECT state_type FROM flow_runs WHERE id = ?", (flow_run_id,))
+                .fetchone()
+            )
         if row is None:
             raise FlowRunNotFound(
                 f"no flow run with id {flow_run_id!r} in the local history at {self.path}; "
@@ -294,9 +268,8 @@ class LocalHistoryBackend(Backend):
         self._write_batch()
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        self._closed = True
+        self._pending.set()
         writer = self._writer
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout=5)
@@ -308,69 +281,122 @@ class LocalHistoryBackend(Backend):
 
     def _write_in_background(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    return
-                deadline = time.monotonic() + self._max_delay
-                while not self._urgent and not self._closed:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                urgent = self._urgent
-            if urgent:
+            self._pending.wait()
+            if self._closed:
+                return
+            self._pending.clear()
+            if self._hurry.is_set():
                 # A flow-run event usually comes with more: gather them into one commit.
                 time.sleep(self._linger)
+            else:
+                self._hurry.wait(self._max_delay)
+            self._hurry.clear()
+            if self._closed:
+                return
             self._write_batch()
 
     def _write_batch(self) -> None:
-        # The batch is taken while holding the write lock, so batches reach the database
+        # The events are taken while holding the write lock, so batches reach the database
         # in the order they were taken (an update never precedes the insert it refers to).
         with self._write_lock:
-            with self._cond:
-                batch = self._batch
-                self._batch = _Batch()
-                self._pending = False
-                self._urgent = False
-            if not batch:
+            with self._lock:
+                flow_events, self._flow_events = self._flow_events, []
+                task_events, self._task_events = self._task_events, []
+            if not flow_events and not task_events:
                 return
             try:
-                self._write(batch)
+                self._write(_coalesce(flow_events), _coalesce(task_events))
             except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
                 logger.error(
                     "kflow could not write %d flow-run and %d task-run events to the run "
                     "history at %s: %s. The runs themselves are not affected; check that the "
                     "directory is writable and the disk has space, or set KFLOW_HOME.",
-                    len(batch.flow_states) + len(batch.flow_inserts),
-                    len(batch.task_states) + len(batch.task_inserts),
+                    len(flow_events),
+                    len(task_events),
                     self.path,
                     exc,
                 )
 
-    def _write(self, batch: _Batch) -> None:
-        connection = self._connection
-        if connection is None:
-            connection = self._connection = schema.connect(self.path)
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened on first use; call with `_write_lock` held."""
+        if self._connection is None:
+            self._connection = schema.connect(self.path)
+        return self._connection
+
+    def _write(self, flow_runs: dict[str, _Coalesced], task_runs: dict[str, _Coalesced]) -> None:
+        flow_inserts: list[tuple[Any, ...]] = []
+        flow_updates: list[tuple[Any, ...]] = []
+        flow_states: list[tuple[Any, ...]] = []
+        for run_id, entry in flow_runs.items():
+            run: FlowRun = entry.run
+            last = entry.states[-1] if entry.states else None
+            columns = _mutable_columns(run, last)
+            if entry.created is not None:
+                flow_inserts.append(
+                    (
+                        run_id,
+                        run.name,
+                        run.flow_name,
+                        run.flow_version,
+                        _to_json(run.parameters),
+                        _to_json(run.tags),
+                        run.parent_flow_run_id,
+                        run.parent_task_run_id,
+                        entry.created,
+                        run.scheduled_time,
+                        self._hostname,
+                        self._pid,
+                        *columns,
+                    )
+                )
+            elif last is not None:
+                flow_updates.append((*columns, run_id))
+            flow_states.extend(
+                (run_id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp) for s in entry.states
+            )
+        task_inserts: list[tuple[Any, ...]] = []
+        task_updates: list[tuple[Any, ...]] = []
+        task_states: list[tuple[Any, ...]] = []
+        for run_id, entry in task_runs.items():
+            task: TaskRun = entry.run
+            states = entry.states
+            columns = _mutable_columns(task, states[-1] if states else None)
+            if entry.created is not None:
+                task_inserts.append(
+                    (
+                        run_id,
+                        task.flow_run_id,
+                        task.name,
+                        task.task_name,
+                        task.task_key,
+                        task.dynamic_key,
+                        _to_json(task.tags) if task.tags else "[]",
+                        task.child_flow_run_id,
+                        entry.created,
+                        *columns,
+                    )
+                )
+            elif states:
+                task_updates.append((*columns, task.flow_run_id, run_id))
+            flow_run_id = task.flow_run_id
+            for s in states:
+                task_states.append(
+                    (flow_run_id, run_id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
+                )
+
+        connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            if batch.flow_inserts:
-                connection.executemany(_FLOW_RUN_INSERT, batch.flow_inserts.values())
-            if batch.flow_updates:
-                connection.executemany(
-                    _FLOW_RUN_UPDATE, [(*c, i) for i, c in batch.flow_updates.items()]
-                )
-            if batch.flow_states:
-                connection.executemany(_FLOW_STATE_INSERT, batch.flow_states)
-            if batch.task_inserts:
-                connection.executemany(_TASK_RUN_INSERT, batch.task_inserts.values())
-            if batch.task_updates:
-                connection.executemany(
-                    _TASK_RUN_UPDATE, [(*c, i) for i, c in batch.task_updates.items()]
-                )
-            if batch.task_states:
-                connection.executemany(_TASK_STATE_INSERT, batch.task_states)
+            for statement, rows in (
+                (_FLOW_RUN_INSERT, flow_inserts),
+                (_FLOW_RUN_UPDATE, flow_updates),
+                (_FLOW_STATE_INSERT, flow_states),
+                (_TASK_RUN_INSERT, task_inserts),
+                (_TASK_RUN_UPDATE, task_updates),
+                (_TASK_STATE_INSERT, task_states),
+            ):
+                if rows:
+                    connection.executemany(statement, rows)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

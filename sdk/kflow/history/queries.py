@@ -192,14 +192,15 @@ class History:
             ).fetchall()
         return [_task_run(r) for r in rows]
 
-    def task_run_states(self, task_run_id: str) -> list[StateRecord]:
+    def task_run_states(self, flow_run_id: str, task_run_id: str) -> list[StateRecord]:
+        """Every state the task run went through, oldest first."""
         with self._connection() as db:
             if db is None:
                 return []
             rows = db.execute(
                 "SELECT type, name, message, timestamp FROM task_run_states"
-                " WHERE task_run_id = ? ORDER BY seq",
-                (task_run_id,),
+                " WHERE flow_run_id = ? AND task_run_id = ? ORDER BY seq",
+                (flow_run_id, task_run_id),
             ).fetchall()
         return [StateRecord(*r) for r in rows]
 
