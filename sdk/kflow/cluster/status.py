@@ -100,15 +100,15 @@ class PendingReport:
 
     states: list[StateEntry] = field(default_factory=list)
     run_name: str | None = None
+    flow_name: str | None = None
     result: dict[str, Any] | None = None
     task_runs: dict[str, Any] | None = None
+    pause: dict[str, Any] | None = None
 
     def is_empty(self) -> bool:
-        return (
-            not self.states
-            and self.run_name is None
-            and self.result is None
-            and self.task_runs is None
+        return not self.states and all(
+            value is None
+            for value in (self.run_name, self.flow_name, self.result, self.task_runs, self.pause)
         )
 
     def absorb(self, newer: PendingReport) -> None:
@@ -116,6 +116,10 @@ class PendingReport:
         self.states.extend(newer.states)
         if newer.run_name is not None:
             self.run_name = newer.run_name
+        if newer.flow_name is not None:
+            self.flow_name = newer.flow_name
+        if newer.pause is not None:
+            self.pause = newer.pause
         if newer.result is not None:
             self.result = newer.result
         if newer.task_runs is not None:
@@ -170,6 +174,10 @@ def decide_status_patch(
         patch["stateHistory"] = history
     if report.run_name is not None and report.run_name != status.get("runName"):
         patch["runName"] = truncate(report.run_name, NAME_LIMIT)
+    if report.flow_name is not None and report.flow_name != status.get("flowName"):
+        patch["flowName"] = truncate(report.flow_name, NAME_LIMIT)
+    if report.pause is not None:
+        patch["pause"] = report.pause
     if report.result is not None:
         patch["result"] = report.result
     if report.task_runs is not None:

@@ -70,6 +70,7 @@ class StatusWriter:
         self._tally_dirty = False
         self._urgent = False
         self._closing = False
+        self._in_flight = False
         self._last_flush = 0.0
         self.api_writes = 0
         self._thread = threading.Thread(
@@ -86,14 +87,14 @@ class StatusWriter:
             self._pending.states.append(entry)
             self._waiters.append(future)
             self._urgent = True
-            self._lock.notify()
+            self._lock.notify_all()
         return future
 
     def report(self, report: PendingReport) -> None:
         """Queue fields for the next coalesced write."""
         with self._lock:
             self._pending.absorb(report)
-            self._lock.notify()
+            self._lock.notify_all()
 
     def record_task_run(self, event: TaskRunEvent) -> None:
         """Count a task run's new state; written with the next coalesced flush."""
@@ -101,18 +102,33 @@ class StatusWriter:
             self._tally.record(event)
             if not self._tally_dirty:
                 self._tally_dirty = True
-                self._lock.notify()
+                self._lock.notify_all()
 
     def latest_object(self) -> dict[str, Any] | None:
         with self._lock:
             return self._object
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Write everything reported so far now; False if that did not finish in time."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._urgent = True
+            self._lock.notify_all()
+            while self._thread.is_alive() and (
+                self._in_flight or self._tally_dirty or not self._pending.is_empty()
+            ):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything still pending, then stop the thread."""
         with self._lock:
             self._closing = True
             self._urgent = True
-            self._lock.notify()
+            self._lock.notify_all()
         self._thread.join(timeout)
         if self._thread.is_alive():
             logger.warning("status writer did not finish within %.0f s", timeout)
@@ -128,11 +144,18 @@ class StatusWriter:
                 report = self._take_pending()
                 waiters, self._waiters = self._waiters, []
                 self._urgent = False
-            self._flush(report, waiters)
+                self._in_flight = True
+            try:
+                self._flush(report, waiters)
+            finally:
+                with self._lock:
+                    self._in_flight = False
+                    self._lock.notify_all()
 
     def _has_work_due(self) -> bool:
         has_work = not self._pending.is_empty() or self._tally_dirty
         if not has_work:
+            self._urgent = False
             return False
         if self._urgent or self._closing:
             return True

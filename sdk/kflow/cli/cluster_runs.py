@@ -1,0 +1,73 @@
+"""Parsers of the cluster commands: `kflow deployment ls|run` and the cluster side of
+`kflow flow-run ls|inspect|cancel|resume|logs`.
+
+Only argparse is imported here; the handlers live in kflow.cluster.commands and are imported
+(with the kubernetes client) when a command actually runs. `flow-run` subcommands run against
+the cluster when a kube config is found (KUBECONFIG, ~/.kube/config, in-cluster) or `-n` /
+`--context` is given, else against the local history; `--local` always uses the local one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+_COMMANDS = "kflow.cluster.commands"
+
+
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n", "--namespace", help="namespace (default: the kube context's, else 'default')"
+    )
+    parser.add_argument("--context", help="kube context to use (default: the current one)")
+
+
+def register_deployment(subparsers: Any) -> None:
+    """`kflow deployment ls|run` (Deployments exist only in a cluster)."""
+    group = subparsers.add_parser(
+        "deployment", help="list Deployments in the cluster and start runs of them"
+    )
+    commands = group.add_subparsers(dest="deployment_command", required=True)
+    ls = commands.add_parser("ls", help="list Deployments")
+    add_cluster_options(ls)
+    ls.set_defaults(handler=f"{_COMMANDS}:deployment_ls")
+    run = commands.add_parser("run", help="create a FlowRun of a Deployment; prints its name")
+    run.add_argument("name", help="the Deployment's name")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter, repeatable; VALUE is JSON when it parses as JSON, else a string",
+    )
+    add_cluster_options(run)
+    run.set_defaults(handler=f"{_COMMANDS}:deployment_run")
+
+
+def extend_flow_run(commands: Any, parsers: dict[str, argparse.ArgumentParser]) -> None:
+    """Add the cluster side to `kflow flow-run` (kflow.cli.local_runs builds the group)."""
+    parsers["ls"].add_argument("--deployment", help="only runs of this Deployment (cluster)")
+    for name in ("ls", "inspect"):
+        add_cluster_options(parsers[name])
+        parsers[name].set_defaults(cluster_handler=f"{_COMMANDS}:flow_run_{name}")
+    for name, help_text in (
+        ("cancel", "cancel a flow run (sets spec.cancel; the operator stops its process)"),
+        ("resume", "resume a paused flow run (sets spec.paused to false)"),
+        ("logs", "print a flow run's output"),
+    ):
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument(
+            "id", metavar="FLOW_RUN", help="the FlowRun's name (or a local run's id)"
+        )
+        if name == "logs":
+            parser.add_argument(
+                "-f", "--follow", action="store_true", help="keep printing until the run ends"
+            )
+        add_cluster_options(parser)
+        parser.add_argument(
+            "--local", action="store_true", help="use the local run history of this machine"
+        )
+        parser.set_defaults(
+            handler=f"{_COMMANDS}:flow_run_{name}",
+            local_handler=f"{_COMMANDS}:local_{name}",
+        )

@@ -1,0 +1,257 @@
+"""The engine's backend for a run that is a FlowRun object: reports go to its status.
+
+One FlowRun stands for the top-level flow run of the process (`root_id`, the FlowRun's UID,
+so persisted results stay keyed the same when a rescheduled run starts again). Subflow runs
+are reported as the mirror task runs of their parent; every task run of the process, at any
+depth, is counted in `status.taskRuns`.
+
+Flow-run states are proposals decided by kflow.transitions against the object as the API
+server has it, so the engine learns when an operator's CANCELLING won. Task-run states are
+only counted here; the status writer thread turns the counts into at most one write per
+flush interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kflow.backend import Backend, FlowRun, TaskRun, kflow_home
+from kflow.cluster.control import ControlView, FlowRunWatcher
+from kflow.cluster.flowrun_api import FlowRunApi
+from kflow.cluster.status import (
+    PendingReport,
+    StateEntry,
+    TaskRunEvent,
+    encode_result,
+    format_time,
+)
+from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
+from kflow.states import State, StateType
+from kflow.transitions import is_accepted
+
+logger = logging.getLogger("kflow.cluster")
+
+STATE_WRITE_TIMEOUT_SECONDS = 60.0
+SUSPENDED = "Suspended"
+
+
+class FlowRunBackend(Backend):
+    name = "kubernetes"
+    supports_reschedule = True
+
+    def __init__(
+        self,
+        api: FlowRunApi,
+        flow_run_object: dict[str, Any],
+        *,
+        watch_api: FlowRunApi | None = None,
+        flush_interval: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self._api = api
+        self.root_id = str(flow_run_object["metadata"]["uid"])
+        self._writer = StatusWriter(
+            api, is_accepted, flush_interval=flush_interval, initial=flow_run_object
+        )
+        self._watcher = FlowRunWatcher(watch_api or api, flow_run_object, self._on_control)
+        self._pause_lock = threading.Condition()
+        self._spec_paused = bool((flow_run_object.get("spec") or {}).get("paused"))
+        self._suspends = 0
+        self._resumed_suspends = resumed_suspend_count(flow_run_object)
+        initial_view = self._watcher.view
+        if initial_view.cancel:
+            self.request_cancel(self.root_id, initial_view.reason)
+        if initial_view.paused:
+            self.request_pause(self.root_id)
+
+    @property
+    def api_writes(self) -> int:
+        """Status writes made so far (what the coalescing saves is measured against this)."""
+        return self._writer.api_writes
+
+    def start(self) -> None:
+        self._writer.start()
+        self._watcher.start()
+
+    # -- runs and states ---------------------------------------------------------------
+    def create_flow_run(self, flow_run: FlowRun) -> None:
+        if flow_run.id == self.root_id:
+            self._writer.report(PendingReport(run_name=flow_run.name, flow_name=flow_run.flow_name))
+
+    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        if flow_run.id != self.root_id:
+            return state
+        if state.type is StateType.RUNNING and self.control(flow_run).cancel_requested:
+            # A stop signal or spec.cancel arrived before the body started: never start it.
+            reason = self.control(flow_run).reason or "Flow run was cancelled before it started."
+            return State(StateType.CANCELLING, message=reason)
+        if state.type is StateType.COMPLETED:
+            self._writer.report(PendingReport(result=self._encode_result(flow_run, state.data)))
+        entry = StateEntry(state.type, state.name, state.message, state.when)
+        outcome = self.propose(entry)
+        if outcome is None or outcome.accepted:
+            return state
+        current = outcome.current
+        if current is None:
+            return state
+        logger.info(
+            "FlowRun %s is %s; the flow's %s was not applied",
+            self._api.name,
+            current.type.value,
+            state.type.value,
+        )
+        return State(current.type, name=current.name, message=current.message)
+
+    def propose(self, entry: StateEntry) -> StateOutcome | None:
+        """Write a state of the FlowRun now; None when the API could not be told."""
+        try:
+            return self._writer.propose_state(entry).result(STATE_WRITE_TIMEOUT_SECONDS)
+        except (StatusWriteError, TimeoutError) as error:
+            logger.error("could not record state %s on the FlowRun: %s", entry.type.value, error)
+            return None
+
+    def create_task_run(self, task_run: TaskRun) -> None:
+        """Counted with its first state."""
+
+    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
+        self._writer.record_task_run(
+            TaskRunEvent(
+                task_run.id,
+                task_run.name,
+                state.type,
+                state.name,
+                state.timestamp,
+                state.message,
+                task_run.run_count,
+            )
+        )
+        return state
+
+    def flush(self) -> None:
+        if not self._writer.flush():
+            logger.warning("the FlowRun status could not be brought up to date in time")
+
+    def close(self) -> None:
+        self._watcher.stop()
+        self._writer.close()
+
+    # -- outside control ---------------------------------------------------------------
+    def _on_control(self, view: ControlView) -> None:
+        """Called from the watcher thread with each change of what the FlowRun asks."""
+        with self._pause_lock:
+            self._spec_paused = view.paused
+            self._pause_lock.notify_all()
+        ctl = self._controls.get(self.root_id)
+        if view.paused:
+            self.request_pause(self.root_id)
+        elif ctl is not None:
+            ctl.pause_requested = False
+        if view.cancel:
+            reason = view.reason or "Flow run was cancelled."
+            logger.info("FlowRun %s: %s; cancelling the run", self._api.name, reason)
+            self.cancel(reason)
+
+    def cancel(self, reason: str) -> None:
+        """The outside-cancel path (spec.cancel, CANCELLING, SIGTERM): hooks run, CANCELLED."""
+        from kflow.engine import cancel_flow_run
+
+        self.request_cancel(self.root_id, reason)
+        with self._pause_lock:
+            self._pause_lock.notify_all()
+        cancel_flow_run(self.root_id, reason)
+
+    def prepare_pause(self, flow_run: FlowRun) -> None:
+        """Make `spec.paused` true, so that setting it false (`kflow flow-run resume`) resumes.
+
+        A pause asked for through the spec already has it; `pause_flow_run()` in the flow
+        sets it here, before the PAUSED state is written, so no resume can come in between.
+        """
+        if flow_run.id != self.root_id:
+            return
+        with self._pause_lock:
+            already = self._spec_paused
+        if not already:
+            self._api.patch_spec({"paused": True})
+            with self._pause_lock:
+                self._spec_paused = True
+
+    def wait_for_resume(self, flow_run: FlowRun, timeout: float | None) -> bool:
+        if flow_run.id != self.root_id:
+            return super().wait_for_resume(flow_run, timeout)
+        if timeout is not None:
+            self._writer.report(PendingReport(pause=pause_status(False, timeout, None)))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ctl = self.control(flow_run)
+        with self._pause_lock:
+            while self._spec_paused:
+                if ctl.cancel_requested:
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._pause_lock.wait(left)
+        return True
+
+    def resume_flow_run(self, flow_run_id: str) -> None:
+        if flow_run_id != self.root_id:
+            super().resume_flow_run(flow_run_id)
+            return
+        self._api.patch_spec({"paused": False})
+
+    def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> bool:  # type: ignore[override]
+        """End this process paused; the operator starts the run again once `spec.paused` is
+        false. Returns False for a pause this run already went through and was resumed from
+        (the rerun of the flow function reaches the same `pause_flow_run` call again).
+        """
+        self._suspends += 1
+        if self._suspends <= self._resumed_suspends:
+            return False
+        self.prepare_pause(flow_run)
+        key = str(self._suspends)
+        self._writer.report(PendingReport(pause=pause_status(True, timeout, key)))
+        return True
+
+    # -- results -------------------------------------------------------------------------
+    def _encode_result(self, flow_run: FlowRun, value: Any) -> dict[str, Any]:
+        def persist() -> str | None:
+            key = f"{flow_run.id}/flow"
+            try:
+                found, _ = self.read_result(key)
+                if not found:
+                    self.write_result(key, value)
+            except Exception as error:
+                logger.warning("could not persist the flow's result: %s", error)
+                return None
+            return str(kflow_home() / "results" / f"{key}.pickle")
+
+        return encode_result(value, persist)
+
+
+def pause_status(reschedule: bool, timeout: float | None, key: str | None) -> dict[str, Any]:
+    """`status.pause` for a pause starting now."""
+    pause: dict[str, Any] = {"reschedule": reschedule}
+    if timeout is not None:
+        pause["timeoutTime"] = format_time(datetime.now(UTC).timestamp() + timeout)
+    if key is not None:
+        pause["key"] = key
+    return pause
+
+
+def resumed_suspend_count(flow_run_object: dict[str, Any]) -> int:
+    """How many `pause_flow_run(reschedule=True)` calls this run was already resumed from.
+
+    A rescheduled run starts its flow function again from the top; the suspensions up to the
+    recorded key are behind it once `spec.paused` is false, so they must not suspend again.
+    """
+    status = flow_run_object.get("status") or {}
+    pause = status.get("pause") or {}
+    if not pause.get("reschedule") or (flow_run_object.get("spec") or {}).get("paused"):
+        return 0
+    try:
+        return int(pause.get("key") or 0)
+    except ValueError:
+        return 0

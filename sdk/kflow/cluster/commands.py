@@ -1,0 +1,241 @@
+"""The cluster side of `kflow deployment …` and `kflow flow-run …` (handlers; the parsers
+are built in kflow.cli.cluster_runs, which imports this module only when a command runs).
+
+Every command talks to the Kubernetes API with the current kube context (or `--context`) in
+the context's namespace (or `-n/--namespace`), the way kubectl does, so a user switching
+between the two sees the same objects. Changes go through the FlowRun spec only (`cancel`,
+`paused`); the operator and the flow process do the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import yaml
+from kubernetes import client
+
+from kflow.cli import Handler, run_handler
+from kflow.cluster.flowrun_api import NOT_FOUND, FlowRunApi
+from kflow.cluster.kube import (
+    DEPLOYMENTS,
+    FLOWRUNS,
+    GROUP,
+    VERSION,
+    KubeConfigError,
+    default_namespace,
+    kube_config_available,
+    new_api_client,
+)
+from kflow.cluster.logs import LogsUnavailable, write_flow_run_logs
+from kflow.cluster.presentation import (
+    DEPLOYMENT_HEADERS,
+    FLOW_RUN_HEADERS,
+    ParameterSyntaxError,
+    by_creation,
+    deployment_row,
+    flow_run_row,
+    parse_parameter_assignments,
+    table,
+)
+from kflow.resources import API_VERSION, FLOWRUN_KIND
+from kflow.states import StateType
+
+
+class _Target:
+    """The API client and namespace a command acts on."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        context = cast(str | None, getattr(args, "context", None))
+        self.api_client = new_api_client(context)
+        self.namespace = cast(str | None, getattr(args, "namespace", None)) or (
+            default_namespace(context)
+        )
+        self.objects = client.CustomObjectsApi(self.api_client)
+
+    def flow_run(self, name: str) -> FlowRunApi:
+        return FlowRunApi(self.api_client, self.namespace, name)
+
+    def list(self, plural: str) -> list[dict[str, Any]]:
+        listed = cast(
+            dict[str, Any],
+            self.objects.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural),
+        )
+        return cast(list[dict[str, Any]], listed.get("items") or [])
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn the errors a user can fix into one readable line and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except KubeConfigError as error:
+            return _fail(str(error))
+        except ParameterSyntaxError as error:
+            return _fail(str(error))
+        except LogsUnavailable as error:
+            return _fail(str(error))
+        except client.ApiException as error:
+            if error.status == NOT_FOUND:
+                name = getattr(args, "id", None) or getattr(args, "name", "")
+                namespace = getattr(args, "namespace", None) or "the current namespace"
+                return _fail(f"{name!r} not found in {namespace} (check the name and -n)")
+            return _fail(f"the Kubernetes API refused the request: {error.status} {error.reason}")
+
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _cluster_or_local(handler: Handler) -> Handler:
+    """Run on the cluster when one is configured (or named with -n/--context), else (or with
+    --local) hand the command back to the local history (`args.local_handler`)."""
+
+    def run(args: argparse.Namespace) -> int:
+        named = getattr(args, "namespace", None) or getattr(args, "context", None)
+        if getattr(args, "local", False) or (not named and not kube_config_available()):
+            return run_handler(args.local_handler, args)
+        return handler(args)
+
+    run.__doc__ = handler.__doc__
+    return run
+
+
+@_guarded
+def deployment_ls(args: argparse.Namespace) -> int:
+    target = _Target(args)
+    now = datetime.now(UTC)
+    rows = [deployment_row(o, now) for o in sorted(target.list(DEPLOYMENTS), key=_name)]
+    if not rows:
+        print(f"No deployments in namespace {target.namespace}.")
+        return 0
+    print(table(DEPLOYMENT_HEADERS, rows))
+    return 0
+
+
+@_guarded
+def deployment_run(args: argparse.Namespace) -> int:
+    """Create a FlowRun of the Deployment; the operator starts it."""
+    target = _Target(args)
+    parameters = parse_parameter_assignments(args.param or [])
+    target.objects.get_namespaced_custom_object(
+        GROUP, VERSION, target.namespace, DEPLOYMENTS, args.name
+    )
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": FLOWRUN_KIND,
+        "metadata": {"generateName": f"{args.name[:50]}-"},
+        "spec": {"deploymentRef": {"name": args.name}},
+    }
+    if parameters:
+        body["spec"]["parameters"] = parameters
+    created = cast(
+        dict[str, Any],
+        target.objects.create_namespaced_custom_object(
+            GROUP, VERSION, target.namespace, FLOWRUNS, body
+        ),
+    )
+    print(created["metadata"]["name"])
+    return 0
+
+
+@_cluster_or_local
+@_guarded
+def flow_run_ls(args: argparse.Namespace) -> int:
+    target = _Target(args)
+    now = datetime.now(UTC)
+    objects = target.list(FLOWRUNS)
+    deployment = getattr(args, "deployment", None)
+    if deployment:
+        objects = [
+            o
+            for o in objects
+            if ((o.get("spec") or {}).get("deploymentRef") or {}).get("name") == deployment
+        ]
+    limit = getattr(args, "limit", None) or None
+    rows = [flow_run_row(o, now) for o in by_creation(objects)[:limit]]
+    if not rows:
+        print(f"No flow runs in namespace {target.namespace}.")
+        return 0
+    print(table(FLOW_RUN_HEADERS, rows))
+    return 0
+
+
+@_cluster_or_local
+@_guarded
+def flow_run_inspect(args: argparse.Namespace) -> int:
+    obj = _Target(args).flow_run(args.id).get()
+    obj.get("metadata", {}).pop("managedFields", None)
+    print(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+@_cluster_or_local
+@_guarded
+def flow_run_cancel(args: argparse.Namespace) -> int:
+    api = _Target(args).flow_run(args.id)
+    state = _state_type(api.get())
+    if state in {t.value for t in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)}:
+        return _fail(f"flow run {args.id} already ended ({state}); nothing to cancel")
+    api.patch_spec({"cancel": True})
+    print(f"Cancelling flow run {args.id}")
+    return 0
+
+
+@_cluster_or_local
+@_guarded
+def flow_run_resume(args: argparse.Namespace) -> int:
+    api = _Target(args).flow_run(args.id)
+    obj = api.get()
+    if _state_type(obj) != StateType.PAUSED.value and not (obj.get("spec") or {}).get("paused"):
+        return _fail(f"flow run {args.id} is not paused (state {_state_type(obj) or 'none'})")
+    api.patch_spec({"paused": False})
+    print(f"Resumed flow run {args.id}")
+    return 0
+
+
+@_cluster_or_local
+@_guarded
+def flow_run_logs(args: argparse.Namespace) -> int:
+    target = _Target(args)
+    write_flow_run_logs(target.api_client, target.flow_run(args.id), args.follow, sys.stdout)
+    return 0
+
+
+def _state_type(obj: dict[str, Any]) -> str | None:
+    state = ((obj.get("status") or {}).get("state") or {}).get("type")
+    return str(state) if state else None
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["name"])
+
+
+def local_cancel(args: argparse.Namespace) -> int:
+    return _fail(
+        "cancelling needs a cluster: a local run stops with Ctrl-C in its terminal "
+        "(no kube config found; set KUBECONFIG or pass --context)"
+    )
+
+
+def local_resume(args: argparse.Namespace) -> int:
+    """Resume a run paused in another local process (the local backend's resume flag)."""
+    from kflow.pause import resume_flow_run
+
+    resume_flow_run(args.id)
+    print(f"Resumed flow run {args.id}")
+    return 0
+
+
+def local_logs(args: argparse.Namespace) -> int:
+    return _fail(
+        "logs are kept by a cluster run's infrastructure; a local run logs to its terminal "
+        "(no kube config found; set KUBECONFIG or pass --context)"
+    )
