@@ -35,6 +35,16 @@ COMMANDS: tuple[Command, ...] = (
         "list and inspect flow runs (local history; --local forces it)",
         "kflow.cli.local_runs:register_flow_run",
     ),
+    Command(
+        "deployment",
+        "list Deployments in the cluster and start runs of them",
+        "kflow.cli.cluster_runs:register_deployment",
+    ),
+    Command(
+        "execute",
+        "run the FlowRun named by KFLOW_FLOW_RUN_NAMESPACE/NAME (infrastructure entry command)",
+        "kflow.cli.execute:register",
+    ),
 )
 
 

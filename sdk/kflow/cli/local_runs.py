@@ -20,7 +20,7 @@ from typing import Any
 
 from kflow.cli import Handler, load, name_choices, run_handler
 
-CLUSTER_EXTENSION: str | None = None
+CLUSTER_EXTENSION: str | None = "kflow.cli.cluster_runs:extend_flow_run"
 
 DEFAULT_LIST_LIMIT = 20
 DEFAULT_TASK_LIMIT = 100
