@@ -181,6 +181,7 @@ class LocalHistoryBackend(Backend):
         # `_pending`: there is something to write. `_hurry`: write it now, not in max_delay.
         self._pending = threading.Event()
         self._hurry = threading.Event()
+        self._closing = threading.Event()
         self._write_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._writer: threading.Thread | None = None
@@ -268,13 +269,13 @@ class LocalHistoryBackend(Backend):
         self._write_batch()
 
     def close(self) -> None:
+        """Write what is left and stop the writer; never waits for the writer to wake up."""
         self._closed = True
+        self._closing.set()
+        self._hurry.set()
         self._pending.set()
-        writer = self._writer
-        if writer is not None and writer is not threading.current_thread():
-            writer.join(timeout=5)
-        self._write_batch()
         with self._write_lock:
+            self._write_batch_locked()
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
@@ -287,7 +288,7 @@ class LocalHistoryBackend(Backend):
             self._pending.clear()
             if self._hurry.is_set():
                 # A flow-run event usually comes with more: gather them into one commit.
-                time.sleep(self._linger)
+                self._closing.wait(self._linger)
             else:
                 self._hurry.wait(self._max_delay)
             self._hurry.clear()
@@ -296,26 +297,29 @@ class LocalHistoryBackend(Backend):
             self._write_batch()
 
     def _write_batch(self) -> None:
+        with self._write_lock:
+            self._write_batch_locked()
+
+    def _write_batch_locked(self) -> None:
         # The events are taken while holding the write lock, so batches reach the database
         # in the order they were taken (an update never precedes the insert it refers to).
-        with self._write_lock:
-            with self._lock:
-                flow_events, self._flow_events = self._flow_events, []
-                task_events, self._task_events = self._task_events, []
-            if not flow_events and not task_events:
-                return
-            try:
-                self._write(_coalesce(flow_events), _coalesce(task_events))
-            except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
-                logger.error(
-                    "kflow could not write %d flow-run and %d task-run events to the run "
-                    "history at %s: %s. The runs themselves are not affected; check that the "
-                    "directory is writable and the disk has space, or set KFLOW_HOME.",
-                    len(flow_events),
-                    len(task_events),
-                    self.path,
-                    exc,
-                )
+        with self._lock:
+            flow_events, self._flow_events = self._flow_events, []
+            task_events, self._task_events = self._task_events, []
+        if not flow_events and not task_events:
+            return
+        try:
+            self._write(_coalesce(flow_events), _coalesce(task_events))
+        except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
+            logger.error(
+                "kflow could not write %d flow-run and %d task-run events to the run "
+                "history at %s: %s. The runs themselves are not affected; check that the "
+                "directory is writable and the disk has space, or set KFLOW_HOME.",
+                len(flow_events),
+                len(task_events),
+                self.path,
+                exc,
+            )
 
     def _open(self) -> sqlite3.Connection:
         """The connection, opened on first use; call with `_write_lock` held."""
