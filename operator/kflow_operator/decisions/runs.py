@@ -1,0 +1,95 @@
+"""What the scheduling decisions know about a FlowRun and about its Deployment's run policy.
+
+Plain values built by the handlers from the resources, so that catch-up, concurrency and
+history decisions are functions of data and can be tested without an API server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from kflow.states import TERMINAL_STATE_TYPES, StateType
+
+# State names the scheduling decisions write (state types are kflow.states.StateType).
+SCHEDULED_NAME = "Scheduled"
+AWAITING_SLOT_NAME = "AwaitingConcurrencySlot"
+LATE_NAME = "Late"
+SKIPPED_NAME = "Skipped"
+
+ACTIVE_STATE_TYPES = frozenset(
+    {StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING}
+)
+
+# A due run evaluated later than this after its scheduled time was missed (no operator was
+# scheduling when it fell due) rather than merely picked up with the normal latency.
+DEFAULT_ON_TIME_TOLERANCE = timedelta(seconds=10)
+
+
+class Catchup(StrEnum):
+    NONE = "None"
+    LATEST = "Latest"
+    ALL = "All"
+
+
+class ConcurrencyPolicy(StrEnum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+
+
+@dataclass(frozen=True)
+class RunView:
+    name: str
+    state_type: StateType
+    state_name: str
+    created: datetime
+    scheduled_time: datetime | None = None
+    from_schedule: bool = False
+    cancel_requested: bool = False
+    end_time: datetime | None = None
+
+    @property
+    def due_at(self) -> datetime:
+        """When the run may start: its scheduled time, or its creation for run-now runs."""
+        return self.scheduled_time if self.scheduled_time is not None else self.created
+
+    @property
+    def is_unstarted(self) -> bool:
+        return self.state_type is StateType.SCHEDULED and not self.cancel_requested
+
+    @property
+    def is_active(self) -> bool:
+        return self.state_type in ACTIVE_STATE_TYPES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state_type in TERMINAL_STATE_TYPES
+
+
+def scheduled_order(run: RunView) -> tuple[datetime, str]:
+    """The order in which due runs start: scheduled time first, name to break ties."""
+    return (run.due_at, run.name)
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """The parts of a Deployment spec that decide whether and when a due run starts."""
+
+    catchup: Catchup = Catchup.LATEST
+    catchup_limit: int = 10
+    starting_deadline_seconds: int | None = None
+    concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.ALLOW
+    concurrency_limit: int | None = None
+    paused: bool = False
+    on_time_tolerance: timedelta = DEFAULT_ON_TIME_TOLERANCE
+
+    @property
+    def effective_limit(self) -> int | None:
+        """How many runs may be active at once; Forbid and Replace mean one unless told."""
+        if self.concurrency_limit is not None:
+            return self.concurrency_limit
+        if self.concurrency_policy is ConcurrencyPolicy.ALLOW:
+            return None
+        return 1

@@ -1,0 +1,388 @@
+"""Schedule maths: when a Deployment's schedules fire, and what a scheduled run is called.
+
+Pure functions over aware UTC datetimes; the Deployment handler feeds them the spec and the
+clock and writes what they return.
+
+Cron expressions are wall-clock times in an IANA time zone. Daylight saving time makes some
+wall-clock times not exist and others happen twice, and the rule here is that every wall-clock
+time the expression matches fires exactly once, never zero times and never twice:
+
+- A time that does not exist (02:30 on a spring-forward day in America/New_York, where clocks
+  jump from 02:00 to 03:00) fires at the first instant after the gap: 03:00 local time. Several
+  matching times inside one gap (`*/15 2 * * *`) fire once together at that instant, merged
+  with a run the expression itself puts there. A daily job is never silently skipped.
+- A time that happens twice (01:30 on a fall-back day, once in summer time, once in winter
+  time) fires once, at its first occurrence (summer time, PEP 495 `fold=0`). The repeated hour
+  adds no runs: `0 * * * *` fires at 01:00 summer time and next at 02:00 winter time.
+
+A schedule that must fire every N elapsed seconds regardless of the clock on the wall is an
+`interval` schedule: it fires at `anchorTime + k * interval` for every k >= 0. The default
+anchor is the Unix epoch, so `interval: 3600` fires on every full UTC hour and every operator,
+restarted or not, computes the same instants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterError, croniter
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Larger than any daylight-saving shift in the tz database (2 h, "double summer time"): cron
+# iteration starts this far before the wanted instant so no wall-clock time is missed.
+_WALL_CLOCK_MARGIN = timedelta(hours=3)
+
+# Kubernetes resource names used as label values and Job names must fit 63 characters.
+MAX_RUN_NAME_LENGTH = 63
+_TIME_FORMAT = "%Y%m%d-%H%M%S"
+_HASH_LENGTH = 8
+# "-" + "20261122-090000" + "-" + 8 hex digits
+_SUFFIX_LENGTH = 1 + 15 + 1 + _HASH_LENGTH
+MAX_RUN_NAME_PREFIX_LENGTH = MAX_RUN_NAME_LENGTH - _SUFFIX_LENGTH
+
+
+class ScheduleError(ValueError):
+    """A schedule in a Deployment spec the operator cannot use; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    expression: str
+    timezone: str = "UTC"
+
+    def describe(self) -> str:
+        return self.expression if self.timezone == "UTC" else f"{self.expression} {self.timezone}"
+
+
+@dataclass(frozen=True)
+class IntervalSchedule:
+    seconds: int
+    anchor: datetime = EPOCH
+
+    def describe(self) -> str:
+        text = f"every {_describe_seconds(self.seconds)}"
+        if self.anchor != EPOCH:
+            text += f" from {format_instant(self.anchor)}"
+        return text
+
+
+Schedule = CronSchedule | IntervalSchedule
+
+
+def parse_schedules(raw: Sequence[Mapping[str, Any]] | None) -> list[Schedule]:
+    """The active schedules of a spec's `schedules[]`, validated.
+
+    The CRD already refuses structurally bad items (both or neither of cron/interval); what
+    only Python can check is whether croniter accepts the expression and the time zone exists.
+    """
+    schedules: list[Schedule] = []
+    for index, item in enumerate(raw or ()):
+        if item.get("active") is False:
+            continue
+        field = f"spec.schedules[{index}]"
+        cron = item.get("cron")
+        interval = item.get("interval")
+        if (cron is None) == (interval is None):
+            raise ScheduleError(field, "give exactly one of `cron` or `interval`")
+        if cron is not None:
+            schedules.append(
+                CronSchedule(
+                    _parse_cron(str(cron), f"{field}.cron"),
+                    _parse_timezone(item.get("timezone"), f"{field}.timezone"),
+                )
+            )
+        else:
+            schedules.append(
+                IntervalSchedule(
+                    _parse_interval(interval, f"{field}.interval"),
+                    _parse_anchor(item.get("anchorTime"), f"{field}.anchorTime"),
+                )
+            )
+    return schedules
+
+
+def _parse_cron(expression: str, field: str) -> str:
+    normalized = " ".join(expression.split())
+    if len(normalized.split(" ")) != 5:
+        raise ScheduleError(
+            field,
+            f"{expression!r} is not a cron expression: use 5 fields, "
+            "minute hour day-of-month month day-of-week (e.g. '0 9 * * *')",
+        )
+    if not croniter.is_valid(normalized):
+        raise ScheduleError(
+            field,
+            f"{expression!r} is not a valid cron expression "
+            "(minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-6)",
+        )
+    try:
+        croniter(normalized, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterError:
+        raise ScheduleError(
+            field, f"{expression!r} never matches a date (e.g. 30 February)"
+        ) from None
+    return normalized
+
+
+def _parse_timezone(name: object, field: str) -> str:
+    if name is None:
+        return "UTC"
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(
+            field,
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'",
+        ) from None
+    return str(name)
+
+
+def _parse_interval(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScheduleError(field, f"{value!r} is not a whole number of seconds >= 1")
+    return value
+
+
+def _parse_anchor(value: object, field: str) -> datetime:
+    if value is None:
+        return EPOCH
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ScheduleError(
+                field, f"{value!r} is not an RFC 3339 time such as '2026-01-01T09:00:00Z'"
+            ) from None
+    if parsed.tzinfo is None:
+        raise ScheduleError(field, f"{value!r} has no UTC offset; add 'Z' or '+09:00'")
+    # Whole seconds: run names carry seconds, and two anchors a microsecond apart must not
+    # produce two distinct runs for what a user reads as the same instant.
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def format_instant(instant: datetime) -> str:
+    """RFC 3339 in UTC with a Z, the form Kubernetes shows for date-time fields."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _describe_seconds(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def describe_schedules(schedules: Sequence[Schedule]) -> str:
+    """One line for `kubectl get kfd` (status.scheduleSummary)."""
+    return ", ".join(schedule.describe() for schedule in schedules) or "none"
+
+
+# --- fire times --------------------------------------------------------------------------
+
+
+def fire_times_after(schedule: Schedule, after: datetime) -> Iterator[datetime]:
+    """Every instant the schedule fires strictly after `after`, ascending, without end."""
+    _require_aware(after)
+    if isinstance(schedule, IntervalSchedule):
+        return _interval_after(schedule, after)
+    return _cron_after(schedule, after)
+
+
+def fire_times_before(schedule: Schedule, before: datetime) -> Iterator[datetime]:
+    """Every instant the schedule fires at or before `before`, descending."""
+    _require_aware(before)
+    if isinstance(schedule, IntervalSchedule):
+        return _interval_before(schedule, before)
+    return _cron_before(schedule, before)
+
+
+def merged_fire_times_after(schedules: Sequence[Schedule], after: datetime) -> Iterator[datetime]:
+    """The union of several schedules, ascending; an instant two schedules share fires once."""
+    merged = heapq.merge(*(fire_times_after(schedule, after) for schedule in schedules))
+    return (instant for instant, _ in itertools.groupby(merged))
+
+
+def merged_fire_times_before(schedules: Sequence[Schedule], before: datetime) -> Iterator[datetime]:
+    merged = heapq.merge(
+        *(fire_times_before(schedule, before) for schedule in schedules), reverse=True
+    )
+    return (instant for instant, _ in itertools.groupby(merged))
+
+
+def upcoming_fire_times(
+    schedules: Sequence[Schedule], after: datetime, count: int
+) -> list[datetime]:
+    """The next `count` instants strictly after `after`: the runs that exist ahead of time."""
+    return list(itertools.islice(merged_fire_times_after(schedules, after), count))
+
+
+def next_fire_time(schedules: Sequence[Schedule], after: datetime) -> datetime | None:
+    return next(merged_fire_times_after(schedules, after), None)
+
+
+def latest_fire_time(schedules: Sequence[Schedule], at_or_before: datetime) -> datetime | None:
+    return next(merged_fire_times_before(schedules, at_or_before), None)
+
+
+@dataclass(frozen=True)
+class MissedWindow:
+    """Fire times in a window (start, end]: the most recent few, and how many there were.
+
+    Bounded so that a month of downtime on a per-second schedule costs no more than a few
+    iterations: `count` stops at `count_limit` and `count_is_exact` says whether it did.
+    """
+
+    latest: tuple[datetime, ...]  # ascending, at most the number asked for
+    count: int
+    count_is_exact: bool
+
+
+def fire_times_in_window(
+    schedules: Sequence[Schedule],
+    start_exclusive: datetime,
+    end_inclusive: datetime,
+    keep_latest: int,
+    count_limit: int = 1000,
+) -> MissedWindow:
+    kept: list[datetime] = []
+    count = 0
+    count_limit = max(count_limit, keep_latest)
+    for instant in merged_fire_times_before(schedules, end_inclusive):
+        if instant <= start_exclusive:
+            break
+        if count == count_limit:
+            return MissedWindow(tuple(reversed(kept)), count, count_is_exact=False)
+        count += 1
+        if len(kept) < keep_latest:
+            kept.append(instant)
+    return MissedWindow(tuple(reversed(kept)), count, count_is_exact=True)
+
+
+def _interval_after(schedule: IntervalSchedule, after: datetime) -> Iterator[datetime]:
+    step = timedelta(seconds=schedule.seconds)
+    k = 0 if after < schedule.anchor else (after - schedule.anchor) // step + 1
+    instant = schedule.anchor + k * step
+    while True:
+        yield instant
+        instant += step
+
+
+def _interval_before(schedule: IntervalSchedule, before: datetime) -> Iterator[datetime]:
+    if before < schedule.anchor:
+        return
+    step = timedelta(seconds=schedule.seconds)
+    k = (before - schedule.anchor) // step
+    while k >= 0:
+        yield schedule.anchor + k * step
+        k -= 1
+
+
+def _cron_after(schedule: CronSchedule, after: datetime) -> Iterator[datetime]:
+    zone = ZoneInfo(schedule.timezone)
+    start_wall = _wall_clock(after, zone) - _WALL_CLOCK_MARGIN
+    walls = croniter(schedule.expression, start_wall)
+    previous: datetime | None = None
+    while True:
+        try:
+            wall = walls.get_next(datetime)
+        except CroniterError:  # no further match within croniter's search horizon
+            return
+        instant = instant_of_wall_time(wall, zone)
+        if instant > after and instant != previous:
+            previous = instant
+            yield instant
+
+
+def _cron_before(schedule: CronSchedule, before: datetime) -> Iterator[datetime]:
+    zone = ZoneInfo(schedule.timezone)
+    start_wall = _wall_clock(before, zone) + _WALL_CLOCK_MARGIN
+    walls = croniter(schedule.expression, start_wall)
+    previous: datetime | None = None
+    while True:
+        try:
+            wall = walls.get_prev(datetime)
+        except (CroniterError, ValueError, OverflowError):  # ran off year 1
+            return
+        instant = instant_of_wall_time(wall, zone)
+        if instant <= before and instant != previous:
+            previous = instant
+            yield instant
+
+
+def _wall_clock(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None, fold=0)
+
+
+def instant_of_wall_time(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant a naive wall-clock time in `zone` fires at, by the module's DST rule."""
+    first = wall.replace(tzinfo=zone, fold=0)
+    as_utc = first.astimezone(UTC)
+    if _wall_clock(as_utc, zone) == wall:
+        # Exists; when it happens twice fold=0 is the earlier occurrence.
+        return as_utc
+    # In a gap: the first instant whose wall-clock time is at or after `wall` is the end of
+    # the gap. Both fold readings bracket it; transitions fall on whole seconds.
+    low = min(as_utc, wall.replace(tzinfo=zone, fold=1).astimezone(UTC))
+    high = max(as_utc, wall.replace(tzinfo=zone, fold=1).astimezone(UTC))
+    low_s, high_s = int(low.timestamp()), int(high.timestamp())
+    while low_s < high_s:
+        middle = (low_s + high_s) // 2
+        if _wall_clock(datetime.fromtimestamp(middle, UTC), zone) >= wall:
+            high_s = middle
+        else:
+            low_s = middle + 1
+    return datetime.fromtimestamp(low_s, UTC)
+
+
+def _require_aware(instant: datetime) -> None:
+    if instant.tzinfo is None:
+        raise ValueError("schedule maths works on aware datetimes; got a naive one")
+
+
+# --- names -------------------------------------------------------------------------------
+
+_INVALID_NAME_CHARACTERS = re.compile(r"[^a-z0-9-]+")
+
+
+def scheduled_run_name(deployment_name: str, deployment_uid: str, scheduled_time: datetime) -> str:
+    """The FlowRun name of the run a schedule fires at `scheduled_time`.
+
+    The same Deployment (by UID, so a deleted and re-created Deployment of the same name gets
+    new runs) and the same instant always give the same name: creating it twice is a 409, which
+    is how two operators, or one restarted mid-way, create each scheduled run exactly once.
+    A valid DNS-1123 label (63 characters at most) with a readable prefix and the UTC time.
+    """
+    _require_aware(scheduled_time)
+    instant = scheduled_time.astimezone(UTC)
+    digest = hashlib.sha256(f"{deployment_uid}/{instant.isoformat()}".encode()).hexdigest()
+    return f"{run_name_prefix(deployment_name)}-{instant:{_TIME_FORMAT}}-{digest[:_HASH_LENGTH]}"
+
+
+def run_name_prefix(deployment_name: str) -> str:
+    cleaned = _INVALID_NAME_CHARACTERS.sub("-", deployment_name.lower())
+    cleaned = re.sub("-{2,}", "-", cleaned).strip("-")
+    cleaned = cleaned[:MAX_RUN_NAME_PREFIX_LENGTH].rstrip("-")
+    return cleaned or "run"
