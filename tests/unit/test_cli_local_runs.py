@@ -90,7 +90,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_ls_lists_runs_newest_first_with_their_state(home: Path) -> None:
-    result = kflow(home, "flow-run", "ls")
+    result = kflow(home, "flow-run", "ls", "--local")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "NAME", "FLOW", "STATE", "START", "DURATION"]
@@ -107,20 +107,20 @@ def test_ls_limit_and_local_flag(home: Path) -> None:
 
 
 def test_ls_rejects_a_negative_limit_saying_why(home: Path) -> None:
-    result = kflow(home, "flow-run", "ls", "--limit", "-3")
+    result = kflow(home, "flow-run", "ls", "--local", "--limit", "-3")
     assert result.returncode == 2
     assert "--limit: expected 0 or more, got -3" in result.stderr
 
 
 def test_ls_with_no_history_says_so(tmp_path: Path) -> None:
-    result = kflow(tmp_path / "empty", "flow-run", "ls")
+    result = kflow(tmp_path / "empty", "flow-run", "ls", "--local")
     assert result.returncode == 0
     assert "No flow runs in the local history" in result.stdout
     assert not (tmp_path / "empty").exists()
 
 
 def test_inspect_shows_the_run_its_states_tasks_and_subflows(home: Path) -> None:
-    result = kflow(home, "flow-run", "inspect", "bbbb")
+    result = kflow(home, "flow-run", "inspect", "bbbb", "--local")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "brave-otter (bbbb0000-0000-0000-0000-000000000002)" in out
@@ -140,22 +140,22 @@ def test_inspect_shows_the_run_its_states_tasks_and_subflows(home: Path) -> None
 
 
 def test_inspect_by_name_and_the_subflow_shows_its_parent(home: Path) -> None:
-    result = kflow(home, "flow-run", "inspect", "calm-lynx")
+    result = kflow(home, "flow-run", "inspect", "calm-lynx", "--local")
     assert result.returncode == 0, result.stderr
     assert "flow run bbbb0000-0000-0000-0000-000000000002 (task run mirror-0)" in result.stdout
 
 
 def test_inspect_task_limit(home: Path) -> None:
-    result = kflow(home, "flow-run", "inspect", "brave-otter", "--task-limit", "1")
+    result = kflow(home, "flow-run", "inspect", "brave-otter", "--task-limit", "1", "--local")
     assert "... 2 more (--task-limit 0 lists all)" in result.stdout
 
 
 def test_inspect_unknown_or_ambiguous_run_fails_with_what_to_do(home: Path) -> None:
-    unknown = kflow(home, "flow-run", "inspect", "nope")
+    unknown = kflow(home, "flow-run", "inspect", "nope", "--local")
     assert unknown.returncode == 1
     assert "no flow run 'nope' in the local history" in unknown.stderr
     assert "kflow flow-run ls" in unknown.stderr
-    ambiguous = kflow(home, "flow-run", "inspect", "")
+    ambiguous = kflow(home, "flow-run", "inspect", "", "--local")
     assert ambiguous.returncode == 1
     assert "matches 3 flow runs" in ambiguous.stderr
 
@@ -179,3 +179,18 @@ def test_flow_run_without_subcommand_shows_usage(tmp_path: Path) -> None:
     result = kflow(tmp_path, "flow-run")
     assert result.returncode == 2
     assert "ls" in result.stderr and "inspect" in result.stderr
+
+
+def test_local_listing_never_loads_the_kubernetes_client(home: Path) -> None:
+    code = (
+        "import sys; from kflow.cli import main\n"
+        "main(['flow-run', 'ls', '--local'])\n"
+        "print('KUBERNETES', 'kubernetes' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KFLOW_")}
+    env["KFLOW_HOME"] = str(home)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "brave-otter" in result.stdout
+    assert "KUBERNETES False" in result.stdout

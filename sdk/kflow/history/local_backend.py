@@ -4,8 +4,10 @@ Why it buffers: a task run reports a creation and two or three states, and the e
 budget per task is tens of microseconds, far less than one SQLite commit. Events are appended
 to in-memory buffers under one lock and written in batches, one transaction per batch:
 
-* by a writer thread, shortly after a flow-run event (so `kflow flow-run ls` shows a run
-  that is RUNNING or PAUSED while it is) and at most `max_delay` seconds after a task event;
+* by a writer thread, `linger` seconds after a flow-run event (so `kflow flow-run ls` shows a
+  run that is RUNNING while it is), at most `max_delay` seconds after a task event, and at
+  once when `EAGER_BATCH` events wait;
+* synchronously when a flow run pauses (another process may resume it only once it is seen);
 * synchronously by `flush()`, which the engine calls when a top-level flow run has ended;
 * at interpreter exit, so nothing reported is lost when a script ends without `flush()`.
 
