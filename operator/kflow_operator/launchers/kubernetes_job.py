@@ -1,0 +1,888 @@
+"""Runs `kflow execute` as a Kubernetes Job, one Job per attempt of a FlowRun.
+
+The Job: `batch/v1`, the Deployment's image, the pod-template patch merged over ours,
+`restartPolicy: Never` and `backoffLimit: 0` (flow retries are the SDK's business), owned by
+the FlowRun (deleting the FlowRun deletes the Job and its pods).
+
+Exactly-once launching (launchers/base.py): the Job is created *suspended* under a name derived
+from the attempt's launch key (a second `launch` finds the first Job: 409 is success); `release`
+unsuspends it once the operator has recorded it. A Job whose operator died in between stays
+suspended: `adopt` (only ever called for identifiers the FlowRun status names) unsuspends it,
+and the sweeper deletes suspended Jobs that no FlowRun names.
+
+Identifier: scope = the UID of the `kube-system` namespace (a cluster's identity, stable across
+API server addresses); id = `namespace/job-name@job-uid` — the UID, like a process's start
+time, tells a Job from a later one of the same name.
+
+Crash detection reads the Job and its pods (pure: `observation_of_job`); watches on Jobs and
+pods with our labels wake the run's supervisor within a second of Kubernetes knowing, and keep
+the last state of deleted pods (their eviction/disruption reason would otherwise be lost).
+
+Cancellation: `stop` marks the Job and its pods as stopped by kflow, deletes the pods with the
+run's grace period and the Job with foreground propagation; `kill` force-deletes what is left.
+The run counts as gone only when no pod of it is left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from kflow.cluster.kube import new_api_client
+from kflow.resources import (
+    API_VERSION,
+    DEPLOYMENT_PLURAL,
+    FLOWRUN_KIND,
+    FLOWRUN_PLURAL,
+    GROUP,
+    InfrastructureType,
+    parse_timestamp,
+)
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from kflow_operator.decisions.launch_plan import RUN_NAME_ENV, RUN_NAMESPACE_ENV, RUN_UID_ENV
+from kflow_operator.identifiers import InfrastructureId
+from kflow_operator.launchers.base import (
+    RUNNING,
+    Launched,
+    Launcher,
+    LaunchError,
+    LaunchRequest,
+    Observation,
+    ObservedPhase,
+    Wake,
+)
+from kflow_operator.launchers.docker import signal_of_exit_code
+
+logger = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+FLOW_CONTAINER = "flow"
+DEFAULT_COMMAND = ("kflow", "execute")
+FLOW_SERVICE_ACCOUNT = "kflow-flow-run"
+"""The ServiceAccount (and Role, RoleBinding) every namespace's flow pods run as by default."""
+
+LABEL_PREFIX = f"{GROUP}/"
+LABEL_NAME = f"{LABEL_PREFIX}flow-run-name"
+LABEL_UID = f"{LABEL_PREFIX}flow-run-uid"
+LABEL_ATTEMPT = f"{LABEL_PREFIX}attempt"
+LABEL_MANAGED = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kflow-operator"
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+OWN_SELECTOR = f"{LABEL_UID},{LABEL_MANAGED}={MANAGED_BY}"
+"""Selects the Jobs and pods this launcher made (any run, any attempt)."""
+STOP_ANNOTATION = f"{GROUP}/stop-requested"
+"""Set on a Job and its pods by `stop`: their deletion is our cancellation, not a crash."""
+
+UNRECORDED_GRACE_SECONDS = 60.0
+
+FLOW_ROLE_RULES: list[Body] = [
+    {
+        "apiGroups": [GROUP],
+        "resources": [FLOWRUN_PLURAL, DEPLOYMENT_PLURAL],
+        "verbs": ["get", "list", "watch"],
+    },
+    # spec.paused: `pause_flow_run()` in the flow sets it, `resume_flow_run()` clears it.
+    {"apiGroups": [GROUP], "resources": [FLOWRUN_PLURAL], "verbs": ["patch"]},
+    {"apiGroups": [GROUP], "resources": [f"{FLOWRUN_PLURAL}/status"], "verbs": ["get", "patch"]},
+]
+"""What a flow's own process may do in its namespace: read FlowRuns and Deployments, write
+FlowRun status, and flip spec.paused for pause/resume from inside the flow. Nothing else:
+no Secrets, no pods, no other resources."""
+
+IMAGE_WAIT_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+"""Waiting reasons that may clear up (a registry back, a Secret created): fatal past a deadline."""
+FATAL_WAIT_REASONS = frozenset({"InvalidImageName"})
+"""Waiting reasons that never clear up: fatal at once."""
+
+
+# --- pure parts ------------------------------------------------------------------------------
+
+
+def job_name(request: LaunchRequest) -> str:
+    """Deterministic per attempt and a DNS-1123 label (≤ 63), so `job-name` labels fit."""
+    run = re.sub(r"[^a-z0-9-]+", "-", request.name.lower()).strip("-")[:40].rstrip("-")
+    return f"{run or 'run'}-{request.uid.replace('-', '')[:8]}-{request.attempt}"
+
+
+def format_job_id(namespace: str, name: str, uid: str) -> str:
+    return f"{namespace}/{name}@{uid}"
+
+
+@dataclass(frozen=True)
+class JobId:
+    namespace: str
+    name: str
+    uid: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> JobId:
+        path, _, uid = text.partition("@")
+        namespace, sep, name = path.partition("/")
+        if not sep or not namespace or not name:
+            raise ValueError(
+                f"Job id {text!r} is not `namespace/job-name@job-uid` (e.g. `team/nightly-1@…`)"
+            )
+        return cls(namespace, name, uid or None)
+
+
+_MERGE_KEYS: Mapping[str, str] = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "ports": "containerPort",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+}
+
+
+def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
+    """Kubernetes strategic-merge semantics for pod templates, enough for patches users write:
+    maps merge, `null` deletes, lists of containers/env/volumes/mounts/ports merge by their
+    merge key, other lists are replaced. A container without a name patches the flow's."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for name, value in patch.items():
+            if value is None:
+                merged.pop(name, None)
+            elif name in merged:
+                merged[name] = strategic_merge(merged[name], value, name)
+            else:
+                merged[name] = value
+        return merged
+    if (
+        isinstance(base, list)
+        and isinstance(patch, list)
+        and key is not None
+        and key in _MERGE_KEYS
+    ):
+        merge_key = _MERGE_KEYS[key]
+        merged_list = [dict(item) if isinstance(item, dict) else item for item in base]
+        for item in patch:
+            if not isinstance(item, dict):
+                merged_list.append(item)
+                continue
+            if key == "containers" and merge_key not in item:
+                item = {**item, merge_key: FLOW_CONTAINER}
+            for index, existing in enumerate(merged_list):
+                if isinstance(existing, dict) and existing.get(merge_key) == item.get(merge_key):
+                    merged_list[index] = strategic_merge(existing, item, None)
+                    break
+            else:
+                merged_list.append(item)
+        return merged_list
+    return patch
+
+
+def run_labels(request: LaunchRequest) -> dict[str, str]:
+    return {
+        LABEL_NAME: _label_value(request.name),
+        LABEL_UID: request.uid,
+        LABEL_ATTEMPT: str(request.attempt),
+        LABEL_MANAGED: MANAGED_BY,
+    }
+
+
+def _label_value(text: str) -> str:
+    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
+    return value.strip("-_.")
+
+
+def job_manifest(request: LaunchRequest, service_account: str | None) -> Body:
+    """The Job for one attempt, created suspended (see the module doc)."""
+    infrastructure = request.infrastructure
+    if not infrastructure.image:
+        raise LaunchError("spec.infrastructure.image is required for type kubernetes-job")
+    options = infrastructure.job
+    container: Body = {
+        "name": FLOW_CONTAINER,
+        "image": infrastructure.image,
+        "command": list(request.command or DEFAULT_COMMAND),
+        "env": [{"name": k, "value": v} for k, v in request.env.items()],
+    }
+    if infrastructure.image_pull_policy is not None:
+        container["imagePullPolicy"] = infrastructure.image_pull_policy.value
+    labels = run_labels(request)
+    template: Body = {
+        "metadata": {"labels": dict(labels)},
+        "spec": {
+            "restartPolicy": "Never",
+            "enableServiceLinks": False,
+            "automountServiceAccountToken": True,
+            "containers": [container],
+        },
+    }
+    if service_account is not None:
+        template["spec"]["serviceAccountName"] = service_account
+    patch = options.pod_template_patch if options else None
+    if patch:
+        template = strategic_merge(template, patch)
+        _check_template(template, request)
+    spec: Body = {"backoffLimit": 0, "suspend": True, "template": template}
+    if options and options.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = options.active_deadline_seconds
+    if options and options.ttl_seconds_after_finished is not None:
+        spec["ttlSecondsAfterFinished"] = options.ttl_seconds_after_finished
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(request),
+            "namespace": request.namespace,
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": FLOWRUN_KIND,
+                    "name": request.name,
+                    "uid": request.uid,
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": spec,
+    }
+
+
+def _check_template(template: Body, request: LaunchRequest) -> None:
+    """What a patch may not change, enforced with a message naming the field."""
+    spec = template.get("spec") or {}
+    field = "spec.infrastructure.job.podTemplatePatch"
+    if spec.get("restartPolicy", "Never") != "Never":
+        raise LaunchError(
+            f"{field}.spec.restartPolicy must be Never (retries are the flow's: use "
+            "@flow(retries=...)); remove it from the patch"
+        )
+    spec["restartPolicy"] = "Never"
+    containers = spec.get("containers") or []
+    flow = next((c for c in containers if c.get("name") == FLOW_CONTAINER), None)
+    if flow is None or not flow.get("image"):
+        raise LaunchError(
+            f"{field}.spec.containers must keep the container named {FLOW_CONTAINER!r} "
+            "with an image; name it so to patch it"
+        )
+    env = [e for e in flow.get("env") or [] if e.get("name") not in _RUN_ENV]
+    flow["env"] = env + [
+        {"name": name, "value": request.env[name]} for name in _RUN_ENV if name in request.env
+    ]
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    labels.update(run_labels(request))
+
+
+_RUN_ENV = (RUN_NAMESPACE_ENV, RUN_NAME_ENV, RUN_UID_ENV)
+
+
+def _age_seconds(timestamp: str | None, now: datetime) -> float:
+    if not timestamp:
+        return 0.0
+    return (now - parse_timestamp(timestamp)).total_seconds()
+
+
+def _flow_container_status(pod: Body) -> Body | None:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    for status in statuses:
+        if status.get("name") == FLOW_CONTAINER:
+            return cast(Body, status)
+    return cast(Body, statuses[0]) if statuses else None
+
+
+def _condition(obj: Body, kind: str) -> Body | None:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return cast(Body, condition)
+    return None
+
+
+def _pod_terminal(pod: Body) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _stop_requested(obj: Body | None) -> bool:
+    return bool(obj and STOP_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}))
+
+
+def _words(*parts: str | None) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def pod_exit(pod: Body) -> Observation:
+    """How a terminated pod ended: the container's exit code and reason (OOMKilled, Error),
+    the pod's reason (Evicted, DeadlineExceeded, NodeLost, …) and any disruption."""
+    status = pod.get("status") or {}
+    container = _flow_container_status(pod) or {}
+    terminated = (container.get("state") or {}).get("terminated") or (
+        (container.get("lastState") or {}).get("terminated")
+    )
+    exit_code: int | None = None
+    container_reason = None
+    if terminated:
+        exit_code = terminated.get("exitCode")
+        container_reason = terminated.get("reason")
+        if container_reason in ("Completed", "Error") and not terminated.get("message"):
+            container_reason = None if container_reason == "Completed" else "Error"
+    disruption = _condition(pod, "DisruptionTarget")
+    pod_reason = status.get("reason")
+    pod_message = status.get("message")
+    reason = _words(
+        container_reason,
+        f"{pod_reason}: {pod_message}" if pod_reason and pod_message else pod_reason,
+        (
+            f"{disruption.get('reason')}: {disruption.get('message')}"
+            if disruption and disruption.get("reason") != pod_reason
+            else None
+        ),
+    )
+    signal = signal_of_exit_code(exit_code) if isinstance(exit_code, int) else None
+    return Observation(ObservedPhase.EXITED, exit_code=exit_code, signal=signal, reason=reason)
+
+
+def stuck_reason(pod: Body, now: datetime, image_deadline_seconds: float) -> str | None:
+    """Why a pod that has not started will never run the flow, or None while it may still."""
+    container = _flow_container_status(pod) or {}
+    waiting = (container.get("state") or {}).get("waiting") or {}
+    reason = waiting.get("reason")
+    message = waiting.get("message")
+    if reason in FATAL_WAIT_REASONS:
+        return _words(reason, message)
+    if reason in IMAGE_WAIT_REASONS:
+        age = _age_seconds((pod.get("metadata") or {}).get("creationTimestamp"), now)
+        if age >= image_deadline_seconds:
+            return _words(f"{reason} for {int(age)}s", message)
+    return None
+
+
+def observation_of_job(
+    job: Body | None,
+    pods: Sequence[Body],
+    now: datetime,
+    *,
+    stopping: bool = False,
+    image_deadline_seconds: float = 120.0,
+    start_deadline_seconds: float = 300.0,
+    job_ref: str = "the Job",
+) -> Observation:
+    """Running, or how the run's Job ended, from the Job (None: it no longer exists) and the
+    pods of that Job (live ones, plus the last state of deleted ones the watch saw).
+
+    `stopping`: kflow itself is deleting the Job (cancellation), so the run is gone only once
+    no pod of it is left; otherwise a deleted Job is a crash at once.
+    """
+    stopping = stopping or _stop_requested(job) or any(_stop_requested(p) for p in pods)
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deleted")]
+    active = [p for p in live if not _pod_terminal(p)]
+    last_words = _last_pod(pods)
+    if stopping and live:
+        return RUNNING
+    if job is None or (job.get("metadata") or {}).get("deletionTimestamp"):
+        if active and not any((p.get("metadata") or {}).get("deletionTimestamp") for p in active):
+            return RUNNING  # the Job was deleted leaving its pods (orphan): the run goes on
+        ended = pod_exit(last_words) if last_words is not None else None
+        gone = "was deleted" if job is None else "is being deleted"
+        return Observation(
+            ObservedPhase.MISSING,
+            exit_code=ended.exit_code if ended else None,
+            signal=ended.signal if ended else None,
+            reason=_words(f"{job_ref} {gone}", ended.reason if ended else None),
+        )
+    for pod in active:
+        stuck = stuck_reason(pod, now, image_deadline_seconds)
+        if stuck is not None:
+            return Observation(ObservedPhase.EXITED, reason=f"pod never started: {stuck}")
+        container = _flow_container_status(pod) or {}
+        if not (container.get("state") or {}).get("terminated"):
+            return RUNNING
+    if active:
+        return pod_exit(active[0])  # container ended, pod phase not updated yet
+    failed = _condition(job, "Failed")
+    complete = _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet")
+    if last_words is not None and _pod_terminal(last_words):
+        ended = pod_exit(last_words)
+        if failed is not None and failed.get("reason") == "DeadlineExceeded":
+            return Observation(
+                ended.phase,
+                ended.exit_code,
+                ended.signal,
+                _words(ended.reason, _job_failure(failed)),
+            )
+        return ended
+    if failed is not None:
+        return Observation(ObservedPhase.EXITED, reason=_job_failure(failed))
+    if complete is not None:
+        return Observation(ObservedPhase.EXITED, exit_code=0)
+    if last_words is not None:  # deleted before it ended (kubectl delete pod, eviction)
+        ended = pod_exit(last_words)
+        return Observation(
+            ObservedPhase.EXITED,
+            exit_code=ended.exit_code,
+            signal=ended.signal,
+            reason=_words("pod was deleted", ended.reason),
+        )
+    spec = job.get("spec") or {}
+    if spec.get("suspend"):
+        return RUNNING  # held until the operator records it
+    started = (job.get("status") or {}).get("startTime")
+    if started and _age_seconds(started, now) >= start_deadline_seconds:
+        return Observation(
+            ObservedPhase.MISSING,
+            reason=f"{job_ref} created no pod within {int(start_deadline_seconds)}s "
+            "(see `kubectl describe job`: quota, admission or a missing service account)",
+        )
+    return RUNNING
+
+
+def _job_failure(condition: Body) -> str:
+    return _words(f"Job failed: {condition.get('reason')}", condition.get("message"))
+
+
+def _last_pod(pods: Sequence[Body]) -> Body | None:
+    if not pods:
+        return None
+    return max(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def should_delete_unrecorded(
+    job: Body, flow_run: Mapping[str, Any] | None, job_id: str, now: datetime
+) -> bool:
+    """A suspended Job that its FlowRun does not name, old enough that no write is in flight:
+    a launch whose operator died before recording it. (Jobs of deleted FlowRuns go with them:
+    they are owned.)"""
+    if not (job.get("spec") or {}).get("suspend"):
+        return False
+    age = _age_seconds((job.get("metadata") or {}).get("creationTimestamp"), now)
+    if age < UNRECORDED_GRACE_SECONDS:
+        return False
+    infrastructure = ((flow_run or {}).get("status") or {}).get("infrastructure") or {}
+    return bool(infrastructure.get("id") != job_id)
+
+
+# --- the launcher -------------------------------------------------------------------------
+
+
+FlowRunReader = Callable[[str, str], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class JobLauncherOptions:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty means all (the operator's own scope)."""
+    image_pull_deadline_seconds: float = 120.0
+    """A pod still failing to pull its image (or to create its container) this long after it
+    was created ends the run CRASHED."""
+    pod_start_deadline_seconds: float = 300.0
+    """An unsuspended Job with no pod this long ends the run CRASHED."""
+    sweep_seconds: float = 30.0
+    manage_service_accounts: bool = True
+    """Create the flow ServiceAccount/Role/RoleBinding per namespace on demand."""
+
+
+def cluster_identity(api_client: client.ApiClient) -> str:
+    """The UID of the kube-system namespace: what identifies a cluster whatever its address."""
+    core: Any = client.CoreV1Api(api_client)
+    return str(core.read_namespace("kube-system").metadata.uid)
+
+
+class KubernetesJobLauncher(Launcher):
+    type = InfrastructureType.KUBERNETES_JOB
+
+    def __init__(
+        self, options: JobLauncherOptions, read_flow_run: FlowRunReader | None = None
+    ) -> None:
+        self._options = options
+        self._read_flow_run = read_flow_run
+        self._local = threading.local()
+        self._scope = cluster_identity(self._api())
+        self._lock = threading.Lock()
+        self._wakes: dict[str, list[Wake]] = {}
+        self._deleted_pods: dict[str, dict[str, Body]] = {}
+        self._stopping: set[str] = set()
+        self._accounts_ready: set[str] = set()
+        self._closed = threading.Event()
+        self._watches: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        for namespace in options.namespaces or (None,):
+            for kind in ("pods", "jobs"):
+                thread = threading.Thread(
+                    target=self._watch_loop,
+                    args=(kind, namespace),
+                    name=f"kflow-job-watch-{kind}-{namespace or 'all'}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+        if read_flow_run is not None:
+            self._threads.append(
+                threading.Thread(target=self._sweep_loop, name="kflow-job-sweeper", daemon=True)
+            )
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def scope(self) -> str:
+        return self._scope
+
+    def _api(self) -> client.ApiClient:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = new_api_client()
+            self._local.api = api
+        return cast(client.ApiClient, api)
+
+    # The generated clients are typed for their model classes; this launcher sends plain
+    # manifests and reads raw JSON (`_preload_content=False`), which their stubs do not model.
+    def _batch(self) -> Any:
+        return client.BatchV1Api(self._api())
+
+    def _core(self) -> Any:
+        return client.CoreV1Api(self._api())
+
+    def _rbac(self) -> Any:
+        return client.RbacAuthorizationV1Api(self._api())
+
+    # --- launching ----------------------------------------------------------------------------
+
+    def launch(self, request: LaunchRequest) -> Launched:
+        options = request.infrastructure.job
+        patch_spec = ((options.pod_template_patch if options else None) or {}).get("spec") or {}
+        custom_account = patch_spec.get("serviceAccountName")
+        account = None if custom_account else FLOW_SERVICE_ACCOUNT
+        if account is not None and self._options.manage_service_accounts:
+            self.ensure_flow_account(request.namespace)
+        manifest = job_manifest(request, account)
+        name = manifest["metadata"]["name"]
+        try:
+            created = self._batch().create_namespaced_job(request.namespace, manifest)
+            uid = str(created.metadata.uid)
+        except ApiException as error:
+            if error.status == 409:
+                existing = self._batch().read_namespaced_job(name, request.namespace)
+                uid = str(existing.metadata.uid)
+            elif error.status in (400, 422):
+                raise LaunchError(
+                    f"Kubernetes refused the Job for this run: {_api_message(error)}; "
+                    "check spec.infrastructure (image, job.podTemplatePatch)"
+                ) from error
+            else:
+                raise
+        ident = format_job_id(request.namespace, name, uid)
+        return Launched(InfrastructureId(self.type.value, self._scope, ident))
+
+    def ensure_flow_account(self, namespace: str) -> None:
+        """The flow pods' ServiceAccount, Role and RoleBinding in `namespace`.
+
+        Created by the operator on demand rather than installed by the Helm chart: the chart
+        cannot know which namespaces will hold FlowRuns (they come and go, and a cluster-wide
+        operator serves all), and a namespace gets exactly these least-privilege rights only
+        once it runs a flow as a Job. The chart grants the operator the right to create these
+        three kinds; RBAC's escalation check lets it grant only rights it holds itself.
+        """
+        if namespace in self._accounts_ready:
+            return
+        labels = {LABEL_MANAGED: MANAGED_BY}
+        meta = {"name": FLOW_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels}
+        core = self._core()
+        rbac = self._rbac()
+        _create_or_keep(
+            lambda: core.create_namespaced_service_account(namespace, {"metadata": meta})
+        )
+        role = {"metadata": meta, "rules": FLOW_ROLE_RULES}
+        try:
+            rbac.create_namespaced_role(namespace, role)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            rbac.patch_namespaced_role(FLOW_SERVICE_ACCOUNT, namespace, {"rules": FLOW_ROLE_RULES})
+        binding = {
+            "metadata": meta,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": FLOW_SERVICE_ACCOUNT,
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": FLOW_SERVICE_ACCOUNT, "namespace": namespace}
+            ],
+        }
+        _create_or_keep(lambda: rbac.create_namespaced_role_binding(namespace, binding))
+        self._accounts_ready.add(namespace)
+
+    def release(self, launched: Launched) -> None:
+        self._unsuspend(JobId.parse(launched.identifier.id))
+
+    def _unsuspend(self, job: JobId) -> None:
+        try:
+            self._batch().patch_namespaced_job(
+                job.name, job.namespace, {"spec": {"suspend": False}}
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def discard(self, launched: Launched) -> None:
+        job = JobId.parse(launched.identifier.id)
+        self._delete_job(job, propagation="Background", grace=0)
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def observe(self, identifier: InfrastructureId) -> Observation:
+        job_id = JobId.parse(identifier.id)
+        job = self._read_job(job_id)
+        uid = job_id.uid or ((job or {}).get("metadata") or {}).get("uid")
+        pods = self._pods_of(job_id.namespace, uid) if uid else []
+        with self._lock:
+            remembered = list(self._deleted_pods.get(uid or "", {}).values())
+            stopping = (uid or "") in self._stopping
+        seen = {(p.get("metadata") or {}).get("name") for p in pods}
+        pods += [p for p in remembered if (p.get("metadata") or {}).get("name") not in seen]
+        return observation_of_job(
+            job,
+            pods,
+            datetime.now(UTC),
+            stopping=stopping,
+            image_deadline_seconds=self._options.image_pull_deadline_seconds,
+            start_deadline_seconds=self._options.pod_start_deadline_seconds,
+            job_ref=f"Job {job_id.namespace}/{job_id.name}",
+        )
+
+    def _read_job(self, job_id: JobId) -> Body | None:
+        try:
+            response = self._batch().read_namespaced_job(
+                job_id.name, job_id.namespace, _preload_content=False
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        body = cast(Body, json.loads(response.data))
+        if job_id.uid and body["metadata"].get("uid") != job_id.uid:
+            return None  # a later Job with the same name: ours is gone
+        return body
+
+    def _pods_of(self, namespace: str, job_uid: str) -> list[Body]:
+        response = self._core().list_namespaced_pod(
+            namespace, label_selector=f"{JOB_UID_LABEL}={job_uid}", _preload_content=False
+        )
+        return list(json.loads(response.data).get("items") or [])
+
+    def adopt(self, identifier: InfrastructureId, wake: Wake) -> None:
+        job_id = JobId.parse(identifier.id)
+        with self._lock:
+            self._wakes.setdefault(job_id.uid or job_id.name, []).append(wake)
+        job = self._read_job(job_id)
+        if job is None:
+            wake()
+        elif (job.get("spec") or {}).get("suspend") and not _stop_requested(job):
+            # Recorded (the status names it) but never released: its operator died in between.
+            self._unsuspend(job_id)
+
+    def forget(self, identifier: InfrastructureId) -> None:
+        job_id = JobId.parse(identifier.id)
+        key = job_id.uid or job_id.name
+        with self._lock:
+            self._wakes.pop(key, None)
+            self._deleted_pods.pop(key, None)
+            self._stopping.discard(key)
+        job = self._read_job(job_id)
+        if job is not None and not _condition(job, "Complete") and not _condition(job, "Failed"):
+            # Finished with, yet the Job is still active (a pod stuck pulling its image, say):
+            # no leftovers.
+            self._delete_job(job_id, propagation="Background", grace=0)
+
+    def _watch_loop(self, kind: str, namespace: str | None) -> None:
+        core, batch = self._core(), self._batch()
+        while not self._closed.is_set():
+            stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
+            with self._lock:
+                self._watches.append(stream)
+            try:
+                if kind == "pods":
+                    lister: Any = (
+                        core.list_namespaced_pod if namespace else core.list_pod_for_all_namespaces
+                    )
+                else:
+                    lister = (
+                        batch.list_namespaced_job
+                        if namespace
+                        else batch.list_job_for_all_namespaces
+                    )
+                args = (namespace,) if namespace else ()
+                self._wake_all()  # anything may have happened while we were not watching
+                for event in stream.stream(
+                    lister, *args, label_selector=OWN_SELECTOR, timeout_seconds=300
+                ):
+                    self._on_event(kind, event)
+            except Exception as error:
+                if self._closed.is_set():
+                    return
+                logger.warning("watching %s for kflow Jobs failed (%s); restarting", kind, error)
+            finally:
+                with self._lock:
+                    if stream in self._watches:
+                        self._watches.remove(stream)
+            self._closed.wait(0.5)
+
+    def _on_event(self, kind: str, event: Mapping[str, Any]) -> None:
+        obj = event.get("raw_object") or event.get("object")
+        if not isinstance(obj, dict):
+            return
+        meta = obj.get("metadata") or {}
+        if kind == "pods":
+            key = str((meta.get("labels") or {}).get(JOB_UID_LABEL) or "")
+            if event.get("type") == "DELETED":
+                final = {**obj, "metadata": {**meta, "deleted": True}}
+                with self._lock:
+                    if key in self._wakes:
+                        self._deleted_pods.setdefault(key, {})[str(meta.get("name"))] = final
+        else:
+            key = str(meta.get("uid") or "")
+        with self._lock:
+            wakes = list(self._wakes.get(key, ()))
+        for wake in wakes:
+            wake()
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            wakes = [w for ws in self._wakes.values() for w in ws]
+        for wake in wakes:
+            wake()
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def stop(self, identifier: InfrastructureId, grace_seconds: int) -> None:
+        """Mark, then delete the pods with the grace period (their own spec may say another)
+        and the Job with foreground propagation, so the Job object stays until no pod is left."""
+        job_id = JobId.parse(identifier.id)
+        with self._lock:
+            self._stopping.add(job_id.uid or job_id.name)
+        mark = {"metadata": {"annotations": {STOP_ANNOTATION: datetime.now(UTC).isoformat()}}}
+        try:
+            self._batch().patch_namespaced_job(job_id.name, job_id.namespace, mark)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+        for pod in self._pods_of(job_id.namespace, job_id.uid or "") if job_id.uid else []:
+            name = pod["metadata"]["name"]
+            try:
+                self._core().patch_namespaced_pod(name, job_id.namespace, mark)
+                self._core().delete_namespaced_pod(
+                    name, job_id.namespace, grace_period_seconds=grace_seconds
+                )
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+        self._delete_job(job_id, propagation="Foreground", grace=grace_seconds)
+
+    def kill(self, identifier: InfrastructureId) -> None:
+        """Force-delete every pod of the Job that is left (grace 0), and the Job."""
+        job_id = JobId.parse(identifier.id)
+        with self._lock:
+            self._stopping.add(job_id.uid or job_id.name)
+        for pod in self._pods_of(job_id.namespace, job_id.uid) if job_id.uid else []:
+            try:
+                self._core().delete_namespaced_pod(
+                    pod["metadata"]["name"], job_id.namespace, grace_period_seconds=0
+                )
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+        self._delete_job(job_id, propagation="Foreground", grace=0)
+
+    def _delete_job(self, job_id: JobId, propagation: str, grace: int) -> None:
+        options: Body = {"propagationPolicy": propagation, "gracePeriodSeconds": grace}
+        if job_id.uid:
+            options["preconditions"] = {"uid": job_id.uid}
+        try:
+            self._batch().delete_namespaced_job(job_id.name, job_id.namespace, body=options)
+        except ApiException as error:
+            if error.status not in (404, 409):  # gone, or a later Job of that name
+                raise
+
+    # --- sweeping -----------------------------------------------------------------------------
+
+    def _sweep_loop(self) -> None:
+        while not self._closed.wait(self._options.sweep_seconds):
+            try:
+                self.sweep()
+            except Exception as error:
+                logger.warning("sweeping kflow Jobs failed: %s", error)
+
+    def sweep(self) -> list[str]:
+        """Delete suspended Jobs no FlowRun names (launches whose record never landed)."""
+        assert self._read_flow_run is not None
+        removed = []
+        for namespace in self._options.namespaces or (None,):
+            selector = OWN_SELECTOR
+            batch = self._batch()
+            response = (
+                batch.list_namespaced_job(
+                    namespace, label_selector=selector, _preload_content=False
+                )
+                if namespace
+                else batch.list_job_for_all_namespaces(
+                    label_selector=selector, _preload_content=False
+                )
+            )
+            for job in json.loads(response.data).get("items") or []:
+                meta = job["metadata"]
+                owner = next(
+                    (o for o in meta.get("ownerReferences") or [] if o.get("kind") == FLOWRUN_KIND),
+                    None,
+                )
+                if owner is None:
+                    continue
+                job_id = format_job_id(meta["namespace"], meta["name"], meta["uid"])
+                flow_run = self._read_flow_run(meta["namespace"], owner["name"])
+                if should_delete_unrecorded(job, flow_run, job_id, datetime.now(UTC)):
+                    logger.info("deleting Job %s: launched but never recorded", job_id)
+                    self._delete_job(JobId.parse(job_id), propagation="Background", grace=0)
+                    removed.append(job_id)
+        return removed
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            streams = list(self._watches)
+        for stream in streams:
+            stream.stop()
+
+
+def _create_or_keep(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "").get("message"))
+    except (TypeError, ValueError):
+        return str(error.reason)
+
+
+def job_ids(items: Iterable[Body]) -> list[str]:
+    """`namespace/name@uid` of Job bodies (for tests and tooling)."""
+    return [
+        format_job_id(i["metadata"]["namespace"], i["metadata"]["name"], i["metadata"]["uid"])
+        for i in items
+    ]
