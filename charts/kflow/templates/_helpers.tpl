@@ -1,0 +1,132 @@
+{{/* Names, labels and the operator's RBAC rules, shared by the templates. */}}
+
+{{- define "kflow.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's object name: "<release>-kflow", or just "<release>" when it already says kflow. */}}
+{{- define "kflow.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kflow.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "kflow.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "kflow.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kflow
+{{- end -}}
+
+{{- define "kflow.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kflow.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kflow.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "kflow.clusterwide" -}}
+{{- if not .Values.watchNamespaces -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The Kopf peering object all replicas share (kflow_operator.settings.PEERING_NAME). The chart
+owns it, so `helm uninstall` removes it with the rest of the release.
+*/}}
+{{- define "kflow.peeringName" -}}kflow{{- end -}}
+
+{{/*
+Refuse value combinations the schema cannot express, naming the values to change.
+*/}}
+{{- define "kflow.validate" -}}
+{{- $l := .Values.launchers -}}
+{{- if not (or $l.kubernetesJob.enabled $l.docker.enabled $l.process.enabled) -}}
+{{- fail "kflow: no launcher is enabled, so no run could ever start; set at least one of launchers.kubernetesJob.enabled, launchers.docker.enabled, launchers.process.enabled to true" -}}
+{{- end -}}
+{{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
+{{- fail "kflow: serviceAccount.create is false, so serviceAccount.name must name an existing ServiceAccount" -}}
+{{- end -}}
+{{- if eq .Values.image.tag "latest" -}}
+{{- fail "kflow: image.tag must be a pinned version, not latest (with pullPolicy IfNotPresent a node would keep whatever latest it saw first); leave it empty for the chart's appVersion" -}}
+{{- end -}}
+{{- if ne (len .Values.watchNamespaces) (len (uniq .Values.watchNamespaces)) -}}
+{{- fail (printf "kflow: watchNamespaces lists a namespace twice: %v" .Values.watchNamespaces) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Rights the operator needs inside every namespace it serves. Kopf itself patches the objects
+it handles (finalizers, progress annotations) and posts Events; schedules create FlowRuns and
+history limits delete them; status is written with a resourceVersion precondition.
+*/}}
+{{- define "kflow.namespacedRules" -}}
+- apiGroups: [kflow.dev]
+  resources: [deployments]
+  verbs: [get, list, watch, patch]
+- apiGroups: [kflow.dev]
+  resources: [flowruns]
+  verbs: [get, list, watch, patch, create, delete]
+- apiGroups: [kflow.dev]
+  resources: [deployments/status, flowruns/status]
+  verbs: [get, patch, update]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if not (include "kflow.clusterwide" .) }}
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch, create]
+{{- end }}
+{{- if .Values.launchers.kubernetesJob.enabled }}
+# kubernetes-job launcher: start, watch and stop (foreground deletion) each run's Job, force-
+# delete its pod after the cancel grace period,
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, delete]
+# and give flow pods their own ServiceAccount and Role (read and update their FlowRun).
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create, patch]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, create, patch]
+{{- end }}
+{{- end -}}
+
+{{/*
+Cluster-scoped rights, needed whichever namespaces are served: Kopf notices CRD changes, and
+the kubernetes-job launcher's scope is the cluster's identity, the UID of kube-system.
+*/}}
+{{- define "kflow.clusterRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- if include "kflow.clusterwide" . }}
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch, create]
+{{- end }}
+{{- if .Values.launchers.kubernetesJob.enabled }}
+- apiGroups: [""]
+  resources: [namespaces]
+  resourceNames: [kube-system]
+  verbs: [get]
+{{- end }}
+{{- end -}}

@@ -1,0 +1,265 @@
+"""`helm template` of the chart for the main value combinations, checked object by object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.chart import CHART, Rendered, render
+
+NAMESPACED = {"watchNamespaces": "{team-a,team-b}"}
+DOCKER_ONLY = {"launchers.kubernetesJob.enabled": False, "launchers.docker.enabled": True}
+
+
+def rules_of(role: dict[str, Any]) -> list[tuple[str, str, frozenset[str]]]:
+    """(apiGroup, resource, verbs) for every resource a Role/ClusterRole grants."""
+    return [
+        (group, resource, frozenset(rule["verbs"]))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    ]
+
+
+def granted(role: dict[str, Any], group: str, resource: str) -> frozenset[str]:
+    verbs: set[str] = set()
+    for g, r, v in rules_of(role):
+        if (g, r) == (group, resource):
+            verbs |= v
+    return frozenset(verbs)
+
+
+def args_of(chart: Rendered) -> list[str]:
+    return list(chart.operator_container()["args"])
+
+
+def env_of(chart: Rendered) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in chart.operator_container()["env"]}
+
+
+def pod_spec(chart: Rendered) -> dict[str, Any]:
+    return dict(chart.one("Deployment")["spec"]["template"]["spec"])
+
+
+def test_by_default_the_operator_serves_every_namespace_with_a_cluster_role() -> None:
+    chart = render()
+    role = chart.one("ClusterRole")
+    binding = chart.one("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kflow", "namespace": "kflow-system"}
+    ]
+    assert chart.one("ServiceAccount", "kflow-system")["metadata"]["name"] == "kflow"
+    assert granted(role, "kflow.dev", "flowruns") >= {"get", "list", "watch", "patch", "create"}
+    assert granted(role, "kflow.dev", "flowruns/status") >= {"get", "patch"}
+    assert granted(role, "kflow.dev", "deployments") >= {"get", "list", "watch", "patch"}
+    assert granted(role, "kopf.dev", "clusterkopfpeerings") >= {"get", "list", "watch", "patch"}
+    assert not chart.of_kind("Role") and not chart.of_kind("RoleBinding")
+    assert "--all-namespaces" in args_of(chart)
+    assert not [a for a in args_of(chart) if a.startswith("--namespace")]
+    (peering,) = chart.of_kind("ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "kflow"
+    assert not chart.of_kind("KopfPeering")
+
+
+def test_listed_namespaces_get_a_role_each_and_nothing_namespaced_cluster_wide() -> None:
+    chart = render(NAMESPACED)
+    for namespace in ("team-a", "team-b"):
+        role = chart.one("Role", namespace)
+        binding = chart.one("RoleBinding", namespace)
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        }
+        assert binding["subjects"][0]["namespace"] == "kflow-system"
+        assert granted(role, "kflow.dev", "flowruns") >= {"get", "list", "watch", "patch"}
+        assert granted(role, "kopf.dev", "kopfpeerings") >= {"get", "list", "watch", "patch"}
+        assert chart.one("KopfPeering", namespace)["metadata"]["name"] == "kflow"
+    cluster_role = chart.one("ClusterRole")
+    namespaced_groups = {g for g, _, _ in rules_of(cluster_role)} & {"kflow.dev", "batch"}
+    assert not namespaced_groups, "a namespaced install must not grant runs cluster-wide"
+    assert ("", "pods") not in {(g, r) for g, r, _ in rules_of(cluster_role)}
+    assert not chart.of_kind("ClusterKopfPeering")
+    args = args_of(chart)
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+
+
+def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity() -> None:
+    role = render().one("ClusterRole")
+    assert granted(role, "batch", "jobs") >= {"create", "get", "list", "watch", "delete"}
+    assert granted(role, "", "pods") >= {"get", "list", "watch", "delete"}
+    for group, resource in (
+        ("", "serviceaccounts"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+    ):
+        assert "create" in granted(role, group, resource)
+    kube_system = [r for r in role["rules"] if r["resources"] == ["namespaces"]]
+    assert kube_system == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["kube-system"],
+            "verbs": ["get"],
+        }
+    ]
+    assert "--launcher=kubernetes-job" in args_of(render())
+
+
+@pytest.mark.parametrize("values", [DOCKER_ONLY, {**DOCKER_ONLY, **NAMESPACED}])
+def test_without_the_job_launcher_the_operator_gets_no_rights_on_workloads(
+    values: dict[str, str | int | bool],
+) -> None:
+    chart = render(values)
+    for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
+        resources = {(g, r) for g, r, _ in rules_of(role)}
+        for workload in (
+            ("batch", "jobs"),
+            ("", "pods"),
+            ("", "serviceaccounts"),
+            ("", "namespaces"),
+            ("rbac.authorization.k8s.io", "roles"),
+            ("rbac.authorization.k8s.io", "rolebindings"),
+        ):
+            assert workload not in resources, f"{workload} granted by {role['metadata']}"
+    assert "--launcher=kubernetes-job" not in args_of(chart)
+    assert "--launcher=docker" in args_of(chart)
+
+
+def test_the_docker_launcher_reaches_the_nodes_socket_as_its_group() -> None:
+    chart = render({**DOCKER_ONLY, "launchers.docker.socketGroup": 998})
+    assert env_of(chart)["DOCKER_HOST"] == "unix:///var/run/docker.sock"
+    spec = pod_spec(chart)
+    (socket,) = [v for v in spec["volumes"] if v["name"] == "docker-socket"]
+    assert socket["hostPath"] == {"path": "/var/run/docker.sock", "type": "Socket"}
+    mounts = {m["name"]: m["mountPath"] for m in chart.operator_container()["volumeMounts"]}
+    assert mounts["docker-socket"] == "/var/run/docker.sock"
+    assert spec["securityContext"]["supplementalGroups"] == [998]
+
+
+def test_a_remote_docker_engine_mounts_nothing_from_the_node() -> None:
+    chart = render({**DOCKER_ONLY, "launchers.docker.host": "tcp://docker.example:2376"})
+    assert env_of(chart)["DOCKER_HOST"] == "tcp://docker.example:2376"
+    assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
+    assert "supplementalGroups" not in pod_spec(chart)["securityContext"]
+
+
+def test_without_the_docker_launcher_there_is_no_docker_host_and_no_socket() -> None:
+    chart = render()
+    assert "DOCKER_HOST" not in env_of(chart)
+    assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
+
+
+def test_the_process_launcher_alone_needs_no_workload_rights() -> None:
+    chart = render({"launchers.kubernetesJob.enabled": False, "launchers.process.enabled": True})
+    role = chart.one("ClusterRole")
+    assert ("batch", "jobs") not in {(g, r) for g, r, _ in rules_of(role)}
+    assert "--launcher=process" in args_of(chart)
+
+
+def test_no_rule_uses_wildcards_or_touches_secrets() -> None:
+    for values in ({}, NAMESPACED, DOCKER_ONLY):
+        chart = render(values)
+        for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
+            for group, resource, verbs in rules_of(role):
+                assert "*" not in (group, resource) and "*" not in verbs
+                assert resource not in {"secrets", "configmaps", "nodes"}
+                assert not verbs & {"escalate", "bind", "impersonate", "deletecollection"}
+
+
+def test_two_replicas_stand_by_for_each_other_on_different_nodes() -> None:
+    chart = render({"replicaCount": 2})
+    deployment = chart.one("Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    preferred = pod_spec(chart)["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert preferred[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert preferred[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector
+    assert "--standalone" not in args_of(chart), "replicas must coordinate through peering"
+    assert "affinity" not in pod_spec(render())
+
+
+def test_the_operator_runs_unprivileged_on_a_read_only_root() -> None:
+    chart = render()
+    spec = pod_spec(chart)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = chart.operator_container()
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for mount in container["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]], f"{mount} is not scratch space"
+    writable = {m["mountPath"] for m in container["volumeMounts"]}
+    env = env_of(chart)
+    assert {env["HOME"], env["KFLOW_HOME"], "/tmp"} <= writable
+    state_dir = next(a for a in args_of(chart) if a.startswith("--state-dir="))
+    assert state_dir.removeprefix("--state-dir=").startswith(env["KFLOW_HOME"])
+
+
+def test_the_probes_hit_the_health_endpoint_the_operator_serves() -> None:
+    chart = render({"health.port": 9090, "health.path": "/livez"})
+    container = chart.operator_container()
+    assert "--liveness=http://0.0.0.0:9090/livez" in container["args"]
+    assert container["ports"] == [{"name": "health", "containerPort": 9090, "protocol": "TCP"}]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/livez", "port": "health"}
+
+
+def test_the_image_is_pinned_to_the_charts_app_version_unless_told() -> None:
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    container = render().operator_container()
+    assert container["image"] == f"docker.io/kflow/operator:{app_version}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    custom = render({"image.repository": "registry.example/kflow", "image.tag": "0.2.0-rc1"})
+    assert custom.operator_container()["image"] == "registry.example/kflow:0.2.0-rc1"
+
+
+def test_run_defaults_and_logging_reach_the_operator() -> None:
+    args = args_of(
+        render(
+            {
+                "runDefaults.image": "registry.example/flows:7",
+                "runDefaults.cancelGracePeriodSeconds": 90,
+                "logging.format": "json",
+                "logging.verbose": True,
+            }
+        )
+    )
+    assert "--default-image=registry.example/flows:7" in args
+    assert "--default-cancel-grace-period=90" in args
+    assert "--log-format=json" in args
+    assert "--verbose" in args
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kflow-operator has no --launcher/--default-image/--default-cancel-grace-period/"
+    "--log-format flags yet (asked of the operator's owner)",
+)
+@pytest.mark.parametrize("values", [{}, NAMESPACED, DOCKER_ONLY])
+def test_the_operator_accepts_the_command_line_the_chart_renders(
+    values: dict[str, str | int | bool],
+) -> None:
+    from kflow_operator.main import parse_args
+
+    parse_args(args_of(render(values)))
+
+
+def test_every_object_carries_the_release_labels_helm_uninstall_relies_on() -> None:
+    for values in ({}, NAMESPACED):
+        for obj in render(values, release="demo").objects:
+            labels = obj["metadata"]["labels"]
+            assert labels["app.kubernetes.io/instance"] == "demo", obj["metadata"]
+            assert labels["app.kubernetes.io/managed-by"] == "Helm"
