@@ -136,6 +136,12 @@ class Supervisor:
     # --- the loop -----------------------------------------------------------------------------
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
+        await self._supervise(stopped)
+        reason = stopped.reason
+        if reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason:
+            await self._on_deletion(RunView.from_body(self.body))
+
+    async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
             run = RunView.from_body(self.body)
             self._post_state_events(run)
