@@ -39,6 +39,15 @@ app.kubernetes.io/part-of: kflow
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* Comma-separated infrastructure types of the enabled launchers, as in spec.infrastructure.type. */}}
+{{- define "kflow.enabledLaunchers" -}}
+{{- $enabled := list -}}
+{{- if .Values.launchers.kubernetesJob.enabled -}}{{- $enabled = append $enabled "kubernetes-job" -}}{{- end -}}
+{{- if .Values.launchers.docker.enabled -}}{{- $enabled = append $enabled "docker" -}}{{- end -}}
+{{- if .Values.launchers.process.enabled -}}{{- $enabled = append $enabled "process" -}}{{- end -}}
+{{- join "," $enabled -}}
+{{- end -}}
+
 {{- define "kflow.clusterwide" -}}
 {{- if not .Values.watchNamespaces -}}true{{- end -}}
 {{- end -}}
