@@ -30,6 +30,7 @@ CLI's log reader) take the part before the last `#` (`docker_api_url`).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import enum
@@ -565,3 +566,66 @@ def _events(stream: Any) -> Iterator[dict[str, Any]]:
     for event in stream:
         if isinstance(event, dict):
             yield event
+
+
+# --- operator command line ------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("docker launcher (infrastructure type docker)")
+    group.add_argument(
+        "--docker",
+        action="store_true",
+        help="run `type: docker` infrastructure on a Docker engine (DOCKER_HOST or the system's)",
+    )
+    group.add_argument("--docker-host", metavar="URL", help="Docker API URL (implies --docker)")
+    group.add_argument(
+        "--docker-kubeconfig",
+        metavar="PATH",
+        type=Path,
+        help="kubeconfig mounted into flow containers so they reach the Kubernetes API "
+        "(default: the operator's own, when it runs from a kubeconfig)",
+    )
+    group.add_argument(
+        "--docker-network",
+        metavar="NAME",
+        default="host",
+        help="network for runs that name none (default: host, so the API server address in "
+        "the kubeconfig works as on the operator's host)",
+    )
+    group.add_argument(
+        "--docker-remove",
+        choices=[p.value for p in RemovalPolicy],
+        default=RemovalPolicy.WITH_FLOW_RUN.value,
+        help="remove finished containers when their FlowRun is deleted (default; logs stay "
+        "readable) or as soon as the run is finished",
+    )
+
+
+def from_arguments(
+    args: argparse.Namespace,
+    state_dir: Path,
+    namespaces: tuple[str, ...],
+    read_flow_run: FlowRunReader,
+) -> DockerLauncher | None:
+    """The launcher the command line asks for, or None when Docker is not enabled."""
+    if not (args.docker or args.docker_host):
+        return None
+    from kflow.cluster.kube import in_cluster, kubeconfig_paths, new_api_client
+
+    from kflow_operator.launchers.kubernetes_job import cluster_identity
+
+    kubeconfig: Path | None = args.docker_kubeconfig
+    if kubeconfig is None and not in_cluster():
+        kubeconfig = next((p for p in kubeconfig_paths() if p.is_file()), None)
+        if kubeconfig is not None:
+            logger.info("flow containers get the operator's kubeconfig %s", kubeconfig)
+    options = DockerLauncherOptions(
+        base_url=args.docker_host,
+        kubeconfig=kubeconfig,
+        state_dir=state_dir,
+        default_network=args.docker_network or None,
+        removal=RemovalPolicy(args.docker_remove),
+        namespaces=namespaces,
+    )
+    return DockerLauncher(options, cluster_identity(new_api_client()), read_flow_run)

@@ -25,6 +25,7 @@ The run counts as gone only when no pod of it is left.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import re
@@ -886,3 +887,55 @@ def job_ids(items: Iterable[Body]) -> list[str]:
         format_job_id(i["metadata"]["namespace"], i["metadata"]["name"], i["metadata"]["uid"])
         for i in items
     ]
+
+
+# --- operator command line ------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "Kubernetes Job launcher (infrastructure type kubernetes-job)"
+    )
+    group.add_argument(
+        "--no-kubernetes-jobs",
+        action="store_true",
+        help="do not run `type: kubernetes-job` infrastructure",
+    )
+    group.add_argument(
+        "--job-image-pull-deadline",
+        metavar="SECONDS",
+        type=float,
+        default=JobLauncherOptions.image_pull_deadline_seconds,
+        help="a flow pod that cannot pull its image (or create its container) this long "
+        "ends its run CRASHED (default %(default)s)",
+    )
+    group.add_argument(
+        "--no-flow-service-accounts",
+        action="store_true",
+        help="do not create the kflow-flow-run ServiceAccount/Role/RoleBinding per namespace "
+        "(install them yourself, or set serviceAccountName in podTemplatePatch)",
+    )
+
+
+def from_arguments(
+    args: argparse.Namespace, namespaces: tuple[str, ...], read_flow_run: FlowRunReader
+) -> KubernetesJobLauncher | None:
+    if args.no_kubernetes_jobs:
+        return None
+    options = JobLauncherOptions(
+        namespaces=namespaces,
+        image_pull_deadline_seconds=args.job_image_pull_deadline,
+        manage_service_accounts=not args.no_flow_service_accounts,
+    )
+    try:
+        return KubernetesJobLauncher(options, read_flow_run)
+    except ApiException as error:
+        if error.status != 403:
+            raise
+        logger.error(
+            "Kubernetes Job launcher disabled: the operator may not read the kube-system "
+            "namespace (the cluster's identity): %s; grant `get` on namespaces (the Helm chart "
+            "does) to run kubernetes-job infrastructure",
+            _api_message(error),
+        )
+        return None
