@@ -19,6 +19,9 @@ import kopf
 
 from kflow_operator import handlers
 from kflow_operator.kube import KubeApi
+from kflow_operator.launchers import docker as docker_launcher
+from kflow_operator.launchers import kubernetes_job
+from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.process import ProcessLauncher
 from kflow_operator.runtime import Runtime
 from kflow_operator.settings import (
@@ -70,6 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where run output files are kept (default: $KFLOW_HOME/operator or ~/.kflow/operator)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    kubernetes_job.add_arguments(parser)
+    docker_launcher.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -104,11 +109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
             api.ensure_peering(PEERING_NAME, namespace)
-    runtime = Runtime(
-        settings=operator_settings,
-        api=api,
-        launchers={"process": ProcessLauncher(operator_settings.log_dir)},
-    )
+    launchers: dict[str, Launcher] = {"process": ProcessLauncher(operator_settings.log_dir)}
+    namespaces = operator_settings.namespaces
+    for launcher in (
+        kubernetes_job.from_arguments(args, namespaces, api.get_flowrun),
+        docker_launcher.from_arguments(
+            args, operator_settings.state_dir, namespaces, api.get_flowrun
+        ),
+    ):
+        if launcher is not None:
+            launchers[launcher.type.value] = launcher
+    runtime = Runtime(settings=operator_settings, api=api, launchers=launchers)
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
