@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kflow.backend import Backend, FlowRun, TaskRun, kflow_home
+from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
 from kflow.cluster.control import ControlView, FlowRunWatcher
 from kflow.cluster.flowrun_api import FlowRunApi
 from kflow.cluster.status import (
@@ -36,6 +36,7 @@ from kflow.transitions import is_accepted
 logger = logging.getLogger("kflow.cluster")
 
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
+CANCEL_CHECK_SECONDS = 0.2
 SUSPENDED = "Suspended"
 
 
@@ -62,11 +63,15 @@ class FlowRunBackend(Backend):
         self._spec_paused = bool((flow_run_object.get("spec") or {}).get("paused"))
         self._suspends = 0
         self._resumed_suspends = resumed_suspend_count(flow_run_object)
+        # Created now, so a stop signal before the engine starts lands where it will look.
+        self._root_control = RunControl()
+        self._controls[self.root_id] = self._root_control
+        self._cancelling = False
         initial_view = self._watcher.view
         if initial_view.cancel:
-            self.request_cancel(self.root_id, initial_view.reason)
+            self.cancel(initial_view.reason or "Flow run was cancelled.")
         if initial_view.paused:
-            self.request_pause(self.root_id)
+            self._root_control.pause_requested = True
 
     @property
     def api_writes(self) -> int:
@@ -85,10 +90,13 @@ class FlowRunBackend(Backend):
     def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
         if flow_run.id != self.root_id:
             return state
-        if state.type is StateType.RUNNING and self.control(flow_run).cancel_requested:
+        if state.type is StateType.RUNNING and self._root_control.cancel_requested:
             # A stop signal or spec.cancel arrived before the body started: never start it.
-            reason = self.control(flow_run).reason or "Flow run was cancelled before it started."
+            reason = self._root_control.reason or "Flow run was cancelled before it started."
             return State(StateType.CANCELLING, message=reason)
+        if state.type is StateType.PAUSED and state.name != SUSPENDED:
+            pause = pause_status(False, state.state_details.pause_timeout, None)
+            self._writer.report(PendingReport(pause=pause))
         if state.type is StateType.COMPLETED:
             self._writer.report(PendingReport(result=self._encode_result(flow_run, state.data)))
         entry = StateEntry(state.type, state.name, state.message, state.when)
@@ -145,23 +153,26 @@ class FlowRunBackend(Backend):
         with self._pause_lock:
             self._spec_paused = view.paused
             self._pause_lock.notify_all()
-        ctl = self._controls.get(self.root_id)
-        if view.paused:
-            self.request_pause(self.root_id)
-        elif ctl is not None:
-            ctl.pause_requested = False
+        self._root_control.pause_requested = view.paused
         if view.cancel:
             reason = view.reason or "Flow run was cancelled."
             logger.info("FlowRun %s: %s; cancelling the run", self._api.name, reason)
             self.cancel(reason)
 
     def cancel(self, reason: str) -> None:
-        """The outside-cancel path (spec.cancel, CANCELLING, SIGTERM): hooks run, CANCELLED."""
+        """The outside-cancel path (spec.cancel, CANCELLING, SIGTERM): hooks run, CANCELLED.
+
+        Safe in a signal handler: no lock is taken (the interrupted code may hold it), and
+        only the first request interrupts the run, so a later one (the operator's SIGTERM
+        after spec.cancel) cannot break into the on_cancellation hooks.
+        """
         from kflow.engine import cancel_flow_run
 
-        self.request_cancel(self.root_id, reason)
-        with self._pause_lock:
-            self._pause_lock.notify_all()
+        if self._cancelling:
+            return
+        self._cancelling = True
+        self._root_control.reason = reason
+        self._root_control.cancel_requested = True
         cancel_flow_run(self.root_id, reason)
 
     def prepare_pause(self, flow_run: FlowRun) -> None:
@@ -182,10 +193,8 @@ class FlowRunBackend(Backend):
     def wait_for_resume(self, flow_run: FlowRun, timeout: float | None) -> bool:
         if flow_run.id != self.root_id:
             return super().wait_for_resume(flow_run, timeout)
-        if timeout is not None:
-            self._writer.report(PendingReport(pause=pause_status(False, timeout, None)))
         deadline = None if timeout is None else time.monotonic() + timeout
-        ctl = self.control(flow_run)
+        ctl = self._root_control
         with self._pause_lock:
             while self._spec_paused:
                 if ctl.cancel_requested:
@@ -193,7 +202,10 @@ class FlowRunBackend(Backend):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
-                self._pause_lock.wait(left)
+                # Bounded wait: a cancel from a signal handler sets the flag without notifying.
+                self._pause_lock.wait(
+                    CANCEL_CHECK_SECONDS if left is None else min(left, CANCEL_CHECK_SECONDS)
+                )
         return True
 
     def resume_flow_run(self, flow_run_id: str) -> None:
