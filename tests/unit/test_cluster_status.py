@@ -225,4 +225,22 @@ def test_what_is_written_fits_the_crd_models() -> None:
     )
     parsed = FlowRunStatus.model_validate(decision.patch)
     written = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
-    assert written == decision.patch
+    assert written == without_nulls(decision.patch)
+
+
+def without_nulls(value: Any) -> Any:
+    """The patch as stored: a null in a merge patch deletes the field."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def test_a_state_without_message_clears_the_previous_message() -> None:
+    previous = StateEntry(StateType.PENDING, "Pending", "Launched process 12", at(0))
+    decision = decide_status_patch(
+        status_with(previous), PendingReport(states=[state(StateType.RUNNING, 1)]), flow_side_rule
+    )
+    assert decision.patch["state"]["message"] is None
+    assert "message" not in decision.patch["stateHistory"][-1]

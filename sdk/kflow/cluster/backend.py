@@ -245,12 +245,11 @@ class FlowRunBackend(Backend):
 
 def pause_status(reschedule: bool, timeout: float | None, key: str | None) -> dict[str, Any]:
     """`status.pause` for a pause starting now."""
-    pause: dict[str, Any] = {"reschedule": reschedule}
+    timeout_time = None
     if timeout is not None:
-        pause["timeoutTime"] = format_time(datetime.now(UTC).timestamp() + timeout)
-    if key is not None:
-        pause["key"] = key
-    return pause
+        timeout_time = format_time(datetime.now(UTC).timestamp() + timeout)
+    # Every field present (None deletes in a merge patch): nothing of an earlier pause lingers.
+    return {"reschedule": reschedule, "timeoutTime": timeout_time, "key": key}
 
 
 def resumed_suspend_count(flow_run_object: dict[str, Any]) -> int:

@@ -169,7 +169,8 @@ def decide_status_patch(
         state = proposed
         history = append_bounded(history, proposed.to_status(MESSAGE_LIMIT), STATE_HISTORY_LIMIT)
         history_changed = True
-        patch["state"] = proposed.to_status()
+        # A merge patch merges nested objects: a state without a message must clear the old one.
+        patch["state"] = {"message": None, **proposed.to_status()}
     if history_changed:
         patch["stateHistory"] = history
     if report.run_name is not None and report.run_name != status.get("runName"):
