@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -194,3 +195,26 @@ def test_local_listing_never_loads_the_kubernetes_client(home: Path) -> None:
     )
     assert "brave-otter" in result.stdout
     assert "KUBERNETES False" in result.stdout
+
+
+def test_a_run_whose_process_died_is_marked_as_such(tmp_path: Path) -> None:
+    died = textwrap.dedent(
+        """
+        import os
+        from kflow.backend import FlowRun
+        from kflow.history.local_backend import LocalHistoryBackend
+        from kflow.states import Running
+
+        backend = LocalHistoryBackend()
+        run = FlowRun("dead0000-0000-0000-0000-000000000000", "lost-lemur", "doomed", {})
+        backend.create_flow_run(run)
+        backend.set_flow_run_state(run, Running())
+        backend.flush()
+        os._exit(0)  # no final state, no exit handlers: like a kill -9
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KFLOW_")}
+    env["KFLOW_HOME"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", died], env=env, check=True, timeout=60)
+    result = kflow(tmp_path, "flow-run", "ls", "--local")
+    assert "RUNNING - process gone" in result.stdout
