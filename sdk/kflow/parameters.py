@@ -106,7 +106,13 @@ class ParameterValidator:
         try:
             self.hints = typing.get_type_hints(fn)
         except Exception:
-            self.hints = dict(getattr(fn, "__annotations__", {}))
+            # An annotation that cannot be resolved (a class defined inside a function under
+            # `from __future__ import annotations`) is not checked rather than breaking the run.
+            self.hints = {
+                name: hint
+                for name, hint in getattr(fn, "__annotations__", {}).items()
+                if not isinstance(hint, str)
+            }
         self.hints.pop("return", None)
         self._model: Any = None
 

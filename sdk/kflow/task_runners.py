@@ -22,6 +22,8 @@ class TaskRunner:
 
     #: The name shown in `Using task runner '...'`.
     name = "TaskRunner"
+    #: False when `submit` runs the call to completion before returning.
+    concurrent = True
 
     def duplicate(self) -> TaskRunner:
         return type(self)()
@@ -38,6 +40,7 @@ class SequentialTaskRunner(TaskRunner):
     """Runs every submitted task run immediately, in the submitting thread."""
 
     name = "SequentialTaskRunner"
+    concurrent = False
 
     def submit(self, call: Callable[[], Any]) -> Future[Any] | None:
         call()

@@ -40,6 +40,13 @@ def _under(ctx: FlowRunContext, flow_run_id: str) -> bool:
     return False
 
 
+def claim_interrupt(ctx: FlowRunContext) -> bool:
+    """True for exactly one of the canceller and the engine racing to interrupt one body."""
+    claim = object()
+    ctx.interrupt_claims.append(claim)
+    return ctx.interrupt_claims[0] is claim
+
+
 def cancel_flow_run(flow_run_id: str | None = None, reason: str | None = None) -> bool:
     """Cancel a flow run running in this process (None: every one), with its subflows.
 
@@ -62,7 +69,7 @@ def cancel_flow_run(flow_run_id: str | None = None, reason: str | None = None) -
         if ctx.async_task is not None:
             with contextlib.suppress(RuntimeError):  # the loop may have closed already
                 ctx.loop.call_soon_threadsafe(ctx.async_task.cancel)
-        elif ctx.in_body:
+        elif ctx.in_body and claim_interrupt(ctx):
             threads.add(ctx.body_thread_id)
         threads.update(ctx.running_task_threads)
     me = threading.get_ident()

@@ -25,6 +25,7 @@ from kflow.engine.interrupts import (
 )
 from kflow.engine.task_engine import check_boundary
 from kflow.exceptions import ParameterTypeError
+from kflow.futures import resolve
 from kflow.logging import (
     disable_log_prints,
     enable_log_prints,
@@ -74,6 +75,8 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     params = flow.call_signature().bind(args, kwargs)
     if parent is not None:
         check_boundary(parent)
+        # Futures and states handed to a subflow arrive as their values, as the spec says.
+        params = {name: resolve(value) for name, value in params.items()}
     run = FlowRunExec(flow, params, parent)
     if flow.isasync:
         if parent is not None and not _loop_running():
@@ -293,6 +296,7 @@ class FlowRunExec:
         ctx.child_states = []
         ctx.child_futures = []
         ctx.aborting = False
+        ctx.interrupt_claims = []
 
     def _cancel_requested(self) -> bool:
         node: FlowRunContext | None = self.ctx
@@ -425,7 +429,11 @@ class FlowRunExec:
             if refused is not None:
                 return self._finish(refused)
             while True:
-                state, reraise = self._attempt_sync()
+                try:
+                    state, reraise = self._attempt_sync()
+                except CancelInterrupt:
+                    # Raised while the engine was already handling the body's end.
+                    state, reraise = self._cancelled(), None
                 delay = None if reraise is not None else self._retry_delay(state)
                 if delay is None:
                     break
@@ -447,6 +455,8 @@ class FlowRunExec:
         scope = None
         ctx.in_body = True
         try:
+            if self._cancel_requested() and cancellation.claim_interrupt(ctx):
+                raise CancelInterrupt()
             if flow.timeout_seconds is None:
                 retval = signature.call(flow.fn, self.params)
             else:

@@ -76,10 +76,9 @@ _previous_handler: object = None
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
     now = time.monotonic()
-    expired = [scope for scope in _alarm_scopes if scope.deadline <= now]
+    expired = [scope for scope in _alarm_scopes if scope.deadline <= now and not scope.fired]
     if not expired:
-        _arm_alarm()
-        return
+        return  # early, or a repeat for a scope whose exception is already on its way
     for scope in expired:
         scope.fired = True
     raise DeadlineExceeded()
@@ -90,7 +89,9 @@ def _arm_alarm() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
     left = min(scope.deadline for scope in _alarm_scopes) - time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, max(left, 0.0001))
+    # Repeats every 50 ms after the deadline: a SIGALRM that lands just before the body enters
+    # a blocking call only runs its handler after that call; the next one interrupts it.
+    signal.setitimer(signal.ITIMER_REAL, max(left, 0.0001), 0.05)
 
 
 def _fire_in_thread(scope: TimeoutScope) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
@@ -123,13 +124,20 @@ def _submit(
 ) -> TaskRunFuture[Any]:
     run = TaskRunExec(task, flow_ctx, params, wait_for)
     flow_ctx.logger.emit_fast(_INFO, "Submitted task run %r for execution.", run.task_run.name)
-    context = copy_context()
-    inner = flow_ctx.task_runner.submit(lambda: context.run(run.run_in_worker))
-    if inner is None:
+    runner = flow_ctx.task_runner
+    if not runner.concurrent:
+        runner.submit(run.run_in_worker)
         future: TaskRunFuture[Any] = TaskRunFuture(run.task_run, final=run.final_state)
-    else:
-        future = TaskRunFuture(run.task_run, inner=inner)
+        flow_ctx.child_futures.append(future)
+        return future
+    # Our own completion future, tracked before the hand-off: if a cancellation interrupts the
+    # flow thread inside the executor's submit, the run that may already have started is still
+    # waited for when the flow run ends.
+    done: Future[State[Any]] = Future()
+    future = TaskRunFuture(run.task_run, inner=done)
     flow_ctx.child_futures.append(future)
+    context = copy_context()
+    runner.submit(lambda: context.run(run.run_to_future, done))
     return future
 
 
@@ -385,6 +393,17 @@ class TaskRunExec:
                 )
             )
             raise
+
+    def run_to_future(self, done: Future[State[Any]]) -> None:
+        try:
+            state = self.run_in_worker()
+        except BaseException as exc:
+            # A task body that raised SystemExit or KeyboardInterrupt crashed its run (already
+            # recorded); the flow sees that state instead of the exception in its own thread.
+            state = self.final_state or Crashed(
+                f"Execution was interrupted by {type(exc).__name__}.", data=exc
+            )
+        done.set_result(state)
 
     def run_in_worker(self) -> State[Any]:
         """Entry point of a submitted task run in a task-runner thread."""

@@ -1,0 +1,346 @@
+"""Control from outside the flow body: pause/resume (thread and process), cancellation, and
+backends that refuse a state."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kflow import flow, pause_flow_run, resume_flow_run, task
+from kflow.backend import Backend, FlowRun, MemoryBackend, TaskRun, set_backend
+from kflow.engine import cancel_flow_run
+from kflow.exceptions import ReschedulingNotSupported
+from kflow.runtime import flow_run as runtime_flow_run
+from kflow.states import Cancelling, State, StateType
+
+
+class WatchedBackend(MemoryBackend):
+    """Lets the test wait for a state without sleeping, and leaves a marker file for children."""
+
+    def __init__(self, marker_dir: Path) -> None:
+        super().__init__()
+        self.marker_dir = marker_dir
+        self.changed = threading.Condition()
+
+    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        in_force = super().set_flow_run_state(flow_run, state)
+        (self.marker_dir / f"{flow_run.id}.{state.type.value}").touch()
+        with self.changed:
+            self.changed.notify_all()
+        return in_force
+
+    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
+        in_force = super().set_task_run_state(task_run, state)
+        with self.changed:
+            self.changed.notify_all()
+        return in_force
+
+    def task_running(self) -> bool:
+        return any(
+            states and states[-1].type is StateType.RUNNING
+            for states in list(self.task_run_states.values())
+        )
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
+        with self.changed:
+            assert self.changed.wait_for(predicate, timeout), "condition not reached in time"
+
+    def reached(self, state_type: StateType) -> FlowRun | None:
+        for run in list(self.flow_runs.values()):
+            if any(s.type is state_type for s in self.flow_run_states.get(run.id, [])):
+                return run
+        return None
+
+
+@pytest.fixture(autouse=True)
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WatchedBackend]:
+    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
+    watched = WatchedBackend(tmp_path)
+    set_backend(watched)
+    yield watched
+    set_backend(None)
+
+
+def run_in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(target()), daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_pause_blocks_until_resumed_from_another_thread(backend: WatchedBackend) -> None:
+    steps: list[str] = []
+
+    @task
+    def step(name: str) -> None:
+        steps.append(name)
+
+    @flow
+    def paused_flow() -> str:
+        step("setup")
+        pause_flow_run(timeout=30)
+        step("punchline")
+        return "done"
+
+    thread, outcome = run_in_thread(lambda: paused_flow(return_state=True))
+    backend.wait_for(lambda: backend.reached(StateType.PAUSED) is not None)
+    assert steps == ["setup"]
+    paused = backend.reached(StateType.PAUSED)
+    assert paused is not None
+    resume_flow_run(paused.id)
+    thread.join(10)
+    assert outcome[0].result() == "done"
+    assert steps == ["setup", "punchline"]
+    types = [s.type for s in backend.flow_run_states[paused.id]]
+    assert types[-3:] == [StateType.PAUSED, StateType.RUNNING, StateType.COMPLETED]
+
+
+def test_pause_resumed_from_another_process(backend: WatchedBackend, tmp_path: Path) -> None:
+    @flow
+    def paused_flow() -> str:
+        run_id = runtime_flow_run.id
+        resumer = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time, pathlib\n"
+                "marker = pathlib.Path(sys.argv[1])\n"
+                "deadline = time.monotonic() + 20\n"
+                "while not marker.exists() and time.monotonic() < deadline:\n"
+                "    time.sleep(0.01)\n"
+                "from kflow import resume_flow_run\n"
+                "resume_flow_run(sys.argv[2])\n",
+                str(tmp_path / f"{run_id}.PAUSED"),
+                run_id,
+            ],
+            env={**os.environ, "KFLOW_BACKEND": "memory"},
+        )
+        pause_flow_run(timeout=30)
+        assert resumer.wait(20) == 0
+        return "resumed"
+
+    assert paused_flow() == "resumed"
+
+
+def test_pause_timeout_fails_the_run() -> None:
+    @flow
+    def never_resumed() -> None:
+        pause_flow_run(timeout=0.2)
+
+    state = never_resumed(return_state=True)
+    assert state.is_failed()
+    assert "paused and not resumed within 0.2 second(s)" in (state.message or "")
+
+
+def test_async_pause_is_awaitable(backend: WatchedBackend) -> None:
+    @flow
+    async def inspiring_joke() -> str:
+        await pause_flow_run(timeout=30)
+        return "ducked"
+
+    thread, outcome = run_in_thread(lambda: asyncio.run(inspiring_joke()))
+    backend.wait_for(lambda: backend.reached(StateType.PAUSED) is not None)
+    paused = backend.reached(StateType.PAUSED)
+    assert paused is not None
+    resume_flow_run(paused.id)
+    thread.join(10)
+    assert outcome == ["ducked"]
+
+
+def test_pause_requested_from_outside_happens_at_the_next_task(backend: WatchedBackend) -> None:
+    gate = threading.Event()
+    steps: list[int] = []
+
+    @task
+    def step(i: int) -> None:
+        steps.append(i)
+        if i == 0:
+            assert gate.wait(10)
+
+    @flow
+    def long_running() -> None:
+        for i in range(3):
+            step(i)
+
+    thread, outcome = run_in_thread(lambda: long_running(return_state=True))
+    backend.wait_for(backend.task_running)
+    running = backend.reached(StateType.RUNNING)
+    assert running is not None
+    pause_flow_run(flow_run_id=running.id)
+    gate.set()
+    backend.wait_for(lambda: backend.reached(StateType.PAUSED) is not None)
+    assert steps == [0]
+    resume_flow_run(running.id)
+    thread.join(10)
+    assert outcome[0].is_completed() and steps == [0, 1, 2]
+
+
+def test_reschedule_needs_a_cluster_backend() -> None:
+    @flow(persist_result=True)
+    def noblock_pausing() -> None:
+        pause_flow_run(timeout=30, reschedule=True)
+
+    with pytest.raises(ReschedulingNotSupported, match="needs a run backed by the kflow operator"):
+        noblock_pausing()
+
+
+def test_pause_outside_a_flow_or_in_a_task_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="outside a flow run"):
+        pause_flow_run()
+
+    @task
+    def pauses() -> None:
+        pause_flow_run()
+
+    @flow
+    def f() -> None:
+        pauses()
+
+    with pytest.raises(RuntimeError, match="Task runs cannot be paused"):
+        f()
+
+
+def cancellation_hook(record: list[str]) -> Callable[..., None]:
+    def hook(flw: Any, flow_run: FlowRun, state: State[Any]) -> None:
+        record.append(state.type.value)
+
+    return hook
+
+
+def test_cancel_from_another_thread(backend: WatchedBackend) -> None:
+    hooks: list[str] = []
+    after: list[int] = []
+
+    @flow(on_cancellation=[cancellation_hook(hooks)])
+    def busy() -> None:
+        for _ in range(3000):
+            time.sleep(0.01)
+        after.append(1)
+
+    thread, outcome = run_in_thread(lambda: busy(return_state=True))
+    backend.wait_for(lambda: backend.reached(StateType.RUNNING) is not None)
+    running = backend.reached(StateType.RUNNING)
+    assert running is not None
+    assert cancel_flow_run(running.id, reason="Stopped by the test.")
+    thread.join(10)
+    assert not thread.is_alive()
+    state = outcome[0]
+    assert state.type is StateType.CANCELLED and state.message == "Stopped by the test."
+    assert hooks == ["CANCELLED"] and not after
+
+
+def test_cancel_from_a_signal_handler(
+    backend: WatchedBackend,
+) -> None:
+    hooks: list[str] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: cancel_flow_run())
+
+    @task
+    def sleepy() -> None:
+        for _ in range(3000):
+            time.sleep(0.01)
+
+    @flow(on_cancellation=[cancellation_hook(hooks)])
+    def sleeper() -> None:
+        sleepy.submit()
+        # Short sleeps: a signal landing in the instant before a blocking call only runs its
+        # handler after that call returns (a CPython limit the engine cannot lift).
+        for _ in range(600):
+            time.sleep(0.05)
+
+    def send_signal_once_running() -> None:
+        backend.wait_for(backend.task_running)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    sender = threading.Thread(target=send_signal_once_running, daemon=True)
+    sender.start()
+    started = time.monotonic()
+    try:
+        state = sleeper(return_state=True)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert time.monotonic() - started < 5
+    assert state.type is StateType.CANCELLED
+    assert hooks == ["CANCELLED"]
+    task_states = [states[-1] for states in backend.task_run_states.values()]
+    assert [s.type for s in task_states] == [StateType.CANCELLED]
+
+
+def test_cancel_returns_false_when_nothing_runs() -> None:
+    assert cancel_flow_run("no-such-run") is False
+
+
+class RefusingBackend(MemoryBackend):
+    """A cluster backend whose run was cancelled before the process got to start it."""
+
+    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        if state.type is StateType.RUNNING:
+            refused = Cancelling("Cancelled by the operator before start.")
+            return super().set_flow_run_state(flow_run, refused)
+        return super().set_flow_run_state(flow_run, state)
+
+
+def test_a_refused_running_state_is_honoured() -> None:
+    set_backend(RefusingBackend())
+    hooks: list[str] = []
+    ran: list[int] = []
+
+    @flow(on_cancellation=[cancellation_hook(hooks)])
+    def f() -> None:
+        ran.append(1)
+
+    state = f(return_state=True)
+    assert state.type is StateType.CANCELLED
+    assert state.message == "Cancelled by the operator before start."
+    assert not ran and hooks == ["CANCELLED"]
+
+
+class CountingBackend(Backend):
+    """The smallest useful backend: counts events, from many threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.task_runs: list[TaskRun] = []
+        self.finals: list[str] = []
+        self.flushed_after: int = -1
+
+    def create_task_run(self, task_run: TaskRun) -> None:
+        with self.lock:
+            self.task_runs.append(task_run)
+
+    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
+        if state.is_final():
+            with self.lock:
+                self.finals.append(task_run.id)
+        return state
+
+    def flush(self) -> None:
+        self.flushed_after = len(self.finals)
+
+
+def test_every_task_run_is_reported_before_flush() -> None:
+    counting = CountingBackend()
+    set_backend(counting)
+
+    @task
+    def noop(i: int) -> int:
+        return i
+
+    @flow
+    def many() -> None:
+        for i in range(200):
+            noop.submit(i)
+
+    many()
+    assert len(counting.task_runs) == 200
+    assert counting.flushed_after == 200
