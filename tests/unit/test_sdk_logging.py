@@ -1,0 +1,116 @@
+"""The run logger: console format, where lines go, and what happens outside a run."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kflow import flow, get_run_logger, task
+from kflow.backend import MemoryBackend, set_backend
+from kflow.logging import ConsoleFormatter
+
+LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| (?P<level>[A-Z]+ *) \| (?P<label>.+?) - (?P<msg>.*)$")
+
+
+@pytest.fixture(autouse=True)
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
+    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
+    memory = MemoryBackend()
+    set_backend(memory)
+    yield memory
+    set_backend(None)
+
+
+def test_run_loggers_in_flows_and_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    @task
+    def work() -> None:
+        get_run_logger().warning("careful")
+
+    @flow(name="Logging Flow")
+    def f() -> None:
+        logger = get_run_logger()
+        logger.info("hello %s", "there")
+        logger.error("bad thing")
+        work()
+
+    f()
+    lines = [LINE.match(line) for line in capsys.readouterr().err.splitlines()]
+    assert all(lines)
+    parsed = [(m["level"], m["label"], m["msg"]) for m in lines if m]
+    flow_label = parsed[1][1]
+    assert re.fullmatch(r"Flow run '[a-z]+-[a-z]+'", flow_label)
+    assert ("INFO   ", flow_label, "hello there") in parsed
+    assert ("ERROR  ", flow_label, "bad thing") in parsed
+    warning = next(p for p in parsed if p[2] == "careful")
+    assert warning[0] == "WARNING" and re.fullmatch(r"Task run 'work-[0-9a-f]{8}-0'", warning[1])
+
+
+def test_level_is_padded_to_seven_characters() -> None:
+    record = logging.LogRecord("kflow.engine", logging.INFO, __file__, 1, "msg %d", (1,), None)
+    record.created = 0.673
+    record.msecs = 673
+    line = ConsoleFormatter().format(record)
+    assert re.fullmatch(r"\d\d:\d\d:00\.673 \| INFO    \| kflow\.engine - msg 1", line)
+
+
+def test_exceptions_are_followed_by_their_traceback() -> None:
+    try:
+        raise ValueError("I fail successfully")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "kflow.task_runs", logging.ERROR, __file__, 1, "Encountered", (), sys.exc_info()
+        )
+    record.run_label = "Task run 'x-1-0'"
+    text = ConsoleFormatter().format(record)
+    first, *rest = text.splitlines()
+    assert first.endswith("| ERROR   | Task run 'x-1-0' - Encountered")
+    assert rest[0] == "Traceback (most recent call last):"
+    assert rest[-1] == "ValueError: I fail successfully"
+
+
+def test_records_carry_run_ids_for_other_handlers(caplog: pytest.LogCaptureFixture) -> None:
+    kflow_logger = logging.getLogger("kflow")
+    kflow_logger.addHandler(caplog.handler)
+    try:
+
+        @flow
+        def f() -> None:
+            get_run_logger().info("with ids")
+
+        f()
+    finally:
+        kflow_logger.removeHandler(caplog.handler)
+    record = next(r for r in caplog.records if r.getMessage() == "with ids")
+    assert record.flow_run_id and record.flow_name == "f"  # type: ignore[attr-defined]
+    assert any(r.getMessage().startswith("Created flow run") for r in caplog.records)
+
+
+def test_get_run_logger_outside_a_run_says_so() -> None:
+    with pytest.raises(RuntimeError, match="outside a flow run or task run"):
+        get_run_logger()
+
+
+def test_log_level_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kflow_logger = logging.getLogger("kflow")
+    previous = kflow_logger.level
+    kflow_logger.setLevel(logging.WARNING)
+    try:
+
+        @flow
+        def quiet() -> None:
+            get_run_logger().info("not shown")
+            get_run_logger().warning("shown")
+
+        quiet()
+    finally:
+        kflow_logger.setLevel(previous)
+    err = capsys.readouterr().err
+    assert "not shown" not in err and "shown" in err
+    assert "Created flow run" not in err
