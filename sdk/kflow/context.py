@@ -55,10 +55,6 @@ class FlowRunContext:
         self.body_thread_id = threading.get_ident()
         #: True while the user's flow body executes (only then may it be interrupted).
         self.in_body = False
-        #: Who raises the cancellation into the body: the canceller (body already running) or
-        #: the engine (cancel arrived just before the body started). First to append wins, so
-        #: the exception is raised exactly once.
-        self.interrupt_claims: list[object] = []
         #: Set when the run is being torn down (timeout, cancellation): submitted task runs that
         #: have not started yet end as CANCELLED instead of starting.
         self.aborting = False

@@ -40,11 +40,23 @@ def _under(ctx: FlowRunContext, flow_run_id: str) -> bool:
     return False
 
 
-def claim_interrupt(ctx: FlowRunContext) -> bool:
-    """True for exactly one of the canceller and the engine racing to interrupt one body."""
-    claim = object()
-    ctx.interrupt_claims.append(claim)
-    return ctx.interrupt_claims[0] is claim
+_claimed_threads: dict[int, object] = {}
+
+
+def claim_thread(thread_id: int) -> bool:
+    """True for exactly one caller wanting to raise the cancellation into `thread_id`.
+
+    The canceller (body running) and the engine (cancel seen at the body's start or at a task
+    boundary) race; raising twice would let the second exception land in the engine's own
+    handling or in the on_cancellation hooks. `dict.setdefault` is atomic under the GIL.
+    """
+    token = object()
+    return _claimed_threads.setdefault(thread_id, token) is token
+
+
+def release_thread(thread_id: int) -> None:
+    """The outermost run in this thread is over: a later cancellation may interrupt it again."""
+    _claimed_threads.pop(thread_id, None)
 
 
 def cancel_flow_run(flow_run_id: str | None = None, reason: str | None = None) -> bool:
@@ -69,9 +81,9 @@ def cancel_flow_run(flow_run_id: str | None = None, reason: str | None = None) -
         if ctx.async_task is not None:
             with contextlib.suppress(RuntimeError):  # the loop may have closed already
                 ctx.loop.call_soon_threadsafe(ctx.async_task.cancel)
-        elif ctx.in_body and claim_interrupt(ctx):
+        elif ctx.in_body and claim_thread(ctx.body_thread_id):
             threads.add(ctx.body_thread_id)
-        threads.update(ctx.running_task_threads)
+        threads.update(t for t in list(ctx.running_task_threads) if claim_thread(t))
     me = threading.get_ident()
     for thread_id in threads - {me}:
         raise_in_thread(thread_id, CancelInterrupt)

@@ -267,6 +267,9 @@ class FlowRunExec:
     def _exit(self, token: Any) -> None:
         flow_run_ctx.reset(token)
         cancellation.unregister(self.ctx)
+        parent = self.parent
+        if parent is None or parent.body_thread_id != self.ctx.body_thread_id:
+            cancellation.release_thread(self.ctx.body_thread_id)
         if self.flow.log_prints:
             disable_log_prints()
         self.ctx.task_runner.shutdown()
@@ -296,7 +299,6 @@ class FlowRunExec:
         ctx.child_states = []
         ctx.child_futures = []
         ctx.aborting = False
-        ctx.interrupt_claims = []
 
     def _cancel_requested(self) -> bool:
         node: FlowRunContext | None = self.ctx
@@ -323,7 +325,8 @@ class FlowRunExec:
         ctx = self.ctx
         ctx.aborting = True
         for thread_id in list(ctx.running_task_threads):
-            raise_in_thread(thread_id, CancelInterrupt)
+            if cancellation.claim_thread(thread_id):
+                raise_in_thread(thread_id, CancelInterrupt)
 
     def _abort_children(self) -> None:
         """Stop submitted task runs (timeout, cancellation); wait a bounded time for them."""
@@ -455,7 +458,7 @@ class FlowRunExec:
         scope = None
         ctx.in_body = True
         try:
-            if self._cancel_requested() and cancellation.claim_interrupt(ctx):
+            if self._cancel_requested() and cancellation.claim_thread(ctx.body_thread_id):
                 raise CancelInterrupt()
             if flow.timeout_seconds is None:
                 retval = signature.call(flow.fn, self.params)
@@ -541,6 +544,10 @@ class FlowRunExec:
             if timeout.expired():
                 return self._timed_out(), None
             return self._from_exception(exc), None
+        except CancelInterrupt as exc:
+            self._abort_children()
+            parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
+            return self._cancelled(), exc if parent_cancelled else None
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None:

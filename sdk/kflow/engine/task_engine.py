@@ -75,7 +75,11 @@ def check_boundary(flow_ctx: FlowRunContext) -> None:
     while ctx is not None:
         control = ctx.control
         if control.cancel_requested:
-            raise CancelInterrupt()
+            from kflow.engine.cancellation import claim_thread
+
+            if claim_thread(threading.get_ident()):
+                raise CancelInterrupt()
+            return  # the canceller raises it into this thread
         if control.pause_requested:
             control.pause_requested = False
             from kflow.pause import pause_blocking
@@ -422,6 +426,9 @@ class TaskRunExec:
             return self.final_state or self._finish(self._interrupted("its flow run ended"))
         finally:
             flow_ctx.running_task_threads.pop(thread_id, None)
+            from kflow.engine.cancellation import release_thread
+
+            release_thread(thread_id)
 
     # -- async -------------------------------------------------------------------------
     async def run_async_for_caller(self, return_state: bool) -> Any:
