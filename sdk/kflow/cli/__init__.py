@@ -45,6 +45,7 @@ COMMANDS: tuple[Command, ...] = (
         "run the FlowRun named by KFLOW_FLOW_RUN_NAMESPACE/NAME (infrastructure entry command)",
         "kflow.cli.execute:register",
     ),
+    Command("deploy", "create or update Deployments from kflow.yaml", "kflow.cli.deploy:register"),
 )
 
 
