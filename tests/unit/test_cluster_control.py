@@ -1,0 +1,48 @@
+"""What the flow process reads from its FlowRun: cancel/pause requests and resumed suspensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kflow.cluster.backend import pause_status, resumed_suspend_count
+from kflow.cluster.control import ControlView, control_view
+
+
+def flow_run(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": "1"}, "spec": spec, "status": status or {}}
+
+
+def test_nothing_asked() -> None:
+    assert control_view(flow_run({})) == ControlView(cancel=False, paused=False)
+
+
+def test_spec_cancel_and_an_operators_cancelling_both_cancel() -> None:
+    assert control_view(flow_run({"cancel": True})).cancel
+    cancelling = {"state": {"type": "CANCELLING", "message": "stopping"}}
+    view = control_view(flow_run({}, cancelling))
+    assert view.cancel and view.reason == "stopping"
+
+
+def test_spec_paused_pauses() -> None:
+    view = control_view(flow_run({"paused": True}))
+    assert view.paused and not view.cancel
+
+
+def test_a_suspension_counts_as_resumed_only_once_spec_paused_is_false() -> None:
+    status = {"pause": {"reschedule": True, "key": "2"}}
+    assert resumed_suspend_count(flow_run({"paused": True}, status)) == 0
+    assert resumed_suspend_count(flow_run({"paused": False}, status)) == 2
+    blocking = {"pause": {"reschedule": False, "key": None}}
+    assert resumed_suspend_count(flow_run({}, blocking)) == 0
+    assert resumed_suspend_count(flow_run({})) == 0
+
+
+def test_pause_status_names_every_field_so_an_old_pause_leaves_nothing_behind() -> None:
+    assert pause_status(False, None, None) == {
+        "reschedule": False,
+        "timeoutTime": None,
+        "key": None,
+    }
+    with_timeout = pause_status(True, 60, "1")
+    assert with_timeout["reschedule"] is True and with_timeout["key"] == "1"
+    assert with_timeout["timeoutTime"].endswith("Z")
