@@ -27,15 +27,22 @@ Contract (what a backend implementer must honour)
   All methods must be thread-safe.
 * Outside control: `control(flow_run)` returns the run's `RunControl`, a small object whose
   flags the engine reads at every task boundary (a plain attribute read, so keep them up to
-  date from your own watcher thread or from `request_*`). A backend that learns of a
-  cancellation may also call `kflow.engine.cancel_flow_run(flow_run_id)` to interrupt the body
-  at once (that function is safe to call from a signal handler or any thread).
-* Pause: `pause_flow_run()` proposes PAUSED, then calls `wait_for_resume(flow_run, timeout)`,
-  which blocks until `resume_flow_run(flow_run_id)` is called (possibly in another process,
-  hence the default implementation below keeps a flag file under `$KFLOW_HOME/control`) and
-  returns True, or returns False on timeout. `supports_reschedule` is False for local backends:
-  `pause_flow_run(reschedule=True)` then raises; a cluster backend sets it and implements
-  `suspend_flow_run`.
+  date from your own watcher thread or from `request_*`). The flags of a run's ancestors count
+  too, so a subflow stops when its top-level run is cancelled. A backend that learns of a
+  cancellation should call `kflow.engine.cancel_flow_run(flow_run_id, reason)` to interrupt
+  the body at once (safe from a signal handler or any thread; the engine makes sure the
+  exception is raised into each thread only once, whoever asks first).
+* Pause: `pause_flow_run()` calls `prepare_pause(flow_run)` (forget stale resume requests),
+  proposes PAUSED, then calls `wait_for_resume(flow_run, timeout)`, which blocks until
+  `resume_flow_run(flow_run_id)` is called (possibly in another process, hence the default
+  implementation below keeps a flag file under `$KFLOW_HOME/control`) and returns True, or
+  returns False on timeout (the run then fails) or when a cancellation is requested. After a
+  resume the engine proposes RUNNING. `request_pause(flow_run_id)` (what
+  `pause_flow_run(flow_run_id=...)` calls) sets `RunControl.pause_requested`; the engine pauses
+  at the next task boundary and clears the flag. `supports_reschedule` is False for local
+  backends: `pause_flow_run(reschedule=True)` then raises; a cluster backend sets it and
+  implements `suspend_flow_run(flow_run, timeout)`, after which the engine ends the run in a
+  PAUSED state named `Suspended` (no terminal state, no hooks) and returns.
 * Results: `write_result(key, value)` / `read_result(key)`; keys are stable across reruns of
   the same flow run id (`<flow_run_id>/<task_key>-<dynamic_key>`), so a rerun finds them. The
   default stores pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow).
