@@ -71,3 +71,15 @@ def test_newest_first() -> None:
         {"metadata": {"name": "b", "creationTimestamp": "2026-01-01T00:00:05Z"}},
     ]
     assert [o["metadata"]["name"] for o in by_creation(objs)] == ["b", "a"]
+
+
+def test_where_container_and_job_logs_come_from() -> None:
+    from kflow.cluster.logs import docker_api_url, job_pod_selector
+
+    assert docker_api_url("unix:///var/run/docker.sock#ABCD:EF") == "unix:///var/run/docker.sock"
+    assert docker_api_url("tcp://127.0.0.1:2375") == "tcp://127.0.0.1:2375"
+    assert job_pod_selector("team/nightly-1@1234-uid") == (
+        "team",
+        "batch.kubernetes.io/controller-uid=1234-uid",
+    )
+    assert job_pod_selector("team/nightly-1") == ("team", "job-name=nightly-1")

@@ -49,7 +49,8 @@ def write_flow_run_logs(
             )
         _copy_file(Path(log_path), out, api.get if follow else None)
     elif kind == "docker":
-        _docker_logs(str(infrastructure.get("scope")), str(infrastructure.get("id")), follow, out)
+        api_url = docker_api_url(str(infrastructure.get("scope") or ""))
+        _docker_logs(api_url, str(infrastructure.get("id")), follow, out)
     elif kind == "kubernetes-job":
         _job_logs(api_client, str(infrastructure.get("id")), follow, out)
     else:
@@ -111,10 +112,25 @@ def _docker_logs(api_url: str, container_id: str, follow: bool, out: TextIO) -> 
         out.write(container.logs().decode("utf-8", errors="replace"))
 
 
+def docker_api_url(scope: str) -> str:
+    """A docker scope is `API-URL#daemon-id`; the logs come from the URL."""
+    url, sep, _ = scope.rpartition("#")
+    return url if sep else scope
+
+
+def job_pod_selector(job_id: str) -> tuple[str, str]:
+    """(namespace, label selector) of the pods of Job `namespace/job-name[@job-uid]`."""
+    path, _, uid = job_id.partition("@")
+    namespace, _, job_name = path.partition("/")
+    if uid:
+        return namespace, f"batch.kubernetes.io/controller-uid={uid}"
+    return namespace, f"job-name={job_name}"
+
+
 def _job_logs(api_client: client.ApiClient, job_id: str, follow: bool, out: TextIO) -> None:
-    namespace, _, job_name = job_id.partition("/")
+    namespace, selector = job_pod_selector(job_id)
     core = client.CoreV1Api(api_client)
-    listed = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}")
+    listed = core.list_namespaced_pod(namespace, label_selector=selector)
     pods: list[Any] = list(listed.items or [])
     if not pods:
         raise LogsUnavailable(f"Job {job_id} has no pods (yet, or any more)")
