@@ -344,3 +344,36 @@ def test_every_task_run_is_reported_before_flush() -> None:
     many()
     assert len(counting.task_runs) == 200
     assert counting.flushed_after == 200
+
+
+def test_cancel_an_async_flow_from_another_thread(backend: WatchedBackend) -> None:
+    hooks: list[str] = []
+
+    @flow(on_cancellation=[cancellation_hook(hooks)])
+    async def waiting() -> None:
+        await asyncio.sleep(30)
+
+    thread, outcome = run_in_thread(lambda: asyncio.run(waiting(return_state=True)))
+    backend.wait_for(lambda: backend.reached(StateType.RUNNING) is not None)
+    running = backend.reached(StateType.RUNNING)
+    assert running is not None
+    assert cancel_flow_run(running.id, reason="Stop waiting.")
+    thread.join(10)
+    assert outcome[0].type is StateType.CANCELLED and outcome[0].message == "Stop waiting."
+    assert hooks == ["CANCELLED"]
+
+
+def test_flow_timeout_outside_the_main_thread() -> None:
+    progress: list[int] = []
+
+    @flow(timeout_seconds=0.2)
+    def slow() -> None:
+        for step in range(300):
+            time.sleep(0.01)
+            progress.append(step)
+
+    thread, outcome = run_in_thread(lambda: slow(return_state=True))
+    thread.join(10)
+    state = outcome[0]
+    assert state.name == "TimedOut"
+    assert len(progress) < 300  # the call returned long before 300 steps of 10 ms
