@@ -1,8 +1,9 @@
 """Session fixtures giving tests a real cluster: `kubeconfig`, `node_cluster`, `docker_engine`.
 
 A user's own cluster wins: with `KUBECONFIG` set (e.g. kind), tests use it untouched. Otherwise
-the local cluster from `tests.cluster` is started on demand, and at session end the session
-stops exactly the tiers it started itself (set `KFLOW_KEEP_CLUSTER=1` to keep them running).
+the local cluster from `tests.cluster` is started on demand. Concurrent sessions share it: the
+last one to finish stops the tiers sessions started (never what a person started with
+`cluster-up`); set `KFLOW_KEEP_CLUSTER=1` to keep them running.
 
 The slow, one-off preparation (building the Kubernetes binaries, making images) runs once after
 collection, outside any test's timeout, and only when a selected test needs a cluster; unit-only
@@ -15,12 +16,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cluster import cluster, control_plane, images, k8s_build, node, paths, tools
+from tests.cluster import (
+    cluster,
+    control_plane,
+    images,
+    k8s_build,
+    node,
+    paths,
+    sessions,
+    tools,
+)
 from tests.cluster import docker_engine as docker_tier
 from tests.cluster.versions import KUBERNETES_VERSION
 
@@ -39,9 +49,9 @@ _LIFECYCLE_MODULE = "tests/e2e/test_cluster_lifecycle.py"
 
 @dataclass
 class _LocalCluster:
-    """What this session started, so teardown stops only that."""
+    """This session's use of the shared local cluster (see tests.cluster.sessions)."""
 
-    started: list[str] = field(default_factory=list)
+    leased: bool = False
     preparation_error: str | None = None
 
     def bring_up(self, tier: str) -> cluster.UpResult:
@@ -54,29 +64,44 @@ class _LocalCluster:
                 "(see docs/local-cluster.md for kind)",
                 pytrace=False,
             )
-        before = cluster.status().processes
-        try:
-            result = cluster.up(tier)
-        except Exception as error:
-            pytest.fail(
-                f"could not bring up the local cluster (tier {tier}): {error}\n"
-                f"state and logs: {paths.state_dir()}",
-                pytrace=False,
-            )
-        after = cluster.status().processes
-        self.started += [name for name, pid in after.items() if pid and not before.get(name)]
+        with sessions.cluster_lock():
+            sessions.take_lease()
+            self.leased = True
+            before = cluster.status().processes
+            try:
+                result = cluster.up(tier)
+            except Exception as error:
+                pytest.fail(
+                    f"could not bring up the local cluster (tier {tier}): {error}\n"
+                    f"state and logs: {paths.state_dir()}",
+                    pytrace=False,
+                )
+            finally:
+                after = cluster.status().processes
+                sessions.add_started(
+                    [name for name, pid in after.items() if pid and not before.get(name)]
+                )
         return result
 
     def tear_down(self) -> None:
-        if not self.started or os.environ.get("KFLOW_KEEP_CLUSTER") == "1":
+        """Stop what sessions started, once no other session still uses the cluster."""
+        if not self.leased:
             return
-        started = set(self.started)
-        if docker_tier.DOCKERD.name in started:
-            cluster.down("docker")
-        if started & {p.name for p in control_plane.PROCESSES}:
-            cluster.down("control-plane")
-        elif started & {p.name for p in node.PROCESSES}:
-            cluster.down("node")
+        sessions.drop_lease()
+        with sessions.cluster_lock():
+            if os.environ.get("KFLOW_KEEP_CLUSTER") == "1":
+                sessions.forget_started()
+                return
+            if sessions.other_leases():
+                return
+            started = sessions.started_by_sessions()
+            if docker_tier.DOCKERD.name in started:
+                cluster.down("docker")
+            if started & {p.name for p in control_plane.PROCESSES}:
+                cluster.down("control-plane")
+            elif started & {p.name for p in node.PROCESSES}:
+                cluster.down("node")
+            sessions.forget_started()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

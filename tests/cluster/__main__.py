@@ -6,13 +6,15 @@ import argparse
 import sys
 import time
 
-from tests.cluster import cluster, kind, paths
+from tests.cluster import cluster, kind, paths, sessions
 from tests.cluster.versions import KUBERNETES_VERSION
 
 
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    result = cluster.up(args.tier)
+    with sessions.cluster_lock():
+        result = cluster.up(args.tier)
+        sessions.forget_started()  # started by hand: no test session may stop it
     print(
         f"local cluster ({args.tier}, Kubernetes {KUBERNETES_VERSION}) up in "
         f"{time.monotonic() - started:.1f}s"
@@ -25,7 +27,9 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = cluster.down(args.tier)
+    with sessions.cluster_lock():
+        stopped = cluster.down(args.tier)
+        sessions.forget_started()
     print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
     leftovers = cluster.status().leftovers() if args.tier == "all" else []
     for item in leftovers:

@@ -82,7 +82,7 @@ class Status:
         found = [f"process {name} (pid {pid})" for name, pid in self.processes.items() if pid]
         found += [f"process {stray}" for stray in self.strays]
         found += [f"link {name}" for name in self.links]
-        found += [f"iptables {t} chain {c}" for t, chains in self.chains.items() for c in chains]
+        found += [f"{t} chain {c}" for t, chains in self.chains.items() for c in chains]
         found += [f"mount {m}" for m in self.mounts]
         found += [f"cgroup {c}" for c in self.cgroups]
         return found

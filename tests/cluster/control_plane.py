@@ -11,10 +11,12 @@ from pathlib import Path
 from tests.cluster import certs, k8s_build, kubeconfigs, network, packages, paths, topology
 from tests.cluster.processes import Managed, wait_for
 
-ETCD = Managed("etcd")
-APISERVER = Managed("kube-apiserver")
-CONTROLLER_MANAGER = Managed("kube-controller-manager")
-SCHEDULER = Managed("kube-scheduler")
+ETCD = Managed("etcd", lambda: str(packages.etcd_path()))
+APISERVER = Managed("kube-apiserver", lambda: str(k8s_build.binary("kube-apiserver")))
+CONTROLLER_MANAGER = Managed(
+    "kube-controller-manager", lambda: str(k8s_build.binary("kube-controller-manager"))
+)
+SCHEDULER = Managed("kube-scheduler", lambda: str(k8s_build.binary("kube-scheduler")))
 PROCESSES = (ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER)
 
 

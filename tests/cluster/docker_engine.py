@@ -11,13 +11,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.cluster import images, network, packages, paths
+from tests.cluster import cgroups, images, network, packages, paths
 from tests.cluster.processes import Managed, wait_for
 
-DOCKERD = Managed("dockerd")
+DOCKERD = Managed("dockerd", lambda: f"--host=unix://{own_socket()}")
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
 OWN_BRIDGE = "docker0"
 DOCKER_CHAIN_PREFIXES = ("DOCKER",)
+CGROUP_NAME = "docker"
 
 
 def own_socket() -> Path:
@@ -88,5 +89,6 @@ def down() -> list[str]:
         return []
     network.remove_link(OWN_BRIDGE)
     network.remove_chains(DOCKER_CHAIN_PREFIXES, interface=OWN_BRIDGE)
+    cgroups.remove_trees(CGROUP_NAME)
     shutil.rmtree(paths.state_dir() / "docker", ignore_errors=True)
     return [DOCKERD.name]

@@ -12,6 +12,8 @@ import subprocess
 from tests.cluster import topology
 
 _TABLES = ("filter", "nat", "mangle")
+# kube-proxy and the kubelet program both address families.
+_COMMANDS = ("iptables", "ip6tables")
 
 
 def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -60,8 +62,8 @@ def veth_peers_of_bridge() -> list[str]:
 NODE_CHAIN_PREFIXES = ("KUBE-", "CNI-")
 
 
-def _chains(table: str, prefixes: tuple[str, ...]) -> list[str]:
-    out = _run(["iptables", "-t", table, "-S"], check=False).stdout
+def _chains(command: str, table: str, prefixes: tuple[str, ...]) -> list[str]:
+    out = _run([command, "-t", table, "-S"], check=False).stdout
     return [
         line.split()[1]
         for line in out.splitlines()
@@ -70,7 +72,13 @@ def _chains(table: str, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def owned_chains(prefixes: tuple[str, ...] = NODE_CHAIN_PREFIXES) -> dict[str, list[str]]:
-    return {table: chains for table in _TABLES if (chains := _chains(table, prefixes))}
+    """Chains with one of `prefixes`, keyed by `command table` (e.g. `ip6tables nat`)."""
+    return {
+        f"{command} {table}": chains
+        for command in _COMMANDS
+        for table in _TABLES
+        if (chains := _chains(command, table, prefixes))
+    }
 
 
 def remove_chains(
@@ -78,16 +86,23 @@ def remove_chains(
 ) -> None:
     """Drop every rule jumping to a chain with one of `prefixes` (or naming `interface`),
     then flush and delete those chains."""
-    for table in _TABLES:
-        chains = _chains(table, prefixes)
-        rules = _run(["iptables", "-t", table, "-S"], check=False).stdout.splitlines()
-        for rule in rules:
-            parts = shlex.split(rule)
-            if parts[:1] != ["-A"] or parts[1] in chains:
-                continue
-            if any(p in chains or (interface is not None and p == interface) for p in parts[2:]):
-                _run(["iptables", "-t", table, "-D", *parts[1:]], check=False)
-        for chain in chains:
-            _run(["iptables", "-t", table, "-F", chain], check=False)
-        for chain in chains:
-            _run(["iptables", "-t", table, "-X", chain], check=False)
+    for command in _COMMANDS:
+        for table in _TABLES:
+            _remove_chains_in(command, table, prefixes, interface)
+
+
+def _remove_chains_in(
+    command: str, table: str, prefixes: tuple[str, ...], interface: str | None
+) -> None:
+    chains = _chains(command, table, prefixes)
+    rules = _run([command, "-t", table, "-S"], check=False).stdout.splitlines()
+    for rule in rules:
+        parts = shlex.split(rule)
+        if parts[:1] != ["-A"] or parts[1] in chains:
+            continue
+        if any(p in chains or (interface is not None and p == interface) for p in parts[2:]):
+            _run([command, "-t", table, "-D", *parts[1:]], check=False)
+    for chain in chains:
+        _run([command, "-t", table, "-F", chain], check=False)
+    for chain in chains:
+        _run([command, "-t", table, "-X", chain], check=False)

@@ -19,6 +19,7 @@ import yaml
 
 from tests.cluster import (
     certs,
+    cgroups,
     control_plane,
     images,
     k8s_build,
@@ -30,9 +31,9 @@ from tests.cluster import (
 )
 from tests.cluster.processes import ClusterStartError, Managed, wait_for
 
-CONTAINERD = Managed("containerd")
-KUBELET = Managed("kubelet")
-KUBE_PROXY = Managed("kube-proxy")
+CONTAINERD = Managed("containerd", lambda: str(containerd_config()))
+KUBELET = Managed("kubelet", lambda: str(k8s_build.binary("kubelet")))
+KUBE_PROXY = Managed("kube-proxy", lambda: str(k8s_build.binary("kube-proxy")))
 PROCESSES = (CONTAINERD, KUBELET, KUBE_PROXY)
 CNI_BIN_DIR = "/usr/lib/cni"
 
@@ -51,6 +52,10 @@ def kubelet_root() -> Path:
 
 def cni_conf_dir() -> Path:
     return node_dir() / "cni" / "net.d"
+
+
+def containerd_config() -> Path:
+    return node_dir() / "containerd" / "config.toml"
 
 
 def _containerd_config() -> str:
@@ -128,7 +133,7 @@ def _containerd_serving() -> bool:
 def _start_containerd() -> None:
     if CONTAINERD.running() and _containerd_serving():
         return
-    config = node_dir() / "containerd" / "config.toml"
+    config = containerd_config()
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(_containerd_config())
     cni = cni_conf_dir() / "10-kflow.conflist"
@@ -358,19 +363,8 @@ def _remove_netns(netns: list[Path]) -> None:
             path.unlink()
 
 
-def _remove_kubepods_cgroups() -> None:
-    """Delete the kubepods cgroup trees (deepest first) the kubelet created."""
-    for top in (Path(p) for p in owned_cgroups()):
-        directories = [p for p in top.rglob("*") if p.is_dir()]
-        for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
-
-
 def owned_cgroups() -> list[str]:
-    return [str(p) for p in Path("/sys/fs/cgroup").glob("*/kubepods") if p.is_dir()]
+    return cgroups.trees("kubepods")
 
 
 def down() -> list[str]:
@@ -390,6 +384,6 @@ def down() -> list[str]:
         network.remove_link(veth)
     network.remove_link(topology.CNI_BRIDGE)
     network.remove_chains()
-    _remove_kubepods_cgroups()
+    cgroups.remove_trees("kubepods")
     shutil.rmtree(node_dir(), ignore_errors=True)
     return stopped

@@ -70,9 +70,13 @@ def ensure_installed(packages: tuple[str, ...] = tuple(PACKAGES)) -> None:
             _POLICY_RC_D.unlink(missing_ok=True)
 
 
+def etcd_path() -> Path:
+    return paths.tools_dir() / "etcd" / "usr" / "bin" / "etcd"
+
+
 def etcd_binary() -> Path:
     """etcd from Debian's etcd-server .deb, unpacked (installing it would start a daemon)."""
-    target = paths.tools_dir() / "etcd" / "usr" / "bin" / "etcd"
+    target = etcd_path()
     if target.is_file():
         return target
     download = paths.tools_dir() / "etcd-deb"

@@ -30,7 +30,7 @@ def log_path(name: str) -> Path:
     return log_dir() / f"{name}.log"
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -39,34 +39,58 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def _processes_with(marker: str) -> list[int]:
+    """PIDs whose command line contains `marker` as one argument (not our own process)."""
+    wanted = marker.encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in argv:
+            found.append(int(proc.name))
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class Managed:
-    """One daemon known by name (e.g. `kube-apiserver`)."""
+    """One daemon known by name (e.g. `kube-apiserver`).
+
+    `marker` names one command-line argument only our instance carries (its binary path under
+    the kflow cache, or a path under our state directory). It lets us recognise our daemon when
+    its PID file was lost or overwritten — e.g. by a session that crashed mid-start — so such
+    an orphan is adopted and stopped rather than left holding a port.
+    """
 
     name: str
+    marker: Callable[[], str]
 
     @property
     def pid_file(self) -> Path:
         return pid_dir() / f"{self.name}.pid"
 
     def pid(self) -> int | None:
-        """The PID if the recorded process is still the one we started, else None."""
+        """The PID of our running instance (recorded, or adopted by its marker), else None."""
         try:
             pid_text, started = self.pid_file.read_text().split()
+            if start_time(int(pid_text)) == started:
+                return int(pid_text)
         except (OSError, ValueError):
+            pass
+        candidates = _processes_with(self.marker())
+        if not candidates:
             return None
-        pid = int(pid_text)
-        return pid if _start_time(pid) == started else None
+        adopted = candidates[0]
+        pid_dir().mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(f"{adopted} {start_time(adopted)}\n")
+        return adopted
 
     def running(self) -> bool:
         pid = self.pid()
-        if pid is None:
-            return False
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
+        return pid is not None and _alive(pid)
 
     def start(
         self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
@@ -83,30 +107,24 @@ class Managed:
                 cwd=cwd,
                 start_new_session=True,
             )
-        started = _start_time(proc.pid)
+        started = start_time(proc.pid)
         self.pid_file.write_text(f"{proc.pid} {started}\n")
         return proc.pid
 
     def stop(self, grace_seconds: float = 10.0) -> bool:
-        """SIGTERM, then SIGKILL after the grace period; True if something was stopped."""
-        pid = self.pid()
-        if pid is None:
+        """SIGTERM, then SIGKILL after the grace period; True if something was stopped.
+
+        Repeats for duplicates carrying our marker (two sessions racing to start one daemon).
+        """
+        stopped = False
+        for _ in range(5):
+            pid = self.pid()
+            if pid is None:
+                break
+            _stop_pid(pid, grace_seconds)
             self.pid_file.unlink(missing_ok=True)
-            return False
-        _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_seconds
-        while self.running() and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.1)
-        if self.running():
-            _signal(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while self.running() and time.monotonic() < deadline:
-                _reap(pid)
-                time.sleep(0.1)
-        _reap(pid)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+            stopped = True
+        return stopped
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -114,6 +132,30 @@ class Managed:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _alive(pid: int) -> bool:
+    """True unless the process is gone or a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _stop_pid(pid: int, grace_seconds: float) -> None:
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.1)
+    if _alive(pid):
+        _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+    _reap(pid)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

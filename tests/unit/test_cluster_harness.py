@@ -65,7 +65,7 @@ def test_leftovers_name_each_kind_of_remnant() -> None:
     status = cluster.Status(
         processes={"kubelet": 42, "etcd": None},
         links=["kflow0"],
-        chains={"nat": ["KUBE-SERVICES"]},
+        chains={"iptables nat": ["KUBE-SERVICES"]},
         mounts=["/x/kubelet/pods/p/volumes"],
         cgroups=["/sys/fs/cgroup/memory/kubepods"],
     )
