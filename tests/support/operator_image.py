@@ -9,6 +9,7 @@ time (a second or two). An image whose context digest matches is not built again
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -154,3 +155,14 @@ def build_operator_image(docker_host: str) -> str:
             timeout=900,
         )
     return image
+
+
+def main() -> int:
+    """`python -m tests.support.operator_image`: build into $DOCKER_HOST (or the system engine)."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    print(build_operator_image(host))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

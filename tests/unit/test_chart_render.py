@@ -92,6 +92,8 @@ def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity(
     role = render().one("ClusterRole")
     assert granted(role, "batch", "jobs") >= {"create", "get", "list", "watch", "delete"}
     assert granted(role, "", "pods") >= {"get", "list", "watch", "delete"}
+    assert granted(role, "batch", "jobs") >= {"patch"}, "Jobs start suspended and are released"
+    assert granted(role, "", "pods") >= {"patch"}, "pods are marked stop-requested"
     for group, resource in (
         ("", "serviceaccounts"),
         ("rbac.authorization.k8s.io", "roles"),
@@ -107,7 +109,35 @@ def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity(
             "verbs": ["get"],
         }
     ]
-    assert env_of(render())["KFLOW_LAUNCHERS"] == "kubernetes-job"
+    args = args_of(render())
+    assert "--no-kubernetes-jobs" not in args and "--no-flow-service-accounts" not in args
+    assert "--job-image-pull-deadline=120" in args
+
+
+@pytest.mark.parametrize("values", [{}, NAMESPACED])
+def test_the_operator_holds_every_right_it_grants_flow_pods(
+    values: dict[str, str | int | bool],
+) -> None:
+    """RBAC refuses to create a Role granting more than its creator holds (no `escalate`)."""
+    from kflow_operator.launchers.kubernetes_job import FLOW_ROLE_RULES
+
+    chart = render(values)
+    operator_role = chart.one("Role", "team-a") if values else chart.one("ClusterRole")
+    for rule in FLOW_ROLE_RULES:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                missing = set(rule["verbs"]) - granted(operator_role, group, resource)
+                assert not missing, f"operator lacks {sorted(missing)} on {group}/{resource}"
+
+
+def test_flow_service_accounts_off_takes_their_rights_away() -> None:
+    chart = render({"launchers.kubernetesJob.flowServiceAccounts": False})
+    resources = {(g, r) for g, r, _ in rules_of(chart.one("ClusterRole"))}
+    assert ("", "serviceaccounts") not in resources
+    assert ("rbac.authorization.k8s.io", "roles") not in resources
+    assert ("rbac.authorization.k8s.io", "rolebindings") not in resources
+    assert ("batch", "jobs") in resources
+    assert "--no-flow-service-accounts" in args_of(chart)
 
 
 @pytest.mark.parametrize("values", [DOCKER_ONLY, {**DOCKER_ONLY, **NAMESPACED}])
@@ -121,17 +151,16 @@ def test_without_the_job_launcher_the_operator_gets_no_rights_on_workloads(
             ("batch", "jobs"),
             ("", "pods"),
             ("", "serviceaccounts"),
-            ("", "namespaces"),
             ("rbac.authorization.k8s.io", "roles"),
             ("rbac.authorization.k8s.io", "rolebindings"),
         ):
             assert workload not in resources, f"{workload} granted by {role['metadata']}"
-    assert env_of(chart)["KFLOW_LAUNCHERS"] == "docker"
+    assert "--no-kubernetes-jobs" in args_of(chart)
+    assert "--docker-host=unix:///var/run/docker.sock" in args_of(chart)
 
 
 def test_the_docker_launcher_reaches_the_nodes_socket_as_its_group() -> None:
     chart = render({**DOCKER_ONLY, "launchers.docker.socketGroup": 998})
-    assert env_of(chart)["DOCKER_HOST"] == "unix:///var/run/docker.sock"
     spec = pod_spec(chart)
     (socket,) = [v for v in spec["volumes"] if v["name"] == "docker-socket"]
     assert socket["hostPath"] == {"path": "/var/run/docker.sock", "type": "Socket"}
@@ -142,22 +171,15 @@ def test_the_docker_launcher_reaches_the_nodes_socket_as_its_group() -> None:
 
 def test_a_remote_docker_engine_mounts_nothing_from_the_node() -> None:
     chart = render({**DOCKER_ONLY, "launchers.docker.host": "tcp://docker.example:2376"})
-    assert env_of(chart)["DOCKER_HOST"] == "tcp://docker.example:2376"
+    assert "--docker-host=tcp://docker.example:2376" in args_of(chart)
     assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
     assert "supplementalGroups" not in pod_spec(chart)["securityContext"]
 
 
 def test_without_the_docker_launcher_there_is_no_docker_host_and_no_socket() -> None:
     chart = render()
-    assert "DOCKER_HOST" not in env_of(chart)
+    assert not [a for a in args_of(chart) if a.startswith("--docker")]
     assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
-
-
-def test_the_process_launcher_alone_needs_no_workload_rights() -> None:
-    chart = render({"launchers.kubernetesJob.enabled": False, "launchers.process.enabled": True})
-    role = chart.one("ClusterRole")
-    assert ("batch", "jobs") not in {(g, r) for g, r, _ in rules_of(role)}
-    assert env_of(chart)["KFLOW_LAUNCHERS"] == "process"
 
 
 def test_no_rule_uses_wildcards_or_touches_secrets() -> None:
@@ -225,22 +247,9 @@ def test_the_image_is_pinned_to_the_charts_app_version_unless_told() -> None:
     assert custom.operator_container()["image"] == "registry.example/kflow:0.2.0-rc1"
 
 
-def test_run_defaults_and_logging_reach_the_operator() -> None:
-    chart = render(
-        {
-            "runDefaults.image": "registry.example/flows:7",
-            "runDefaults.cancelGracePeriodSeconds": 90,
-            "logging.format": "json",
-            "logging.verbose": True,
-            "launchers.docker.enabled": True,
-            "launchers.process.enabled": True,
-        }
-    )
-    env = env_of(chart)
-    assert env["KFLOW_LAUNCHERS"] == "kubernetes-job,docker,process"
-    assert env["KFLOW_DEFAULT_IMAGE"] == "registry.example/flows:7"
-    assert env["KFLOW_DEFAULT_CANCEL_GRACE_PERIOD_SECONDS"] == "90"
-    assert env["KFLOW_LOG_FORMAT"] == "json"
+def test_logging_reaches_the_operator() -> None:
+    chart = render({"logging.format": "json", "logging.verbose": True})
+    assert env_of(chart)["KFLOW_LOG_FORMAT"] == "json"
     assert "--verbose" in args_of(chart)
 
 
@@ -252,14 +261,10 @@ def test_the_operator_accepts_the_command_line_the_chart_renders(
 
     args = parse_args(args_of(render(values)))
     assert args.liveness.startswith("http://0.0.0.0:")
+    assert args.standalone is False, "replicas must coordinate through peering"
 
 
-OPERATOR_SETTINGS_ENV = (
-    "KFLOW_LAUNCHERS",
-    "KFLOW_DEFAULT_IMAGE",
-    "KFLOW_DEFAULT_CANCEL_GRACE_PERIOD_SECONDS",
-    "KFLOW_LOG_FORMAT",
-)
+OPERATOR_SETTINGS_ENV = ("KFLOW_LOG_FORMAT",)
 
 
 @pytest.mark.xfail(

@@ -15,8 +15,8 @@ from tests.support.chart import HelmError, render
         ({"launchers.kubernetesJob.enabld": True}, "Additional property enabld is not allowed"),
         ({"launcher.docker.enabled": True}, "Additional property launcher is not allowed"),
         (
-            {"runDefaults.cancelGracePeriodSeconds": "soon"},
-            "runDefaults.cancelGracePeriodSeconds: Invalid type. Expected: integer",
+            {"launchers.kubernetesJob.imagePullDeadlineSeconds": "soon"},
+            "launchers.kubernetesJob.imagePullDeadlineSeconds: Invalid type. Expected: integer",
         ),
         ({"watchNamespaces": "{Team_A}"}, "watchNamespaces.0: Does not match pattern"),
         ({"launchers.docker.host": "/var/run/docker.sock"}, "launchers.docker.host: Does not"),
@@ -39,8 +39,7 @@ def test_schema_refuses_a_bad_value_naming_it(
     [
         (
             {"launchers.kubernetesJob.enabled": False},
-            "no launcher is enabled, so no run could ever start; set at least one of "
-            "launchers.kubernetesJob.enabled",
+            "neither launchers.kubernetesJob.enabled nor launchers.docker.enabled is true",
         ),
         ({"image.tag": "latest"}, "image.tag must be a pinned version, not latest"),
         ({"watchNamespaces": "{a,a}"}, "watchNamespaces lists a namespace twice"),

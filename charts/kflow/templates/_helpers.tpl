@@ -39,15 +39,6 @@ app.kubernetes.io/part-of: kflow
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* Comma-separated infrastructure types of the enabled launchers, as in spec.infrastructure.type. */}}
-{{- define "kflow.enabledLaunchers" -}}
-{{- $enabled := list -}}
-{{- if .Values.launchers.kubernetesJob.enabled -}}{{- $enabled = append $enabled "kubernetes-job" -}}{{- end -}}
-{{- if .Values.launchers.docker.enabled -}}{{- $enabled = append $enabled "docker" -}}{{- end -}}
-{{- if .Values.launchers.process.enabled -}}{{- $enabled = append $enabled "process" -}}{{- end -}}
-{{- join "," $enabled -}}
-{{- end -}}
-
 {{- define "kflow.clusterwide" -}}
 {{- if not .Values.watchNamespaces -}}true{{- end -}}
 {{- end -}}
@@ -63,8 +54,8 @@ Refuse value combinations the schema cannot express, naming the values to change
 */}}
 {{- define "kflow.validate" -}}
 {{- $l := .Values.launchers -}}
-{{- if not (or $l.kubernetesJob.enabled $l.docker.enabled $l.process.enabled) -}}
-{{- fail "kflow: no launcher is enabled, so no run could ever start; set at least one of launchers.kubernetesJob.enabled, launchers.docker.enabled, launchers.process.enabled to true" -}}
+{{- if not (or $l.kubernetesJob.enabled $l.docker.enabled) -}}
+{{- fail "kflow: neither launchers.kubernetesJob.enabled nor launchers.docker.enabled is true, so only process runs inside the operator pod could start; enable at least one of them" -}}
 {{- end -}}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
 {{- fail "kflow: serviceAccount.create is false, so serviceAccount.name must name an existing ServiceAccount" -}}
@@ -101,27 +92,34 @@ history limits delete them; status is written with a resourceVersion preconditio
   verbs: [get, list, watch, patch, create]
 {{- end }}
 {{- if .Values.launchers.kubernetesJob.enabled }}
-# kubernetes-job launcher: start, watch and stop (foreground deletion) each run's Job, force-
-# delete its pod after the cancel grace period,
+# kubernetes-job launcher: start each run's Job suspended and release it once recorded, watch
+# Jobs and pods, mark them stop-requested, delete them (foreground; pods force-deleted after the
+# grace period),
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, delete]
-# and give flow pods their own ServiceAccount and Role (read and update their FlowRun).
+  verbs: [get, list, watch, patch, delete]
+{{- if .Values.launchers.kubernetesJob.flowServiceAccounts }}
+# and give flow pods the ServiceAccount kflow-flow-run with a Role to read and update their
+# FlowRun (a subset of the rights above: RBAC lets one grant only what one holds).
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [get, create, patch]
+  verbs: [create]
 - apiGroups: [rbac.authorization.k8s.io]
-  resources: [roles, rolebindings]
-  verbs: [get, create, patch]
+  resources: [roles]
+  verbs: [create, patch]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [create]
+{{- end }}
 {{- end }}
 {{- end -}}
 
 {{/*
 Cluster-scoped rights, needed whichever namespaces are served: Kopf notices CRD changes, and
-the kubernetes-job launcher's scope is the cluster's identity, the UID of kube-system.
+the Job and Docker launchers identify the cluster by the UID of kube-system.
 */}}
 {{- define "kflow.clusterRules" -}}
 - apiGroups: [apiextensions.k8s.io]
@@ -132,7 +130,7 @@ the kubernetes-job launcher's scope is the cluster's identity, the UID of kube-s
   resources: [clusterkopfpeerings]
   verbs: [get, list, watch, patch, create]
 {{- end }}
-{{- if .Values.launchers.kubernetesJob.enabled }}
+{{- if or .Values.launchers.kubernetesJob.enabled .Values.launchers.docker.enabled }}
 - apiGroups: [""]
   resources: [namespaces]
   resourceNames: [kube-system]
