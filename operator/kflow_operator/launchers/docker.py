@@ -600,6 +600,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="remove finished containers when their FlowRun is deleted (default; logs stay "
         "readable) or as soon as the run is finished",
     )
+    group.add_argument(
+        "--docker-sweep-seconds",
+        metavar="SECONDS",
+        type=float,
+        default=DockerLauncherOptions.sweep_seconds,
+        help="how often containers whose FlowRun is gone are looked for (default %(default)s)",
+    )
 
 
 def from_arguments(
@@ -626,6 +633,7 @@ def from_arguments(
         state_dir=state_dir,
         default_network=args.docker_network or None,
         removal=RemovalPolicy(args.docker_remove),
+        sweep_seconds=args.docker_sweep_seconds,
         namespaces=namespaces,
     )
     return DockerLauncher(options, cluster_identity(new_api_client()), read_flow_run)

@@ -30,6 +30,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -497,10 +498,21 @@ class JobLauncherOptions:
     """Create the flow ServiceAccount/Role/RoleBinding per namespace on demand."""
 
 
-def cluster_identity(api_client: client.ApiClient) -> str:
-    """The UID of the kube-system namespace: what identifies a cluster whatever its address."""
+def cluster_identity(api_client: client.ApiClient, wait_seconds: float = 30.0) -> str:
+    """The UID of the kube-system namespace: what identifies a cluster whatever its address.
+
+    A freshly started API server creates kube-system within seconds: a 404 is waited out
+    (bounded); a 403 is raised at once (the operator lacks `get` on namespaces).
+    """
     core: Any = client.CoreV1Api(api_client)
-    return str(core.read_namespace("kube-system").metadata.uid)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return str(core.read_namespace("kube-system").metadata.uid)
+        except ApiException as error:
+            if error.status != 404 or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.5)
 
 
 class KubernetesJobLauncher(Launcher):
