@@ -60,6 +60,8 @@ class FlowRunContext:
         self.aborting = False
         #: Set by `kflow.engine.cancel_flow_run` so the body ends as CANCELLED.
         self.cancel_reason: str | None = None
+        #: How many `pause_flow_run(reschedule=True)` calls this run has made (their keys).
+        self.suspensions = 0
         #: The asyncio task running an async flow's body (cancellation goes through it).
         self.async_task: Any = None
         self.loop: Any = None

@@ -53,9 +53,11 @@ def pause_flow_run(
             "pause_flow_run() was called inside a task. Task runs cannot be paused: call it in "
             "the flow, between tasks."
         )
+    from kflow.engine.task_engine import _loop_running
+
     if reschedule:
         _suspend(ctx, timeout)
-    from kflow.engine.task_engine import _loop_running
+        return _resumed_after_suspension() if _loop_running() else None
 
     if _loop_running():
         return _pause_async(ctx, timeout)
@@ -64,6 +66,12 @@ def pause_flow_run(
 
 
 def _suspend(ctx: FlowRunContext, timeout: float) -> None:
+    """End the process; on resume the operator reruns the same flow run from the start.
+
+    Each suspension leaves a marker result (`<flow_run_id>/suspension-<n>`): when the rerun
+    reaches the same `pause_flow_run` call, the marker says it was already taken and resumed,
+    so the run carries on instead of suspending again.
+    """
     backend = ctx.backend
     if not backend.supports_reschedule:
         raise ReschedulingNotSupported(
@@ -79,8 +87,20 @@ def _suspend(ctx: FlowRunContext, timeout: float) -> None:
         )
     from kflow.engine.interrupts import SuspendInterrupt
 
+    ctx.suspensions += 1
+    marker = f"{ctx.flow_run.id}/suspension-{ctx.suspensions}"
+    taken, _ = backend.read_result(marker)
+    if taken:
+        ctx.logger.info("Resuming flow run execution!")
+        return
+    backend.write_result(marker, True)
     backend.suspend_flow_run(ctx.flow_run, timeout)
+    ctx.logger.info("Suspending flow run; it starts again when resumed.")
     raise SuspendInterrupt()
+
+
+async def _resumed_after_suspension() -> None:
+    """What `await pause_flow_run(reschedule=True)` gives in a rerun that is past the pause."""
 
 
 def _enter_pause(ctx: FlowRunContext, timeout: float) -> None:

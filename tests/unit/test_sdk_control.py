@@ -377,3 +377,45 @@ def test_flow_timeout_outside_the_main_thread() -> None:
     state = outcome[0]
     assert state.name == "TimedOut"
     assert len(progress) < 300  # the call returned long before 300 steps of 10 ms
+
+
+class ReschedulingBackend(MemoryBackend):
+    """Stands in for the cluster backend: suspending ends the process, resuming reruns it."""
+
+    supports_reschedule = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspended: list[tuple[str, float | None]] = []
+
+    def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> None:
+        self.suspended.append((flow_run.id, timeout))
+
+
+def test_reschedule_suspends_and_the_rerun_reuses_persisted_results() -> None:
+    from kflow.engine import run_flow
+
+    rescheduling = ReschedulingBackend()
+    set_backend(rescheduling)
+    calls: list[int] = []
+
+    @task(persist_result=True)
+    def foo() -> int:
+        calls.append(1)
+        return 42
+
+    @flow(persist_result=True)
+    def noblock_pausing() -> int:
+        x = foo.submit()
+        pause_flow_run(timeout=30, reschedule=True)
+        y = foo.submit()
+        return x.result() + y.result()
+
+    first = run_flow(noblock_pausing, {}, flow_run_id="suspend-me")
+    assert first.type is StateType.PAUSED and first.name == "Suspended"
+    assert rescheduling.suspended == [("suspend-me", 30)]
+    assert calls == [1]
+    second = run_flow(noblock_pausing, {}, flow_run_id="suspend-me")
+    assert second.result() == 84
+    assert calls == [1, 1]  # the first foo was read back, not run again
+    assert len(rescheduling.suspended) == 1
