@@ -233,7 +233,9 @@ class TaskRunExec:
             index,
             flow_run_id,
             parameters=params,
-            tags=sorted(task.tags | set(flow_ctx.flow_run.tags)) if task.tags else None,
+            tags=sorted(task.tags.union(flow_ctx.flow_run.tags))
+            if task.tags
+            else flow_ctx.flow_run.tags,
         )
         self.task_run = task_run
         persist = task.persist_result
