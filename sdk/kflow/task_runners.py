@@ -32,8 +32,12 @@ class TaskRunner:
         """Start `call`; return a Future, or None when `call` already ran to completion."""
         raise NotImplementedError
 
-    def shutdown(self) -> None:
-        """Release workers; called when the flow run that owns this runner ends."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Release workers; called when the flow run that owns this runner ends.
+
+        `wait=False` after a timeout or cancellation: task runs that ignored the interruption
+        (stuck in a blocking C call) finish on their own instead of holding the flow run.
+        """
 
 
 class SequentialTaskRunner(TaskRunner):
@@ -78,10 +82,10 @@ class ThreadPoolTaskRunner(TaskRunner):
                 pool = self._pool
         return pool.submit(call)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=wait)
 
 
 ConcurrentTaskRunner = ThreadPoolTaskRunner

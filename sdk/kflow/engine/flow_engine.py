@@ -272,7 +272,7 @@ class FlowRunExec:
             cancellation.release_thread(self.ctx.body_thread_id)
         if self.flow.log_prints:
             disable_log_prints()
-        self.ctx.task_runner.shutdown()
+        self.ctx.task_runner.shutdown(wait=not self.ctx.aborting)
 
     def _invalid_state(self) -> State[Any]:
         assert self.invalid is not None
