@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mypy import api
 
-SNIPPET = '''
+SNIPPET = """
 from kflow import flow, task
 from kflow.states import State
 
@@ -32,20 +32,16 @@ def pipeline(n: int) -> int:
 add("x")  # BAD-1
 pipeline(n="3")  # BAD-2
 add.submit(1, z=2)  # BAD-3
-'''
+"""
 
 
 def test_signatures_survive_the_decorators(tmp_path: Path) -> None:
     source = tmp_path / "typed_flow.py"
     source.write_text(SNIPPET)
-    report, _, _ = api.run(
-        ["--strict", "--no-error-summary", "--show-error-codes", str(source)]
-    )
+    report, _, _ = api.run(["--strict", "--no-error-summary", "--show-error-codes", str(source)])
     errors = [line for line in report.splitlines() if ": error:" in line]
     bad_lines = {
-        str(number)
-        for number, line in enumerate(SNIPPET.splitlines(), start=1)
-        if "# BAD-" in line
+        str(number) for number, line in enumerate(SNIPPET.splitlines(), start=1) if "# BAD-" in line
     }
     flagged = {line.split(":")[1] for line in errors}
     assert flagged == bad_lines, report
