@@ -37,7 +37,7 @@ import os
 import time
 from pathlib import Path
 
-from kflow import flow, pause_flow_run, task
+from kflow import flow, pause_flow_run, resume_flow_run, task
 
 MARKS = Path(os.environ["TEST_MARKS"])
 
@@ -102,6 +102,13 @@ def pauses_inside(timeout: float = 60) -> str:
     pause_flow_run(timeout=timeout)
     double(2)
     return "resumed"
+
+
+@flow
+def resumes(other: str) -> str:
+    double(1)
+    resume_flow_run(other)
+    return other
 
 
 @flow
@@ -381,6 +388,17 @@ def test_pause_in_the_flow_is_resumed_by_the_cli(runner: Runner) -> None:
     assert runner.history("waits")[-3:] == ["PAUSED", "RUNNING", "COMPLETED"]
 
 
+def test_resume_flow_run_from_another_flow_run_in_the_cluster(runner: Runner) -> None:
+    runner.flowrun("waiting", "flows.py:pauses_inside")
+    waiting = runner.execute("waiting")
+    runner.cluster.wait_state("waiting", "PAUSED")
+    runner.flowrun("resumer", "flows.py:resumes", parameters={"other": "waiting"})
+    resumer = runner.execute("resumer")
+    assert resumer.wait(60) == 0, resumer.output()
+    assert waiting.wait(60) == 0, waiting.output()
+    assert runner.status("waiting")["result"]["value"] == "resumed"
+
+
 def test_a_pause_that_outlives_its_timeout_fails_the_run(runner: Runner) -> None:
     runner.flowrun("times-out", "flows.py:pauses_inside", parameters={"timeout": 1})
     execution = runner.execute("times-out")
@@ -390,11 +408,6 @@ def test_a_pause_that_outlives_its_timeout_fails_the_run(runner: Runner) -> None
     assert "not resumed within 1 second" in state["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kflow.pause._suspend must honour FlowRunBackend.suspend_flow_run returning False "
-    "(a pause the restarted run was already resumed from); until then the rerun suspends again",
-)
 def test_reschedule_suspends_and_a_restart_reuses_persisted_results(runner: Runner) -> None:
     runner.flowrun("suspend", "flows.py:suspends")
     first = runner.execute("suspend")

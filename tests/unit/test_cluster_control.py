@@ -1,10 +1,10 @@
-"""What the flow process reads from its FlowRun: cancel/pause requests and resumed suspensions."""
+"""What the flow process reads from its FlowRun (cancel/pause requests) and writes of a pause."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kflow.cluster.backend import pause_status, resumed_suspend_count
+from kflow.cluster.backend import pause_status
 from kflow.cluster.control import ControlView, control_view
 
 
@@ -28,21 +28,12 @@ def test_spec_paused_pauses() -> None:
     assert view.paused and not view.cancel
 
 
-def test_a_suspension_counts_as_resumed_only_once_spec_paused_is_false() -> None:
-    status = {"pause": {"reschedule": True, "key": "2"}}
-    assert resumed_suspend_count(flow_run({"paused": True}, status)) == 0
-    assert resumed_suspend_count(flow_run({"paused": False}, status)) == 2
-    blocking = {"pause": {"reschedule": False, "key": None}}
-    assert resumed_suspend_count(flow_run({}, blocking)) == 0
-    assert resumed_suspend_count(flow_run({})) == 0
-
-
 def test_pause_status_names_every_field_so_an_old_pause_leaves_nothing_behind() -> None:
-    assert pause_status(False, None, None) == {
+    assert pause_status(False, None) == {
         "reschedule": False,
         "timeoutTime": None,
         "key": None,
     }
-    with_timeout = pause_status(True, 60, "1")
-    assert with_timeout["reschedule"] is True and with_timeout["key"] == "1"
+    with_timeout = pause_status(True, 60)
+    assert with_timeout["reschedule"] is True
     assert with_timeout["timeoutTime"].endswith("Z")

@@ -61,8 +61,6 @@ class FlowRunBackend(Backend):
         self._watcher = FlowRunWatcher(watch_api or api, flow_run_object, self._on_control)
         self._pause_lock = threading.Condition()
         self._spec_paused = bool((flow_run_object.get("spec") or {}).get("paused"))
-        self._suspends = 0
-        self._resumed_suspends = resumed_suspend_count(flow_run_object)
         # Created now, so a stop signal before the engine starts lands where it will look.
         self._root_control = RunControl()
         self._controls[self.root_id] = self._root_control
@@ -95,7 +93,7 @@ class FlowRunBackend(Backend):
             reason = self._root_control.reason or "Flow run was cancelled before it started."
             return State(StateType.CANCELLING, message=reason)
         if state.type is StateType.PAUSED and state.name != SUSPENDED:
-            pause = pause_status(False, state.state_details.pause_timeout, None)
+            pause = pause_status(False, state.state_details.pause_timeout)
             self._writer.report(PendingReport(pause=pause))
         if state.type is StateType.COMPLETED:
             self._writer.report(PendingReport(result=self._encode_result(flow_run, state.data)))
@@ -209,23 +207,30 @@ class FlowRunBackend(Backend):
         return True
 
     def resume_flow_run(self, flow_run_id: str) -> None:
-        if flow_run_id != self.root_id:
+        """`resume_flow_run(id)` from a flow in the cluster: `id` is this run's, or the name or
+        UID of another FlowRun of the namespace; anything else is a local run."""
+        if flow_run_id == self.root_id:
+            self._api.patch_spec({"paused": False})
+        elif not self._patch_other(flow_run_id, {"paused": False}):
             super().resume_flow_run(flow_run_id)
-            return
-        self._api.patch_spec({"paused": False})
 
-    def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> bool:  # type: ignore[override]
-        """End this process paused; the operator starts the run again once `spec.paused` is
-        false. Returns False for a pause this run already went through and was resumed from
-        (the rerun of the flow function reaches the same `pause_flow_run` call again).
-        """
-        self._suspends += 1
-        if self._suspends <= self._resumed_suspends:
+    def request_pause(self, flow_run_id: str) -> None:
+        """`pause_flow_run(flow_run_id=...)` for another FlowRun sets its `spec.paused`."""
+        if flow_run_id == self.root_id or not self._patch_other(flow_run_id, {"paused": True}):
+            super().request_pause(flow_run_id)
+
+    def _patch_other(self, name_or_uid: str, spec: dict[str, Any]) -> bool:
+        name = self._api.name_of(name_or_uid)
+        if name is None:
             return False
-        self.prepare_pause(flow_run)
-        key = str(self._suspends)
-        self._writer.report(PendingReport(pause=pause_status(True, timeout, key)))
+        self._api.sibling(name).patch_spec(spec)
         return True
+
+    def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> None:
+        """End this process paused (the engine then writes PAUSED `Suspended`); the operator
+        starts the run again once `spec.paused` is false, and fails it at `timeoutTime`."""
+        self.prepare_pause(flow_run)
+        self._writer.report(PendingReport(pause=pause_status(True, timeout)))
 
     # -- results -------------------------------------------------------------------------
     def _encode_result(self, flow_run: FlowRun, value: Any) -> dict[str, Any]:
@@ -243,26 +248,10 @@ class FlowRunBackend(Backend):
         return encode_result(value, persist)
 
 
-def pause_status(reschedule: bool, timeout: float | None, key: str | None) -> dict[str, Any]:
+def pause_status(reschedule: bool, timeout: float | None) -> dict[str, Any]:
     """`status.pause` for a pause starting now."""
     timeout_time = None
     if timeout is not None:
         timeout_time = format_time(datetime.now(UTC).timestamp() + timeout)
     # Every field present (None deletes in a merge patch): nothing of an earlier pause lingers.
-    return {"reschedule": reschedule, "timeoutTime": timeout_time, "key": key}
-
-
-def resumed_suspend_count(flow_run_object: dict[str, Any]) -> int:
-    """How many `pause_flow_run(reschedule=True)` calls this run was already resumed from.
-
-    A rescheduled run starts its flow function again from the top; the suspensions up to the
-    recorded key are behind it once `spec.paused` is false, so they must not suspend again.
-    """
-    status = flow_run_object.get("status") or {}
-    pause = status.get("pause") or {}
-    if not pause.get("reschedule") or (flow_run_object.get("spec") or {}).get("paused"):
-        return 0
-    try:
-        return int(pause.get("key") or 0)
-    except ValueError:
-        return 0
+    return {"reschedule": reschedule, "timeoutTime": timeout_time, "key": None}

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kflow.backend import set_backend
 from kflow.cluster.backend import SUSPENDED, FlowRunBackend
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
 from kflow.cluster.flowrun_api import FlowRunApi
@@ -77,6 +78,8 @@ def execute() -> int:
         return EXIT_OK if state.type is StateType.COMPLETED else EXIT_NOT_COMPLETED
     backend = FlowRunBackend(api, flow_run, watch_api=watch_api)
     backend.start()
+    # resume_flow_run()/pause_flow_run(flow_run_id=...) in the flow reach other FlowRuns.
+    set_backend(backend)
     previous_handler = signal.signal(signal.SIGTERM, _on_stop_signal(backend))
     try:
         final = _run(api, flow_run, backend)

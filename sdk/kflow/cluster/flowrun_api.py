@@ -37,6 +37,29 @@ class FlowRunApi:
             ),
         )
 
+    def sibling(self, name: str) -> FlowRunApi:
+        """Calls on another FlowRun of the same namespace, sharing this client."""
+        other = FlowRunApi.__new__(FlowRunApi)
+        other.namespace, other.name, other._objects = self.namespace, name, self._objects
+        return other
+
+    def name_of(self, name_or_uid: str) -> str | None:
+        """The name of the FlowRun in this namespace with that name or UID, if any."""
+        try:
+            self.sibling(name_or_uid).get()
+            return name_or_uid
+        except client.ApiException as error:
+            if error.status != NOT_FOUND:
+                raise
+        listed = cast(
+            dict[str, Any],
+            self._objects.list_namespaced_custom_object(GROUP, VERSION, self.namespace, FLOWRUNS),
+        )
+        for item in listed.get("items") or []:
+            if item["metadata"].get("uid") == name_or_uid:
+                return str(item["metadata"]["name"])
+        return None
+
     def get_deployment(self, name: str) -> dict[str, Any] | None:
         try:
             return cast(
