@@ -114,3 +114,19 @@ def test_log_level_from_the_environment(
     err = capsys.readouterr().err
     assert "not shown" not in err and "shown" in err
     assert "Created flow run" not in err
+
+
+def test_logged_tracebacks_start_in_user_code(capsys: pytest.CaptureFixture[str]) -> None:
+    @task
+    def fails() -> None:
+        raise ValueError("I fail successfully")
+
+    @flow
+    def f() -> None:
+        fails()
+
+    f(return_state=True)
+    err = capsys.readouterr().err
+    assert err.count("Traceback (most recent call last):") == 2  # the task's, then the flow's
+    frames = [line for line in err.splitlines() if line.startswith('  File "')]
+    assert frames and all("sdk/kflow/" not in frame for frame in frames), frames

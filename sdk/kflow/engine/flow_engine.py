@@ -24,6 +24,7 @@ from kflow.engine.interrupts import (
     timeout_scope,
 )
 from kflow.engine.task_engine import check_boundary
+from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import resolve
 from kflow.logging import (
@@ -353,7 +354,9 @@ class FlowRunExec:
         if self._cancel_requested():
             self._abort_children()
             return self._cancelled()
-        self.ctx.logger.error("Encountered exception during execution:", exc_info=exc)
+        self.ctx.logger.error(
+            "Encountered exception during execution:\n%s", format_user_exception(exc)
+        )
         self._wait_children()
         return Failed(f"Flow run encountered an exception. {type(exc).__name__}: {exc}", data=exc)
 

@@ -18,6 +18,7 @@ from kflow.backend import TaskRun
 from kflow.context import FlowRunContext, TaskRunContext, flow_run_ctx, task_run_ctx
 from kflow.engine.hooks import run_hooks
 from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
+from kflow.engine.tracebacks import format_user_exception
 from kflow.futures import (
     TaskRunFuture,
     TaskRunFutureList,
@@ -287,7 +288,7 @@ class TaskRunExec:
         return Completed(data=value, state_details=self._details())
 
     def _from_exception(self, exc: Exception) -> State[Any]:
-        self.logger.error("Encountered exception during execution:", exc_info=exc)
+        self.logger.error("Encountered exception during execution:\n%s", format_user_exception(exc))
         return Failed("Task run encountered an exception.", data=exc, state_details=self._details())
 
     def _timed_out(self) -> State[Any]:
