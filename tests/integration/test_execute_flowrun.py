@@ -104,6 +104,11 @@ def pauses_inside(timeout: float = 60) -> str:
     return "resumed"
 
 
+@flow(flow_run_name="run-{nope}")
+def badly_named() -> int:
+    return 1
+
+
 @flow
 def resumes(other: str) -> str:
     double(1)
@@ -287,6 +292,16 @@ def test_entrypoint_that_is_missing_or_not_a_flow_fails_with_the_reason(runner: 
         assert state["type"] == "FAILED"
         assert reason in state["message"]
         assert runner.history(name) == ["PENDING", "FAILED"]
+
+
+def test_a_run_the_engine_cannot_set_up_fails_with_the_reason(runner: Runner) -> None:
+    runner.flowrun("badly-named", "flows.py:badly_named")
+    execution = runner.execute("badly-named")
+    assert execution.wait() == 1
+    state = runner.status("badly-named")["state"]
+    assert state["type"] == "FAILED"
+    assert "flow_run_name of flow 'badly-named' could not be rendered" in state["message"]
+    assert runner.history("badly-named") == ["PENDING", "FAILED"]
 
 
 def test_missing_deployment_fails_with_its_name(runner: Runner) -> None:

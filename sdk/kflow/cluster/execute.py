@@ -130,16 +130,22 @@ def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> 
     run_spec = flow_run.get("spec") or {}
     status = flow_run.get("status") or {}
     scheduled = run_spec.get("scheduledTime")
-    return run_flow(
-        target,
-        spec.parameters,
-        flow_run_id=backend.root_id,
-        flow_run_name=status.get("runName") or run_spec.get("runName"),
-        backend=backend,
-        tags=list(run_spec.get("tags") or []),
-        scheduled_time=parse_time(scheduled).timestamp() if scheduled else None,
-        existing=True,
-    )
+    try:
+        return run_flow(
+            target,
+            spec.parameters,
+            flow_run_id=backend.root_id,
+            flow_run_name=status.get("runName") or run_spec.get("runName"),
+            backend=backend,
+            tags=list(run_spec.get("tags") or []),
+            scheduled_time=parse_time(scheduled).timestamp() if scheduled else None,
+            existing=True,
+        )
+    except Exception as error:
+        # The engine reports every failure of the flow itself as a state; what escapes is a
+        # run it could not set up (e.g. a flow_run_name template that does not render).
+        logger.error("the flow run could not be set up:\n%s", traceback.format_exc())
+        return _fail_before_start(backend, f"{type(error).__name__}: {error}")
 
 
 def _fail_before_start(backend: FlowRunBackend, message: str) -> State[Any]:
