@@ -213,6 +213,8 @@ class Backend:
     supports_reschedule = False
     #: How often `wait_for_resume` looks at the resume flag (seconds).
     resume_poll_interval = 0.05
+    #: At most how often the engine calls `poll_control` at task boundaries (seconds).
+    control_poll_interval = 0.5
 
     def __init__(self) -> None:
         self._controls: dict[str, RunControl] = {}
@@ -251,17 +253,50 @@ class Backend:
             return ctl
 
     def request_pause(self, flow_run_id: str) -> None:
-        """Ask a running flow run to pause at its next task boundary (same process only here)."""
+        """Ask a flow run to pause at its next task boundary, in this process or another."""
         with self._controls_lock:
             ctl = self._controls.setdefault(flow_run_id, RunControl())
         ctl.pause_requested = True
+        self._control_flag(flow_run_id, "pause").write_text("")
 
     def request_cancel(self, flow_run_id: str, reason: str | None = None) -> None:
-        """Ask a running flow run to stop (same process); the engine also interrupts the body."""
+        """Ask a flow run to stop at its next task boundary, in this process or another.
+
+        In the same process `kflow.engine.cancel_flow_run` also interrupts the body at once.
+        """
         with self._controls_lock:
             ctl = self._controls.setdefault(flow_run_id, RunControl())
         ctl.cancel_requested = True
         ctl.reason = reason
+        self._control_flag(flow_run_id, "cancel").write_text(reason or "")
+
+    def poll_control(self, flow_run: FlowRun, control: RunControl) -> None:
+        """Bring `control` up to date with requests made from other processes.
+
+        Called by the engine at task boundaries, at most every `control_poll_interval`
+        seconds. The default reads the flag files `request_pause` / `request_cancel` leave
+        under `$KFLOW_HOME/control`; a backend that updates its RunControl objects itself
+        (a watcher thread) may make this a no-op.
+        """
+        pause = self._control_flag(flow_run.id, "pause", create_dir=False)
+        if pause.exists():
+            pause.unlink(missing_ok=True)
+            control.pause_requested = True
+        cancel = self._control_flag(flow_run.id, "cancel", create_dir=False)
+        if cancel.exists():
+            try:
+                reason = cancel.read_text() or None
+            except OSError:
+                reason = None
+            cancel.unlink(missing_ok=True)
+            control.reason = reason
+            control.cancel_requested = True
+
+    def _control_flag(self, flow_run_id: str, kind: str, create_dir: bool = True) -> Path:
+        folder = kflow_home() / "control"
+        if create_dir:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{flow_run_id}.{kind}"
 
     def _resume_flag(self, flow_run_id: str) -> Path:
         return kflow_home() / "control" / f"{flow_run_id}.resume"
@@ -296,6 +331,7 @@ class Backend:
                 event.clear()
                 flag.unlink(missing_ok=True)
                 return True
+            self.poll_control(flow_run, ctl)
             if ctl.cancel_requested:
                 return False
             wait = self.resume_poll_interval

@@ -58,6 +58,8 @@ class FlowRunContext:
         #: Set when the run is being torn down (timeout, cancellation): submitted task runs that
         #: have not started yet end as CANCELLED instead of starting.
         self.aborting = False
+        #: When the engine next asks the backend for requests from other processes.
+        self.next_control_poll = 0.0
         #: Set by `kflow.engine.cancel_flow_run` so the body ends as CANCELLED.
         self.cancel_reason: str | None = None
         #: How many `pause_flow_run(reschedule=True)` calls this run has made (their keys).

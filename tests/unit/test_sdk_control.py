@@ -419,3 +419,49 @@ def test_reschedule_suspends_and_the_rerun_reuses_persisted_results() -> None:
     assert second.result() == 84
     assert calls == [1, 1]  # the first foo was read back, not run again
     assert len(rescheduling.suspended) == 1
+
+
+def run_python(code: str, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "KFLOW_BACKEND": "memory"},
+        check=True,
+        timeout=60,
+    )
+
+
+def test_pause_and_cancel_requested_from_another_process(backend: WatchedBackend) -> None:
+    steps: list[int] = []
+    hooks: list[str] = []
+
+    @task
+    def step(i: int) -> None:
+        steps.append(i)
+        time.sleep(0.01)
+
+    @flow(on_cancellation=[cancellation_hook(hooks)])
+    def longrunning() -> None:
+        for i in range(6000):
+            step(i)
+
+    thread, outcome = run_in_thread(lambda: longrunning(return_state=True))
+    backend.wait_for(backend.task_running)
+    running = backend.reached(StateType.RUNNING)
+    assert running is not None
+    run_python(
+        "import sys\nfrom kflow import pause_flow_run\npause_flow_run(flow_run_id=sys.argv[1])",
+        running.id,
+    )
+    backend.wait_for(lambda: backend.reached(StateType.PAUSED) is not None)
+    paused_at = len(steps)
+    run_python(
+        "import sys\nfrom kflow.backend import get_backend\n"
+        "get_backend().request_cancel(sys.argv[1], 'Cancelled from another process.')",
+        running.id,
+    )
+    thread.join(20)  # cancelled while paused: no resume needed
+    state = outcome[0]
+    assert state.type is StateType.CANCELLED
+    assert state.message == "Cancelled from another process."
+    assert hooks == ["CANCELLED"]
+    assert len(steps) == paused_at

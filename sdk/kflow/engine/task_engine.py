@@ -73,8 +73,12 @@ def _enter(task: Task[Any, Any]) -> FlowRunContext:
 def check_boundary(flow_ctx: FlowRunContext) -> None:
     """What happens at every task boundary: honour cancel and pause requests from outside."""
     ctx: FlowRunContext | None = flow_ctx
+    now = time.monotonic()
     while ctx is not None:
         control = ctx.control
+        if now >= ctx.next_control_poll:
+            ctx.next_control_poll = now + ctx.backend.control_poll_interval
+            ctx.backend.poll_control(ctx.flow_run, control)
         if control.cancel_requested:
             from kflow.engine.cancellation import claim_thread
 
