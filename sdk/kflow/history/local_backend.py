@@ -2,7 +2,8 @@
 
 Why it buffers: a task run reports a creation and two or three states, and the engine's
 budget per task is tens of microseconds, far less than one SQLite commit. Events are appended
-to in-memory buffers under one lock and written in batches, one transaction per batch:
+to in-memory queues (no lock on the engine's side) and written in batches, one transaction
+per batch:
 
 * by a writer thread, `linger` seconds after a flow-run event (so `kflow flow-run ls` shows a
   run that is RUNNING while it is), at most `max_delay` seconds after a task event, and at
@@ -26,6 +27,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,28 +133,92 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-class _Coalesced:
-    """One run's events within a batch: was it created, and its states in order."""
+class _Rows:
+    """The SQL rows of one batch of events, one pass over the events."""
 
-    __slots__ = ("created", "run", "states")
+    __slots__ = ("inserts", "states", "updates")
 
-    def __init__(self, run: Any) -> None:
-        self.run = run
-        self.created: float | None = None
-        self.states: list[State[Any]] = []
+    def __init__(self) -> None:
+        self.inserts: list[tuple[Any, ...]] = []
+        self.updates: list[tuple[Any, ...]] = []
+        self.states: list[tuple[Any, ...]] = []
 
 
-def _coalesce(events: list[_Event]) -> dict[str, _Coalesced]:
-    runs: dict[str, _Coalesced] = {}
+def _latest_per_run(events: list[_Event], state_row: Any) -> tuple[dict[str, list[Any]], list[Any]]:
+    """Per run id: [run, creation time or None, last state or None]; and every state's row."""
+    latest: dict[str, list[Any]] = {}
+    states: list[Any] = []
     for run, payload in events:
-        entry = runs.get(run.id)
+        entry = latest.get(run.id)
         if entry is None:
-            entry = runs[run.id] = _Coalesced(run)
-        if isinstance(payload, float):
-            entry.created = payload
+            entry = latest[run.id] = [run, None, None]
+        if payload.__class__ is float:
+            entry[1] = payload
         else:
-            entry.states.append(payload)
-    return runs
+            entry[2] = payload
+            states.append(state_row(run, payload))
+    return latest, states
+
+
+def _flow_state_row(run: FlowRun, s: State[Any]) -> tuple[Any, ...]:
+    return (run.id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
+
+
+def _task_state_row(run: TaskRun, s: State[Any]) -> tuple[Any, ...]:
+    return (run.flow_run_id, run.id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
+
+
+def _flow_rows(events: list[_Event], hostname: str, pid: int) -> _Rows:
+    rows = _Rows()
+    latest, rows.states = _latest_per_run(events, _flow_state_row)
+    for run_id, (run, created, last) in latest.items():
+        columns = _mutable_columns(run, last)
+        if created is not None:
+            rows.inserts.append(
+                (
+                    run_id,
+                    run.name,
+                    run.flow_name,
+                    run.flow_version,
+                    _to_json(run.parameters),
+                    _to_json(run.tags),
+                    run.parent_flow_run_id,
+                    run.parent_task_run_id,
+                    created,
+                    run.scheduled_time,
+                    hostname,
+                    pid,
+                    *columns,
+                )
+            )
+        else:
+            rows.updates.append((*columns, run_id))
+    return rows
+
+
+def _task_rows(events: list[_Event]) -> _Rows:
+    rows = _Rows()
+    latest, rows.states = _latest_per_run(events, _task_state_row)
+    for run_id, (task, created, last) in latest.items():
+        columns = _mutable_columns(task, last)
+        if created is not None:
+            rows.inserts.append(
+                (
+                    run_id,
+                    task.flow_run_id,
+                    task.name,
+                    task.task_name,
+                    task.task_key,
+                    task.dynamic_key,
+                    _to_json(task.tags) if task.tags else "[]",
+                    task.child_flow_run_id,
+                    created,
+                    *columns,
+                )
+            )
+        else:
+            rows.updates.append((*columns, task.flow_run_id, run_id))
+    return rows
 
 
 class LocalHistoryBackend(Backend):
@@ -176,10 +242,11 @@ class LocalHistoryBackend(Backend):
 
     def _init_process_state(self) -> None:
         self._pid = os.getpid()
-        # The hot path is one append under `_lock` (a C-level lock: cheap to take).
-        self._lock = threading.Lock()
-        self._flow_events: list[_Event] = []
-        self._task_events: list[_Event] = []
+        # The hot path is one deque append: atomic, so engine threads never wait on a lock;
+        # the writer drains from the other end.
+        self._flow_events: deque[_Event] = deque()
+        self._task_events: deque[_Event] = deque()
+        self._writer_lock = threading.Lock()
         # `_pending`: there is something to write. `_hurry`: write it now, not in max_delay.
         self._pending = threading.Event()
         self._hurry = threading.Event()
@@ -200,27 +267,20 @@ class LocalHistoryBackend(Backend):
         return state
 
     def create_task_run(self, task_run: TaskRun) -> None:
-        event = (task_run, time.time())
-        with self._lock:
-            events = self._task_events
-            events.append(event)
-            queued = len(events)
-        if queued == 1 or queued == EAGER_BATCH:
-            self._wake_writer(hurry=queued == EAGER_BATCH)
+        events = self._task_events
+        events.append((task_run, time.time()))
+        if not self._pending.is_set() or len(events) == EAGER_BATCH:
+            self._wake_writer(hurry=len(events) >= EAGER_BATCH)
 
     def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
-        event = (task_run, state)
-        with self._lock:
-            events = self._task_events
-            events.append(event)
-            queued = len(events)
-        if queued == 1 or queued == EAGER_BATCH:
-            self._wake_writer(hurry=queued == EAGER_BATCH)
+        events = self._task_events
+        events.append((task_run, state))
+        if not self._pending.is_set() or len(events) == EAGER_BATCH:
+            self._wake_writer(hurry=len(events) >= EAGER_BATCH)
         return state
 
     def _flow_event(self, flow_run: FlowRun, payload: float | State[Any]) -> None:
-        with self._lock:
-            self._flow_events.append((flow_run, payload))
+        self._flow_events.append((flow_run, payload))
         # Flow-run events are rare and users watch them: write them soon.
         self._wake_writer(hurry=True)
 
@@ -228,7 +288,7 @@ class LocalHistoryBackend(Backend):
         if self._closed:
             return
         if self._writer is None:
-            with self._lock:
+            with self._writer_lock:
                 if self._writer is None:
                     self._writer = threading.Thread(
                         target=self._write_in_background, name="kflow-history-writer", daemon=True
@@ -305,13 +365,12 @@ class LocalHistoryBackend(Backend):
     def _write_batch_locked(self) -> None:
         # The events are taken while holding the write lock, so batches reach the database
         # in the order they were taken (an update never precedes the insert it refers to).
-        with self._lock:
-            flow_events, self._flow_events = self._flow_events, []
-            task_events, self._task_events = self._task_events, []
+        flow_events = _drain(self._flow_events)
+        task_events = _drain(self._task_events)
         if not flow_events and not task_events:
             return
         try:
-            self._write(_coalesce(flow_events), _coalesce(task_events))
+            self._write(flow_events, task_events)
         except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
             logger.error(
                 "kflow could not write %d flow-run and %d task-run events to the run "
@@ -329,77 +388,19 @@ class LocalHistoryBackend(Backend):
             self._connection = schema.connect(self.path)
         return self._connection
 
-    def _write(self, flow_runs: dict[str, _Coalesced], task_runs: dict[str, _Coalesced]) -> None:
-        flow_inserts: list[tuple[Any, ...]] = []
-        flow_updates: list[tuple[Any, ...]] = []
-        flow_states: list[tuple[Any, ...]] = []
-        for run_id, entry in flow_runs.items():
-            run: FlowRun = entry.run
-            last = entry.states[-1] if entry.states else None
-            columns = _mutable_columns(run, last)
-            if entry.created is not None:
-                flow_inserts.append(
-                    (
-                        run_id,
-                        run.name,
-                        run.flow_name,
-                        run.flow_version,
-                        _to_json(run.parameters),
-                        _to_json(run.tags),
-                        run.parent_flow_run_id,
-                        run.parent_task_run_id,
-                        entry.created,
-                        run.scheduled_time,
-                        self._hostname,
-                        self._pid,
-                        *columns,
-                    )
-                )
-            elif last is not None:
-                flow_updates.append((*columns, run_id))
-            flow_states.extend(
-                (run_id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp) for s in entry.states
-            )
-        task_inserts: list[tuple[Any, ...]] = []
-        task_updates: list[tuple[Any, ...]] = []
-        task_states: list[tuple[Any, ...]] = []
-        for run_id, entry in task_runs.items():
-            task: TaskRun = entry.run
-            states = entry.states
-            columns = _mutable_columns(task, states[-1] if states else None)
-            if entry.created is not None:
-                task_inserts.append(
-                    (
-                        run_id,
-                        task.flow_run_id,
-                        task.name,
-                        task.task_name,
-                        task.task_key,
-                        task.dynamic_key,
-                        _to_json(task.tags) if task.tags else "[]",
-                        task.child_flow_run_id,
-                        entry.created,
-                        *columns,
-                    )
-                )
-            elif states:
-                task_updates.append((*columns, task.flow_run_id, run_id))
-            flow_run_id = task.flow_run_id
-            for s in states:
-                task_states.append(
-                    (flow_run_id, run_id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
-                )
-
+    def _write(self, flow_events: list[_Event], task_events: list[_Event]) -> None:
+        flow = _flow_rows(flow_events, self._hostname, self._pid)
+        task = _task_rows(task_events)
         connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:
             for statement, rows in (
-                (_FLOW_RUN_INSERT, flow_inserts),
-                (_FLOW_RUN_UPDATE, flow_updates),
-                (_FLOW_STATE_INSERT, flow_states),
-                (_TASK_RUN_INSERT, task_inserts),
-                (_TASK_RUN_UPDATE, task_updates),
-                (_TASK_STATE_INSERT, task_states),
+                (_FLOW_RUN_INSERT, flow.inserts),
+                (_FLOW_RUN_UPDATE, flow.updates),
+                (_FLOW_STATE_INSERT, flow.states),
+                (_TASK_RUN_INSERT, task.inserts),
+                (_TASK_RUN_UPDATE, task.updates),
+                (_TASK_STATE_INSERT, task.states),
             ):
                 if rows:
                     connection.executemany(statement, rows)
@@ -408,6 +409,15 @@ class LocalHistoryBackend(Backend):
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+
+
+def _drain(events: deque[_Event]) -> list[_Event]:
+    """Take every event queued so far; appends racing with this land in the next batch.
+
+    Only a holder of the write lock drains, so the events counted are there to be taken.
+    """
+    take = events.popleft
+    return [take() for _ in range(len(events))]
 
 
 def _flush_at_exit(backend_ref: weakref.ref[LocalHistoryBackend]) -> None:
