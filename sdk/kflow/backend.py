@@ -255,9 +255,11 @@ class Backend:
     def request_pause(self, flow_run_id: str) -> None:
         """Ask a flow run to pause at its next task boundary, in this process or another."""
         with self._controls_lock:
-            ctl = self._controls.setdefault(flow_run_id, RunControl())
-        ctl.pause_requested = True
-        self._control_flag(flow_run_id, "pause").write_text("")
+            ctl = self._controls.get(flow_run_id)
+        if ctl is not None:  # the run is in this process: its engine reads this object
+            ctl.pause_requested = True
+        else:
+            self._control_flag(flow_run_id, "pause").write_text("")
 
     def request_cancel(self, flow_run_id: str, reason: str | None = None) -> None:
         """Ask a flow run to stop at its next task boundary, in this process or another.
@@ -265,10 +267,12 @@ class Backend:
         In the same process `kflow.engine.cancel_flow_run` also interrupts the body at once.
         """
         with self._controls_lock:
-            ctl = self._controls.setdefault(flow_run_id, RunControl())
-        ctl.cancel_requested = True
-        ctl.reason = reason
-        self._control_flag(flow_run_id, "cancel").write_text(reason or "")
+            ctl = self._controls.get(flow_run_id)
+        if ctl is not None:
+            ctl.reason = reason
+            ctl.cancel_requested = True
+        else:
+            self._control_flag(flow_run_id, "cancel").write_text(reason or "")
 
     def poll_control(self, flow_run: FlowRun, control: RunControl) -> None:
         """Bring `control` up to date with requests made from other processes.
