@@ -28,7 +28,10 @@ Contract (what a backend implementer must honour)
 * Outside control: `control(flow_run)` returns the run's `RunControl`, a small object whose
   flags the engine reads at every task boundary (a plain attribute read, so keep them up to
   date from your own watcher thread or from `request_*`). The flags of a run's ancestors count
-  too, so a subflow stops when its top-level run is cancelled. A backend that learns of a
+  too, so a subflow stops when its top-level run is cancelled. At most every
+  `control_poll_interval` seconds a task boundary also calls `poll_control(flow_run,
+  control)`, where the default picks up requests other processes left as flag files
+  (`request_pause` / `request_cancel` for a run not in this process). A backend that learns of a
   cancellation should call `kflow.engine.cancel_flow_run(flow_run_id, reason)` to interrupt
   the body at once (safe from a signal handler or any thread; the engine makes sure the
   exception is raised into each thread only once, whoever asks first).
