@@ -242,14 +242,31 @@ def TimedOut(message: str | None = None, **kw: Any) -> State[Any]:
     return State(StateType.FAILED, name="TimedOut", message=message, **kw)
 
 
+def Late(message: str | None = None, **kw: Any) -> State[Any]:
+    """A scheduled run that did not start in time (the operator writes it)."""
+    return State(StateType.SCHEDULED, name="Late", message=message, **kw)
+
+
+def Suspended(message: str | None = None, **kw: Any) -> State[Any]:
+    """Paused with `reschedule=True`: no process runs it until it is resumed."""
+    return State(StateType.PAUSED, name="Suspended", message=message, **kw)
+
+
+def Cached(data: Any = None, **kw: Any) -> State[Any]:
+    """A task run whose persisted result was read back instead of running it again."""
+    return State(StateType.COMPLETED, name="Cached", data=data, **kw)
+
+
 __all__ = [
     "TERMINAL_STATE_TYPES",
     "AwaitingRetry",
+    "Cached",
     "Cancelled",
     "Cancelling",
     "Completed",
     "Crashed",
     "Failed",
+    "Late",
     "Paused",
     "Pending",
     "Retrying",
@@ -258,5 +275,6 @@ __all__ = [
     "State",
     "StateDetails",
     "StateType",
+    "Suspended",
     "TimedOut",
 ]

@@ -40,13 +40,13 @@ from kflow.states import (
     Cancelled,
     Crashed,
     Failed,
-    Paused,
     Pending,
     Retrying,
     Running,
     State,
     StateDetails,
     StateType,
+    Suspended,
     TimedOut,
 )
 
@@ -368,7 +368,7 @@ class FlowRunExec:
 
     def _suspended(self) -> State[Any]:
         self._wait_children()
-        return Paused("Flow run suspended until resumed.", name="Suspended")
+        return Suspended("Flow run suspended until resumed.")
 
     def _crashed(self, exc: BaseException) -> State[Any]:
         self._abort_children()

@@ -31,6 +31,7 @@ from kflow.logging import task_run_logger
 from kflow.names import new_id
 from kflow.states import (
     AwaitingRetry,
+    Cached,
     Cancelled,
     Completed,
     Crashed,
@@ -274,7 +275,7 @@ class TaskRunExec:
         if self.persist:
             found, value = self.backend.read_result(self.result_key)
             if found:
-                return Completed(name="Cached", data=value, state_details=self._details())
+                return Cached(value, state_details=self._details())
         in_force = self._propose(Running(state_details=self._details()))
         if in_force.type is not StateType.RUNNING:
             if in_force.type is StateType.CANCELLING:
