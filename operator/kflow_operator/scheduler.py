@@ -325,6 +325,16 @@ class Event:
     type: str  # Normal | Warning
     reason: str
     message: str
+    about: Mapping[str, Any] | None = None  # the object it is posted on; None: the Deployment
+
+
+def replaced_event(replaced: Mapping[str, Any], by: str) -> Event:
+    return Event(
+        "Normal",
+        "Replaced",
+        f"concurrencyPolicy=Replace: cancelled to make room for the newer run {by}",
+        replaced,
+    )
 
 
 @dataclass
@@ -404,12 +414,11 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
                 "A concurrency slot is free; starting in scheduled order.",
                 now,
             )
+    starting = [n for n, d in plan.decisions.items() if d.verdict is Verdict.START]
     for run_name in plan.cancel:
         if not views[run_name].cancel_requested:
             api.request_cancel(namespace, run_name)
-            result.events.append(
-                Event("Normal", "Replacing", f"concurrencyPolicy=Replace: cancelling {run_name}")
-            )
+            result.events.append(replaced_event(bodies[run_name], ", ".join(starting)))
 
     for run_name in runs_to_delete(
         list(views.values()), spec.successful_runs_history_limit, spec.failed_runs_history_limit
@@ -648,6 +657,7 @@ __all__ = [
     "ScheduleApi",
     "deployment_label_value",
     "is_schedule_run_name",
+    "replaced_event",
     "run_policy",
     "run_view",
     "scheduled_run_body",

@@ -5,7 +5,7 @@ The rules, applied to a Deployment's due, unstarted runs at one instant `now`:
 1. `startingDeadlineSeconds` D: a scheduled run still unstarted at `scheduledTime + D` never
    starts. It ends visibly: state `SCHEDULED`/`Late`, then `CANCELLED`/`Skipped` with a
    message saying which deadline passed. This holds for runs waiting for a concurrency slot too.
-2. A scheduled run is *missed* when it is evaluated more than a small tolerance (10 s) after its
+2. A scheduled run is *missed* when it is evaluated more than a small tolerance (5 s) after its
    scheduled time and has not been seen on time before (it is not `AwaitingConcurrencySlot`):
    no operator was scheduling when it fell due. `catchup` decides the missed runs' fate:
    - `None`: all are skipped.

@@ -24,7 +24,7 @@ ACTIVE_STATE_TYPES = frozenset(
 
 # A due run evaluated later than this after its scheduled time was missed (no operator was
 # scheduling when it fell due) rather than merely picked up with the normal latency.
-DEFAULT_ON_TIME_TOLERANCE = timedelta(seconds=10)
+DEFAULT_ON_TIME_TOLERANCE = timedelta(seconds=5)
 
 
 class Catchup(StrEnum):

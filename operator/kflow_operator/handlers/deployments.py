@@ -36,9 +36,11 @@ from kflow_operator.decisions.runs import AWAITING_SLOT_NAME, ConcurrencyPolicy,
 from kflow_operator.kube import Conflict
 from kflow_operator.scheduler import (
     DEPLOYMENT_LABEL,
+    Event,
     ScheduleApi,
     deployment_label_value,
     is_schedule_run_name,
+    replaced_event,
     run_policy,
     run_view,
     scheduling_pass,
@@ -116,8 +118,7 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
                 await worker.sleep(RETRY_SECONDS, stopped)
                 continue
             for event in result.events:
-                post = events.warning if event.type == "Warning" else events.normal
-                post(deployment, event.reason, event.message)
+                _post(event, deployment)
             if result.created or result.deleted:
                 logger.info(
                     "Deployment %s/%s: created %s, deleted %s",
@@ -172,6 +173,11 @@ async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: A
         worker.wake.set()
 
 
+def _post(event: Event, default: dict[str, Any]) -> None:
+    post = events.warning if event.type == "Warning" else events.normal
+    post(event.about if event.about is not None else default, event.reason, event.message)
+
+
 # --- the launch gate ---------------------------------------------------------------------
 
 
@@ -212,6 +218,8 @@ def admit_launch(
     if decision.verdict is Verdict.START:
         for other in decision.cancel:
             _api.request_cancel(run.namespace, other)
+            if other in bodies:
+                _post(replaced_event(bodies[other], run.name), bodies[other])
         return None
     if decision.verdict is Verdict.WAIT:
         write_run_state(_api, own, StateType.SCHEDULED, AWAITING_SLOT_NAME, decision.message, at)
