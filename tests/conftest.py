@@ -24,12 +24,9 @@ import pytest
 from tests.cluster import (
     cluster,
     control_plane,
-    images,
-    k8s_build,
     node,
     paths,
     sessions,
-    tools,
 )
 from tests.cluster import docker_engine as docker_tier
 from tests.cluster.versions import KUBERNETES_VERSION
@@ -128,15 +125,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"local cluster: preparing Kubernetes {KUBERNETES_VERSION} binaries and images "
             f"(cached in {paths.cache_root()})"
         )
+    tier = "all" if needs_node or (needs_tier1 and needs_docker) else "control-plane"
+    if not needs_tier1:
+        tier = "docker"
     try:
         with capture.global_and_fixture_disabled():
-            if needs_tier1:
-                components = k8s_build.ALL_COMPONENTS if needs_node else ()
-                k8s_build.ensure_built(components or k8s_build.CONTROL_PLANE_COMPONENTS)
-                tools.kubectl()
-            if needs_node or needs_docker:
-                images.ensure_pause()
-                images.ensure_python_base()
+            cluster.prepare(tier)
     except Exception as error:
         state.preparation_error = f"preparing the local cluster failed: {error}"
 

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.cluster import (
     control_plane,
     docker_engine,
+    images,
+    k8s_build,
+    mounts,
     network,
     node,
+    packages,
     paths,
     topology,
 )
@@ -36,8 +42,32 @@ class UpResult:
     docker_host: str | None = None
 
 
+def prepare(tier: str = "all") -> None:
+    """The slow, cacheable part of `up`: packages, binaries, images — no daemons started.
+
+    The Go build is CPU-bound and debootstrap is network-bound, so they run side by side.
+    """
+    _check_tier(tier)
+    packages.ensure_installed()
+    packages.etcd_binary()
+    jobs: list[Callable[[], object]] = []
+    if tier != "docker":
+        components = (
+            k8s_build.CONTROL_PLANE_COMPONENTS
+            if tier == "control-plane"
+            else k8s_build.ALL_COMPONENTS
+        )
+        jobs.append(lambda: k8s_build.ensure_built(components))
+    if tier != "control-plane":
+        jobs += [images.ensure_pause, images.ensure_python_base]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
 def up(tier: str = "all") -> UpResult:
     _check_tier(tier)
+    prepare(tier)
     result = UpResult()
     if tier in ("control-plane",):
         result.kubeconfig = control_plane.up()
@@ -98,7 +128,9 @@ def status() -> Status:
         result.docker_host = f"unix://{docker_engine.own_socket()}"
     result.links = network.owned_links()
     result.chains = network.owned_chains()
-    result.mounts = node.owned_mounts()
+    result.mounts = mounts.under(paths.state_dir())
+    if not result.processes[docker_engine.DOCKERD.name]:
+        result.mounts += mounts.under(docker_engine.data_root())
     result.cgroups = node.owned_cgroups()
     result.strays = _stray_processes({pid for pid in result.processes.values() if pid})
     return result

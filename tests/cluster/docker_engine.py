@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.cluster import cgroups, images, network, packages, paths
+from tests.cluster import cgroups, images, mounts, network, packages, paths
 from tests.cluster.processes import Managed, wait_for
 
 DOCKERD = Managed("dockerd", lambda: f"--host=unix://{own_socket()}")
@@ -19,6 +19,11 @@ SYSTEM_SOCKET = Path("/var/run/docker.sock")
 OWN_BRIDGE = "docker0"
 DOCKER_CHAIN_PREFIXES = ("DOCKER",)
 CGROUP_NAME = "docker"
+
+
+def data_root() -> Path:
+    """Image store of our dockerd: in the cache, so images survive `down`."""
+    return paths.cache_root() / "docker"
 
 
 def own_socket() -> Path:
@@ -57,7 +62,7 @@ def up() -> str:
             [
                 "dockerd",
                 f"--host={host}",
-                f"--data-root={paths.cache_root() / 'docker'}",
+                f"--data-root={data_root()}",
                 f"--exec-root={state / 'exec'}",
                 f"--pidfile={state / 'dockerd.pid'}",
                 "--ip=127.0.0.1",
@@ -90,5 +95,8 @@ def down() -> list[str]:
     network.remove_link(OWN_BRIDGE)
     network.remove_chains(DOCKER_CHAIN_PREFIXES, interface=OWN_BRIDGE)
     cgroups.remove_trees(CGROUP_NAME)
+    # dockerd leaves its netns bind mounts and the data-root's private bind mount behind.
+    mounts.unmount_under(paths.state_dir() / "docker")
+    mounts.unmount_under(data_root())
     shutil.rmtree(paths.state_dir() / "docker", ignore_errors=True)
     return [DOCKERD.name]

@@ -24,6 +24,7 @@ from tests.cluster import (
     images,
     k8s_build,
     kubeconfigs,
+    mounts,
     network,
     packages,
     paths,
@@ -307,18 +308,8 @@ def up() -> None:
     wait_for("kube-proxy rules for 10.96.0.1", _service_routed, timeout=60, process=KUBE_PROXY)
 
 
-def _mounts_under(root: Path) -> list[str]:
-    prefix = str(root)
-    mounts = []
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        target = line.split()[1].replace("\\040", " ")
-        if target == prefix or target.startswith(prefix + "/"):
-            mounts.append(target)
-    return mounts
-
-
 def owned_mounts() -> list[str]:
-    return _mounts_under(node_dir())
+    return mounts.under(node_dir())
 
 
 def _sandbox_netns_paths() -> list[Path]:
@@ -378,8 +369,7 @@ def down() -> list[str]:
     if CONTAINERD.stop():
         stopped.append(CONTAINERD.name)
     _remove_netns(netns)
-    for mount in sorted(owned_mounts(), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+    mounts.unmount_under(node_dir())
     for veth in network.veth_peers_of_bridge():
         network.remove_link(veth)
     network.remove_link(topology.CNI_BRIDGE)
