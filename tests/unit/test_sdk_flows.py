@@ -449,3 +449,27 @@ def test_options_are_checked() -> None:
         flow(timeout_seconds=0)(lambda: None)
     with pytest.raises(TypeError, match="task_runner must be a task runner instance"):
         flow(task_runner=SequentialTaskRunner)(lambda: None)  # type: ignore[arg-type]
+
+
+def test_a_timeout_keeps_an_alarm_set_by_someone_else() -> None:
+    import signal
+
+    rang: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: rang.append(signum))
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 0.6)
+    try:
+
+        @flow(timeout_seconds=0.1)
+        def slow() -> None:
+            time.sleep(5)
+
+        assert slow(return_state=True).name == "TimedOut"
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # the other alarm is armed again
+        deadline = time.monotonic() + 5
+        while not rang:
+            assert time.monotonic() < deadline, "the other alarm never rang"
+            time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_REAL, remaining, interval)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 
 class Interrupt(BaseException):
@@ -69,13 +70,21 @@ class TimeoutScope:
         self.lock = threading.Lock()
 
 
-# Main-thread scopes share SIGALRM: a stack, the timer armed for the earliest deadline.
+# Main-thread scopes share SIGALRM: a stack, the timer armed for the earliest deadline. An
+# alarm someone else had set (pytest-timeout, the application) is kept: its handler still
+# runs at its time, and its timer is re-armed when the last scope ends.
 _alarm_scopes: list[TimeoutScope] = []
-_previous_handler: object = None
+_previous_handler: Any = None
+_previous_deadline: float | None = None
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    global _previous_deadline
     now = time.monotonic()
+    if _previous_deadline is not None and _previous_deadline <= now:
+        _previous_deadline = None
+        if callable(_previous_handler):
+            _previous_handler(signum, frame)
     expired = [scope for scope in _alarm_scopes if scope.deadline <= now and not scope.fired]
     if not expired:
         return  # early, or a repeat for a scope whose exception is already on its way
@@ -86,9 +95,13 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 
 def _arm_alarm() -> None:
     if not _alarm_scopes:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        left = None if _previous_deadline is None else _previous_deadline - time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0 if left is None else max(left, 0.0001))
         return
-    left = min(scope.deadline for scope in _alarm_scopes) - time.monotonic()
+    deadlines = [scope.deadline for scope in _alarm_scopes]
+    if _previous_deadline is not None:
+        deadlines.append(_previous_deadline)
+    left = min(deadlines) - time.monotonic()
     # Repeats every 50 ms after the deadline: a SIGALRM that lands just before the body enters
     # a blocking call only runs its handler after that call; the next one interrupts it.
     signal.setitimer(signal.ITIMER_REAL, max(left, 0.0001), 0.05)
@@ -112,11 +125,13 @@ def timeout_scope(seconds: float | None) -> Iterator[TimeoutScope | None]:
     if seconds is None:
         yield None
         return
-    global _previous_handler
+    global _previous_handler, _previous_deadline
     scope = TimeoutScope(seconds)
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
         if not _alarm_scopes:
+            pending, _ = signal.getitimer(signal.ITIMER_REAL)
+            _previous_deadline = time.monotonic() + pending if pending > 0 else None
             _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
         _alarm_scopes.append(scope)
         _arm_alarm()
@@ -126,7 +141,7 @@ def timeout_scope(seconds: float | None) -> Iterator[TimeoutScope | None]:
             _alarm_scopes.remove(scope)
             _arm_alarm()
             if not _alarm_scopes:
-                signal.signal(signal.SIGALRM, _previous_handler)  # type: ignore[arg-type]
+                signal.signal(signal.SIGALRM, _previous_handler)
         return
     scope.timer = threading.Timer(seconds, _fire_in_thread, (scope,))
     scope.timer.daemon = True
