@@ -41,7 +41,10 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
     walks the stack for the caller and costs most of a task run's overhead otherwise.
     """
 
-    def emit_fast(self, level: int, msg: str, *args: Any) -> None:
+    def emit_fast(self, level: int, msg: str, *args: Any, hold: bool = False) -> None:
+        """Log one engine line. `hold=True`: the console may write it together with the next
+        line from this thread (one write instead of two; only for lines that are certainly
+        followed by another without user code in between)."""
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
@@ -71,6 +74,8 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
             taskName=None,
         )
         record.__dict__.update(self.extra)  # type: ignore[arg-type]
+        if hold:
+            record.kflow_hold = True
         logger.handle(record)
 
 
@@ -109,9 +114,23 @@ class ConsoleHandler(logging.Handler):
         self.emit(record)
         return True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: dict[int, str] = {}
+
     def emit(self, record: logging.LogRecord) -> None:
+        # Each write to stderr gives up the GIL: with task runs finishing in other threads, a
+        # write costs a thread switch, so two engine lines in a row go out as one write.
         try:
-            sys.stderr.write(self.format(record) + "\n")
+            line = self.format(record) + "\n"
+            thread = threading.get_ident()
+            held = self._held.pop(thread, None)
+            if held is not None:
+                line = held + line
+            if record.__dict__.get("kflow_hold"):
+                self._held[thread] = line
+                return
+            sys.stderr.write(line)
         except Exception:
             self.handleError(record)
 

@@ -132,7 +132,7 @@ def submit_task(
 def _submit(
     task: Task[Any, Any], flow_ctx: FlowRunContext, params: dict[str, Any], wait_for: Any
 ) -> TaskRunFuture[Any]:
-    run = TaskRunExec(task, flow_ctx, params, wait_for)
+    run = TaskRunExec(task, flow_ctx, params, wait_for, submitted=True)
     flow_ctx.logger.emit_fast(_INFO, "Submitted task run %r for execution.", run.task_run.name)
     runner = flow_ctx.task_runner
     if not runner.concurrent:
@@ -216,6 +216,7 @@ class TaskRunExec:
         flow_ctx: FlowRunContext,
         params: dict[str, Any],
         wait_for: Any,
+        submitted: bool = False,
     ) -> None:
         self.task = task
         self.flow_ctx = flow_ctx
@@ -249,7 +250,9 @@ class TaskRunExec:
         self.result_key = f"{flow_run_id}/{key}-{index}"
         self.final_state: State[Any] | None = None
         self.backend.create_task_run(task_run)
-        flow_ctx.logger.emit_fast(_INFO, "Created task run %r for task %r", name, task.name)
+        flow_ctx.logger.emit_fast(
+            _INFO, "Created task run %r for task %r", name, task.name, hold=submitted
+        )
         self.logger = task_run_logger(name, task_run.id, flow_run_id)
 
     # -- shared steps ------------------------------------------------------------------
