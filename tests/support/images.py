@@ -121,49 +121,64 @@ def _wheel_platforms() -> list[str]:
     return [*tags, f"manylinux2014_{machine}", f"linux_{machine}"]
 
 
+def _dependency_wheels() -> Path:
+    """deps/: every locked dependency as wheels for the base image's Python, cached by the
+    hash of uv.lock (so unchanged dependencies keep Docker's layer cache warm)."""
+    key = content_hash(
+        [ROOT / "uv.lock", ROOT / "pyproject.toml"], PYTHON_VERSION, *_wheel_platforms()
+    )
+    target = paths.images_dir() / f"runtime-deps-{key}"
+    if target.is_dir():
+        return target
+    with tempfile.TemporaryDirectory(dir=paths.images_dir()) as tmp:
+        deps = Path(tmp) / "deps"
+        deps.mkdir()
+        requirements = deps / "requirements.txt"
+        _run(
+            [
+                "uv",
+                "export",
+                "--frozen",
+                "--no-dev",
+                "--no-emit-project",
+                "--no-hashes",
+                "--format",
+                "requirements-txt",
+                "--output-file",
+                str(requirements),
+            ]
+        )
+        platforms = [arg for tag in _wheel_platforms() for arg in ("--platform", tag)]
+        _run(
+            [
+                "uv",
+                "tool",
+                "run",
+                "--from",
+                "pip",
+                "pip",
+                "download",
+                "--quiet",
+                "--requirement",
+                str(requirements),
+                "--dest",
+                str(deps),
+                "--only-binary=:all:",
+                "--python-version",
+                PYTHON_VERSION,
+                "--implementation",
+                "cp",
+                *platforms,
+            ]
+        )
+        deps.rename(target)
+    return target
+
+
 def _prepare_runtime_context(context: Path) -> None:
-    """wheels/ with kflow and every locked dependency, for the base image's Python."""
-    wheels = context / "wheels"
-    wheels.mkdir(parents=True)
-    _run(["uv", "build", "--wheel", "--out-dir", str(wheels)])
-    requirements = context / "requirements.txt"
-    _run(
-        [
-            "uv",
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--no-emit-project",
-            "--no-hashes",
-            "--format",
-            "requirements-txt",
-            "--output-file",
-            str(requirements),
-        ]
-    )
-    platforms = [arg for tag in _wheel_platforms() for arg in ("--platform", tag)]
-    _run(
-        [
-            "uv",
-            "tool",
-            "run",
-            "--from",
-            "pip",
-            "pip",
-            "download",
-            "--quiet",
-            "--requirement",
-            str(requirements),
-            "--dest",
-            str(wheels),
-            "--only-binary=:all:",
-            "--python-version",
-            PYTHON_VERSION,
-            "--implementation",
-            "cp",
-            *platforms,
-        ]
-    )
+    """deps/ (cached dependency wheels) and kflow/ (the kflow wheel, built now)."""
+    shutil.copytree(_dependency_wheels(), context / "deps")
+    _run(["uv", "build", "--wheel", "--out-dir", str(context / "kflow")])
 
 
 def runtime_image(docker_host: str) -> str:

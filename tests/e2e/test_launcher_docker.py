@@ -1,0 +1,269 @@
+"""The Docker launcher end to end: a real operator, a real Docker engine, real flows in the kflow
+runtime image, observed the way a user would (FlowRun status, `kflow flow-run logs`, docker)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import docker
+import pytest
+from docker.models.containers import Container
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.conftest import kflow_cli
+from tests.integration.conftest import Cluster, OperatorFactory, OperatorProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION = "kflow.dev", "v1alpha1"
+NAMESPACE_LABEL = "kflow.dev/flow-run-namespace"
+SWEEP = ("--docker-sweep-seconds", "1")
+
+
+@pytest.fixture
+def engine(docker_engine: str) -> docker.DockerClient:
+    return docker.DockerClient(base_url=docker_engine)
+
+
+@pytest.fixture
+def leftovers(cluster: Cluster, engine: docker.DockerClient) -> Iterator[None]:
+    """Safety net: whatever a failed test left in the engine is removed afterwards."""
+    yield
+    for container in containers_of(engine, cluster.namespace):
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+
+
+@pytest.fixture
+def docker_operator(operators: OperatorFactory, leftovers: None) -> OperatorProcess:
+    return operators.start("--docker", *SWEEP)
+
+
+def containers_of(engine: docker.DockerClient, namespace: str) -> list[Container]:
+    found: list[Container] = engine.containers.list(
+        all=True, filters={"label": f"{NAMESPACE_LABEL}={namespace}"}
+    )
+    return found
+
+
+def deployment(cluster: Cluster, image: str, entrypoint: str, **spec: Any) -> None:
+    cluster.deployment(
+        "d",
+        {
+            "entrypoint": f"launcher_flows.py:{entrypoint}",
+            "infrastructure": {"type": "docker", "image": image, "imagePullPolicy": "Never"},
+            **spec,
+        },
+    )
+
+
+def container_of(engine: docker.DockerClient, run: dict[str, Any]) -> Container:
+    container: Container = engine.containers.get(run["status"]["infrastructure"]["id"])
+    return container
+
+
+def finished(cluster: Cluster, name: str, timeout: float = 30) -> dict[str, Any]:
+    """The run once the operator is done with it (Finished condition, exit recorded)."""
+
+    def probe() -> dict[str, Any] | None:
+        run = cluster.get_flowrun(name)
+        conditions = (run.get("status") or {}).get("conditions") or []
+        done = any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
+        return run if done else None
+
+    found: dict[str, Any] = wait_until(f"FlowRun {name} finished", probe, timeout)
+    return found
+
+
+def logs(cluster: Cluster, name: str) -> str:
+    done = kflow_cli("flow-run", "logs", name, "-n", cluster.namespace)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def delete_and_expect_nothing_left(
+    cluster: Cluster, engine: docker.DockerClient, *names: str
+) -> None:
+    for name in names:
+        with contextlib.suppress(ApiException):
+            cluster.objects.delete_namespaced_custom_object(
+                GROUP, VERSION, cluster.namespace, "flowruns", name
+            )
+    wait_until(
+        "no container of the test's runs left",
+        lambda: not containers_of(engine, cluster.namespace),
+        timeout=30,
+    )
+
+
+def times(run: dict[str, Any]) -> dict[str, datetime]:
+    return {
+        key: datetime.fromisoformat(value)
+        for key, value in run["status"]["cancellation"].items()
+        if key.endswith(("Time", "Deadline"))
+    }
+
+
+def test_run_completes_with_result_and_logs(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+    docker_engine: str,
+) -> None:
+    deployment(cluster, flows_image, "adds")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 2, "b": 3}})
+    run = cluster.wait_state("r", "COMPLETED", timeout=60)
+    assert run["status"]["result"]["value"] == 5
+    infrastructure = run["status"]["infrastructure"]
+    assert infrastructure["type"] == "docker"
+    scope, _, daemon_id = infrastructure["scope"].rpartition("#")
+    assert scope == docker_engine and daemon_id == engine.info()["ID"]
+    assert infrastructure["pid"] == f"{infrastructure['scope']}:{infrastructure['id']}"
+    container = container_of(engine, run)
+    assert container.labels["kflow.dev/flow-run-name"] == "r"
+    assert container.labels["kflow.dev/flow-run-uid"] == run["metadata"]["uid"]
+    types = [entry["type"] for entry in run["status"]["stateHistory"]]
+    assert types == ["PENDING", "RUNNING", "COMPLETED"]
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 0
+    assert "adding 2 and 3" in logs(cluster, "r")
+    assert "adding 2 and 3" in container.logs().decode()
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_failing_flow_fails_and_its_container_is_removed_on_finish(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    leftovers: None,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    operators.start("--docker", "--docker-remove", "on-finish", *SWEEP)
+    deployment(cluster, flows_image, "fails")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "FAILED", timeout=60)
+    assert "the flow failed on purpose" in run["status"]["state"]["message"]
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 1
+    wait_until(
+        "the finished run's container removed",
+        lambda: not containers_of(engine, cluster.namespace),
+        timeout=10,
+    )
+
+
+def test_container_killed_from_outside_is_crashed_with_the_reason(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    deployment(cluster, flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    container_of(engine, run).kill()
+    killed = time.monotonic()
+    run = cluster.wait_state("r", "CRASHED", timeout=10)
+    detected = time.monotonic() - killed
+    print(f"docker kill → CRASHED in {detected:.2f}s")
+    message = run["status"]["state"]["message"]
+    assert "killed by SIGKILL" in message, message
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 137
+    assert run["status"]["infrastructure"]["signal"] == "SIGKILL"
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    deployment(cluster, flows_image, "waits_for_cancel", cancelGracePeriodSeconds=30)
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    cluster.wait_state("r", "RUNNING", timeout=60)
+    requested = time.monotonic()
+    cluster.cancel("r")
+    run = cluster.wait_state("r", "CANCELLED", timeout=20)
+    took = time.monotonic() - requested
+    print(f"cancel → CANCELLED in {took:.2f}s (grace 30s)")
+    assert took < 15, "a flow that handles the stop request is not waited on for the grace period"
+    run = finished(cluster, "r")
+    assert "killTime" not in run["status"].get("cancellation", {})
+    assert "on_cancellation hook ran" in logs(cluster, "r")
+    assert container_of(engine, run).status == "exited"
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_cancel_of_a_flow_ignoring_sigterm_kills_it_after_the_grace_period(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    deployment(cluster, flows_image, "ignores_sigterm", cancelGracePeriodSeconds=30)
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "cancelGracePeriodSeconds": 3})
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    container = container_of(engine, run)
+    wait_until("SIGTERM ignored", lambda: b"ignoring SIGTERM" in container.logs(), timeout=30)
+    requested = time.monotonic()
+    cluster.cancel("r")
+    run = cluster.wait_state("r", "CANCELLED", timeout=20)
+    took = time.monotonic() - requested
+    print(f"cancel (grace 3s, SIGTERM ignored) → CANCELLED in {took:.2f}s")
+    assert 3.0 <= took <= 8.0, f"CANCELLED {took:.2f}s after the request, grace period 3s"
+    steps = times(run)
+    stop_to_gone = (steps["goneTime"] - steps["stopTime"]).total_seconds()
+    assert 2.9 <= stop_to_gone <= 6.0, f"gone {stop_to_gone:.2f}s after docker stop"
+    container.reload()
+    assert container.status == "exited"
+    assert container.attrs["State"]["ExitCode"] == 137
+    assert "on_cancellation hook ran" not in logs(cluster, "r")
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    leftovers: None,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    first = operators.start("--docker", *SWEEP)
+    deployment(cluster, flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    first.sigkill()
+    container = container_of(engine, run)
+    container.kill()  # dies while no operator watches it
+    operators.start("--docker", *SWEEP)
+    run = cluster.wait_state("r", "CRASHED", timeout=30)
+    assert "killed by SIGKILL" in run["status"]["state"]["message"]
+    finished(cluster, "r")
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_operator_sigkilled_mid_run_records_the_normal_end(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    leftovers: None,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    first = operators.start("--docker", *SWEEP)
+    deployment(cluster, flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 6}})
+    cluster.wait_state("r", "RUNNING", timeout=60)
+    first.sigkill()
+    operators.start("--docker", *SWEEP)
+    run = cluster.wait_state("r", "COMPLETED", timeout=30)
+    assert run["status"]["result"]["value"] == "woke up"
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 0
+    delete_and_expect_nothing_left(cluster, engine, "r")
