@@ -95,11 +95,3 @@ class TaskRunContext:
 
 flow_run_ctx: ContextVar[FlowRunContext | None] = ContextVar("kflow_flow_run", default=None)
 task_run_ctx: ContextVar[TaskRunContext | None] = ContextVar("kflow_task_run", default=None)
-
-
-def current_flow_run_context() -> FlowRunContext | None:
-    return flow_run_ctx.get()
-
-
-def current_task_run_context() -> TaskRunContext | None:
-    return task_run_ctx.get()

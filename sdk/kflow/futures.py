@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from kflow.exceptions import UpstreamTaskError
 from kflow.states import State, StateType
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class unmapped(Generic[T]):
         self.value = value
 
 
-class UpstreamFailed(Exception):
+class UpstreamFailed(UpstreamTaskError):
     def __init__(self, name: str) -> None:
         super().__init__(f"Upstream task run {name!r} did not reach a 'COMPLETED' state.")
 
