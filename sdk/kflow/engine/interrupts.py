@@ -9,7 +9,13 @@ that runs the body:
   the next bytecode boundary. Limit: a thread blocked inside C code (a long `time.sleep`, a
   socket read without timeout) sees it only when that call returns.
 * Async bodies are not touched this way: they run under `asyncio.timeout`, and cancellation
-  cancels their asyncio task.
+  cancels their asyncio task. Limit: an async body stuck in synchronous code sees either only
+  at its next `await`.
+* A signal whose handler calls `cancel_flow_run` and that arrives in the instant before the
+  main thread enters a blocking call runs its handler only when that call returns (CPython
+  runs Python-level handlers between bytecodes). Timeouts re-arm SIGALRM every 50 ms after
+  the deadline to get past this; a one-off SIGTERM cannot, so the operator's grace period and
+  SIGKILL remain the backstop.
 
 The exceptions derive from BaseException so that a body's `except Exception:` does not swallow
 them. Each scope records whether it fired, so nested scopes (a flow timeout around a task
