@@ -12,6 +12,7 @@ the steps that passed, and appends what a user would look at (runs, pods, operat
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -199,15 +200,21 @@ def helm_as_user(kubeconfig: Path, *args: str) -> str:
     return helm(*args, kubeconfig=kubeconfig, timeout=600)
 
 
-def remove_leftovers(admin: Kubectl, kubeconfig: Path) -> None:
-    """A previous interrupted run's release, or a peering object an operator run outside Helm
-    created (Helm refuses to adopt objects it does not own): a fresh cluster has neither."""
+def remove_leftover_release(kubeconfig: Path) -> None:
+    """A release left by an interrupted earlier run (a fresh cluster has none)."""
     with contextlib.suppress(HelmError):
         helm_as_user(kubeconfig, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE, "--wait")
-    with contextlib.suppress(KubectlError):
-        peering = admin.get_json("clusterkopfpeering", "kflow")
-        if "meta.helm.sh/release-name" not in (peering["metadata"].get("annotations") or {}):
-            admin.run("delete", "clusterkopfpeering", "kflow", "--wait=true")
+
+
+@contextlib.contextmanager
+def one_journey_at_a_time() -> Iterator[None]:
+    """Sessions sharing this machine's cluster take turns: the release and its cluster-scoped
+    objects have fixed names, and a second install would uninstall the first's."""
+    lock_path = paths.cache_root() / "journey.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def release_objects(admin: Kubectl) -> list[str]:
@@ -223,7 +230,7 @@ def release_objects(admin: Kubectl) -> list[str]:
     )
     cluster_scoped = admin.run(
         "get",
-        "clusterroles,clusterrolebindings,clusterkopfpeerings,kopfpeerings",
+        "clusterroles,clusterrolebindings,clusterkopfpeerings,kopfpeerings,roles,rolebindings",
         "--all-namespaces",
         "-l",
         f"app.kubernetes.io/instance={RELEASE}",
@@ -253,11 +260,12 @@ def test_the_readme_journey(node_cluster: Path, docker_engine: str, journey_name
     admin = Kubectl(node_cluster)
     journey = Journey(admin, journey_namespace)
     user = journey.kubectl()
-    try:
-        _walk(journey, admin, user, node_cluster, docker_engine)
-    finally:
-        with contextlib.suppress(HelmError):
-            helm_as_user(node_cluster, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE)
+    with one_journey_at_a_time():
+        try:
+            _walk(journey, admin, user, node_cluster, docker_engine)
+        finally:
+            with contextlib.suppress(HelmError):
+                helm_as_user(node_cluster, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE)
 
 
 def _walk(
@@ -269,12 +277,14 @@ def _walk(
 ) -> None:
     namespace = journey.namespace
     with journey.step("build the operator and runtime images and load them into the node"):
-        remove_leftovers(admin, kubeconfig)
+        remove_leftover_release(kubeconfig)
         test_flows = images.flows_image(docker_host, TEST_FLOWS)
         for image in (build_operator_image(docker_host), example_image(docker_host), test_flows):
             load_into_nodes(kubeconfig, image)
 
-    with journey.step(f"helm install {RELEASE} charts/kflow"):
+    # Serving only the journey's namespace: other suites' operators in other namespaces of the
+    # same cluster stay undisturbed (and the per-namespace Role path is the one exercised).
+    with journey.step(f"helm install {RELEASE} charts/kflow --set watchNamespaces={{{namespace}}}"):
         out = helm_as_user(
             kubeconfig,
             "install",
@@ -283,6 +293,8 @@ def _walk(
             "--namespace",
             RELEASE_NAMESPACE,
             "--create-namespace",
+            "--set",
+            f"watchNamespaces={{{namespace}}}",
         )
         assert "rollout status deployment/kflow" in out, f"NOTES missing the next commands:\n{out}"
 
