@@ -1,0 +1,527 @@
+"""What the cluster benchmarks share: the local cluster's API server, a namespace of their own,
+`kflow-operator` as a child process, a watch that timestamps every state a run passes through,
+and the table they print.
+
+The benchmarks observe from outside, the way a user does: through the API server (a watch, so a
+state is timed when it becomes visible, not when some writer believes it wrote it) and through
+/proc for processes. All clocks compared are this host's wall clock: the operator, the flow
+processes and the benchmark run here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+ROOT = Path(__file__).resolve().parents[1]
+CRDS = ROOT / "crds"
+OPERATOR = Path(sys.executable).parent / "kflow-operator"
+GROUP, VERSION = "kflow.dev", "v1alpha1"
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ClusterUnavailable(RuntimeError):
+    """No API server answers; the message says how to get one."""
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --- the cluster -------------------------------------------------------------------------------
+
+
+def kubeconfig_path() -> Path:
+    """KUBECONFIG when set (a user's own cluster), else the local cluster's admin kubeconfig."""
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        return Path(explicit)
+    from tests.cluster import paths
+
+    return paths.admin_kubeconfig()
+
+
+@dataclass
+class Api:
+    kubeconfig: Path
+    objects: client.CustomObjectsApi
+    core: client.CoreV1Api
+    extensions: client.ApiextensionsV1Api
+
+
+def connect() -> Api:
+    """An API client for the cluster, or ClusterUnavailable saying what to do."""
+    kubeconfig = kubeconfig_path()
+    if not kubeconfig.is_file():
+        raise ClusterUnavailable(
+            f"no kubeconfig at {kubeconfig}: start the local cluster with `uv run poe cluster-up` "
+            "(or set KUBECONFIG to your own cluster)"
+        )
+    api_client: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
+    core = client.CoreV1Api(api_client)
+    try:
+        core.list_namespace(limit=1, _request_timeout=5)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise ClusterUnavailable(
+            f"the API server in {kubeconfig} does not answer ({error.__class__.__name__}): "
+            "start the local cluster with `uv run poe cluster-up`"
+        ) from error
+    return Api(
+        kubeconfig,
+        client.CustomObjectsApi(api_client),
+        core,
+        client.ApiextensionsV1Api(api_client),
+    )
+
+
+@contextlib.contextmanager
+def cluster_lease(api: Api) -> Iterator[None]:
+    """While the benchmark runs, a test session ending elsewhere must not stop the local
+    cluster under it: hold a lease like a test session does (tests.cluster.sessions)."""
+    from tests.cluster import paths, sessions
+
+    if api.kubeconfig != paths.admin_kubeconfig():
+        yield
+        return
+    with sessions.cluster_lock():
+        sessions.take_lease()
+    try:
+        yield
+    finally:
+        sessions.drop_lease()
+
+
+def apply_crds(api: Api) -> None:
+    """Create or update the CRDs from crds/ and wait (bounded) until they are served."""
+    names = []
+    for path in sorted(CRDS.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not document:
+                continue
+            name = document["metadata"]["name"]
+            names.append(name)
+            try:
+                existing = api.extensions.read_custom_resource_definition(name)
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                api.extensions.create_custom_resource_definition(document)
+            else:
+                document["metadata"]["resourceVersion"] = existing.metadata and (
+                    existing.metadata.resource_version
+                )
+                api.extensions.replace_custom_resource_definition(name, document)
+
+    def established() -> bool:
+        for name in names:
+            crd = api.extensions.read_custom_resource_definition(name)
+            conditions = (crd.status and crd.status.conditions) or []
+            if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                return False
+        return True
+
+    wait_until("the kflow CRDs to be established", established, timeout=60, interval=0.2)
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Poll `probe` until it returns something truthy; TimeoutError naming `what` if never."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def bench_namespace(api: Api, prefix: str) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards with everything in it (finalizers dropped first:
+    the operator that would remove them is stopped by then)."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    api.core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=namespace, labels={"kflow.dev/bench": "1"})
+        )
+    )
+    try:
+        yield namespace
+    finally:
+        for plural in ("flowruns", "deployments"):
+            with contextlib.suppress(ApiException):
+                _drop_finalizers(api, namespace, plural)
+        with contextlib.suppress(ApiException):
+            api.core.delete_namespace(namespace)
+
+
+def _drop_finalizers(api: Api, namespace: str, plural: str) -> None:
+    listed: Any = api.objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+    for item in listed["items"]:
+        if item["metadata"].get("finalizers"):
+            with contextlib.suppress(ApiException):
+                api.objects.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    plural,
+                    item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                )
+
+
+def create(api: Api, namespace: str, kind: str, name: str, spec: dict[str, Any]) -> None:
+    plural = {"Deployment": "deployments", "FlowRun": "flowruns"}[kind]
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    api.objects.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+
+
+def patch_flowrun_spec(api: Api, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    api.objects.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "flowruns", name, {"spec": spec}
+    )
+
+
+# --- the operator ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Operator:
+    """One `kflow-operator --namespace NS` child process, configured as the chart runs it
+    (peering on)."""
+
+    popen: subprocess.Popen[bytes]
+    health_url: str
+    log_path: Path
+
+    @classmethod
+    def start(cls, api: Api, namespace: str, state_dir: Path, cwd: Path, *extra: str) -> Operator:
+        port = _free_port()
+        log_path = state_dir / "operator.log"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            popen = subprocess.Popen(
+                [
+                    str(OPERATOR),
+                    "--namespace",
+                    namespace,
+                    "--state-dir",
+                    str(state_dir),
+                    "--liveness",
+                    f"http://127.0.0.1:{port}/healthz",
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ, KUBECONFIG=str(api.kubeconfig), PYTHONUNBUFFERED="1"),
+                cwd=cwd,
+            )
+        operator = cls(popen, f"http://127.0.0.1:{port}/healthz", log_path)
+        try:
+            wait_until("kflow-operator liveness", operator._healthy, timeout=60, interval=0.1)
+        except BaseException:
+            operator.stop()
+            raise
+        return operator
+
+    def _healthy(self) -> bool:
+        if self.popen.poll() is not None:
+            raise RuntimeError(
+                f"kflow-operator exited with {self.popen.returncode}:\n{self.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def peak_rss_bytes(self) -> int:
+        """The kernel's high-water mark of the operator's resident memory (VmHWM)."""
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmHWM in /proc/{self.popen.pid}/status")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+    def log_tail(self, characters: int = 3000) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-characters:]
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise RuntimeError("no btime in /proc/stat")
+
+
+_BOOT_TIME = _boot_time()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def process_start_epoch(process_id: str) -> float:
+    """When the process named by a process launcher id (`PID@start-ticks`) was forked, as a
+    Unix time (the kernel keeps it in clock ticks since boot: 10 ms resolution)."""
+    ticks = int(process_id.partition("@")[2])
+    return _BOOT_TIME + ticks / _CLOCK_TICKS
+
+
+def process_alive(process_id: str) -> bool:
+    """True while the process of a `PID@start-ticks` id runs (a zombie counts as gone)."""
+    pid, _, ticks = process_id.partition("@")
+    fields = _stat_fields(int(pid))
+    return fields is not None and fields[0] not in ("Z", "X") and fields[19] == ticks
+
+
+def kill_process(process_id: str) -> None:
+    """SIGKILL what a run left behind, only if the PID still names the same process."""
+    if process_alive(process_id):
+        with contextlib.suppress(OSError):
+            os.kill(int(process_id.partition("@")[0]), signal.SIGKILL)
+
+
+def memory_available_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
+# --- watching runs -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunRecord:
+    """What the watch saw of one FlowRun: when each state type first became visible (Unix
+    time, as received) and the newest object."""
+
+    seen: dict[str, float] = field(default_factory=dict)
+    latest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str | None:
+        status = self.latest.get("status") or {}
+        state = status.get("state") or {}
+        found = state.get("type")
+        return str(found) if found else None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def infrastructure(self) -> dict[str, Any]:
+        status = self.latest.get("status") or {}
+        found: dict[str, Any] = status.get("infrastructure") or {}
+        return found
+
+    def state_timestamp(self, state_type: str) -> float | None:
+        """The timestamp its writer put on the first entry of `state_type` in stateHistory."""
+        status = self.latest.get("status") or {}
+        for entry in status.get("stateHistory") or []:
+            if entry.get("type") == state_type and entry.get("timestamp"):
+                return parse_time(entry["timestamp"])
+        return None
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class RunWatch:
+    """A watch on the FlowRuns of one namespace in a thread of its own."""
+
+    def __init__(self, api: Api, namespace: str) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._records: dict[str, RunRecord] = {}
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
+        self._thread = threading.Thread(target=self._run, name="flowrun-watch", daemon=True)
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> RunWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._watch.stop()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        resource_version: str | None = None
+        try:
+            while not self._stopping.is_set():
+                kwargs: dict[str, Any] = {"timeout_seconds": 60, "_request_timeout": 90}
+                if resource_version:
+                    kwargs["resource_version"] = resource_version
+                try:
+                    for event in self._watch.stream(
+                        self._api.objects.list_namespaced_custom_object,
+                        GROUP,
+                        VERSION,
+                        self._namespace,
+                        "flowruns",
+                        **kwargs,
+                    ):
+                        received = time.time()
+                        obj = event["object"]
+                        resource_version = obj["metadata"].get("resourceVersion")
+                        self._record(obj, received, deleted=event["type"] == "DELETED")
+                        if self._stopping.is_set():
+                            return
+                except ApiException as error:
+                    if error.status != 410:
+                        raise
+                    resource_version = None
+        except BaseException as error:
+            self.error = error
+            with self._changed:
+                self._changed.notify_all()
+
+    def _record(self, obj: dict[str, Any], received: float, deleted: bool) -> None:
+        name = obj["metadata"]["name"]
+        with self._changed:
+            record = self._records.setdefault(name, RunRecord())
+            record.latest = obj
+            state = ((obj.get("status") or {}).get("state") or {}).get("type")
+            if state and state not in record.seen:
+                record.seen[state] = received
+            if deleted:
+                record.seen.setdefault("DELETED", received)
+            self._changed.notify_all()
+
+    def record(self, name: str) -> RunRecord:
+        with self._changed:
+            return self._records.setdefault(name, RunRecord())
+
+    def records(self) -> dict[str, RunRecord]:
+        with self._changed:
+            return dict(self._records)
+
+    def wait(self, what: str, done: Callable[[dict[str, RunRecord]], bool], timeout: float) -> bool:
+        """Block until `done(records)` holds (re-checked on every event); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not done(self._records):
+                if self.error is not None:
+                    raise RuntimeError(f"the FlowRun watch failed: {self.error}") from self.error
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    progress(f"gave up waiting for {what} after {timeout:.0f} s")
+                    return False
+                self._changed.wait(min(remaining, 1.0))
+        return True
+
+    def wait_state(self, name: str, states: Sequence[str], timeout: float) -> RunRecord | None:
+        wanted = set(states)
+        found = self.wait(
+            f"FlowRun {name} in {sorted(wanted)}",
+            lambda records: bool(
+                name in records and wanted & (set(records[name].seen) | {records[name].state})
+            ),
+            timeout,
+        )
+        return self.record(name) if found else None
+
+
+# --- figures and the table ---------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 200 values is the 198th smallest): always a value that
+    was measured."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def format_value(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "-"
+    if unit == "s":
+        if abs(value) >= 1:
+            return f"{value:.2f} s"
+        return f"{value * 1e3:.0f} ms"
+    if unit == "B":
+        return f"{value / 2**20:.0f} MiB"
+    if unit == "/s":
+        return f"{value:.1f}/s"
+    return f"{value:.0f}"
+
+
+def ratio(ours: float, theirs: float) -> str:
+    if math.isnan(ours) or math.isnan(theirs) or ours <= 0 or theirs <= 0:
+        return "-"
+    value = ours / theirs
+    return f"1/{1 / value:.0f}" if value < 1 else f"{value:.2f}"
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    table = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def verdict(passed: bool | None) -> str:
+    return "" if passed is None else ("PASS" if passed else "FAIL")
