@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.measure import Sample, run_workload
+from bench.measure import Sample, WorkloadFailed, run_workload
 from bench.prefect_env import PREFECT_VERSION, prefect_python
 
 TASK_COUNT = 1000
@@ -41,20 +41,31 @@ class Framework:
     home: Path
     subflow_count: int
     count_task_runs: Callable[[Path, str], int]
+    #: Prefect's temporary server may fail to start on a loaded machine (its own timeout):
+    #: such a baseline run is tried again. A kflow failure is a bug and stops the benchmark.
+    attempts: int = 1
     samples: dict[str, list[Sample]] = field(default_factory=dict)
 
     def run(self, scenario: str, count: int, workdir: Path, *, sample_tree: bool = False) -> Sample:
         index = len(self.samples.get(scenario, []))
-        sample = run_workload(
-            self.python,
-            self.name,
-            scenario,
-            count,
-            self.env,
-            workdir / f"{self.name}-{scenario}-{index}.log",
-            RUN_TIMEOUT_SECONDS,
-            sample_tree=sample_tree,
-        )
+        for attempt in range(1, self.attempts + 1):
+            log = workdir / f"{self.name}-{scenario}-{index}-{attempt}.log"
+            try:
+                sample = run_workload(
+                    self.python,
+                    self.name,
+                    scenario,
+                    count,
+                    self.env,
+                    log,
+                    RUN_TIMEOUT_SECONDS,
+                    sample_tree=sample_tree,
+                )
+                break
+            except WorkloadFailed as exc:
+                if attempt == self.attempts:
+                    raise
+                _progress(f"{self.label}: {scenario} failed, trying again: {str(exc)[-300:]}")
         self.samples.setdefault(scenario, []).append(sample)
         return sample
 
@@ -123,6 +134,7 @@ def make_frameworks(workdir: Path, with_prefect: bool) -> list[Framework]:
                 home=prefect_home,
                 subflow_count=PREFECT_SUBFLOW_COUNT,
                 count_task_runs=count_prefect_task_runs,
+                attempts=3,
             )
         )
     return frameworks
