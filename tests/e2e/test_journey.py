@@ -186,14 +186,18 @@ class Journey:
 
     def flow_pods(self, run_name: str) -> list[str]:
         pods = self.kubectl().get_json("pods")["items"]
-        run = self.flowrun(run_name)
-        job = ((run.get("status") or {}).get("infrastructure") or {}).get("id", "")
-        job_name = job.rpartition("/")[2]
+        name = job_name(self.flowrun(run_name))
         return [
             p["metadata"]["name"]
             for p in pods
-            if job_name and p["metadata"].get("labels", {}).get("job-name") == job_name
+            if name and p["metadata"].get("labels", {}).get("job-name") == name
         ]
+
+
+def job_name(flowrun: dict[str, Any]) -> str:
+    """The Job's name from the run's infrastructure id, `namespace/name@uid`."""
+    identifier = ((flowrun.get("status") or {}).get("infrastructure") or {}).get("id", "")
+    return str(identifier).rpartition("/")[2].partition("@")[0]
 
 
 def helm_as_user(kubeconfig: Path, *args: str) -> str:
@@ -337,7 +341,7 @@ def _walk(
         assert manual in listed and scheduled in listed and "COMPLETED" in listed.upper()
 
     with journey.step("the run's logs show in kubectl logs and kflow flow-run logs"):
-        job = journey.flowrun(manual)["status"]["infrastructure"]["id"].rpartition("/")[2]
+        job = job_name(journey.flowrun(manual))
         assert EXAMPLE_LOG_LINE in user.run("logs", f"job/{job}")
         assert EXAMPLE_LOG_LINE in kflow_cli("flow-run", "logs", manual, "-n", namespace)
 

@@ -82,6 +82,9 @@ def test_listed_namespaces_get_a_role_each_and_nothing_namespaced_cluster_wide()
     namespaced_groups = {g for g, _, _ in rules_of(cluster_role)} & {"kflow.dev", "batch"}
     assert not namespaced_groups, "a namespaced install must not grant runs cluster-wide"
     assert ("", "pods") not in {(g, r) for g, r, _ in rules_of(cluster_role)}
+    assert granted(cluster_role, "", "namespaces") == {"list", "watch", "get"}, (
+        "Kopf lists namespaces when serving a list of them; refused, it stalls a minute"
+    )
     assert not chart.of_kind("ClusterKopfPeering")
     args = args_of(chart)
     assert "--namespace=team-a" in args and "--namespace=team-b" in args

@@ -118,8 +118,9 @@ history limits delete them; status is written with a resourceVersion preconditio
 {{- end -}}
 
 {{/*
-Cluster-scoped rights, needed whichever namespaces are served: Kopf notices CRD changes, and
-the Job and Docker launchers identify the cluster by the UID of kube-system.
+Cluster-scoped rights, needed whichever namespaces are served: Kopf notices CRD changes (and,
+serving listed namespaces, namespaces), and the Job and Docker launchers identify the cluster by
+the UID of kube-system.
 */}}
 {{- define "kflow.clusterRules" -}}
 - apiGroups: [apiextensions.k8s.io]
@@ -129,6 +130,12 @@ the Job and Docker launchers identify the cluster by the UID of kube-system.
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
   verbs: [get, list, watch, patch, create]
+{{- else }}
+# Serving listed namespaces, Kopf lists and watches namespaces to notice them come and go;
+# refused, it retries for about a minute before it starts handling anything.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
 {{- end }}
 {{- if or .Values.launchers.kubernetesJob.enabled .Values.launchers.docker.enabled }}
 - apiGroups: [""]
