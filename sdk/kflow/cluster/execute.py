@@ -31,7 +31,7 @@ from typing import Any
 from kflow.backend import set_backend
 from kflow.cluster.backend import SUSPENDED, FlowRunBackend
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
-from kflow.cluster.flowrun_api import FlowRunApi
+from kflow.cluster.flowrun_api import FlowRunApi, retrying
 from kflow.cluster.kube import KubeConfigError, new_api_client
 from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
 from kflow.cluster.status import StateEntry, current_state, parse_time
@@ -60,7 +60,7 @@ def execute() -> int:
     try:
         api = FlowRunApi(new_api_client(), namespace, name)
         watch_api = FlowRunApi(new_api_client(), namespace, name)
-        flow_run = api.get()
+        flow_run = retrying(api.get)
     except KubeConfigError as error:
         logger.error("%s", error)
         return EXIT_NO_FLOW_RUN
@@ -112,7 +112,9 @@ def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> 
         backend.propose(StateEntry(StateType.PENDING, "Pending", None, datetime.now(UTC)))
     try:
         deployment_ref = deployment_name(flow_run)
-        deployment = api.get_deployment(deployment_ref) if deployment_ref else None
+        deployment = (
+            retrying(lambda: api.get_deployment(deployment_ref)) if deployment_ref else None
+        )
         spec = resolve_run_spec(flow_run, deployment)
         target = load_entrypoint(spec.entrypoint, Path.cwd())
     except (RunSpecError, EntrypointError) as error:

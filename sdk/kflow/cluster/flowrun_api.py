@@ -7,8 +7,9 @@ them with 409 when someone wrote in between, so nobody's write is silently lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, cast
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client, watch
@@ -21,6 +22,29 @@ GONE = 410
 
 TRANSIENT_ERRORS = (OSError, urllib3.exceptions.HTTPError)
 """Connection-level failures: the API server may be restarting; retrying is right."""
+
+T = TypeVar("T")
+
+
+def is_transient(error: Exception) -> bool:
+    """A failure worth retrying: the connection, an overloaded or restarting API server."""
+    if isinstance(error, client.ApiException):
+        return error.status is None or error.status == 429 or error.status >= 500
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+def retrying(call: Callable[[], T], timeout: float = 30.0) -> T:
+    """`call()`, retried with backoff on transient failures until `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            if not is_transient(error) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 class FlowRunApi:
