@@ -83,3 +83,34 @@ class KubeApi:
         except ApiException as error:
             if error.status != 409:
                 raise
+
+    def peering_identities(self, name: str, namespace: str | None) -> list[str]:
+        """The replicas listed in a peering object (its status keys)."""
+        try:
+            if namespace is None:
+                body = self._objects().get_cluster_custom_object(
+                    "kopf.dev", "v1", "clusterkopfpeerings", name
+                )
+            else:
+                body = self._objects().get_namespaced_custom_object(
+                    "kopf.dev", "v1", namespace, "kopfpeerings", name
+                )
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        status: dict[str, Any] = cast(Body, body).get("status") or {}
+        return list(status)
+
+    def remove_peers(self, name: str, namespace: str | None, identities: list[str]) -> None:
+        if not identities:
+            return
+        patch = {"status": dict.fromkeys(identities)}
+        if namespace is None:
+            self._objects().patch_cluster_custom_object(
+                "kopf.dev", "v1", "clusterkopfpeerings", name, patch
+            )
+        else:
+            self._objects().patch_namespaced_custom_object(
+                "kopf.dev", "v1", namespace, "kopfpeerings", name, patch
+            )

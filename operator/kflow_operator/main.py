@@ -16,18 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
+from kflow_operator.identifiers import ProcessId, host_scope, read_proc_stat
 from kflow_operator.kube import KubeApi
 from kflow_operator.launchers import docker as docker_launcher
 from kflow_operator.launchers import kubernetes_job
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.peers import dead_local_peers, own_identity
 from kflow_operator.runtime import Runtime
 from kflow_operator.settings import (
     ANNOTATIONS_PREFIX,
     DIFFBASE_KEY,
     FINALIZER,
+    PEERING_LIFETIME_SECONDS,
     PEERING_NAME,
     OperatorSettings,
     default_state_dir,
@@ -91,11 +95,17 @@ def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) 
     settings.peering.priority = priority
     settings.peering.standalone = standalone
     settings.peering.mandatory = not standalone
+    settings.peering.lifetime = PEERING_LIFETIME_SECONDS
     # Handler log lines stay logs; Events are posted explicitly (one per state change).
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
+
+
+def _alive(process: ProcessId) -> bool:
+    stat = read_proc_stat(process.pid)
+    return stat is not None and stat.start_ticks == process.start_ticks and stat.state not in "ZX"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
             api.ensure_peering(PEERING_NAME, namespace)
+            listed = api.peering_identities(PEERING_NAME, namespace)
+            api.remove_peers(
+                PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), _alive)
+            )
     launchers: dict[str, Launcher] = {"process": ProcessLauncher(operator_settings.log_dir)}
     namespaces = operator_settings.namespaces
     for launcher in (
@@ -134,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 liveness_endpoint=args.liveness,
                 priority=priority,
                 peering_name=PEERING_NAME,
+                identity=Identity(own_identity()),
                 standalone=args.standalone,
                 memo=memo,
             )

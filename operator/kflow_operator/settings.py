@@ -12,6 +12,8 @@ FINALIZER = f"{GROUP}/finalizer"
 ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
 PEERING_NAME = "kflow"
+PEERING_LIFETIME_SECONDS = 30
+"""How long a silent replica on another host blocks the others (same-host ones are pruned)."""
 
 
 def default_state_dir() -> Path:

@@ -22,8 +22,18 @@ from tests.integration.test_flowrun_lifecycle import shell_deployment
 
 pytestmark = pytest.mark.integration
 
-HANDLES_SIGTERM = "trap 'echo stopping politely; exit 0' TERM; while :; do sleep 0.05; done"
-IGNORES_SIGTERM = "trap '' TERM; while :; do sleep 0.05; done"
+HANDLES_SIGTERM = (
+    "trap 'echo stopping politely; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+)
+IGNORES_SIGTERM = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
+
+
+def started(cluster: Cluster, name: str) -> tuple[int, int]:
+    """Wait until the run's script has set up its signal handling; its PID and start ticks."""
+    run = cluster.wait_state(name, "PENDING")
+    log = Path(run["status"]["infrastructure"]["logPath"])
+    wait_until("the script to be ready", lambda: log.exists() and "ready" in log.read_text())
+    return recorded_process(run)
 
 
 def times(run: dict[str, Any]) -> dict[str, datetime]:
@@ -49,7 +59,7 @@ def test_cancel_before_start_never_starts_the_run(
 def test_cancel_of_a_run_that_handles_sigterm(cluster: Cluster, operator: OperatorProcess) -> None:
     shell_deployment(cluster, "d", HANDLES_SIGTERM, cancelGracePeriodSeconds=30)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
-    pid, ticks = recorded_process(cluster.wait_state("r", "PENDING"))
+    pid, ticks = started(cluster, "r")
     cluster.cancel("r")
     run = cluster.wait_state("r", "CANCELLED", timeout=10)
     steps = times(run)
@@ -69,7 +79,7 @@ def test_cancel_of_a_run_ignoring_sigterm_kills_it_after_the_grace_period(
     shell_deployment(cluster, "d", IGNORES_SIGTERM, cancelGracePeriodSeconds=30)
     # The FlowRun's own grace period wins over the Deployment's.
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "cancelGracePeriodSeconds": 2})
-    pid, ticks = recorded_process(cluster.wait_state("r", "PENDING"))
+    pid, ticks = started(cluster, "r")
     cluster.cancel("r")
     cluster.wait_state("r", "CANCELLING")
     run = cluster.wait_state("r", "CANCELLED", timeout=10)
@@ -158,6 +168,6 @@ def test_deleting_a_running_flowrun_stops_its_process(
 ) -> None:
     shell_deployment(cluster, "d", HANDLES_SIGTERM)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
-    pid, ticks = recorded_process(cluster.wait_state("r", "PENDING"))
+    pid, ticks = started(cluster, "r")
     cluster.kubectl.run("delete", "flowrun", "r", "--wait=true", "--timeout=30s")
     assert not process_alive(pid, ticks)

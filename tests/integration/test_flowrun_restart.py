@@ -17,7 +17,7 @@ from tests.integration.conftest import (
     recorded_process,
     wait_until,
 )
-from tests.integration.test_flowrun_cancel import IGNORES_SIGTERM
+from tests.integration.test_flowrun_cancel import IGNORES_SIGTERM, started
 from tests.integration.test_flowrun_lifecycle import shell_deployment
 
 pytestmark = pytest.mark.integration
@@ -62,10 +62,12 @@ def test_a_run_that_ended_while_no_operator_ran_is_crashed_on_restart(
 def test_a_pending_cancellation_keeps_its_deadline_across_a_restart(
     cluster: Cluster, operators: OperatorFactory
 ) -> None:
-    shell_deployment(cluster, "d", IGNORES_SIGTERM, cancelGracePeriodSeconds=4)
+    # Long enough for a new operator to be up (a few seconds on a loaded machine) before the
+    # deadline, which it must then meet.
+    shell_deployment(cluster, "d", IGNORES_SIGTERM, cancelGracePeriodSeconds=15)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
     first = operators.start()
-    pid, ticks = recorded_process(cluster.wait_state("r", "PENDING"))
+    pid, ticks = started(cluster, "r")
     cluster.cancel("r")
     wait_until(
         "SIGTERM sent",
@@ -73,7 +75,7 @@ def test_a_pending_cancellation_keeps_its_deadline_across_a_restart(
     )
     first.sigkill()
     operators.start()
-    run = cluster.wait_state("r", "CANCELLED", timeout=15)
+    run = cluster.wait_state("r", "CANCELLED", timeout=30)
     steps = run["status"]["cancellation"]
     deadline = datetime.fromisoformat(steps["killDeadline"])
     killed = datetime.fromisoformat(steps["killTime"])

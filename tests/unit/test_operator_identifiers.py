@@ -74,3 +74,17 @@ def test_zombies_show_their_exit_status() -> None:
     finally:
         child.wait()
     assert read_proc_stat(child.pid) is None
+
+
+def test_only_dead_peers_of_this_host_are_pruned() -> None:
+    from kflow_operator.identifiers import ProcessId
+    from kflow_operator.peers import dead_local_peers
+
+    listed = [
+        "host/boot/10@100",  # this host, dead
+        "host/boot/11@110",  # this host, alive
+        "other/boot/10@100",  # another host: ages out by its lifetime
+        "root@host/20261122/abc",  # Kopf's own identity format: never touched
+    ]
+    alive = {ProcessId(11, 110)}
+    assert dead_local_peers(listed, "host/boot", lambda p: p in alive) == ["host/boot/10@100"]

@@ -305,7 +305,9 @@ class Supervisor:
 
     async def _launch(self, run: RunView, t: datetime) -> None:
         deployment = await self._deployment_spec(run)
-        admitted = self.runtime.admission(run, deployment, t)
+        # May list the Deployment's runs (blocking), and may write the run itself and raise
+        # Conflict so that the loop re-reads it.
+        admitted = await asyncio.to_thread(self.runtime.admission, run, deployment, t)
         if admitted is not None:
             await self._do(admitted, run, None)
             return
