@@ -429,12 +429,13 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
 
     upcoming = None if spec.paused else next_fire_time(schedules, now)
     # Every fire time up to now has been dealt with (run created, or skipped and announced):
-    # the next pass counts missed runs from here. Instants before the Deployment existed are
-    # not "last scheduled" runs.
+    # the next pass counts missed runs from here. Instants before the Deployment existed, or
+    # while it is paused, are not "last scheduled" runs (unpausing is a spec change, and a
+    # changed spec counts from the change).
     latest = latest_fire_time(schedules, now)
     created = parse_timestamp(meta["creationTimestamp"])
     previous_last = status.get("lastScheduleTime")
-    last = latest if latest is not None and latest >= created else None
+    last = latest if latest is not None and latest >= created and not spec.paused else None
     fields: dict[str, Any] = {
         "scheduleSummary": describe_schedules(schedules),
         "nextScheduleTime": format_timestamp(upcoming) if upcoming else None,
