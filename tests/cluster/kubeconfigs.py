@@ -7,6 +7,7 @@ directory and by clients that resolve relative paths differently.
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import yaml
@@ -54,7 +55,7 @@ def ensure_kubeconfig(spec: certs.CertSpec) -> Path:
         "current-context": "kflow-local",
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # racing writers
     partial.write_text(yaml.safe_dump(config, sort_keys=False))
     partial.chmod(0o600)
     partial.rename(target)

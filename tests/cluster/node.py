@@ -208,13 +208,6 @@ def _kubelet_config() -> dict[str, object]:
     }
 
 
-def _kubelet_healthy() -> bool:
-    proc = subprocess.run(
-        ["curl", "-sf", "http://127.0.0.1:10248/healthz"], capture_output=True, check=False
-    )
-    return proc.returncode == 0
-
-
 def _start_kubelet() -> None:
     if KUBELET.running():
         return
@@ -306,10 +299,6 @@ def up() -> None:
     _start_kube_proxy()
     wait_for(f"node {topology.NODE_NAME} Ready", node_ready, timeout=120, process=KUBELET)
     wait_for("kube-proxy rules for 10.96.0.1", _service_routed, timeout=60, process=KUBE_PROXY)
-
-
-def owned_mounts() -> list[str]:
-    return mounts.under(node_dir())
 
 
 def _sandbox_netns_paths() -> list[Path]:

