@@ -481,6 +481,75 @@ class RunWatch:
         return self.record(name) if found else None
 
 
+class PodWatch:
+    """A watch on the pods of one namespace: per value of `label`, when a container of one of
+    its pods was first seen running, and when its last pod was seen deleted."""
+
+    def __init__(self, api: Api, namespace: str, label: str) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._label = label
+        self._lock = threading.Lock()
+        self._running: dict[str, float] = {}
+        self._pods: dict[str, set[str]] = {}
+        self._emptied: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
+        self._thread = threading.Thread(target=self._run, name="pod-watch", daemon=True)
+
+    def __enter__(self) -> PodWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._watch.stop()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                for event in self._watch.stream(
+                    self._api.core.list_namespaced_pod,
+                    self._namespace,
+                    label_selector=self._label,
+                    timeout_seconds=60,
+                    _request_timeout=90,
+                ):
+                    self._record(event["type"], event["object"], time.time())
+                    if self._stopping.is_set():
+                        return
+            except (ApiException, urllib3.exceptions.HTTPError):
+                if self._stopping.wait(0.5):
+                    return
+
+    def _record(self, kind: str, pod: client.V1Pod, received: float) -> None:
+        meta = pod.metadata
+        if meta is None or not meta.labels or self._label not in meta.labels:
+            return
+        run, name = meta.labels[self._label], meta.name or ""
+        statuses = (pod.status and pod.status.container_statuses) or []
+        with self._lock:
+            if kind == "DELETED":
+                self._pods.setdefault(run, set()).discard(name)
+                if not self._pods[run]:
+                    self._emptied[run] = received
+                return
+            self._pods.setdefault(run, set()).add(name)
+            self._emptied.pop(run, None)
+            if any(s.state and s.state.running for s in statuses):
+                self._running.setdefault(run, received)
+
+    def running_since(self, run: str) -> float | None:
+        with self._lock:
+            return self._running.get(run)
+
+    def all_gone_at(self, run: str) -> float | None:
+        """When the last pod of `run` was seen deleted (None while one is left)."""
+        with self._lock:
+            return self._emptied.get(run)
+
+
 # --- figures and the table ---------------------------------------------------------------------
 
 

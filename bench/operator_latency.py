@@ -20,6 +20,7 @@ infrastructure is even asked for. That is a documented anchor, not run here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
 from kubernetes.client.exceptions import ApiException
 
 from bench._cluster import (
@@ -40,6 +42,7 @@ from bench._cluster import (
     Api,
     ClusterUnavailable,
     Operator,
+    PodWatch,
     RunRecord,
     RunWatch,
     apply_crds,
@@ -50,6 +53,7 @@ from bench._cluster import (
     format_value,
     kill_process,
     memory_available_bytes,
+    parse_time,
     patch_flowrun_spec,
     percentile,
     process_alive,
@@ -73,7 +77,6 @@ processes (~60 MiB each) would need ~30 GiB; the rest wait as AwaitingConcurrenc
 MEMORY_FLOOR_BYTES = 1 << 30
 """The burst stops early (and says so) rather than let the host run out of memory."""
 RUN_TIMEOUT_SECONDS = 60.0
-GONE_POLL_SECONDS = 0.005
 
 FLOWS = '''
 """Flows of the operator latency benchmark."""
@@ -107,12 +110,16 @@ def ignores_sigterm() -> None:
     time.sleep(600)
 '''
 FLOWS_FILE = "latency_flows.py"
+POD_RUN_LABEL = "kflow.dev/flow-run-name"
+"""The Job launcher's label naming a pod's FlowRun (kflow_operator.launchers.kubernetes_job)."""
 
 
 @dataclass(frozen=True)
 class Plan:
     launches: int
     cancels: int
+    container_launches: int
+    container_cancels: int
     burst: int
     launch_budget_seconds: float
     burst_budget_seconds: float
@@ -122,6 +129,8 @@ class Plan:
         return cls(
             launches=200,
             cancels=10,
+            container_launches=30,
+            container_cancels=3,
             burst=500,
             launch_budget_seconds=600,
             burst_budget_seconds=900,
@@ -130,7 +139,13 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         return cls(
-            launches=5, cancels=1, burst=10, launch_budget_seconds=120, burst_budget_seconds=180
+            launches=5,
+            cancels=1,
+            container_launches=2,
+            container_cancels=1,
+            burst=10,
+            launch_budget_seconds=120,
+            burst_budget_seconds=180,
         )
 
 
@@ -193,38 +208,112 @@ class Report:
     peak_rss_bytes: int
 
 
-# --- one launcher ------------------------------------------------------------------------------
+# --- where runs live ---------------------------------------------------------------------------
 
 
 @dataclass
 class Target:
-    """Where a launcher's runs live and how the benchmark observes their infrastructure."""
+    """One launcher's infrastructure and how the benchmark observes it from outside. Each
+    callable takes the run's name and what the watch last saw of it."""
 
     launcher: str
     infrastructure: dict[str, Any]
-    started_at: Callable[[RunRecord], float | None]
-    gone: Callable[[RunRecord], bool]
+    started_at: Callable[[str, RunRecord], float | None]
+    """When the infrastructure started (Unix time), once known."""
+    gone_at: Callable[[str, RunRecord], float | None]
+    """When the infrastructure was gone (Unix time), None while it is still there."""
+    output: Callable[[str, RunRecord], str]
+    gone_poll_seconds: float
 
 
 def process_target(workdir: Path) -> Target:
-    def started_at(record: RunRecord) -> float | None:
+    def started_at(name: str, record: RunRecord) -> float | None:
         ident = record.infrastructure().get("id")
         return process_start_epoch(ident) if ident else None
 
-    def gone(record: RunRecord) -> bool:
+    def gone_at(name: str, record: RunRecord) -> float | None:
         ident = record.infrastructure().get("id")
-        return not ident or not process_alive(ident)
+        return time.time() if not ident or not process_alive(ident) else None
+
+    def output(name: str, record: RunRecord) -> str:
+        log_path = record.infrastructure().get("logPath")
+        return Path(log_path).read_text(errors="replace") if log_path else ""
 
     return Target(
         "process",
         {"type": "process", "process": {"workingDirectory": str(workdir)}},
         started_at,
-        gone,
+        gone_at,
+        output,
+        gone_poll_seconds=0.005,
     )
 
 
+def _docker_time(text: str) -> float | None:
+    """Docker's RFC 3339 times carry nanoseconds; Python parses microseconds."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, fraction = text.rstrip("Z").partition(".")
+    return parse_time(f"{head}.{(fraction or '0')[:6]:0<6}Z")
+
+
+def docker_target(engine: docker.DockerClient, image: str) -> Target:
+    def container(record: RunRecord) -> Any:
+        ident = record.infrastructure().get("id")
+        return engine.containers.get(ident) if ident else None
+
+    def started_at(name: str, record: RunRecord) -> float | None:
+        found = container(record)
+        return _docker_time(found.attrs["State"]["StartedAt"]) if found else None
+
+    def gone_at(name: str, record: RunRecord) -> float | None:
+        try:
+            found = container(record)
+        except docker.errors.NotFound:
+            return time.time()
+        if found is None or found.attrs["State"]["Running"]:
+            return None
+        return _docker_time(found.attrs["State"]["FinishedAt"]) or time.time()
+
+    def output(name: str, record: RunRecord) -> str:
+        found = container(record)
+        return found.logs().decode(errors="replace") if found else ""
+
+    return Target(
+        "docker",
+        {"type": "docker", "image": image, "imagePullPolicy": "Never"},
+        started_at,
+        gone_at,
+        output,
+        gone_poll_seconds=0.05,
+    )
+
+
+def job_target(api: Api, namespace: str, pods: PodWatch, image: str) -> Target:
+    def output(name: str, record: RunRecord) -> str:
+        listed = api.core.list_namespaced_pod(namespace, label_selector=f"{POD_RUN_LABEL}={name}")
+        texts = []
+        for pod in listed.items:
+            if pod.metadata and pod.metadata.name:
+                with contextlib.suppress(ApiException):
+                    texts.append(api.core.read_namespaced_pod_log(pod.metadata.name, namespace))
+        return "\n".join(texts)
+
+    return Target(
+        "kubernetes-job",
+        {"type": "kubernetes-job", "image": image, "imagePullPolicy": "Never"},
+        lambda name, record: pods.running_since(name),
+        lambda name, record: pods.all_gone_at(name),
+        output,
+        gone_poll_seconds=0.05,
+    )
+
+
+# --- one launcher's runs -----------------------------------------------------------------------
+
+
 class Session:
-    """One namespace with one operator, the flows deployed for one target, and a watch."""
+    """The flows deployed for one target in the benchmark's namespace, and the runs made."""
 
     def __init__(self, api: Api, namespace: str, watch: RunWatch, target: Target) -> None:
         self.api = api
@@ -237,7 +326,7 @@ class Session:
                 api,
                 namespace,
                 "Deployment",
-                f"{target.launcher}-{entrypoint.replace('_', '-')}",
+                self._deployment(entrypoint),
                 {
                     "entrypoint": f"{FLOWS_FILE}:{entrypoint}",
                     "infrastructure": target.infrastructure,
@@ -248,7 +337,7 @@ class Session:
             api,
             namespace,
             "Deployment",
-            f"{target.launcher}-burst",
+            self._deployment("burst"),
             {
                 "entrypoint": f"{FLOWS_FILE}:quick",
                 "infrastructure": target.infrastructure,
@@ -256,50 +345,55 @@ class Session:
             },
         )
 
+    def _deployment(self, entrypoint: str) -> str:
+        return f"{self.target.launcher}-{entrypoint.replace('_', '-')}"
+
     def submit(self, entrypoint: str, prefix: str) -> tuple[str, float]:
         """Create a FlowRun of a deployed flow; its name and the moment before the call."""
         self._serial += 1
-        name = f"{prefix}-{self._serial:04d}"
-        deployment = f"{self.target.launcher}-{entrypoint.replace('_', '-')}"
+        name = f"{self.target.launcher}-{prefix}-{self._serial:04d}"
         before = time.time()
-        create(self.api, self.namespace, "FlowRun", name, {"deploymentRef": {"name": deployment}})
+        create(
+            self.api,
+            self.namespace,
+            "FlowRun",
+            name,
+            {"deploymentRef": {"name": self._deployment(entrypoint)}},
+        )
         return name, before
 
     def launches(self, figures: Figures, count: int, budget: float) -> None:
         """One run at a time: the next is created once the previous one reported RUNNING (what
         is left of it then, returning and writing COMPLETED, is light)."""
         deadline = time.monotonic() + budget
-        names = []
+        created: dict[str, float] = {}
         for index in range(count):
             if time.monotonic() >= deadline:
                 figures.launch_failures.append(
                     f"time budget of {budget:.0f} s spent after {index} of {count} launches"
                 )
                 break
-            name, created = self.submit("quick", "launch")
-            names.append(name)
-            record = self.watch.wait_state(name, ["RUNNING", *TERMINAL], RUN_TIMEOUT_SECONDS)
-            if record is None:
-                continue
-            started = self.target.started_at(record)
-            if started is not None:
-                figures.started.append(started - created)
-            if "PENDING" in record.seen:
-                figures.pending.append(record.seen["PENDING"] - created)
-            if "RUNNING" in record.seen:
-                figures.running.append(record.seen["RUNNING"] - created)
+            name, created[name] = self.submit("quick", "launch")
+            self.watch.wait_state(name, ["RUNNING", *TERMINAL], RUN_TIMEOUT_SECONDS)
             if (index + 1) % 25 == 0:
-                progress(f"{self.target.launcher}: {index + 1}/{count} launches measured")
+                progress(f"{self.target.launcher}: {index + 1}/{count} launches")
         self.watch.wait(
             "the launched runs to end",
-            lambda records: all(records[n].terminal for n in names if n in records),
+            lambda records: all(records[n].terminal for n in created if n in records),
             RUN_TIMEOUT_SECONDS,
         )
-        records = self.watch.records()
-        for name in names:
-            state = records[name].state if name in records else None
-            if state != "COMPLETED":
-                figures.launch_failures.append(f"{name} ended {state or 'nowhere'}")
+        for name, before in created.items():
+            record = self.watch.record(name)
+            if record.state != "COMPLETED":
+                figures.launch_failures.append(f"{name} ended {record.state or 'nowhere'}")
+                continue
+            started = self.target.started_at(name, record)
+            if started is not None:
+                figures.started.append(started - before)
+            if "PENDING" in record.seen:
+                figures.pending.append(record.seen["PENDING"] - before)
+            if "RUNNING" in record.seen:
+                figures.running.append(record.seen["RUNNING"] - before)
 
     def cancel(self, entrypoint: str, marker: str) -> tuple[float, float] | str:
         """Cancel a running flow once it printed `marker`: (patch -> infrastructure gone,
@@ -308,32 +402,30 @@ class Session:
         record = self.watch.wait_state(name, ["RUNNING"], RUN_TIMEOUT_SECONDS)
         if record is None:
             return f"{name} never reached RUNNING (state {self.watch.record(name).state})"
-        log_path = record.infrastructure().get("logPath")
         try:
             wait_until(
                 f"{name} printing {marker!r}",
-                lambda: log_path and marker in Path(log_path).read_text(errors="replace"),
+                lambda: marker in self.target.output(name, self.watch.record(name)),
                 timeout=RUN_TIMEOUT_SECONDS,
-                interval=0.02,
+                interval=0.05,
             )
         except TimeoutError as error:
             return str(error)
         patched = time.time()
         patch_flowrun_spec(self.api, self.namespace, name, {"cancel": True})
         try:
-            wait_until(
+            gone_at = wait_until(
                 f"{name}'s infrastructure gone",
-                lambda: self.target.gone(self.watch.record(name)),
+                lambda: self.target.gone_at(name, self.watch.record(name)),
                 timeout=CANCEL_GRACE_SECONDS + 30,
-                interval=GONE_POLL_SECONDS,
+                interval=self.target.gone_poll_seconds,
             )
         except TimeoutError as error:
             return str(error)
-        gone = time.time() - patched
         final = self.watch.wait_state(name, ["CANCELLED"], 30)
         if final is None:
             return f"{name} gone but not CANCELLED (state {self.watch.record(name).state})"
-        return gone, final.seen["CANCELLED"] - patched
+        return gone_at - patched, final.seen["CANCELLED"] - patched
 
     def cancels(self, figures: Figures, count: int) -> None:
         for _ in range(count):
@@ -351,7 +443,7 @@ class Session:
 
     def burst(self, runs: int, budget: float) -> Burst:
         burst = Burst(runs)
-        names = [f"burst-{index:04d}" for index in range(runs)]
+        names = [f"{self.target.launcher}-burst-{index:04d}" for index in range(runs)]
         started = time.time()
 
         def create_one(name: str) -> str | None:
@@ -361,7 +453,7 @@ class Session:
                     self.namespace,
                     "FlowRun",
                     name,
-                    {"deploymentRef": {"name": f"{self.target.launcher}-burst"}},
+                    {"deploymentRef": {"name": self._deployment("burst")}},
                 )
             except ApiException as error:
                 return f"{name}: {error.status} {error.reason}"
@@ -399,41 +491,149 @@ class Session:
             burst.outcomes[record.state] = burst.outcomes.get(record.state, 0) + 1
         return burst
 
-    def leftovers(self) -> None:
-        """Kill whatever a run of this session left behind (only the recorded process)."""
-        for record in self.watch.records().values():
-            ident = record.infrastructure().get("id")
-            if record.infrastructure().get("type") == "process" and ident:
-                kill_process(ident)
-
 
 # --- the run -----------------------------------------------------------------------------------
 
 
+def _kill_process_leftovers(watch: RunWatch) -> None:
+    """Kill whatever a process run left behind (only the recorded process, checked by its
+    start time); containers and Jobs go with the namespace's FlowRuns."""
+    for record in watch.records().values():
+        infrastructure = record.infrastructure()
+        if infrastructure.get("type") == "process" and infrastructure.get("id"):
+            kill_process(infrastructure["id"])
+
+
+def _docker_engine() -> tuple[docker.DockerClient | None, str]:
+    """A client of the Docker engine the benchmark can use, or why there is none."""
+    from tests.cluster import docker_engine
+
+    host = docker_engine.running_host()
+    if host is None:
+        return None, "no Docker engine answers (start one: `uv run poe cluster-up --tier docker`)"
+    return docker.DockerClient(base_url=host, timeout=120), host
+
+
+def _flows_image(host: str, workdir: Path) -> str:
+    """The kflow runtime image with the benchmark's flows (tests.support.images builds it,
+    cached by content)."""
+    from tests.cluster import docker_engine
+    from tests.support import images
+
+    flows = workdir / "image-flows"
+    flows.mkdir(exist_ok=True)
+    shutil.copy(workdir / FLOWS_FILE, flows / FLOWS_FILE)
+    docker_engine.load_python_base(host)
+    return images.flows_image(host, flows)
+
+
+def _both_skipped(reason: str) -> list[Figures]:
+    return [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)]
+
+
+def _node_ready(api: Api) -> bool:
+    for node in api.core.list_node().items:
+        conditions = (node.status and node.status.conditions) or []
+        if any(c.type == "Ready" and c.status == "True" for c in conditions):
+            return True
+    return False
+
+
+def _containers_for(
+    plan: Plan, api: Api, namespace: str, workdir: Path, pods: PodWatch
+) -> tuple[list[Target], list[Figures], list[str]]:
+    """The Docker and Job targets this cluster can run, figures saying why for the others, and
+    the operator flags they need."""
+    targets: list[Target] = []
+    skipped: list[Figures] = []
+    flags: list[str] = []
+    if plan.container_launches == 0:
+        return targets, skipped, flags
+    engine, host_or_reason = _docker_engine()
+    if engine is None:
+        reason = host_or_reason
+        return (
+            targets,
+            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
+            flags,
+        )
+    try:
+        progress("building the flows image (cached by content)")
+        image = _flows_image(host_or_reason, workdir)
+    except Exception as error:
+        reason = f"the flows image could not be built: {error}"
+        return (
+            targets,
+            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
+            flags,
+        )
+    targets.append(docker_target(engine, image))
+    flags += ["--docker-host", host_or_reason]
+    from tests.cluster import cluster, paths
+
+    if api.kubeconfig != paths.admin_kubeconfig():
+        skipped.append(
+            Figures(
+                "kubernetes-job",
+                skipped="the flows image is loaded into the local cluster's node only",
+            )
+        )
+    elif not _node_ready(api):
+        skipped.append(
+            Figures(
+                "kubernetes-job",
+                skipped="no Ready node (start it: `uv run poe cluster-up --tier node`)",
+            )
+        )
+    else:
+        try:
+            cluster.load_image(image)
+        except Exception as error:
+            skipped.append(Figures("kubernetes-job", skipped=f"loading the image failed: {error}"))
+        else:
+            targets.append(job_target(api, namespace, pods, image))
+    return targets, skipped, flags
+
+
 def measure(api: Api, plan: Plan, workdir: Path) -> Report:
     (workdir / FLOWS_FILE).write_text(textwrap.dedent(FLOWS).lstrip())
-    with bench_namespace(api, "kflow-bench-latency") as namespace:
-        operator = Operator.start(api, namespace, workdir / "operator", workdir)
+    with (
+        bench_namespace(api, "kflow-bench-latency") as namespace,
+        PodWatch(api, namespace, POD_RUN_LABEL) as pods,
+    ):
+        containers, skipped, flags = _containers_for(plan, api, namespace, workdir, pods)
+        operator = Operator.start(api, namespace, workdir / "operator", workdir, *flags)
         try:
             with RunWatch(api, namespace) as watch:
-                target = process_target(workdir)
-                session = Session(api, namespace, watch, target)
                 try:
-                    figures = Figures(target.launcher)
+                    process = Session(api, namespace, watch, process_target(workdir))
+                    measured = [Figures("process")]
                     progress(f"process: {plan.launches} launches, one at a time")
-                    session.launches(figures, plan.launches, plan.launch_budget_seconds)
+                    process.launches(measured[0], plan.launches, plan.launch_budget_seconds)
                     progress(f"process: {plan.cancels} cancellations of each kind")
-                    session.cancels(figures, plan.cancels)
+                    process.cancels(measured[0], plan.cancels)
+                    for target in containers:
+                        session = Session(api, namespace, watch, target)
+                        figures = Figures(target.launcher)
+                        progress(f"{target.launcher}: {plan.container_launches} launches")
+                        session.launches(
+                            figures, plan.container_launches, plan.launch_budget_seconds
+                        )
+                        progress(f"{target.launcher}: {plan.container_cancels} cancellations")
+                        session.cancels(figures, plan.container_cancels)
+                        measured.append(figures)
                     progress(f"process: {plan.burst} runs created at once")
-                    burst = session.burst(plan.burst, plan.burst_budget_seconds)
+                    burst = process.burst(plan.burst, plan.burst_budget_seconds)
                 finally:
-                    session.leftovers()
+                    _kill_process_leftovers(watch)
             if not operator.alive():
                 raise RuntimeError(f"kflow-operator died:\n{operator.log_tail()}")
             peak = operator.peak_rss_bytes()
         finally:
             operator.stop()
-    return Report(plan, [figures], burst, peak)
+    order = ["process", "docker", "kubernetes-job"]
+    launchers = sorted([*measured, *skipped], key=lambda f: order.index(f.launcher))
+    return Report(plan, launchers, burst, peak)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -450,6 +650,7 @@ def render(report: Report) -> str:
     header = ["metric", *labels, "Prefect anchor", "ratio", "kflow target", "result"]
     rows: list[list[str]] = []
     process = report.launchers[0]
+    measured = [f for f in report.launchers if f.skipped is None]
 
     def row(
         metric: str,
@@ -481,14 +682,14 @@ def render(report: Report) -> str:
         f"created -> PENDING visible, p50 (n={n})",
         lambda f: _p(f.pending, 0.5),
         anchor=anchor_p50,
-        target=f"< {format_value(LAUNCH_P50_TARGET, 's')}",
+        target=f"< {format_value(LAUNCH_P50_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.5) < LAUNCH_P50_TARGET,
     )
     row(
         f"created -> PENDING visible, p99 (n={n})",
         lambda f: _p(f.pending, 0.99),
         anchor=anchor_p99,
-        target=f"< {format_value(LAUNCH_P99_TARGET, 's')}",
+        target=f"< {format_value(LAUNCH_P99_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.99) < LAUNCH_P99_TARGET,
     )
     row("created -> RUNNING visible (flow process), p50", lambda f: _p(f.running, 0.5))
@@ -498,20 +699,17 @@ def render(report: Report) -> str:
         lambda f: float(len(f.launch_failures)),
         unit="",
         target="0",
-        passed=not process.launch_failures,
+        passed=not any(f.launch_failures for f in measured),
     )
     row("cancel -> gone, flow handles SIGTERM, p50", lambda f: _p(f.handles_gone, 0.5))
     row(
         "cancel -> gone, flow handles SIGTERM, max", lambda f: max(f.handles_gone, default=math.nan)
     )
-    kill_limit = CANCEL_GRACE_SECONDS + KILL_SLACK_TARGET
     row(
         f"cancel -> gone, flow ignores SIGTERM (grace {CANCEL_GRACE_SECONDS} s), max",
         lambda f: max(f.ignores_gone, default=math.nan),
         target=f"<= grace + {KILL_SLACK_TARGET:.0f} s",
-        passed=bool(process.ignores_gone)
-        and max(process.ignores_gone) <= kill_limit
-        and not process.cancel_failures,
+        passed=all(_killed_in_time(f) for f in measured),
     )
     row(
         "cancel -> CANCELLED visible, flow ignores SIGTERM, max",
@@ -522,7 +720,7 @@ def render(report: Report) -> str:
         lambda f: float(len(f.cancel_failures)),
         unit="",
         target="0",
-        passed=not process.cancel_failures,
+        passed=not any(f.cancel_failures for f in measured),
     )
     lines = [render_table(header, rows), ""]
     burst = report.burst
@@ -558,7 +756,9 @@ def render(report: Report) -> str:
     )
     lines.append(
         "launches one at a time; times from just before the create call; infrastructure "
-        "started = the process's kernel start time (10 ms ticks); visible = received on a watch."
+        "started = the process's kernel start time (10 ms ticks) / the container's StartedAt / "
+        "a pod container first seen running; visible = received on a watch; gone = the process "
+        "seen gone (polled every 5 ms) / the container's FinishedAt / the last pod deleted."
     )
     for figures in report.launchers:
         if figures.skipped:
@@ -574,15 +774,22 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _killed_in_time(figures: Figures) -> bool:
+    return (
+        bool(figures.ignores_gone)
+        and max(figures.ignores_gone) <= CANCEL_GRACE_SECONDS + KILL_SLACK_TARGET
+        and not figures.cancel_failures
+    )
+
+
 def passed(report: Report) -> bool:
     process = report.launchers[0]
+    measured = [f for f in report.launchers if f.skipped is None]
     return (
         _p(process.pending, 0.5) < LAUNCH_P50_TARGET
         and _p(process.pending, 0.99) < LAUNCH_P99_TARGET
-        and not process.launch_failures
-        and not process.cancel_failures
-        and bool(process.ignores_gone)
-        and max(process.ignores_gone) <= CANCEL_GRACE_SECONDS + KILL_SLACK_TARGET
+        and not any(f.launch_failures or f.cancel_failures for f in measured)
+        and all(_killed_in_time(f) for f in measured)
         and report.burst.clean
     )
 
