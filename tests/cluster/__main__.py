@@ -47,6 +47,11 @@ def _status(args: argparse.Namespace) -> int:
         print(f"{'kubeconfig':24} {paths.admin_kubeconfig()}")
     if state.docker_host:
         print(f"{'docker':24} {state.docker_host}")
+    by_sessions = sessions.started_by_sessions()
+    if by_sessions:
+        print(f"{'started by test sessions':24} {', '.join(sorted(by_sessions))}")
+    if leases := sessions.other_leases():
+        print(f"{'test sessions using it':24} pids {', '.join(map(str, leases))}")
     for label, items in (
         ("links", state.links),
         ("iptables chains", [c for chains in state.chains.values() for c in chains]),
