@@ -7,6 +7,7 @@ cluster, and it restores what was running before it.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -36,11 +37,20 @@ def test_up_twice_keeps_the_same_daemons_and_is_fast(local_cluster: Path) -> Non
     assert elapsed < 20, f"warm `up` took {elapsed:.1f}s"
 
 
-def _wait_until_no_other_session_uses_the_cluster(timeout: float = 600) -> None:
+def _wait_until_no_other_session_uses_the_cluster(timeout: float = 300) -> None:
+    """Stopping the cluster under another session's tests would break them: wait, bounded.
+
+    In CI this session is alone. On a shared developer machine other sessions may keep the
+    cluster busy for longer; then the test steps aside (with the reason) rather than sabotage
+    them — except with CI=true, where it fails.
+    """
     deadline = time.monotonic() + timeout
     while others := sessions.other_leases():
         if time.monotonic() > deadline:
-            pytest.fail(f"other test sessions (pids {others}) kept using the local cluster")
+            reason = f"other pytest sessions (pids {others}) kept using the local cluster"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
         time.sleep(1)
 
 
