@@ -117,6 +117,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     needs_docker = _needs(session.items, _DOCKER_FIXTURES)
     if not (needs_tier1 or needs_docker) or os.geteuid() != 0:
         return
+    if session.config.option.collectonly:
+        return
     state = _state(session.config)
     capture = session.config.pluginmanager.getplugin("capturemanager")
     reporter = session.config.pluginmanager.getplugin("terminalreporter")
