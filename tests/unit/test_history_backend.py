@@ -266,3 +266,23 @@ def test_reading_an_absent_history_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(FlowRunNotFound, match="kflow flow-run ls"):
         history.flow_run("abc")
     assert not (tmp_path / "never-used").exists()
+
+
+def test_an_unusable_history_is_reported_once_and_never_fails_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_directory = tmp_path / "home"
+    not_a_directory.write_text("")
+    backend = LocalHistoryBackend(not_a_directory)
+    flow_run = _flow_run()
+    backend.create_flow_run(flow_run)
+    backend.set_flow_run_state(flow_run, Running())
+    with caplog.at_level("ERROR", logger="kflow.history"):
+        backend.flush()
+        backend.set_flow_run_state(flow_run, Completed())
+        backend.close()
+    errors = [r.getMessage() for r in caplog.records if r.name == "kflow.history"]
+    assert len(errors) == 1
+    assert "events were not recorded" in errors[0]
+    assert f"cannot use the kflow run history at {not_a_directory / 'history.db'}" in errors[0]
+    assert "point KFLOW_HOME at a writable directory" in errors[0]

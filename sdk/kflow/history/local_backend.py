@@ -254,6 +254,7 @@ class LocalHistoryBackend(Backend):
         self._write_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._writer: threading.Thread | None = None
+        self._last_error: str | None = None
 
     # -- events (engine side) ------------------------------------------------------------
     def create_flow_run(self, flow_run: FlowRun) -> None:
@@ -372,15 +373,24 @@ class LocalHistoryBackend(Backend):
         try:
             self._write(flow_events, task_events)
         except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
-            logger.error(
-                "kflow could not write %d flow-run and %d task-run events to the run "
-                "history at %s: %s. The runs themselves are not affected; check that the "
-                "directory is writable and the disk has space, or set KFLOW_HOME.",
-                len(flow_events),
-                len(task_events),
-                self.path,
-                exc,
-            )
+            # Said once per distinct problem: a writer retrying every second must not flood
+            # the console of a flow that otherwise runs fine.
+            if str(exc) != self._last_error:
+                self._last_error = str(exc)
+                detail = (
+                    str(exc)
+                    if isinstance(exc, schema.HistoryDatabaseError)
+                    else f"writing the run history at {self.path} failed: {exc}; check that "
+                    f"the disk has space and the file is writable, or set KFLOW_HOME to another "
+                    f"directory."
+                )
+                logger.error(
+                    "%d flow-run and %d task-run events were not recorded: %s The runs "
+                    "themselves are not affected.",
+                    len(flow_events),
+                    len(task_events),
+                    detail,
+                )
 
     def _open(self) -> sqlite3.Connection:
         """The connection, opened on first use; call with `_write_lock` held."""

@@ -122,9 +122,9 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     The connection may be used from any thread, but only by one at a time: callers hold
     their own lock around it.
     """
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
         )
@@ -132,10 +132,10 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         _ensure_schema(connection, path)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise HistoryDatabaseError(
-            f"cannot use the kflow run history at {path}: {exc}. Point KFLOW_HOME at another "
-            f"directory, or move the file away to start a fresh history."
+            f"cannot use the kflow run history at {path} ({exc}); point KFLOW_HOME at a "
+            f"writable directory, or move the file away to start a fresh history."
         ) from exc
     return connection
 
