@@ -85,7 +85,10 @@ def needs_supervision(status: Mapping[str, Any], **_: Any) -> bool:
 @kopf.daemon(
     *RESOURCE,
     when=needs_supervision,
-    cancellation_timeout=DELETION_GRACE_SECONDS + 20,
+    # Asked to stop (run deleted, operator exiting), the supervisor finishes on its own: a
+    # deleted run's process gets its stop and, after a grace period, its kill.
+    cancellation_backoff=DELETION_GRACE_SECONDS + 5,
+    cancellation_timeout=10,
     backoff=1.0,
 )
 async def supervise_flowrun(

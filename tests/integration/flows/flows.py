@@ -1,0 +1,58 @@
+"""Flows the FlowRun integration tests run through the operator and `kflow execute`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from kflow import flow, task
+
+MARKS = Path(os.environ.get("TEST_MARKS", "/tmp"))
+
+
+def mark(name: str) -> None:
+    (MARKS / name).write_text("x")
+
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+
+@flow
+def sums(n: int, label: str = "default") -> dict[str, Any]:
+    return {"total": sum(double(i) for i in range(n)), "label": label}
+
+
+@flow
+def fails() -> None:
+    double(1)
+    raise ValueError("the flow broke on purpose")
+
+
+def note_cancel(*_: Any) -> None:
+    mark("on_cancellation")
+
+
+@flow(on_cancellation=[note_cancel])
+def waits(seconds: float = 120) -> None:
+    double(1)
+    mark("started")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@flow
+def stubborn(seconds: float = 120) -> None:
+    """Ignores SIGTERM and swallows the cancellation raised into it: only SIGKILL stops it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    mark("started")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BaseException):  # the cancellation raised into the flow
+            time.sleep(0.05)
