@@ -119,7 +119,13 @@ def test_flow_run_ls_inspect_cancel_and_resume(
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith("etl-one"))
     assert row.split()[:4] == ["etl-one", "Running", "etl", "brave-otter"]
-    inspected = kflow("flow-run", "inspect", "etl-one", *ns, kubeconfig=kubeconfig, home=home)
+    summary = kflow("flow-run", "inspect", "etl-one", *ns, kubeconfig=kubeconfig, home=home)
+    assert summary.returncode == 0, summary.stderr
+    assert "Run name        brave-otter" in summary.stdout
+    assert "State           RUNNING" in summary.stdout
+    inspected = kflow(
+        "flow-run", "inspect", "etl-one", "-o", "yaml", *ns, kubeconfig=kubeconfig, home=home
+    )
     assert inspected.returncode == 0, inspected.stderr
     document = yaml.safe_load(inspected.stdout)
     assert document["status"]["runName"] == "brave-otter"

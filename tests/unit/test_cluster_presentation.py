@@ -83,3 +83,34 @@ def test_where_container_and_job_logs_come_from() -> None:
         "batch.kubernetes.io/controller-uid=1234-uid",
     )
     assert job_pod_selector("team/nightly-1") == ("team", "job-name=nightly-1")
+
+
+def test_flow_run_details_read_like_the_local_inspect() -> None:
+    from kflow.cluster.presentation import flow_run_details
+
+    obj = {
+        "metadata": {"name": "etl-x1", "namespace": "team", "uid": "u-1"},
+        "spec": {"deploymentRef": {"name": "etl"}, "parameters": {"n": 2}, "cancel": True},
+        "status": {
+            "state": {"type": "PAUSED", "name": "Suspended", "message": "until resumed"},
+            "stateHistory": [{"type": "RUNNING", "name": "Running", "timestamp": "t1"}],
+            "runName": "brave-otter",
+            "infrastructure": {"type": "process", "pid": "host:12@34", "exitCode": 0},
+            "taskRuns": {
+                "total": 3,
+                "counts": {"COMPLETED": 2, "FAILED": 1, "RUNNING": 0},
+                "recent": [{"id": "a", "name": "t-0", "stateType": "FAILED", "message": "x"}],
+            },
+            "result": {"reference": "/r/flow.pickle", "summary": "<big>"},
+            "pause": {"reschedule": True, "timeoutTime": "2026-01-01T00:00:00Z"},
+        },
+    }
+    text = flow_run_details(obj)
+    assert "FlowRun         team/etl-x1 (u-1)" in text
+    assert "State           PAUSED (Suspended)" in text
+    assert "Requested       cancel" in text
+    assert "Infrastructure  process host:12@34, exit code 0" in text
+    assert "Result          <big> (stored at /r/flow.pickle)" in text
+    assert "suspended, restarts on resume; times out at 2026-01-01T00:00:00Z" in text
+    assert "Task runs (3: 2 COMPLETED, 1 FAILED)" in text
+    assert "t-0" in text

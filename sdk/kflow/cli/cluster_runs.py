@@ -47,6 +47,12 @@ def register_deployment(subparsers: Any) -> None:
 def extend_flow_run(commands: Any, parsers: dict[str, argparse.ArgumentParser]) -> None:
     """Add the cluster side to `kflow flow-run` (kflow.cli.local_runs builds the group)."""
     parsers["ls"].add_argument("--deployment", help="only runs of this Deployment (cluster)")
+    parsers["inspect"].add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json"),
+        help="print the whole FlowRun object instead of the summary (cluster)",
+    )
     for name in ("ls", "inspect"):
         add_cluster_options(parsers[name])
         parsers[name].set_defaults(cluster_handler=f"{_COMMANDS}:flow_run_{name}")

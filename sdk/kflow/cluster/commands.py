@@ -10,6 +10,7 @@ between the two sees the same objects. Changes go through the FlowRun spec only 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -36,6 +37,7 @@ from kflow.cluster.presentation import (
     ParameterSyntaxError,
     by_creation,
     deployment_row,
+    flow_run_details,
     flow_run_row,
     parse_parameter_assignments,
     table,
@@ -173,7 +175,13 @@ def flow_run_ls(args: argparse.Namespace) -> int:
 def flow_run_inspect(args: argparse.Namespace) -> int:
     obj = _Target(args).flow_run(args.id).get()
     obj.get("metadata", {}).pop("managedFields", None)
-    print(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True), end="")
+    output = getattr(args, "output", None)
+    if output == "yaml":
+        print(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True), end="")
+    elif output == "json":
+        print(json.dumps(obj, indent=2))
+    else:
+        print(flow_run_details(obj))
     return 0
 
 

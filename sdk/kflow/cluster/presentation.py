@@ -99,3 +99,107 @@ def by_creation(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
         key=lambda o: (o["metadata"].get("creationTimestamp") or "", o["metadata"]["name"]),
         reverse=True,
     )
+
+
+def flow_run_details(obj: Mapping[str, Any]) -> str:
+    """`kflow flow-run inspect NAME` on a cluster: the FlowRun as a person reads it."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    state = status.get("state") or {}
+    infrastructure = status.get("infrastructure") or {}
+    result = status.get("result") or {}
+    pause = status.get("pause") or {}
+    requests = [
+        word
+        for word, asked in (("cancel", spec.get("cancel")), ("paused", spec.get("paused")))
+        if asked
+    ]
+    fields = [
+        ("FlowRun", f"{meta.get('namespace')}/{meta.get('name')} ({meta.get('uid')})"),
+        ("Run name", status.get("runName") or "-"),
+        ("Flow", status.get("flowName") or "-"),
+        (
+            "Deployment",
+            (spec.get("deploymentRef") or {}).get("name") or spec.get("entrypoint") or "-",
+        ),
+        ("State", _state_label(state)),
+        ("Message", state.get("message") or "-"),
+        ("Requested", ", ".join(requests) or "-"),
+        ("Parameters", json.dumps(spec.get("parameters") or {}, sort_keys=True)),
+        ("Created", meta.get("creationTimestamp") or "-"),
+        ("Started", status.get("startTime") or "-"),
+        ("Ended", status.get("endTime") or "-"),
+        ("Run count", str(status.get("runCount") or 0)),
+        ("Infrastructure", _infrastructure_label(infrastructure)),
+        ("Logs", infrastructure.get("logPath") or "-"),
+        ("Result", _result_label(result)),
+    ]
+    if pause:
+        fields.append(("Pause", _pause_label(pause)))
+    width = max(len(label) for label, _ in fields)
+    lines = [f"{label.ljust(width)}  {value}" for label, value in fields]
+    history = status.get("stateHistory") or []
+    lines.append(f"\nState history ({len(history)}, latest last)")
+    if history:
+        rows = [
+            [str(h.get("timestamp", "")), str(h.get("type", "")), str(h.get("name", "")),
+             str(h.get("message") or "").replace("\n", " ")]
+            for h in history
+        ]  # fmt: skip
+        lines.append(_indent(table(["TIME", "TYPE", "NAME", "MESSAGE"], rows)))
+    task_runs = status.get("taskRuns") or {}
+    counts = {k: v for k, v in (task_runs.get("counts") or {}).items() if v}
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    lines.append(f"\nTask runs ({task_runs.get('total', 0)}{': ' + summary if summary else ''})")
+    recent = task_runs.get("recent") or []
+    if recent:
+        rows = [
+            [str(t.get("name", "")), str(t.get("stateName") or t.get("stateType", "")),
+             str(t.get("startTime") or ""), str(t.get("endTime") or ""),
+             str(t.get("message") or "").replace("\n", " ")]
+            for t in recent
+        ]  # fmt: skip
+        lines.append(f"  most recent {len(recent)}, newest first:")
+        lines.append(_indent(table(["NAME", "STATE", "START", "END", "MESSAGE"], rows)))
+    return "\n".join(lines)
+
+
+def _state_label(state: Mapping[str, Any]) -> str:
+    if not state:
+        return "-"
+    kind, name = str(state.get("type", "")), str(state.get("name", ""))
+    return kind if name.upper() == kind else f"{kind} ({name})"
+
+
+def _infrastructure_label(infrastructure: Mapping[str, Any]) -> str:
+    if not infrastructure:
+        return "-"
+    label = str(infrastructure.get("type", ""))
+    if infrastructure.get("pid"):
+        label += f" {infrastructure['pid']}"
+    if "exitCode" in infrastructure:
+        label += f", exit code {infrastructure['exitCode']}"
+    if infrastructure.get("signal"):
+        label += f", killed by {infrastructure['signal']}"
+    return label
+
+
+def _result_label(result: Mapping[str, Any]) -> str:
+    if not result:
+        return "-"
+    if "value" in result:
+        return json.dumps(result["value"], sort_keys=True)
+    if result.get("reference"):
+        return f"{result.get('summary', '')} (stored at {result['reference']})"
+    return str(result.get("summary") or "-")
+
+
+def _pause_label(pause: Mapping[str, Any]) -> str:
+    kind = "suspended, restarts on resume" if pause.get("reschedule") else "blocking"
+    timeout = pause.get("timeoutTime")
+    return f"{kind}; times out at {timeout}" if timeout else kind
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
