@@ -341,8 +341,8 @@ def _walk(
         assert manual in listed and scheduled in listed and "COMPLETED" in listed.upper()
 
     with journey.step("the run's logs show in kubectl logs and kflow flow-run logs"):
-        job = job_name(journey.flowrun(manual))
-        assert EXAMPLE_LOG_LINE in user.run("logs", f"job/{job}")
+        selector = f"kflow.dev/flow-run-name={manual}"
+        assert EXAMPLE_LOG_LINE in user.run("logs", "-l", selector, "--tail=-1")
         assert EXAMPLE_LOG_LINE in kflow_cli("flow-run", "logs", manual, "-n", namespace)
 
     with journey.step("a long run is cancelled with kubectl patch"):
