@@ -83,7 +83,8 @@ def dependency_wheels() -> Path:
             ]
         )
         partial = Path(tmp) / "wheels"
-        argv = ["uvx", "pip", "download", "--quiet", "--only-binary=:all:"]
+        argv = ["uv", "tool", "run", "--from", "pip", "pip", "download", "--quiet"]
+        argv += ["--only-binary=:all:"]
         for platform in _PLATFORMS:
             argv += ["--platform", platform]
         argv += ["--python-version", "3.11", "--implementation", "cp"]
