@@ -93,7 +93,7 @@ def test_deployment_run_of_a_missing_deployment_says_so(
         "deployment", "run", "ghost", "-n", cluster.namespace, kubeconfig=kubeconfig, home=home
     )
     assert ran.returncode == 1
-    assert "'ghost' not found" in ran.stderr
+    assert f"Deployment 'ghost' not found in namespace {cluster.namespace}" in ran.stderr
     bad = kflow(
         "deployment", "run", "ghost", "-n", cluster.namespace, "-p", "novalue",
         kubeconfig=kubeconfig, home=home,
@@ -145,7 +145,7 @@ def test_flow_run_ls_inspect_cancel_and_resume(
 
     missing = kflow("flow-run", "inspect", "nope", *ns, kubeconfig=kubeconfig, home=home)
     assert missing.returncode == 1
-    assert "'nope' not found" in missing.stderr
+    assert f"FlowRun 'nope' not found in namespace {cluster.namespace}" in missing.stderr
 
 
 def test_flow_run_logs_follows_the_launchers_log_file_until_the_run_ends(

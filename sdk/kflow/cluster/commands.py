@@ -55,6 +55,7 @@ class _Target:
         self.namespace = cast(str | None, getattr(args, "namespace", None)) or (
             default_namespace(context)
         )
+        args.resolved_namespace = self.namespace
         self.objects = client.CustomObjectsApi(self.api_client)
 
     def flow_run(self, name: str) -> FlowRunApi:
@@ -88,8 +89,16 @@ def _guarded(handler: Handler) -> Handler:
         except client.ApiException as error:
             if error.status == NOT_FOUND:
                 name = getattr(args, "id", None) or getattr(args, "name", "")
-                namespace = getattr(args, "namespace", None) or "the current namespace"
-                return _fail(f"{name!r} not found in {namespace} (check the name and -n)")
+                namespace = getattr(args, "resolved_namespace", None) or args.namespace
+                kind, lister = (
+                    ("Deployment", "kflow deployment ls")
+                    if getattr(args, "deployment_command", None)
+                    else ("FlowRun", "kflow flow-run ls")
+                )
+                return _fail(
+                    f"{kind} {name!r} not found in namespace {namespace} ({lister} -n "
+                    f"{namespace} lists them; -n/--namespace picks another)"
+                )
             return _fail(f"the Kubernetes API refused the request: {error.status} {error.reason}")
 
     run.__doc__ = handler.__doc__
