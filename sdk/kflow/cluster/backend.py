@@ -148,10 +148,11 @@ class FlowRunBackend(Backend):
     # -- outside control ---------------------------------------------------------------
     def _on_control(self, view: ControlView) -> None:
         """Called from the watcher thread with each change of what the FlowRun asks."""
+        # The flag first: a resumed flow must not find a stale pause request at its next task.
+        self._root_control.pause_requested = view.paused
         with self._pause_lock:
             self._spec_paused = view.paused
             self._pause_lock.notify_all()
-        self._root_control.pause_requested = view.paused
         if view.cancel:
             reason = view.reason or "Flow run was cancelled."
             logger.info("FlowRun %s: %s; cancelling the run", self._api.name, reason)
