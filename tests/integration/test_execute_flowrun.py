@@ -141,6 +141,20 @@ def suspends() -> list:
 """
 
 
+SLOW_IMPORT = """
+from flows import flow, mark, note_cancel, wait_for_mark
+
+mark("importing")
+wait_for_mark("go")
+
+
+@flow(on_cancellation=[note_cancel])
+def never_started() -> str:
+    mark("body ran")
+    return "ran"
+"""
+
+
 @dataclass
 class Execution:
     popen: subprocess.Popen[bytes]
@@ -208,6 +222,7 @@ def runner(cluster: Cluster, kubeconfig: Path, tmp_path: Path) -> Iterator[Runne
     workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / "flows.py").write_text(textwrap.dedent(FLOWS))
+    (workdir / "slow_import.py").write_text(textwrap.dedent(SLOW_IMPORT))
     marks = tmp_path / "marks"
     marks.mkdir()
     started: list[Execution] = []
@@ -331,6 +346,21 @@ def test_sigterm_takes_the_same_path_as_spec_cancel(runner: Runner) -> None:
     state = runner.status("term-me")["state"]
     assert state["type"] == "CANCELLED"
     assert "SIGTERM" in state.get("message", "")
+    assert (runner.marks / "on_cancellation").exists(), execution.output()
+
+
+def test_sigterm_before_the_flow_starts_cancels_it_without_running_the_body(
+    runner: Runner,
+) -> None:
+    runner.flowrun("early-term", "slow_import.py:never_started")
+    execution = runner.execute("early-term")
+    runner.wait_mark("importing", execution)
+    execution.popen.send_signal(signal.SIGTERM)
+    (runner.marks / "go").write_text("x")
+    assert execution.wait(30) == 1, execution.output()
+    assert runner.status("early-term")["state"]["type"] == "CANCELLED"
+    assert "RUNNING" not in runner.history("early-term")
+    assert not (runner.marks / "body ran").exists()
     assert (runner.marks / "on_cancellation").exists(), execution.output()
 
 
