@@ -65,6 +65,7 @@ DELETION_GRACE_SECONDS = 10
 """A deleted run's process gets this long after SIGTERM before SIGKILL."""
 
 logger = logging.getLogger(__name__)
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 def now() -> datetime:
@@ -85,10 +86,10 @@ def needs_supervision(status: Mapping[str, Any], **_: Any) -> bool:
 @kopf.daemon(
     *RESOURCE,
     when=needs_supervision,
-    # Asked to stop (run deleted, operator exiting), the supervisor finishes on its own: a
-    # deleted run's process gets its stop and, after a grace period, its kill.
-    cancellation_backoff=DELETION_GRACE_SECONDS + 5,
-    cancellation_timeout=10,
+    # Kopf re-checks a stopping daemon only after this backoff (its exit does not wake it), so
+    # keep it short; a deleted run's stop-then-kill is shielded from the cancellation.
+    cancellation_backoff=0.5,
+    cancellation_timeout=5,
     backoff=1.0,
 )
 async def supervise_flowrun(
@@ -142,7 +143,12 @@ class Supervisor:
         await self._supervise(stopped)
         reason = stopped.reason
         if reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason:
-            await self._on_deletion(RunView.from_body(self.body))
+            # Finishes even when Kopf cancels this daemon meanwhile (held in _BACKGROUND, since
+            # the event loop keeps only weak references to tasks).
+            task = asyncio.create_task(self._on_deletion(RunView.from_body(self.body)))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+            await asyncio.shield(task)
 
     async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
