@@ -108,9 +108,19 @@ def _alive(process: ProcessId) -> bool:
     return stat is not None and stat.start_ticks == process.start_ticks and stat.state not in "ZX"
 
 
+class _QuietEventHandlers(logging.Filter):
+    """Kopf logs every successful handler call; for per-event handlers that is one line per
+    watch event of every run. Failures and everything else still get through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.getMessage().endswith("succeeded."))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     kopf.configure(verbose=args.verbose)
+    if not args.verbose:
+        logging.getLogger("kopf.objects").addFilter(_QuietEventHandlers())
     operator_settings = OperatorSettings(
         namespaces=tuple(args.namespace),
         state_dir=args.state_dir or default_state_dir(),

@@ -435,7 +435,7 @@ class Supervisor:
             self.runtime.api.patch_flowrun_status,
             run.namespace,
             run.name,
-            status,
+            {**status, "observedGeneration": run.generation},
             run.resource_version,
         )
         self._post_state_events(RunView.from_body(self.body))
