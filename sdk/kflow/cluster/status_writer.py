@@ -204,7 +204,12 @@ class StatusWriter:
 
     def _back_off(self, attempt: int, error: Exception) -> int:
         delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
-        logger.warning("FlowRun status write failed (%s); retrying in %.1f s", error, delay)
+        if attempt % 10 == 0:  # the first failure of an outage, then every tenth
+            logger.warning(
+                "FlowRun status write failed (%s); retrying every %.1f s at most",
+                short_error(error),
+                RETRY_BACKOFF_SECONDS[-1],
+            )
         time.sleep(delay)
         return attempt + 1
 
@@ -242,3 +247,11 @@ class StatusWriter:
             self._object = obj
         if self._on_object is not None:
             self._on_object(obj)
+
+
+def short_error(error: Exception) -> str:
+    """One line for a log: urllib3's retry errors repeat the whole URL and pool state."""
+    if isinstance(error, client.ApiException):
+        return f"{error.status} {error.reason}"
+    reason = getattr(error, "reason", None)
+    return f"{type(error).__name__}: {reason or error}"[:300]
