@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes import client
 
 from kflow.cluster.flowrun_api import GONE, NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi
+from kflow.cluster.status_writer import short_error
 from kflow.states import StateType
 
 logger = logging.getLogger("kflow.cluster")
@@ -64,6 +65,7 @@ class FlowRunWatcher:
         self._view = control_view(initial)
         self._resource_version = str(initial["metadata"]["resourceVersion"])
         self._stopped = threading.Event()
+        self._failures = 0
         self._thread = threading.Thread(
             target=self._run, name=f"kflow-watch-{api.name}", daemon=True
         )
@@ -90,11 +92,9 @@ class FlowRunWatcher:
                     self._emit(GONE_VIEW)
                     return
                 else:
-                    logger.warning("watching the FlowRun failed (%s); reconnecting", error)
-                    self._pause_then_reread()
+                    self._reconnect_after(error)
             except TRANSIENT_ERRORS as error:
-                logger.warning("watching the FlowRun failed (%s); reconnecting", error)
-                self._pause_then_reread()
+                self._reconnect_after(error)
             if self._view.gone:
                 return
 
@@ -103,12 +103,19 @@ class FlowRunWatcher:
             if self._stopped.is_set():
                 return
             self._resource_version = str(obj["metadata"]["resourceVersion"])
+            self._failures = 0
             if kind == "BOOKMARK":
                 continue
             if kind == "DELETED":
                 self._emit(GONE_VIEW)
                 return
             self._emit(control_view(obj))
+
+    def _reconnect_after(self, error: Exception) -> None:
+        self._failures += 1
+        if self._failures % 10 == 1:  # the first failure of an outage, then every tenth
+            logger.warning("watching the FlowRun failed (%s); reconnecting", short_error(error))
+        self._pause_then_reread()
 
     def _pause_then_reread(self) -> None:
         if self._stopped.wait(RECONNECT_DELAY_SECONDS):
