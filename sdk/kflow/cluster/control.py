@@ -16,8 +16,13 @@ from typing import Any
 
 from kubernetes import client
 
-from kflow.cluster.flowrun_api import GONE, NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi
-from kflow.cluster.status_writer import short_error
+from kflow.cluster.flowrun_api import (
+    GONE,
+    NOT_FOUND,
+    TRANSIENT_ERRORS,
+    FlowRunApi,
+    short_error,
+)
 from kflow.states import StateType
 
 logger = logging.getLogger("kflow.cluster")

@@ -33,6 +33,14 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, TRANSIENT_ERRORS)
 
 
+def short_error(error: Exception) -> str:
+    """One line for a log: urllib3's retry errors repeat the whole URL and pool state."""
+    if isinstance(error, client.ApiException):
+        return f"{error.status} {error.reason}"
+    reason = getattr(error, "reason", None)
+    return f"{type(error).__name__}: {reason or error}"[:300]
+
+
 def retrying(call: Callable[[], T], timeout: float = 30.0) -> T:
     """`call()`, retried with backoff on transient failures until `timeout` has passed."""
     deadline = time.monotonic() + timeout

@@ -21,7 +21,13 @@ from typing import Any
 
 from kubernetes import client
 
-from kflow.cluster.flowrun_api import CONFLICT, NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi
+from kflow.cluster.flowrun_api import (
+    CONFLICT,
+    NOT_FOUND,
+    TRANSIENT_ERRORS,
+    FlowRunApi,
+    short_error,
+)
 from kflow.cluster.status import (
     PendingReport,
     StateEntry,
@@ -247,11 +253,3 @@ class StatusWriter:
             self._object = obj
         if self._on_object is not None:
             self._on_object(obj)
-
-
-def short_error(error: Exception) -> str:
-    """One line for a log: urllib3's retry errors repeat the whole URL and pool state."""
-    if isinstance(error, client.ApiException):
-        return f"{error.status} {error.reason}"
-    reason = getattr(error, "reason", None)
-    return f"{type(error).__name__}: {reason or error}"[:300]
