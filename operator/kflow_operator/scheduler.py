@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from kflow.cluster.kube import new_api_client
@@ -451,7 +451,12 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
         state = (True, "Scheduled", f"{len(wanted)} upcoming runs created ahead.")
     _write_status(api, deployment, now, fields, ready=(True, state[1], state[2]), scheduling=state)
 
-    wake_candidates = [t for t in (upcoming, plan.recheck_at) if t is not None]
+    # A run created ahead is started by its own supervisor at its time; the pass that follows
+    # only tops up the runs ahead, so it yields the fire instant to the launches.
+    top_up = None
+    if upcoming is not None:
+        top_up = upcoming + (TOP_UP_LAG if spec.upcoming_runs > 0 else timedelta(0))
+    wake_candidates = [t for t in (top_up, plan.recheck_at) if t is not None]
     result.wake_at = min(wake_candidates, default=None)
     return result
 
@@ -484,6 +489,9 @@ def scheduled_run_body(deployment: Mapping[str, Any], instant: datetime) -> Body
         "spec": {"deploymentRef": {"name": name}, "scheduledTime": format_timestamp(instant)},
     }
 
+
+TOP_UP_LAG = timedelta(milliseconds=500)
+"""How long after a fire time the pass that creates the next run ahead waits."""
 
 MISSED_RUNS_EXAMINED = 1000
 """After downtime, at most this many of the most recent missed fire times are looked at."""

@@ -4,7 +4,7 @@ pausing stops them, a schedule change replaces unstarted runs, history is pruned
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -55,9 +55,11 @@ def test_upcoming_runs_exist_ahead_and_start_on_time(
     assert all(name in printed for name in names(upcoming))
 
     runs = wait_started_count(cluster, "every3s", 3, timeout=30)
+    # On time: never early, and each before its successor is due (no coarse poll). The
+    # latency figures (p50/p99 under load) are bench/schedule_accuracy.py's to measure.
     for run in runs[:3]:
         delay = (launch_time(run) - scheduled_time(run)).total_seconds()
-        assert 0 <= delay < 1.0, f"{run['metadata']['name']} launched {delay:.3f}s late"
+        assert 0 <= delay < INTERVAL, f"{run['metadata']['name']} launched {delay:.3f}s late"
     times = [scheduled_time(r) for r in runs]
     assert len(set(times)) == len(times), "one run per scheduled time"
 
@@ -92,11 +94,13 @@ def test_pausing_stops_new_runs_and_resuming_restarts_them(
     resumed_at = utcnow()
     wait_started_count(cluster, "p", started_before + 1, timeout=20)
     fell_while_paused = [
-        r
-        for r in runs_of(cluster, "p")
-        if paused_at + timedelta(seconds=1) < scheduled_time(r) < resumed_at
+        r for r in runs_of(cluster, "p") if paused_at < scheduled_time(r) < resumed_at
     ]
-    assert fell_while_paused == [], "runs that fell while paused are neither run nor caught up"
+    for run in fell_while_paused:
+        # At most a run that fell due while the pause was being applied: skipped, visibly.
+        assert not started(run), "runs that fell while paused are neither run nor caught up"
+        assert state_of(run) == ("CANCELLED", "Skipped")
+        assert "paused" in run["status"]["state"]["message"]
 
 
 def test_changing_the_schedule_replaces_unstarted_runs(
@@ -147,26 +151,26 @@ def test_history_limits_prune_the_oldest_finished_runs(
     shell_schedule_deployment(
         cluster, "h", "exit 0", [{"interval": 1}], upcomingRuns=1, failedRunsHistoryLimit=2
     )
-    first_two: list[str] = []
+    seen: set[str] = set()
 
-    def crashed() -> list[dict[str, object]]:
+    def crashed() -> list[dict[str, Any]]:
         return [r for r in runs_of(cluster, "h") if state_of(r)[0] == "CRASHED"]
 
-    def first_crashes() -> bool:
-        found = crashed()
-        if len(found) >= 2 and not first_two:
-            first_two.extend(names(found)[:2])
-        return len(first_two) == 2
+    def six_crashed_so_far() -> bool:
+        seen.update(names(crashed()))
+        return len(seen) >= 6
 
-    wait_until("two crashed runs", first_crashes, timeout=30)
+    wait_until("six runs crashed", six_crashed_so_far, timeout=60)
+    patch_deployment(cluster, "h", {"paused": True})
 
-    def pruned() -> bool:
-        present = set(names(runs_of(cluster, "h")))
-        return not present & set(first_two)
+    def settled() -> list[dict[str, Any]] | None:
+        runs = runs_of(cluster, "h")
+        finished = all(state_of(r)[0] in ("CRASHED", "CANCELLED") for r in runs)
+        return runs if finished and len(runs) == 2 else None
 
-    wait_until("the oldest crashed runs pruned", pruned, timeout=30)
-    for _ in range(20):
-        assert len(crashed()) <= 3  # the limit, plus one that may have just crashed
-        time.sleep(0.2)
-    times = [scheduled_time(r) for r in runs_of(cluster, "h")]
-    assert max(times) - min(times) < timedelta(seconds=10)
+    # Crashed runs and any run skipped by the pause count against failedRunsHistoryLimit=2.
+    kept = names(wait_until("history pruned to the limit", settled, timeout=30))
+    deleted = seen - set(kept)
+    assert len(deleted) >= 4
+    # Names carry the scheduled time: everything deleted is older than everything kept.
+    assert max(deleted) < min(kept)

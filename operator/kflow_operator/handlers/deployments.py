@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import kopf
 from kflow.resources import (
@@ -49,6 +52,7 @@ from kflow_operator.scheduler import (
     write_run_state,
 )
 
+T = TypeVar("T")
 DEPLOYMENTS = (GROUP, VERSION, DEPLOYMENT_PLURAL)
 FLOWRUNS = (GROUP, VERSION, FLOWRUN_PLURAL)
 
@@ -61,6 +65,15 @@ OVERSLEEP = timedelta(milliseconds=5)
 
 logger = logging.getLogger(__name__)
 _api = ScheduleApi()
+
+PASS_THREADS = 4
+_pool = ThreadPoolExecutor(max_workers=PASS_THREADS, thread_name_prefix="kflow-schedule")
+"""Scheduling passes get their own threads: a minute boundary with hundreds of Deployments
+must not queue the launches (asyncio.to_thread's default pool) behind them."""
+
+
+async def _in_pool(function: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_pool, partial(function, *args))
 
 
 def now() -> datetime:
@@ -107,12 +120,12 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
     _workers[(namespace, name)] = worker
     try:
         while not stopped:
-            deployment = await asyncio.to_thread(_api.get_deployment, namespace, name)
+            deployment = await _in_pool(_api.get_deployment, namespace, name)
             if deployment is None or deployment["metadata"].get("deletionTimestamp"):
                 return
             worker.generation = deployment["metadata"].get("generation")
             try:
-                result = await asyncio.to_thread(scheduling_pass, _api, deployment, now())
+                result = await _in_pool(scheduling_pass, _api, deployment, now())
             except Exception:
                 logger.exception("Scheduling pass for Deployment %s/%s failed", namespace, name)
                 await worker.sleep(RETRY_SECONDS, stopped)
