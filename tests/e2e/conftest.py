@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,15 @@ def kflow_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [str(KFLOW), *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed launcher test shows what its operators logged (their files go with tmp_path)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    factory = getattr(item, "funcargs", {}).get("operators")
+    for index, started in enumerate(getattr(factory, "started", [])):
+        report.sections.append((f"operator {index} log (tail)", started.log()[-6000:]))

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.e2e
 GROUP, VERSION = "kflow.dev", "v1alpha1"
 NAMESPACE_LABEL = "kflow.dev/flow-run-namespace"
 SWEEP = ("--docker-sweep-seconds", "1")
+FIRST, RESTARTED = ("--priority", "1"), ("--priority", "2")
+"""The restarted operator outranks the killed one's peering record (which lingers until it
+expires), so it takes over at once, as a single replica restarted by its Deployment would."""
 
 
 @pytest.fixture
@@ -235,14 +238,14 @@ def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
     engine: docker.DockerClient,
     flows_image: str,
 ) -> None:
-    first = operators.start("--docker", *SWEEP)
+    first = operators.start("--docker", *SWEEP, *FIRST)
     deployment(cluster, flows_image, "sleeps")
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     first.sigkill()
     container = container_of(engine, run)
     container.kill()  # dies while no operator watches it
-    operators.start("--docker", *SWEEP)
+    operators.start("--docker", *SWEEP, *RESTARTED)
     run = cluster.wait_state("r", "CRASHED", timeout=30)
     assert "killed by SIGKILL" in run["status"]["state"]["message"]
     finished(cluster, "r")
@@ -256,12 +259,12 @@ def test_operator_sigkilled_mid_run_records_the_normal_end(
     engine: docker.DockerClient,
     flows_image: str,
 ) -> None:
-    first = operators.start("--docker", *SWEEP)
+    first = operators.start("--docker", *SWEEP, *FIRST)
     deployment(cluster, flows_image, "sleeps")
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 6}})
     cluster.wait_state("r", "RUNNING", timeout=60)
     first.sigkill()
-    operators.start("--docker", *SWEEP)
+    operators.start("--docker", *SWEEP, *RESTARTED)
     run = cluster.wait_state("r", "COMPLETED", timeout=30)
     assert run["status"]["result"]["value"] == "woke up"
     run = finished(cluster, "r")

@@ -743,6 +743,13 @@ class KubernetesJobLauncher(Launcher):
                     lister, *args, label_selector=OWN_SELECTOR, timeout_seconds=300
                 ):
                     self._on_event(kind, event)
+            except ApiException as error:
+                if self._closed.is_set():
+                    return
+                # 504: the API server's watch cache has not caught up yet (nothing of this kind
+                # was written since it started); 410: our position expired. Both: watch anew.
+                level = logging.DEBUG if error.status in (410, 504) else logging.WARNING
+                logger.log(level, "watching %s for kflow Jobs: %s; restarting", kind, error.reason)
             except Exception as error:
                 if self._closed.is_set():
                     return
