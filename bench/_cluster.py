@@ -192,6 +192,19 @@ def _drop_finalizers(api: Api, namespace: str, plural: str) -> None:
                 )
 
 
+def require_namespace(api: Api, namespace: str) -> None:
+    """Figures from a namespace that vanished mid-run mean nothing: say what happened."""
+    try:
+        api.core.read_namespace(namespace)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        raise ClusterUnavailable(
+            f"namespace {namespace} vanished while the benchmark ran: the local cluster was "
+            "stopped or restarted meanwhile (another session's `cluster-down`?); run it again"
+        ) from error
+
+
 def create(api: Api, namespace: str, kind: str, name: str, spec: dict[str, Any]) -> None:
     plural = {"Deployment": "deployments", "FlowRun": "flowruns"}[kind]
     body = {
@@ -405,35 +418,46 @@ class RunWatch:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        """Follow the FlowRuns; a dropped connection resumes where it was, an expired
+        resourceVersion relists (bounded: a minute without a working watch is an error)."""
         resource_version: str | None = None
-        try:
-            while not self._stopping.is_set():
-                kwargs: dict[str, Any] = {"timeout_seconds": 60, "_request_timeout": 90}
-                if resource_version:
-                    kwargs["resource_version"] = resource_version
-                try:
-                    for event in self._watch.stream(
-                        self._api.objects.list_namespaced_custom_object,
-                        GROUP,
-                        VERSION,
-                        self._namespace,
-                        "flowruns",
-                        **kwargs,
-                    ):
-                        received = time.time()
-                        obj = event["object"]
-                        resource_version = obj["metadata"].get("resourceVersion")
-                        self._record(obj, received, deleted=event["type"] == "DELETED")
-                        if self._stopping.is_set():
-                            return
-                except ApiException as error:
-                    if error.status != 410:
-                        raise
-                    resource_version = None
-        except BaseException as error:
-            self.error = error
-            with self._changed:
-                self._changed.notify_all()
+        failing_since: float | None = None
+        while not self._stopping.is_set():
+            kwargs: dict[str, Any] = {"timeout_seconds": 60, "_request_timeout": 90}
+            if resource_version:
+                kwargs["resource_version"] = resource_version
+            try:
+                for event in self._watch.stream(
+                    self._api.objects.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self._namespace,
+                    "flowruns",
+                    **kwargs,
+                ):
+                    received = time.time()
+                    failing_since = None
+                    obj = event["object"]
+                    resource_version = obj["metadata"].get("resourceVersion")
+                    self._record(obj, received, deleted=event["type"] == "DELETED")
+                    if self._stopping.is_set():
+                        return
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+                if isinstance(error, ApiException) and error.status in (410, 504):
+                    resource_version = None  # expired, or from before an API server restart
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > 60:
+                    self._fail(error)
+                    return
+                self._stopping.wait(0.5)
+            except BaseException as error:
+                self._fail(error)
+                return
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        with self._changed:
+            self._changed.notify_all()
 
     def _record(self, obj: dict[str, Any], received: float, deleted: bool) -> None:
         name = obj["metadata"]["name"]

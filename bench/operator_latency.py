@@ -61,6 +61,7 @@ from bench._cluster import (
     progress,
     ratio,
     render_table,
+    require_namespace,
     verdict,
     wait_until,
 )
@@ -626,6 +627,7 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Report:
                     burst = process.burst(plan.burst, plan.burst_budget_seconds)
                 finally:
                     _kill_process_leftovers(watch)
+            require_namespace(api, namespace)
             if not operator.alive():
                 raise RuntimeError(f"kflow-operator died:\n{operator.log_tail()}")
             peak = operator.peak_rss_bytes()
@@ -811,7 +813,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-latency-") as tmp:
         apply_crds(api)
-        report = measure(api, plan, Path(tmp))
+        try:
+            report = measure(api, plan, Path(tmp))
+        except ClusterUnavailable as error:
+            print(f"operator_latency: {error}", file=sys.stderr)
+            return 2
         shutil.rmtree(Path(tmp) / "operator", ignore_errors=True)
     print(render(report))
     if args.json:

@@ -53,12 +53,15 @@ from bench._cluster import (
     process_start_epoch,
     progress,
     render_table,
+    require_namespace,
     verdict,
     wait_until,
 )
 
 P99_TARGET_SECONDS = 1.0
 COMMAND = ["/bin/sh", "-c", "exit 0"]
+TAKE_UP_SECONDS = 300.0
+"""The longest the operator may take to take up all Deployments before measuring begins."""
 SETTLE_SECONDS = 30.0
 """After the last instant of a window: how long its runs may take to show as started."""
 
@@ -99,6 +102,8 @@ class Window:
     scenario: str
     expected: dict[str, list[float]]
     """Deployment name -> the Unix times it must start a run at."""
+    taken_up_seconds: float
+    """From creating the Deployments to the operator showing a nextScheduleTime on each."""
     per_instant_rows: bool = True
     """Print the delays of each instant (minutes of a cron schedule), to show drift."""
     started: list[float] = field(default_factory=list)
@@ -138,8 +143,10 @@ def _deployment_spec(schedule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _scheduled_by(api: Api, namespace: str, names: Sequence[str], timeout: float) -> None:
-    """Wait until the operator has taken up every Deployment (nextScheduleTime written)."""
+def _scheduled_by(api: Api, namespace: str, names: Sequence[str], timeout: float) -> float:
+    """Wait until the operator has taken up every Deployment (nextScheduleTime written);
+    how long that took."""
+    began = time.monotonic()
     wanted = set(names)
 
     def all_scheduled() -> bool:
@@ -154,6 +161,7 @@ def _scheduled_by(api: Api, namespace: str, names: Sequence[str], timeout: float
         return wanted <= done
 
     wait_until(f"{len(wanted)} Deployments taken up by the operator", all_scheduled, timeout, 0.5)
+    return time.monotonic() - began
 
 
 def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
@@ -180,16 +188,15 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
                             }
                         ),
                     )
-                _scheduled_by(api, namespace, names, timeout=60)
+                taken_up = _scheduled_by(api, namespace, names, timeout=120)
                 begin = math.ceil(time.time()) + 2
                 end = begin + plan.interval_window_seconds
                 expected = {
                     name: [float(t) for t in range(begin, end) if (t - anchors[name]) % step == 0]
                     for name in names
                 }
-                window = Window(
-                    f"interval ({plan.interval_deployments} x every {step} s)", expected
-                )
+                scenario = f"interval ({plan.interval_deployments} x every {step} s)"
+                window = Window(scenario, expected, taken_up, per_instant_rows=False)
                 progress(
                     f"interval: {window.expected_runs} runs due over "
                     f"{plan.interval_window_seconds} s"
@@ -198,6 +205,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
                     collect(watch, window, end)
                 finally:
                     _kill_leftovers(watch)
+                require_namespace(api, namespace)
             peak = operator.peak_rss_bytes()
         finally:
             operator.stop()
@@ -215,7 +223,7 @@ def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
                     create(
                         api, namespace, "Deployment", name, _deployment_spec({"cron": "* * * * *"})
                     )
-                _scheduled_by(api, namespace, names, timeout=180)
+                taken_up = _scheduled_by(api, namespace, names, timeout=TAKE_UP_SECONDS)
                 now = time.time()
                 first = (math.floor(now / 60) + 1) * 60
                 if first - now < 5:
@@ -224,6 +232,7 @@ def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
                 window = Window(
                     f"per-minute cron ({plan.cron_deployments} Deployments)",
                     {name: instants for name in names},
+                    taken_up,
                 )
                 progress(
                     f"cron: {plan.cron_deployments} Deployments, measuring the "
@@ -234,6 +243,7 @@ def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
                     collect(watch, window, instants[-1] + 1)
                 finally:
                     _kill_leftovers(watch)
+                require_namespace(api, namespace)
             peak = operator.peak_rss_bytes()
         finally:
             operator.stop()
@@ -318,6 +328,15 @@ def render(report: Report) -> str:
         n = len(window.started)
         p99 = percentile(window.started, 0.99)
         rows.append([f"{window.scenario}: runs due", f"{window.expected_runs}", "", "", ""])
+        rows.append(
+            [
+                "  Deployments created -> all taken up (nextScheduleTime)",
+                format_value(window.taken_up_seconds, "s"),
+                "",
+                "",
+                "",
+            ]
+        )
         rows.append(
             [
                 f"  scheduled -> process started, p50 (n={n})",
@@ -422,8 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-schedule-") as tmp:
         apply_crds(api)
-        interval, interval_peak = interval_scenario(api, plan, Path(tmp))
-        cron, cron_peak = cron_scenario(api, plan, Path(tmp))
+        try:
+            interval, interval_peak = interval_scenario(api, plan, Path(tmp))
+            cron, cron_peak = cron_scenario(api, plan, Path(tmp))
+        except ClusterUnavailable as error:
+            print(f"schedule_accuracy: {error}", file=sys.stderr)
+            return 2
     report = Report(plan, [interval, cron], {"interval": interval_peak, "cron": cron_peak})
     print(render(report))
     if args.json:
