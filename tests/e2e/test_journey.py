@@ -2,8 +2,9 @@
 
 helm install → operator Ready → kubectl apply -f examples/deployment.yaml → a scheduled run and
 a `kflow deployment run` run both COMPLETED, with result and logs → a long run cancelled with
-`kubectl patch` → CANCELLED, pod gone → helm upgrade keeps runs and Deployments → the operator
-pod deleted mid-run, the run still completes → helm uninstall leaves no operator objects.
+`kubectl patch` → CANCELLED, pod gone → helm upgrade (2 replicas) keeps runs and Deployments →
+the acting operator pod deleted mid-run, the standby takes over and the run completes and is
+recorded → helm uninstall leaves no operator objects.
 
 It is one test because each step stands on the previous one; a failure names the step, lists
 the steps that passed, and appends what a user would look at (runs, pods, operator logs).
@@ -184,6 +185,39 @@ class Journey:
 
         return str(poll("an operator pod to be Ready", ready, timeout, interval=1))
 
+    def ready_operator_pods(self, count: int, timeout: float) -> list[str]:
+        def ready() -> list[str] | None:
+            names = []
+            for pod in self.operator_pods():
+                conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+                if conditions.get("Ready") == "True" and not pod["metadata"].get(
+                    "deletionTimestamp"
+                ):
+                    names.append(str(pod["metadata"]["name"]))
+            return sorted(names) if len(names) == count else None
+
+        return list(poll(f"{count} operator pods to be Ready", ready, timeout, interval=1))
+
+    def acting_operator_pod(self, replicas: list[str]) -> str:
+        """The replica with the highest priority in the Kopf peering object: the one acting.
+        kflow names a replica `hostname/boot-id/PID@ticks`; in a pod the host name is the pod's."""
+
+        def acting() -> str | None:
+            peering = self.kubectl().get_json("kopfpeering", "kflow")
+            peers = {
+                identity.split("/")[0]: info["priority"]
+                for identity, info in (peering.get("status") or {}).items()
+                if isinstance(info, dict) and "priority" in info
+            }
+            if not set(replicas) <= set(peers):
+                return None
+            return max(replicas, key=lambda name: peers[name])
+
+        return str(poll("both replicas in the peering object", acting, timeout=60, interval=1))
+
+    def operator_log(self, pod: str) -> str:
+        return self.admin.in_namespace(RELEASE_NAMESPACE).run("logs", pod, timeout=20)
+
     def flow_pods(self, run_name: str) -> list[str]:
         pods = self.kubectl().get_json("pods")["items"]
         name = job_name(self.flowrun(run_name))
@@ -361,7 +395,7 @@ def _walk(
             timeout=60,
         )
 
-    with journey.step("helm upgrade with a changed value keeps runs and Deployments"):
+    with journey.step("helm upgrade to 2 replicas (verbose) keeps runs and Deployments"):
         before = {
             item["metadata"]["uid"]
             for item in user.get_json("flowruns,deployments.kflow.dev")["items"]
@@ -376,13 +410,17 @@ def _walk(
             "--reuse-values",
             "--set",
             "logging.verbose=true",
+            "--set",
+            "replicaCount=2",
         )
         admin.in_namespace(RELEASE_NAMESPACE).run(
             "rollout", "status", "deployment/kflow", "--timeout=180s", timeout=200
         )
-        upgraded = journey.ready_operator_pod(timeout=60, not_named=first_operator)
-        pod = admin.in_namespace(RELEASE_NAMESPACE).get_json("pod", upgraded)
-        assert "--verbose" in pod["spec"]["containers"][0]["args"]
+        replicas = journey.ready_operator_pods(2, timeout=120)
+        assert first_operator not in replicas, "the upgrade must replace the operator pod"
+        for name in replicas:
+            pod = admin.in_namespace(RELEASE_NAMESPACE).get_json("pod", name)
+            assert "--verbose" in pod["spec"]["containers"][0]["args"]
         after = {
             item["metadata"]["uid"]
             for item in user.get_json("flowruns,deployments.kflow.dev")["items"]
@@ -390,17 +428,32 @@ def _walk(
         assert before <= after, f"lost in the upgrade: {before - after}"
         assert journey.state_of(manual) == "COMPLETED"
 
-    with journey.step("the operator pod is deleted mid-run and the run still completes"):
+    with journey.step("the acting operator pod is deleted mid-run; the standby takes over"):
         survivor = kflow_cli(
             "deployment", "run", SLOW_DEPLOYMENT, "-n", namespace, "-p", "seconds=25"
         ).strip()
         journey.wait_for_state(survivor, "RUNNING", timeout=120)
-        admin.in_namespace(RELEASE_NAMESPACE).run("delete", "pod", upgraded, "--wait=true")
+        acting = journey.acting_operator_pod(replicas)
+        (standby,) = [name for name in replicas if name != acting]
+        admin.in_namespace(RELEASE_NAMESPACE).run("delete", "pod", acting, "--wait=true")
         assert journey.state_of(survivor) == "RUNNING"
-        journey.ready_operator_pod(timeout=120, not_named=upgraded)
+        poll(
+            f"standby {standby} to resume operations",
+            lambda: "Resuming operations" in journey.operator_log(standby),
+            timeout=90,
+            interval=1,
+        )
+
+    with journey.step("the run still completes, and the new acting operator records its end"):
         run = journey.wait_for_state(survivor, "COMPLETED", timeout=180)
         assert run["status"].get("endTime"), f"no endTime recorded: {run['status']}"
         assert "woke up" in json.dumps(run["status"].get("result")), run["status"]
+
+        def finished() -> bool:
+            conditions = journey.flowrun(survivor)["status"].get("conditions") or []
+            return any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
+
+        poll(f"the operator to mark {survivor} Finished", finished, timeout=90, interval=1)
 
     with journey.step(f"helm uninstall {RELEASE} leaves no operator objects, keeps the CRDs"):
         helm_as_user(kubeconfig, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE, "--wait")
