@@ -301,6 +301,7 @@ def test_the_readme_journey(node_cluster: Path, docker_engine: str, journey_name
     with one_journey_at_a_time():
         try:
             _walk(journey, admin, user, node_cluster, docker_engine)
+            print("journey steps:" + "".join(f"\n  ok   {line}" for line in journey.passed))
         finally:
             with contextlib.suppress(HelmError):
                 helm_as_user(node_cluster, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE)
