@@ -31,7 +31,7 @@ from typing import Any
 from kflow.backend import set_backend
 from kflow.cluster.backend import SUSPENDED, FlowRunBackend
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
-from kflow.cluster.flowrun_api import FlowRunApi, retrying
+from kflow.cluster.flowrun_api import FlowRunApi, retrying, short_error
 from kflow.cluster.kube import KubeConfigError, new_api_client
 from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
 from kflow.cluster.status import StateEntry, current_state, parse_time
@@ -65,7 +65,7 @@ def execute() -> int:
         logger.error("%s", error)
         return EXIT_NO_FLOW_RUN
     except Exception as error:
-        logger.error("cannot read FlowRun %s/%s: %s", namespace, name, error)
+        logger.error("cannot read FlowRun %s/%s: %s", namespace, name, short_error(error))
         return EXIT_NO_FLOW_RUN
     state = current_state(flow_run.get("status") or {})
     if state is not None and state.type in TERMINAL_STATE_TYPES:

@@ -59,7 +59,7 @@ def new_api_client(context: str | None = None) -> client.ApiClient:
         where = os.pathsep.join(str(p) for p in kubeconfig_paths())
         raise KubeConfigError(
             f"no usable Kubernetes configuration ({error}); looked in-cluster and at {where}. "
-            "Set KUBECONFIG or pass --context."
+            "Set KUBECONFIG (the kflow CLI also takes --context)."
         ) from error
 
 
