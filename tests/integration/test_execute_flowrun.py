@@ -95,7 +95,7 @@ def many(n: int) -> int:
     return sum(f.result() for f in double.map(range(n)))
 
 
-@flow
+@flow(on_cancellation=[note_cancel])
 def pauses_inside(timeout: float = 60) -> str:
     double(1)
     mark("pausing")
@@ -442,6 +442,17 @@ def test_resume_flow_run_from_another_flow_run_in_the_cluster(runner: Runner) ->
     assert resumer.wait(60) == 0, resumer.output()
     assert waiting.wait(60) == 0, waiting.output()
     assert runner.status("waiting")["result"]["value"] == "resumed"
+
+
+def test_cancel_while_paused_ends_cancelled_with_hooks(runner: Runner) -> None:
+    runner.flowrun("paused-cancel", "flows.py:pauses_inside")
+    execution = runner.execute("paused-cancel")
+    runner.cluster.wait_state("paused-cancel", "PAUSED")
+    runner.cluster.cancel("paused-cancel")
+    assert execution.wait(30) == 1, execution.output()
+    assert runner.status("paused-cancel")["state"]["type"] == "CANCELLED"
+    assert runner.history("paused-cancel")[-2:] == ["PAUSED", "CANCELLED"]
+    assert (runner.marks / "on_cancellation").exists(), execution.output()
 
 
 def test_a_pause_that_outlives_its_timeout_fails_the_run(runner: Runner) -> None:
