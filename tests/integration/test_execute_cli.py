@@ -218,3 +218,18 @@ def test_local_flag_wins_over_a_kube_config(kubeconfig: Path, home: Path) -> Non
     listed = kflow("flow-run", "ls", "--local", kubeconfig=kubeconfig, home=home)
     assert listed.returncode == 0, listed.stderr
     assert "No flow runs in the local history" in listed.stdout
+
+
+def test_an_unreachable_cluster_is_one_line_pointing_at_local(
+    kubeconfig: Path, home: Path, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(kubeconfig.read_text())
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = "https://127.0.0.1:1"
+    dead = tmp_path / "dead.kubeconfig"
+    dead.write_text(yaml.safe_dump(config))
+    listed = kflow("flow-run", "ls", kubeconfig=dead, home=home)
+    assert listed.returncode == 1
+    assert "cannot reach the Kubernetes API server https://127.0.0.1:1" in listed.stderr
+    assert "--local" in listed.stderr
+    assert "Traceback" not in listed.stderr

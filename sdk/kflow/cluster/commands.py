@@ -19,7 +19,7 @@ import yaml
 from kubernetes import client
 
 from kflow.cli import Handler, run_handler
-from kflow.cluster.flowrun_api import NOT_FOUND, FlowRunApi
+from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
 from kflow.cluster.kube import (
     DEPLOYMENTS,
     FLOWRUNS,
@@ -56,6 +56,7 @@ class _Target:
             default_namespace(context)
         )
         args.resolved_namespace = self.namespace
+        args.target = self
         self.objects = client.CustomObjectsApi(self.api_client)
 
     def flow_run(self, name: str) -> FlowRunApi:
@@ -86,6 +87,12 @@ def _guarded(handler: Handler) -> Handler:
             return _fail(str(error))
         except LogsUnavailable as error:
             return _fail(str(error))
+        except TRANSIENT_ERRORS as error:
+            host = _api_host(args)
+            return _fail(
+                f"cannot reach the Kubernetes API server {host} ({short_error(error)}); "
+                "check the kube context (--context), or use --local for this machine's runs"
+            )
         except client.ApiException as error:
             if error.status == NOT_FOUND:
                 name = getattr(args, "id", None) or getattr(args, "name", "")
@@ -103,6 +110,11 @@ def _guarded(handler: Handler) -> Handler:
 
     run.__doc__ = handler.__doc__
     return run
+
+
+def _api_host(args: argparse.Namespace) -> str:
+    target = getattr(args, "target", None)
+    return str(target.api_client.configuration.host) if target is not None else ""
 
 
 def _cluster_or_local(handler: Handler) -> Handler:
