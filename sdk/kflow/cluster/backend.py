@@ -21,7 +21,7 @@ from typing import Any
 
 from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
 from kflow.cluster.control import ControlView, FlowRunWatcher
-from kflow.cluster.flowrun_api import FlowRunApi
+from kflow.cluster.flowrun_api import FlowRunApi, retrying
 from kflow.cluster.status import (
     PendingReport,
     StateEntry,
@@ -185,7 +185,7 @@ class FlowRunBackend(Backend):
         with self._pause_lock:
             already = self._spec_paused
         if not already:
-            self._api.patch_spec({"paused": True})
+            retrying(lambda: self._api.patch_spec({"paused": True}))
             with self._pause_lock:
                 self._spec_paused = True
 
@@ -211,7 +211,7 @@ class FlowRunBackend(Backend):
         """`resume_flow_run(id)` from a flow in the cluster: `id` is this run's, or the name or
         UID of another FlowRun of the namespace; anything else is a local run."""
         if flow_run_id == self.root_id:
-            self._api.patch_spec({"paused": False})
+            retrying(lambda: self._api.patch_spec({"paused": False}))
         elif not self._patch_other(flow_run_id, {"paused": False}):
             super().resume_flow_run(flow_run_id)
 
@@ -221,10 +221,10 @@ class FlowRunBackend(Backend):
             super().request_pause(flow_run_id)
 
     def _patch_other(self, name_or_uid: str, spec: dict[str, Any]) -> bool:
-        name = self._api.name_of(name_or_uid)
+        name = retrying(lambda: self._api.name_of(name_or_uid))
         if name is None:
             return False
-        self._api.sibling(name).patch_spec(spec)
+        retrying(lambda: self._api.sibling(name).patch_spec(spec))
         return True
 
     def suspend_flow_run(self, flow_run: FlowRun, timeout: float | None) -> None:
