@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -62,12 +61,10 @@ class StatusWriter:
         accepts: TransitionRule,
         flush_interval: float = 0.5,
         initial: dict[str, Any] | None = None,
-        on_object: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._api = api
         self._accepts = accepts
         self._flush_interval = flush_interval
-        self._on_object = on_object
         self._object = initial
         self._lock = threading.Condition()
         self._pending = PendingReport()
@@ -109,10 +106,6 @@ class StatusWriter:
             if not self._tally_dirty:
                 self._tally_dirty = True
                 self._lock.notify_all()
-
-    def latest_object(self) -> dict[str, Any] | None:
-        with self._lock:
-            return self._object
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Write everything reported so far now; False if that did not finish in time."""
@@ -251,5 +244,3 @@ class StatusWriter:
     def _remember(self, obj: dict[str, Any]) -> None:
         with self._lock:
             self._object = obj
-        if self._on_object is not None:
-            self._on_object(obj)
