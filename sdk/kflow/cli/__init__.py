@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from kflow.exceptions import KflowException
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -92,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"kflow {args.command}: this command has no handler registered")
     try:
         return run_handler(handler, args)
+    except KflowException as exc:
+        # kflow's own errors say what was wrong and what to do: one line, no traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

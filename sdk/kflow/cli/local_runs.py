@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -72,7 +71,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     cluster_handler: Handler | str | None = getattr(args, "cluster_handler", None)
     if args.local or cluster_handler is None:
         local_handler: Handler = args.local_handler
-        return _guarded(local_handler, args)
+        return local_handler(args)
     return run_handler(cluster_handler, args)
 
 
@@ -84,17 +83,6 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
     return value
-
-
-def _guarded(handler: Handler, args: argparse.Namespace) -> int:
-    from kflow.history.queries import AmbiguousFlowRun, FlowRunNotFound
-    from kflow.history.schema import HistoryDatabaseError
-
-    try:
-        return handler(args)
-    except (FlowRunNotFound, AmbiguousFlowRun, HistoryDatabaseError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 1
 
 
 # -- ls ---------------------------------------------------------------------------------------

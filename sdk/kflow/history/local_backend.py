@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kflow.backend import Backend, FlowRun, TaskRun, kflow_home
+from kflow.exceptions import KflowException
 from kflow.history import schema
 from kflow.history.queries import FlowRunNotFound
 from kflow.states import TERMINAL_STATE_TYPES, StateType
@@ -131,6 +132,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return repr(value)
+
+
+class FlowRunNotResumable(KflowException, ValueError):
+    """`resume_flow_run` was given a run that has already ended."""
 
 
 class _Rows:
@@ -320,7 +325,7 @@ class LocalHistoryBackend(Backend):
                 f"another directory)."
             )
         if row[0] in _FINAL_TYPES:
-            raise ValueError(
+            raise FlowRunNotResumable(
                 f"flow run {flow_run_id!r} has already ended in state {row[0]}; only a PAUSED "
                 f"(or still running) flow run can be resumed."
             )

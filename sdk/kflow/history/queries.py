@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kflow.exceptions import KflowException
 from kflow.history import schema
 
 
@@ -79,12 +80,12 @@ class TaskRunRecord:
     state: StateRecord | None
 
 
-class FlowRunNotFound(LookupError):
-    pass
+class FlowRunNotFound(KflowException, LookupError):
+    """No run in the local history matches what the user gave."""
 
 
-class AmbiguousFlowRun(LookupError):
-    pass
+class AmbiguousFlowRun(KflowException, LookupError):
+    """Several runs match a prefix or a name: the user must give more of the id."""
 
 
 _FINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})

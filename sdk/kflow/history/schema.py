@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from kflow.exceptions import KflowException
+
 DATABASE_NAME = "history.db"
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
@@ -108,7 +110,7 @@ def _run_script(connection: sqlite3.Connection, script: str) -> None:
             connection.execute(statement)
 
 
-class HistoryDatabaseError(RuntimeError):
+class HistoryDatabaseError(KflowException, RuntimeError):
     """The history file cannot be used (newer schema, not a database, unwritable)."""
 
 
