@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.cluster import (
     control_plane,
     docker_engine,
+    host_files,
     images,
     k8s_build,
     mounts,
@@ -26,7 +27,7 @@ from tests.cluster import (
     paths,
     topology,
 )
-from tests.cluster.processes import Managed
+from tests.cluster.processes import Managed, processes_with
 
 TIERS = ("control-plane", "node", "docker", "all")
 ALL_PROCESSES: tuple[Managed, ...] = (
@@ -106,11 +107,13 @@ class Status:
     mounts: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)
+    host_files: list[str] = field(default_factory=list)
 
     def leftovers(self) -> list[str]:
         """What a full `down` should have removed but is still there."""
         found = [f"process {name} (pid {pid})" for name, pid in self.processes.items() if pid]
         found += [f"process {stray}" for stray in self.strays]
+        found += [f"file {path}" for path in self.host_files]
         found += [f"link {name}" for name in self.links]
         found += [f"{t} chain {c}" for t, chains in self.chains.items() for c in chains]
         found += [f"mount {m}" for m in self.mounts]
@@ -132,24 +135,32 @@ def status() -> Status:
     if not result.processes[docker_engine.DOCKERD.name]:
         result.mounts += mounts.under(docker_engine.data_root())
     result.cgroups = node.owned_cgroups()
+    if not result.processes[node.KUBELET.name]:
+        result.host_files = host_files.owned(node.node_dir())
     result.strays = _stray_processes({pid for pid in result.processes.values() if pid})
     return result
 
 
 def _stray_processes(tracked: set[int]) -> list[str]:
-    """Untracked processes still using our state directory (e.g. containerd shims)."""
-    marker = str(paths.state_dir()).encode()
+    """Untracked processes serving our daemons: containerd shims, dockerd's own containerd.
+
+    Recognised by an argument naming one of our sockets or configs exactly, so clients that
+    merely mention our paths (e.g. `--docker-host unix://…`) are not counted.
+    """
+    docker_containerd = paths.state_dir() / "docker" / "exec" / "containerd"
+    markers = (
+        str(node.containerd_socket()),
+        str(docker_containerd / "containerd.sock"),
+        str(docker_containerd / "containerd.toml"),
+    )
     strays = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) in tracked:
-            continue
+    for pid in sorted({pid for marker in markers for pid in processes_with(marker)} - tracked):
         try:
-            cmdline = (proc / "cmdline").read_bytes()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker in cmdline:
-            command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-            strays.append(f"{proc.name} {command}")
+        command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+        strays.append(f"{pid} {command}")
     return strays
 
 

@@ -21,6 +21,7 @@ from tests.cluster import (
     certs,
     cgroups,
     control_plane,
+    host_files,
     images,
     k8s_build,
     kubeconfigs,
@@ -301,9 +302,9 @@ def up() -> None:
     wait_for("kube-proxy rules for 10.96.0.1", _service_routed, timeout=60, process=KUBE_PROXY)
 
 
-def _sandbox_netns_paths() -> list[Path]:
-    """Network namespaces containerd's CRI plugin bind-mounted for our pod sandboxes."""
-    found = []
+def _sandbox_netns_paths() -> dict[str, Path]:
+    """Pod sandbox ID -> the network namespace containerd's CRI plugin bind-mounted for it."""
+    found = {}
     listing = ctr("containers", "ls", "-q", 'labels."io.cri-containerd.kind"==sandbox')
     for container in listing.stdout.decode().split():
         info = ctr("containers", "info", container)
@@ -312,17 +313,17 @@ def _sandbox_netns_paths() -> list[Path]:
         spec = json.loads(info.stdout).get("Spec") or {}
         for namespace in (spec.get("linux") or {}).get("namespaces") or []:
             if namespace.get("type") == "network" and namespace.get("path"):
-                found.append(Path(namespace["path"]))
+                found[container] = Path(namespace["path"])
     return found
 
 
-def _remove_containers() -> list[Path]:
-    """Kill and delete every task and container of our containerd; return sandbox netns paths.
+def _remove_containers() -> dict[str, Path]:
+    """Kill and delete every task and container of our containerd; return the sandboxes' netns.
 
     Done through containerd while it still runs, so its shims exit and unmount root filesystems.
     """
     if not _containerd_serving():
-        return []
+        return {}
     netns = _sandbox_netns_paths()
     for task in ctr("tasks", "ls", "-q").stdout.decode().split():
         ctr("tasks", "kill", "-s", "SIGKILL", task)
@@ -354,10 +355,11 @@ def down() -> list[str]:
         stopped.append(KUBE_PROXY.name)
     if KUBELET.stop():
         stopped.append(KUBELET.name)
-    netns = _remove_containers()
+    sandboxes = _remove_containers()
     if CONTAINERD.stop():
         stopped.append(CONTAINERD.name)
-    _remove_netns(netns)
+    _remove_netns(list(sandboxes.values()))
+    host_files.remove(node_dir(), list(sandboxes))
     mounts.unmount_under(node_dir())
     for veth in network.veth_peers_of_bridge():
         network.remove_link(veth)

@@ -39,7 +39,7 @@ def start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _processes_with(marker: str) -> list[int]:
+def processes_with(marker: str) -> list[int]:
     """PIDs whose command line contains `marker` as one argument (not our own process)."""
     wanted = marker.encode()
     found = []
@@ -80,7 +80,7 @@ class Managed:
                 return int(pid_text)
         except (OSError, ValueError):
             pass
-        candidates = _processes_with(self.marker())
+        candidates = processes_with(self.marker())
         if not candidates:
             return None
         adopted = candidates[0]
