@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -70,7 +70,8 @@ Body = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 DEPLOYMENT_LABEL = f"{GROUP}/deployment"
-"""On every FlowRun of a Deployment (the handler adds it to runs created without it)."""
+"""On every FlowRun a schedule creates; others creating runs of a Deployment should set it too
+(the handler also finds runs without it, from the watch)."""
 SCHEDULED_LABEL = f"{GROUP}/scheduled"
 """`"true"` on runs a schedule created (catch-up and deadlines apply to those only)."""
 SCHEDULE_TIME_ANNOTATION = f"{GROUP}/scheduled-time"
@@ -167,7 +168,12 @@ class ScheduleApi:
                 return None
             raise
 
-    def list_runs(self, namespace: str, deployment_name: str) -> list[Body]:
+    def list_runs(
+        self, namespace: str, deployment_name: str, unlabelled: Collection[str] = ()
+    ) -> list[Body]:
+        """The Deployment's runs: those labelled as its own, plus `unlabelled` ones known to
+        name it in spec.deploymentRef (runs made by hand or `kflow deployment run`; they are
+        read, never relabelled, so nobody else's write to them is made to conflict)."""
         result = self._objects().list_namespaced_custom_object(
             GROUP,
             VERSION,
@@ -175,7 +181,13 @@ class ScheduleApi:
             FLOWRUN_PLURAL,
             label_selector=f"{DEPLOYMENT_LABEL}={deployment_label_value(deployment_name)}",
         )
-        return cast(list[Body], cast(Body, result).get("items") or [])
+        runs = cast(list[Body], cast(Body, result).get("items") or [])
+        listed = {run["metadata"]["name"] for run in runs}
+        for name in sorted(set(unlabelled) - listed):
+            found = self.get_run(namespace, name)
+            if found is not None:
+                runs.append(found)
+        return runs
 
     def create_run(self, namespace: str, body: Body) -> bool:
         """True when created; False when it already exists (another pass made it)."""
@@ -225,18 +237,6 @@ class ScheduleApi:
         try:
             self._objects().patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, FLOWRUN_PLURAL, name, {"spec": {"cancel": True}}
-            )
-        except ApiException as error:
-            if error.status != 404:
-                raise
-
-    def add_deployment_label(self, namespace: str, name: str, deployment_name: str) -> None:
-        patch = {
-            "metadata": {"labels": {DEPLOYMENT_LABEL: deployment_label_value(deployment_name)}}
-        }
-        try:
-            self._objects().patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, FLOWRUN_PLURAL, name, patch
             )
         except ApiException as error:
             if error.status != 404:
@@ -345,8 +345,13 @@ class PassResult:
     deleted: list[str] = field(default_factory=list)
 
 
-def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassResult:
-    """Bring a Deployment's runs and status in line with its spec at `now`."""
+def scheduling_pass(
+    api: ScheduleApi, deployment: Body, now: datetime, unlabelled: Collection[str] = ()
+) -> PassResult:
+    """Bring a Deployment's runs and status in line with its spec at `now`.
+
+    `unlabelled`: names of the Deployment's runs created without its label (see list_runs).
+    """
     meta = deployment["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     status = deployment.get("status") or {}
@@ -358,7 +363,11 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
         )
     except (ValidationError, ScheduleError) as error:
         message = str(error)
-        runs = [run for run in api.list_runs(namespace, name) if _is_future_preview(run, now)]
+        runs = [
+            run
+            for run in api.list_runs(namespace, name, unlabelled)
+            if _is_future_preview(run, now)
+        ]
         for run in runs:
             if api.delete_run(namespace, run["metadata"]["name"], _rv(run)):
                 result.deleted.append(run["metadata"]["name"])
@@ -374,7 +383,7 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
         return result
 
     policy = run_policy(spec)
-    bodies = {run["metadata"]["name"]: run for run in api.list_runs(namespace, name)}
+    bodies = {run["metadata"]["name"]: run for run in api.list_runs(namespace, name, unlabelled)}
     views = {run_name: run_view(body) for run_name, body in bodies.items()}
     window_start = _window_start(deployment, now)
 

@@ -114,3 +114,19 @@ def test_concurrency_limit_queues_runs_and_starts_them_in_order(
     assert waited, "some runs waited for a slot and then started"
     launched = sorted((r for r in runs if started(r)), key=launch_time)
     assert names(launched) == names(sorted(launched, key=scheduled_time)), "scheduled order"
+
+
+def test_runs_started_by_hand_count_and_are_never_relabelled(
+    cluster: Cluster, scheduler: OperatorProcess
+) -> None:
+    shell_schedule_deployment(cluster, "manual", "exec sleep 60", [], concurrencyPolicy="Forbid")
+    cluster.flowrun("by-hand-1", {"deploymentRef": {"name": "manual"}})
+    cluster.wait_state("by-hand-1", "PENDING")
+    cluster.flowrun("by-hand-2", {"deploymentRef": {"name": "manual"}})
+    second = cluster.wait_state("by-hand-2", "CANCELLED")
+    assert second["status"]["state"]["name"] == "Skipped"
+    assert "by-hand-1" in second["status"]["state"]["message"]
+    first = cluster.get_flowrun("by-hand-1")
+    assert "labels" not in first["metadata"]
+    history = first["status"]["stateHistory"]
+    assert [e["type"] for e in history] == ["PENDING"]

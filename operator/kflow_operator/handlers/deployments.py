@@ -104,6 +104,8 @@ class _Worker:
 
 
 _workers: dict[tuple[str, str], _Worker] = {}
+_unlabelled: dict[tuple[str, str], set[str]] = {}
+"""(namespace, Deployment) → its runs created without the Deployment label, from the watch."""
 
 
 @kopf.on.startup()
@@ -125,7 +127,9 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
                 return
             worker.generation = deployment["metadata"].get("generation")
             try:
-                result = await _in_pool(scheduling_pass, _api, deployment, now())
+                result = await _in_pool(
+                    scheduling_pass, _api, deployment, now(), unlabelled_runs(namespace, name)
+                )
             except Exception:
                 logger.exception("Scheduling pass for Deployment %s/%s failed", namespace, name)
                 await worker.sleep(RETRY_SECONDS, stopped)
@@ -164,17 +168,20 @@ def deployment_changed(body: kopf.Body, type: str | None, **_: Any) -> None:
 
 @kopf.on.event(*FLOWRUNS)
 async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: Any) -> None:
-    """Wake the run's Deployment when the run changes state type or disappears, and label
-    runs created without the Deployment label (so the Deployment's queries find them)."""
+    """Wake the run's Deployment when the run changes state type or disappears, and remember
+    runs of a Deployment that lack its label (so its passes and the gate still see them)."""
     meta = body["metadata"]
     ref = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
     if not ref:
         return
     namespace, name = meta["namespace"], meta["name"]
-    labels = meta.get("labels") or {}
-    if type != "DELETED" and labels.get(DEPLOYMENT_LABEL) != deployment_label_value(ref):
-        await asyncio.to_thread(_api.add_deployment_label, namespace, name, ref)
-    worker = _workers.get((namespace, ref))
+    key = (namespace, ref)
+    labelled = (meta.get("labels") or {}).get(DEPLOYMENT_LABEL) == deployment_label_value(ref)
+    if type == "DELETED" or labelled:
+        _unlabelled.get(key, set()).discard(name)
+    else:
+        _unlabelled.setdefault(key, set()).add(name)
+    worker = _workers.get(key)
     if worker is None:
         return
     state = ((body.get("status") or {}).get("state") or {}).get("type", "")
@@ -184,6 +191,10 @@ async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: A
     elif worker.run_states.get(name) != state:
         worker.run_states[name] = state
         worker.wake.set()
+
+
+def unlabelled_runs(namespace: str, deployment: str) -> frozenset[str]:
+    return frozenset(_unlabelled.get((namespace, deployment), ()))
 
 
 def _post(event: Event, default: dict[str, Any]) -> None:
@@ -221,7 +232,8 @@ def admit_launch(
     ):
         return None
 
-    bodies = {b["metadata"]["name"]: b for b in _api.list_runs(run.namespace, ref.name)}
+    runs = _api.list_runs(run.namespace, ref.name, unlabelled_runs(run.namespace, ref.name))
+    bodies = {b["metadata"]["name"]: b for b in runs}
     own = bodies.get(run.name) or _api.get_run(run.namespace, run.name)
     if own is None:
         return None
