@@ -320,6 +320,12 @@ def _pod_terminal(pod: Body) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def _pod_left_running(pod: Body) -> bool:
+    """Neither finished nor with a finished flow container."""
+    container = _flow_container_status(pod) or {}
+    return not _pod_terminal(pod) and not (container.get("state") or {}).get("terminated")
+
+
 def _stop_requested(obj: Body | None) -> bool:
     return bool(obj and STOP_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}))
 
@@ -714,10 +720,11 @@ class KubernetesJobLauncher(Launcher):
             self._wakes.pop(key, None)
             self._deleted_pods.pop(key, None)
             self._stopping.discard(key)
-        job = self._read_job(job_id)
-        if job is not None and not _condition(job, "Complete") and not _condition(job, "Failed"):
-            # Finished with, yet the Job is still active (a pod stuck pulling its image, say):
-            # no leftovers.
+        if job_id.uid and any(
+            _pod_left_running(pod) for pod in self._pods_of(job_id.namespace, job_id.uid)
+        ):
+            # Finished with, yet a pod is still there and not done (stuck pulling its image,
+            # say): no leftovers. Finished pods stay for their logs, until the FlowRun goes.
             self._delete_job(job_id, propagation="Background", grace=0)
 
     def _watch_loop(self, kind: str, namespace: str | None) -> None:

@@ -1,0 +1,369 @@
+"""The Kubernetes Job launcher end to end: a real operator, a real node running the flow pods,
+real flows in the kflow runtime image, observed the way a user would (FlowRun status,
+`kflow flow-run logs`, kubectl)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.conftest import kflow_cli
+from tests.integration.conftest import Cluster, OperatorFactory, OperatorProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION = "kflow.dev", "v1alpha1"
+RUN_LABEL = "kflow.dev/flow-run-uid"
+FIRST, RESTARTED = ("--priority", "1"), ("--priority", "2")
+"""The restarted operator outranks the killed one's lingering peering record."""
+
+
+@pytest.fixture
+def job_operator(operators: OperatorFactory, node_cluster: Any) -> OperatorProcess:
+    return operators.start()
+
+
+@pytest.fixture
+def batch(api_client: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(api_client)
+
+
+def deployment(cluster: Cluster, image: str, entrypoint: str, **spec: Any) -> None:
+    job = spec.pop("job", None)
+    infrastructure: dict[str, Any] = {
+        "type": "kubernetes-job",
+        "image": image,
+        "imagePullPolicy": "Never",
+    }
+    if job is not None:
+        infrastructure["job"] = job
+    cluster.deployment(
+        "d",
+        {"entrypoint": f"launcher_flows.py:{entrypoint}", "infrastructure": infrastructure, **spec},
+    )
+
+
+def pods_of(cluster: Cluster) -> list[Any]:
+    listed = cluster.core.list_namespaced_pod(cluster.namespace, label_selector=RUN_LABEL)
+    return list(listed.items)
+
+
+def jobs_of(cluster: Cluster, batch: client.BatchV1Api) -> list[Any]:
+    return list(batch.list_namespaced_job(cluster.namespace, label_selector=RUN_LABEL).items)
+
+
+def job_of(batch: client.BatchV1Api, run: dict[str, Any]) -> Any:
+    path, _, _ = run["status"]["infrastructure"]["id"].partition("@")
+    namespace, _, name = path.partition("/")
+    return batch.read_namespaced_job(name, namespace)
+
+
+def finished(cluster: Cluster, name: str, timeout: float = 30) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        run = cluster.get_flowrun(name)
+        conditions = (run.get("status") or {}).get("conditions") or []
+        done = any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
+        return run if done else None
+
+    found: dict[str, Any] = wait_until(f"FlowRun {name} finished", probe, timeout)
+    return found
+
+
+def logs(cluster: Cluster, name: str) -> str:
+    done = kflow_cli("flow-run", "logs", name, "-n", cluster.namespace)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class PodLogFollower:
+    """`kubectl logs -f` of the run's pod from the moment it runs: a Job's pod is deleted on
+    cancel, so what it printed on the way out is only seen by someone following."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        pod = wait_until("the run's pod running", lambda: _running_pod(cluster), timeout=60)
+        self.text = ""
+        self._thread = threading.Thread(
+            target=self._follow, args=(cluster, pod.metadata.name), daemon=True
+        )
+        self._thread.start()
+
+    def _follow(self, cluster: Cluster, pod: str) -> None:
+        with contextlib.suppress(Exception):
+            response: Any = cluster.core.read_namespaced_pod_log(
+                pod, cluster.namespace, follow=True, _preload_content=False
+            )
+            for chunk in response.stream(4096):
+                self.text += chunk.decode(errors="replace")
+
+    def wait_for(self, marker: str) -> None:
+        wait_until(f"{marker!r} in the pod's log", lambda: marker in self.text, timeout=30)
+
+    def join(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text
+
+
+def _running_pod(cluster: Cluster) -> Any:
+    return next((p for p in pods_of(cluster) if p.status.phase == "Running"), None)
+
+
+def delete_and_expect_nothing_left(cluster: Cluster, batch: client.BatchV1Api, *names: str) -> None:
+    """Deleting the FlowRun takes its Job and pods along (owner references)."""
+    for name in names:
+        with contextlib.suppress(ApiException):
+            cluster.objects.delete_namespaced_custom_object(
+                GROUP, VERSION, cluster.namespace, "flowruns", name
+            )
+    wait_until(
+        "no Job or pod of the test's runs left",
+        lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
+        timeout=60,
+    )
+
+
+def times(run: dict[str, Any]) -> dict[str, datetime]:
+    return {
+        key: datetime.fromisoformat(value)
+        for key, value in run["status"]["cancellation"].items()
+        if key.endswith(("Time", "Deadline"))
+    }
+
+
+@pytest.fixture
+def leftovers(cluster: Cluster, batch: client.BatchV1Api) -> Iterator[None]:
+    """Safety net: Jobs and pods a failed test left behind are force-deleted afterwards."""
+    yield
+    for job in jobs_of(cluster, batch):
+        with contextlib.suppress(ApiException):
+            batch.delete_namespaced_job(
+                job.metadata.name, cluster.namespace, propagation_policy="Background"
+            )
+    for pod in pods_of(cluster):
+        with contextlib.suppress(ApiException):
+            cluster.core.delete_namespaced_pod(
+                pod.metadata.name, cluster.namespace, grace_period_seconds=0
+            )
+
+
+def test_run_completes_with_result_and_logs(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "adds")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 2, "b": 3}})
+    run = cluster.wait_state("r", "COMPLETED", timeout=90)
+    assert run["status"]["result"]["value"] == 5
+    infrastructure = run["status"]["infrastructure"]
+    kube_system = cluster.core.read_namespace("kube-system")
+    assert infrastructure["type"] == "kubernetes-job"
+    assert infrastructure["scope"] == kube_system.metadata.uid
+    job = job_of(batch, run)
+    assert infrastructure["id"] == f"{cluster.namespace}/{job.metadata.name}@{job.metadata.uid}"
+    assert job.spec.backoff_limit == 0
+    assert job.spec.template.spec.restart_policy == "Never"
+    assert job.spec.template.spec.service_account_name == "kflow-flow-run"
+    (owner,) = job.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid) == ("FlowRun", "r", run["metadata"]["uid"])
+    types = [entry["type"] for entry in run["status"]["stateHistory"]]
+    assert types == ["PENDING", "RUNNING", "COMPLETED"]
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 0
+    assert "adding 2 and 3" in logs(cluster, "r")
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_flow_service_account_may_only_read_and_report(
+    cluster: Cluster,
+    api_client: client.ApiClient,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "adds")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 1}})
+    cluster.wait_state("r", "COMPLETED", timeout=90)
+    account = f"system:serviceaccount:{cluster.namespace}:kflow-flow-run"
+
+    authorization: Any = client.AuthorizationV1Api(api_client)
+
+    def can(verb: str, resource: str, namespace: str | None = None) -> bool:
+        """`kubectl auth can-i VERB RESOURCE --as=<the flow's service account>`."""
+        kind, _, subresource = resource.partition("/")
+        plural, _, group = kind.partition(".")
+        review = {
+            "spec": {
+                "user": account,
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{cluster.namespace}"],
+                "resourceAttributes": {
+                    "namespace": namespace or cluster.namespace,
+                    "verb": verb,
+                    "group": group,
+                    "resource": plural,
+                    "subresource": subresource,
+                },
+            }
+        }
+        return bool(authorization.create_subject_access_review(review).status.allowed)
+
+    assert can("get", "flowruns.kflow.dev")
+    assert can("watch", "flowruns.kflow.dev")
+    assert can("get", "deployments.kflow.dev")
+    assert can("patch", "flowruns.kflow.dev/status")
+    assert not can("create", "flowruns.kflow.dev")
+    assert not can("delete", "flowruns.kflow.dev")
+    assert not can("patch", "deployments.kflow.dev")
+    assert not can("get", "secrets")
+    assert not can("create", "pods")
+    assert not can("get", "flowruns.kflow.dev", namespace="default")
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_failing_flow_fails(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "fails")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "FAILED", timeout=90)
+    assert "the flow failed on purpose" in run["status"]["state"]["message"]
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 1
+    assert len(pods_of(cluster)) == 1, "backoffLimit 0: the SDK retries, not the Job"
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_oom_killed_pod_is_crashed_with_the_reason(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    limits = {"containers": [{"name": "flow", "resources": {"limits": {"memory": "192Mi"}}}]}
+    deployment(cluster, node_flows_image, "hogs_memory", job={"podTemplatePatch": {"spec": limits}})
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"megabytes": 2048}})
+    run = cluster.wait_state("r", "CRASHED", timeout=90)
+    message = run["status"]["state"]["message"]
+    assert "OOMKilled" in message, message
+    run = finished(cluster, "r")
+    assert run["status"]["infrastructure"]["exitCode"] == 137
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_job_deleted_from_outside_is_crashed_within_seconds(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    run = cluster.wait_state("r", "RUNNING", timeout=90)
+    job = job_of(batch, run)
+    batch.delete_namespaced_job(
+        job.metadata.name, cluster.namespace, propagation_policy="Background"
+    )
+    deleted = time.monotonic()
+    run = cluster.wait_state("r", "CRASHED", "CANCELLED", timeout=10)
+    detected = time.monotonic() - deleted
+    print(f"Job deleted → {run['status']['state']['type']} in {detected:.2f}s")
+    assert run["status"]["state"]["type"] == "CRASHED"
+    message = run["status"]["state"]["message"]
+    assert f"Job {cluster.namespace}/{job.metadata.name} was deleted" in message, message
+    assert detected < 5
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "waits_for_cancel", cancelGracePeriodSeconds=30)
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    cluster.wait_state("r", "RUNNING", timeout=90)
+    follower = PodLogFollower(cluster)
+    follower.wait_for("waiting to be cancelled")
+    requested = time.monotonic()
+    cluster.cancel("r")
+    run = cluster.wait_state("r", "CANCELLED", timeout=30)
+    took = time.monotonic() - requested
+    print(f"cancel → CANCELLED in {took:.2f}s (grace 30s)")
+    assert not pods_of(cluster), "CANCELLED only once no pod of the run is left"
+    assert took < 20, "a flow that stops on request is not waited on for the grace period"
+    assert "on_cancellation hook ran" in follower.join()
+    run = finished(cluster, "r")
+    assert "killTime" not in run["status"].get("cancellation", {})
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_cancel_of_a_flow_ignoring_sigterm_kills_it_after_the_grace_period(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    deployment(cluster, node_flows_image, "ignores_sigterm", cancelGracePeriodSeconds=30)
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "cancelGracePeriodSeconds": 3})
+    cluster.wait_state("r", "RUNNING", timeout=90)
+    follower = PodLogFollower(cluster)
+    follower.wait_for("ignoring SIGTERM")
+    requested = time.monotonic()
+    cluster.cancel("r")
+    run = cluster.wait_state("r", "CANCELLED", timeout=30)
+    took = time.monotonic() - requested
+    print(f"cancel (grace 3s, SIGTERM ignored) → CANCELLED in {took:.2f}s")
+    assert not pods_of(cluster), "CANCELLED only once no pod of the run is left"
+    assert 3.0 <= took <= 12.0, f"CANCELLED {took:.2f}s after the request, grace period 3s"
+    steps = times(run)
+    assert (steps["goneTime"] - steps["stopTime"]).total_seconds() >= 2.9
+    assert "on_cancellation hook ran" not in follower.join()
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
+def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Any,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    first = operators.start(*FIRST)
+    deployment(cluster, node_flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    cluster.flowrun("s", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 8}})
+    run = cluster.wait_state("r", "RUNNING", timeout=90)
+    cluster.wait_state("s", "RUNNING", timeout=90)
+    first.sigkill()
+    job = job_of(batch, run)
+    batch.delete_namespaced_job(
+        job.metadata.name, cluster.namespace, propagation_policy="Background"
+    )
+    operators.start(*RESTARTED)
+    crashed = cluster.wait_state("r", "CRASHED", timeout=30)
+    assert "was deleted" in crashed["status"]["state"]["message"]
+    completed = cluster.wait_state("s", "COMPLETED", timeout=60)
+    assert completed["status"]["result"]["value"] == "woke up"
+    assert finished(cluster, "s")["status"]["infrastructure"]["exitCode"] == 0
+    finished(cluster, "r")
+    delete_and_expect_nothing_left(cluster, batch, "r", "s")
