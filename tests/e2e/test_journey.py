@@ -377,6 +377,13 @@ def _walk(
 
     with journey.step("the run's logs show in kubectl logs and kflow flow-run logs"):
         selector = f"kflow.dev/flow-run-name={manual}"
+        jobs = user.run("get", "jobs", "-l", selector, "-o", "name").split()
+        pods = user.run("get", "pods", "-l", selector, "-o", "name").split()
+        assert pods, (
+            f"FlowRun {manual} is COMPLETED but no pod of it is left (Jobs: {jobs or 'none'}), "
+            "so neither kubectl logs nor kflow flow-run logs can show its output; "
+            "examples/deployment.yaml asks to keep finished Jobs an hour (ttlSecondsAfterFinished)"
+        )
         assert EXAMPLE_LOG_LINE in user.run("logs", "-l", selector, "--tail=-1")
         assert EXAMPLE_LOG_LINE in kflow_cli("flow-run", "logs", manual, "-n", namespace)
 
