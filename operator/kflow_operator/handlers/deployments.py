@@ -122,11 +122,11 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
     _workers[(namespace, name)] = worker
     try:
         while not stopped:
-            deployment = await _in_pool(_api.get_deployment, namespace, name)
-            if deployment is None or deployment["metadata"].get("deletionTimestamp"):
-                return
-            worker.generation = deployment["metadata"].get("generation")
             try:
+                deployment = await _in_pool(_api.get_deployment, namespace, name)
+                if deployment is None or deployment["metadata"].get("deletionTimestamp"):
+                    return
+                worker.generation = deployment["metadata"].get("generation")
                 result = await _in_pool(
                     scheduling_pass, _api, deployment, now(), unlabelled_runs(namespace, name)
                 )
