@@ -216,8 +216,7 @@ def admit_launch(
     Replace cancels the runs it replaces (spec.cancel) before admitting.
 
     Runs of an Allow Deployment without a limit are decided without any API call; the others
-    list the Deployment's runs (a blocking call: the supervisor should call this from a worker
-    thread).
+    list the Deployment's runs (blocking: the supervisor calls this from a worker thread).
     """
     ref = run.spec.deployment_ref
     if ref is None or deployment is None:
