@@ -34,7 +34,13 @@ from kflow.resources import (
     format_timestamp,
     parse_timestamp,
 )
-from kflow.states import StateType
+from kflow.resources.flowrun import (
+    HISTORY_MESSAGE_LIMIT,
+    STATE_HISTORY_LIMIT,
+    STATE_MESSAGE_LIMIT,
+    truncate,
+)
+from kflow.states import TERMINAL_STATE_TYPES, StateType
 from kflow.transitions import is_accepted
 from kubernetes.client import CustomObjectsApi, V1DeleteOptions, V1Preconditions
 from kubernetes.client.exceptions import ApiException
@@ -255,11 +261,13 @@ class ScheduleApi:
 # --- run state writes ------------------------------------------------------------------
 
 
-def _state_record(state_type: StateType, name: str, message: str, now: datetime) -> dict[str, Any]:
+def _state_record(
+    state_type: StateType, name: str, message: str, now: datetime, limit: int
+) -> dict[str, Any]:
     return {
         "type": state_type.value,
         "name": name,
-        "message": message[:4096],
+        "message": truncate(message, limit),
         "timestamp": format_timestamp(now),
     }
 
@@ -290,15 +298,11 @@ def write_run_state(
     )
     if not is_accepted(current_view, _StateView(state_type, name)):
         return None
-    record = _state_record(state_type, name, message, now)
-    history = [*(status.get("stateHistory") or []), record][-20:]
+    record = _state_record(state_type, name, message, now, STATE_MESSAGE_LIMIT)
+    entry = _state_record(state_type, name, message, now, HISTORY_MESSAGE_LIMIT)
+    history = [*(status.get("stateHistory") or []), entry][-STATE_HISTORY_LIMIT:]
     patch: dict[str, Any] = {"state": record, "stateHistory": history}
-    if state_type in (
-        StateType.COMPLETED,
-        StateType.FAILED,
-        StateType.CANCELLED,
-        StateType.CRASHED,
-    ):
+    if state_type in TERMINAL_STATE_TYPES:
         patch["endTime"] = format_timestamp(now)
     return api.patch_run_status(meta["namespace"], meta["name"], patch, meta["resourceVersion"])
 
