@@ -288,6 +288,13 @@ class Operator:
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"no VmHWM in /proc/{self.popen.pid}/status")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the operator process has used so far."""
+        fields = _stat_fields(self.popen.pid)
+        if fields is None:
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 

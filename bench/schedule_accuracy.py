@@ -104,6 +104,9 @@ class Window:
     """Deployment name -> the Unix times it must start a run at."""
     taken_up_seconds: float
     """From creating the Deployments to the operator showing a nextScheduleTime on each."""
+    operator_cpu_share: float = math.nan
+    """The operator's CPU time over the wall time while the window's runs were due and started
+    (1.0 = one core busy the whole time)."""
     per_instant_rows: bool = True
     """Print the delays of each instant (minutes of a cron schedule), to show drift."""
     started: list[float] = field(default_factory=list)
@@ -202,7 +205,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
                     f"{plan.interval_window_seconds} s"
                 )
                 try:
-                    collect(watch, window, end)
+                    collect(watch, window, end, operator)
                 finally:
                     _kill_leftovers(watch)
                 require_namespace(api, namespace)
@@ -240,7 +243,7 @@ def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
                     f"(in {first - now:.0f} s)"
                 )
                 try:
-                    collect(watch, window, instants[-1] + 1)
+                    collect(watch, window, instants[-1] + 1, operator)
                 finally:
                     _kill_leftovers(watch)
                 require_namespace(api, namespace)
@@ -261,8 +264,9 @@ def _kill_leftovers(watch: RunWatch) -> None:
             kill_process(ident)
 
 
-def collect(watch: RunWatch, window: Window, end: float) -> None:
+def collect(watch: RunWatch, window: Window, end: float, operator: Operator) -> None:
     """Wait (bounded) until every expected run has started, then account for each instant."""
+    cpu_before, wall_before = operator.cpu_seconds(), time.monotonic()
     wanted = {(name, t) for name, instants in window.expected.items() for t in instants}
 
     def all_started(records: dict[str, RunRecord]) -> bool:
@@ -276,6 +280,8 @@ def collect(watch: RunWatch, window: Window, end: float) -> None:
         all_started,
         timeout=end - time.time() + SETTLE_SECONDS,
     )
+    wall = time.monotonic() - wall_before
+    window.operator_cpu_share = (operator.cpu_seconds() - cpu_before) / wall
     runs: dict[tuple[str, float], list[RunRecord]] = {}
     for record in watch.records().values():
         key = _key(record)
@@ -395,6 +401,16 @@ def render(report: Report) -> str:
                 "",
                 "0 / 0 / 0",
                 verdict(window.exact),
+            ]
+        )
+    for window in report.windows:
+        rows.append(
+            [
+                f"operator CPU while measuring, {window.scenario}",
+                f"{window.operator_cpu_share:.0%} of a core",
+                "",
+                "",
+                "",
             ]
         )
     for scenario, peak in report.peak_rss_bytes.items():
