@@ -35,6 +35,8 @@ class ExitWatcher:
         self._by_pid: dict[int, _Entry] = {}
         self._thread = threading.Thread(target=self._run, name="kflow-exit-watcher", daemon=True)
         self._closed = threading.Event()
+        self._wakeup_read, self._wakeup_write = os.pipe()
+        self._epoll.register(self._wakeup_read, select.EPOLLIN)
         self._thread.start()
 
     def watch(self, pid: int, callback: Callback) -> None:
@@ -74,12 +76,14 @@ class ExitWatcher:
     def _run(self) -> None:
         while not self._closed.is_set():
             try:
-                ready = self._epoll.poll(0.5)
+                ready = self._epoll.poll()
             except OSError:
                 if self._closed.is_set():
                     return
                 raise
             for fd, _ in ready:
+                if fd == self._wakeup_read:
+                    return
                 with self._lock:
                     entry = self._by_fd.get(fd)
                     if entry is None:
@@ -94,7 +98,10 @@ class ExitWatcher:
 
     def close(self) -> None:
         self._closed.set()
+        os.write(self._wakeup_write, b"x")
         self._thread.join(timeout=2)
+        os.close(self._wakeup_read)
+        os.close(self._wakeup_write)
         with self._lock:
             for entry in list(self._by_pid.values()):
                 self._drop(entry)
