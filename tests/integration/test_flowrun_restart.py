@@ -102,3 +102,21 @@ def test_killing_the_operator_while_launching_never_runs_a_flow_twice(
         cluster.wait_state(name, "CRASHED", timeout=60)
     for name in names:
         assert (marks / name).read_text() == "ran\n", f"{name} ran more or less than once"
+
+
+def test_two_operators_never_both_launch_a_run(
+    cluster: Cluster, operators: OperatorFactory, tmp_path: Path
+) -> None:
+    """Peering: only the replica with the highest priority acts; every run starts once."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    shell_deployment(cluster, "d", f'echo ran >> {marks}/"$KFLOW_FLOW_RUN_NAME"; exit 3')
+    operators.start("--priority", "10")
+    operators.start("--priority", "20")
+    names = [f"r{i}" for i in range(20)]
+    for name in names:
+        cluster.flowrun(name, {"deploymentRef": {"name": "d"}})
+    for name in names:
+        cluster.wait_state(name, "CRASHED", timeout=60)
+    for name in names:
+        assert (marks / name).read_text() == "ran\n", f"{name} ran more or less than once"
