@@ -143,3 +143,22 @@ def test_a_sigkilled_flow_is_crashed(
     os.kill(pid, signal.SIGKILL)
     run = cluster.wait_state("r", "CRASHED", timeout=10)
     assert "killed by SIGKILL" in run["status"]["state"]["message"]
+
+
+def test_a_suspended_run_is_launched_again_on_resume(
+    cluster: Cluster, operator: OperatorProcess, marks: Path
+) -> None:
+    deploy(cluster, marks, "d", "flows.py:suspends")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "PAUSED", "FAILED", "CRASHED", timeout=60)
+    assert run["status"]["state"]["name"] == "Suspended", output(run)
+    pid, ticks = recorded_process(run)
+    wait_until("the suspended process to exit", lambda: not process_alive(pid, ticks))
+    assert cluster.wait_state("r", "PAUSED")["status"]["state"]["name"] == "Suspended", "no crash"
+    cluster.patch_flowrun("r", {"paused": False})
+    run = cluster.wait_state("r", "COMPLETED", "FAILED", "CRASHED", timeout=60)
+    assert run["status"]["state"]["type"] == "COMPLETED", output(run)
+    assert run["status"]["infrastructure"]["attempt"] == 2
+    assert run["status"]["result"]["value"] == ["first", "second"]
+    assert (marks / "ran-first").read_text() == "x", "the persisted task result is reused"
+    assert (marks / "ran-second").read_text() == "x"

@@ -260,3 +260,12 @@ def test_condition_transition_time_moves_only_with_its_status() -> None:
     assert same["lastTransitionTime"] == first[0]["lastTransitionTime"]
     (flipped,) = conditions_patch(again, "Launched", False, "Gone", "c", later)
     assert flipped["lastTransitionTime"] == "2026-06-01T12:00:09.000000Z"
+
+
+def test_cancelling_a_suspended_run_needs_no_process_to_stop() -> None:
+    suspended = run(
+        "PAUSED", "Suspended", spec={"cancel": True}, launched=True, pause={"reschedule": True}
+    )
+    action = decide(suspended, GONE, True, NOW)
+    assert action == CancelNow("Cancelled while suspended; no process was running.")
+    assert decide(suspended, RUNNING, True, NOW) == BeginCancel()

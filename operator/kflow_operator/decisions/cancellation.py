@@ -50,11 +50,13 @@ def decide_cancellation(
     """
     state = run.state_type
     identifier = run.identifier
+    pause = run.status.pause
+    suspended = state is StateType.PAUSED and pause is not None and bool(pause.reschedule)
+    if suspended and (observation is None or observation.gone):
+        return CancelNow("Cancelled while suspended; no process was running.")
     if identifier is None:
         if state in (None, StateType.SCHEDULED, StateType.PENDING):
             return CancelNow("Cancelled before it started.")
-        if state is StateType.PAUSED and run.status.pause and run.status.pause.reschedule:
-            return CancelNow("Cancelled while paused.")
         return CancelNow(
             "Cancelled, but the cancellation could not be enforced: no infrastructure "
             "identifier was recorded, so nothing could be stopped.",

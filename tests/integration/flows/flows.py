@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kflow import flow, task
+from kflow import flow, pause_flow_run, task
 
 MARKS = Path(os.environ.get("TEST_MARKS", "/tmp"))
 
@@ -56,3 +56,18 @@ def stubborn(seconds: float = 120) -> None:
     while time.monotonic() < deadline:
         with contextlib.suppress(BaseException):  # the cancellation raised into the flow
             time.sleep(0.05)
+
+
+@task(persist_result=True)
+def counted(name: str) -> str:
+    with (MARKS / f"ran-{name}").open("a") as out:
+        out.write("x")
+    return name
+
+
+@flow(persist_result=True)
+def suspends() -> list[str]:
+    first = counted("first")
+    pause_flow_run(timeout=120, reschedule=True)
+    second = counted("second")
+    return [first, second]
