@@ -286,3 +286,21 @@ def test_an_unusable_history_is_reported_once_and_never_fails_the_run(
     assert "events were not recorded" in errors[0]
     assert f"cannot use the kflow run history at {not_a_directory / 'history.db'}" in errors[0]
     assert "point KFLOW_HOME at a writable directory" in errors[0]
+
+
+def test_parameters_json_cannot_hold_are_kept_as_their_repr(
+    backend: LocalHistoryBackend, home: Path
+) -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    flow_run = FlowRun(
+        "fr-odd", "odd-owl", "odd", {"mixed": {1: "a", "b": 2}, "cyclic": cyclic, "n": 5}
+    )
+    backend.create_flow_run(flow_run)
+    backend.set_flow_run_state(flow_run, Completed())
+    backend.flush()
+    assert History.at(home).flow_run("fr-odd").parameters == {
+        "mixed": repr({1: "a", "b": 2}),
+        "cyclic": "[[...]]",
+        "n": 5,
+    }

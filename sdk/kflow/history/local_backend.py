@@ -122,6 +122,20 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, default=_jsonable, sort_keys=True)
 
 
+def _parameters_json(parameters: dict[str, Any]) -> str:
+    """Parameters as JSON; a value JSON cannot hold (mixed key types, a cycle) as its repr."""
+    try:
+        return _to_json(parameters)
+    except (TypeError, ValueError):
+        shown: dict[str, Any] = {}
+        for name, value in parameters.items():
+            try:
+                shown[name] = json.loads(_to_json(value))
+            except (TypeError, ValueError):
+                shown[name] = repr(value)
+        return _to_json(shown)
+
+
 def _jsonable(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
@@ -185,7 +199,7 @@ def _flow_rows(events: list[_Event], hostname: str, pid: int) -> _Rows:
                     run.name,
                     run.flow_name,
                     run.flow_version,
-                    _to_json(run.parameters),
+                    _parameters_json(run.parameters),
                     _to_json(run.tags),
                     run.parent_flow_run_id,
                     run.parent_task_run_id,
