@@ -264,19 +264,26 @@ def _docker_time(text: str) -> float | None:
 
 def docker_target(engine: docker.DockerClient, image: str) -> Target:
     def container(record: RunRecord) -> Any:
+        """The run's container, None when it has none (yet) or when it is already removed."""
         ident = record.infrastructure().get("id")
-        return engine.containers.get(ident) if ident else None
+        if not ident:
+            return None
+        try:
+            return engine.containers.get(ident)
+        except docker.errors.NotFound:
+            return None
 
     def started_at(name: str, record: RunRecord) -> float | None:
         found = container(record)
         return _docker_time(found.attrs["State"]["StartedAt"]) if found else None
 
     def gone_at(name: str, record: RunRecord) -> float | None:
-        try:
-            found = container(record)
-        except docker.errors.NotFound:
+        if not record.infrastructure().get("id"):
+            return None
+        found = container(record)
+        if found is None:
             return time.time()
-        if found is None or found.attrs["State"]["Running"]:
+        if found.attrs["State"]["Running"]:
             return None
         return _docker_time(found.attrs["State"]["FinishedAt"]) or time.time()
 
@@ -607,6 +614,24 @@ def _containers_for(
     return targets, skipped, flags
 
 
+def _measure_containers(
+    api: Api, namespace: str, watch: RunWatch, target: Target, plan: Plan
+) -> Figures:
+    """A container launcher's rows; one that breaks is reported as such, and the process
+    launcher's figures and the burst still follow."""
+    figures = Figures(target.launcher)
+    try:
+        session = Session(api, namespace, watch, target)
+        progress(f"{target.launcher}: {plan.container_launches} launches")
+        session.launches(figures, plan.container_launches, plan.launch_budget_seconds)
+        progress(f"{target.launcher}: {plan.container_cancels} cancellations")
+        session.cancels(figures, plan.container_cancels)
+    except Exception as error:
+        progress(f"{target.launcher}: measuring failed: {error!r}")
+        figures.skipped = f"measuring failed: {type(error).__name__}: {error}"
+    return figures
+
+
 def measure(api: Api, plan: Plan, workdir: Path) -> Report:
     (workdir / FLOWS_FILE).write_text(textwrap.dedent(FLOWS).lstrip())
     with (
@@ -625,15 +650,7 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Report:
                     progress(f"process: {plan.cancels} cancellations of each kind")
                     process.cancels(measured[0], plan.cancels)
                     for target in containers:
-                        session = Session(api, namespace, watch, target)
-                        figures = Figures(target.launcher)
-                        progress(f"{target.launcher}: {plan.container_launches} launches")
-                        session.launches(
-                            figures, plan.container_launches, plan.launch_budget_seconds
-                        )
-                        progress(f"{target.launcher}: {plan.container_cancels} cancellations")
-                        session.cancels(figures, plan.container_cancels)
-                        measured.append(figures)
+                        measured.append(_measure_containers(api, namespace, watch, target, plan))
                     progress(f"process: {plan.burst} runs created at once")
                     cpu, wall = operator.cpu_seconds(), time.monotonic()
                     burst = process.burst(plan.burst, plan.burst_budget_seconds)
