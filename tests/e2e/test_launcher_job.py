@@ -380,3 +380,25 @@ def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
     assert finished(cluster, "s")["status"]["infrastructure"]["exitCode"] == 0
     finished(cluster, "r")
     delete_and_expect_nothing_left(cluster, batch, "r", "s")
+
+
+def test_image_that_cannot_be_had_is_crashed_past_the_deadline_and_cleaned_up(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Any,
+    leftovers: None,
+    batch: client.BatchV1Api,
+) -> None:
+    operators.start("--job-image-pull-deadline", "5")
+    deployment(cluster, "kflow/no-such-image:1", "adds")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 2}})
+    run = cluster.wait_state("r", "CRASHED", timeout=60)
+    message = run["status"]["state"]["message"]
+    assert "ErrImageNeverPull" in message, message
+    assert "no-such-image" in message, message
+    finished(cluster, "r")
+    wait_until(
+        "the stuck Job and pod removed once the run is finished with",
+        lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
+        timeout=30,
+    )

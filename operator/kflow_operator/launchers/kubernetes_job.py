@@ -614,11 +614,18 @@ class KubernetesJobLauncher(Launcher):
         once it runs a flow as a Job. The chart grants the operator the right to create these
         three kinds; RBAC's escalation check lets it grant only rights it holds itself.
         """
+        core = self._core()
         if namespace in self._accounts_ready:
-            return
+            try:
+                core.read_namespaced_service_account(FLOW_SERVICE_ACCOUNT, namespace)
+                return
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                # The namespace was deleted and made anew since: create them again.
+                self._accounts_ready.discard(namespace)
         labels = {LABEL_MANAGED: MANAGED_BY}
         meta = {"name": FLOW_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels}
-        core = self._core()
         rbac = self._rbac()
         _create_or_keep(
             lambda: core.create_namespaced_service_account(namespace, {"metadata": meta})
