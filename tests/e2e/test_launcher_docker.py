@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -36,9 +37,9 @@ def engine(docker_engine: str) -> docker.DockerClient:
 def leftovers(cluster: Cluster, engine: docker.DockerClient) -> Iterator[None]:
     """Safety net: whatever a failed test left in the engine is removed afterwards."""
     yield
-    for container in containers_of(engine, cluster.namespace):
+    for container_id in containers_of(engine, cluster.namespace):
         with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True)
+            engine.api.remove_container(container_id, force=True)
 
 
 @pytest.fixture
@@ -46,11 +47,11 @@ def docker_operator(operators: OperatorFactory, leftovers: None) -> OperatorProc
     return operators.start("--docker", *SWEEP)
 
 
-def containers_of(engine: docker.DockerClient, namespace: str) -> list[Container]:
-    found: list[Container] = engine.containers.list(
-        all=True, filters={"label": f"{NAMESPACE_LABEL}={namespace}"}
-    )
-    return found
+def containers_of(engine: docker.DockerClient, namespace: str) -> list[str]:
+    """IDs of the namespace's kflow containers (summaries only: the sweeper may remove one
+    between listing and inspecting)."""
+    found = engine.api.containers(all=True, filters={"label": f"{NAMESPACE_LABEL}={namespace}"})
+    return [str(summary["Id"]) for summary in found]
 
 
 def deployment(cluster: Cluster, image: str, entrypoint: str, **spec: Any) -> None:
@@ -269,4 +270,70 @@ def test_operator_sigkilled_mid_run_records_the_normal_end(
     assert run["status"]["result"]["value"] == "woke up"
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 0
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_env_command_override_and_volumes_reach_the_container(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "note.txt").write_text("from the host volume")
+    deployment(cluster, flows_image, "adds")
+    cluster.objects.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        cluster.namespace,
+        "deployments",
+        "d",
+        {
+            "spec": {
+                "infrastructure": {
+                    "env": {"GREETING": "hello from the Deployment"},
+                    "command": [
+                        "sh",
+                        "-c",
+                        "echo $GREETING; cat /data/note.txt; exec kflow execute",
+                    ],
+                    "docker": {"volumes": [f"{shared}:/data:ro"]},
+                }
+            }
+        },
+    )
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 2}})
+    run = cluster.wait_state("r", "COMPLETED", timeout=60)
+    assert run["status"]["result"]["value"] == 3
+    output = logs(cluster, "r")
+    assert "hello from the Deployment" in output
+    assert "from the host volume" in output
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_a_command_docker_cannot_start_is_crashed_with_the_daemons_error(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    cluster.deployment(
+        "d",
+        {
+            "entrypoint": "launcher_flows.py:adds",
+            "infrastructure": {
+                "type": "docker",
+                "image": flows_image,
+                "imagePullPolicy": "Never",
+                "command": ["no-such-command"],
+            },
+        },
+    )
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 2}})
+    run = cluster.wait_state("r", "CRASHED", timeout=60)
+    message = run["status"]["state"]["message"]
+    assert "no-such-command" in message and "Docker:" in message, message
+    finished(cluster, "r")
     delete_and_expect_nothing_left(cluster, engine, "r")
