@@ -120,3 +120,21 @@ def test_two_operators_never_both_launch_a_run(
         cluster.wait_state(name, "CRASHED", timeout=60)
     for name in names:
         assert (marks / name).read_text() == "ran\n", f"{name} ran more or less than once"
+
+
+def test_a_run_deleted_while_no_operator_ran_takes_its_process_along(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    shell_deployment(cluster, "d", "exec sleep 60")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    first = operators.start()
+    pid, ticks = recorded_process(cluster.wait_state("r", "PENDING"))
+    first.sigkill()
+    cluster.kubectl.run("delete", "flowrun", "r", "--wait=false")
+    operators.start()
+    wait_until("the process to be stopped", lambda: not process_alive(pid, ticks), timeout=30)
+    wait_until(
+        "the FlowRun to be gone",
+        lambda: cluster.kubectl.run("get", "fr", "-o", "name").strip() == "",
+        timeout=30,
+    )

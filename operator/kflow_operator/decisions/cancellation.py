@@ -1,10 +1,11 @@
 """Enforced cancellation (DESIGN §5a) as a pure decision over the FlowRun and what its
 infrastructure is doing.
 
-The steps are recorded in status.cancellation as they happen, the kill deadline first (with
-CANCELLING, before any signal), so an operator restarted at any point continues from the status
-alone: it re-sends a stop whose time is missing (a second SIGTERM is harmless), kills at the
-recorded deadline, and declares CANCELLED only once the infrastructure is really gone.
+The steps are recorded in status.cancellation as they happen, a kill deadline first (with
+CANCELLING, before any signal), then the stop time with the deadline moved to stop time + grace
+period, so an operator restarted at any point continues from the status alone: it re-sends a
+stop whose time is missing (a second SIGTERM is harmless), kills at the recorded deadline, and
+declares CANCELLED only once the infrastructure is really gone.
 """
 
 from __future__ import annotations

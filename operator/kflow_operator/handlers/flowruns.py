@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,15 +97,51 @@ async def supervise_flowrun(
 ) -> None:
     supervisor = Supervisor(memo.runtime, dict(body))
     memo.supervisor = supervisor
-    await supervisor.run(stopped)
+    await supervisor.run(stopped, memo)
 
 
 @kopf.on.event(*RESOURCE)
-def flowrun_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
-    """Hand every watch event to the run's supervisor at once (it may be asleep)."""
+async def flowrun_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    """Hand every watch event to the run's supervisor at once (it may be asleep).
+
+    A run deleted while no supervisor watches it (deleted while the operator was down: Kopf
+    starts no daemon for an object being deleted) still takes its infrastructure along.
+    """
     supervisor = memo.get("supervisor")
-    if supervisor is not None and type != "DELETED":
-        supervisor.see(dict(body))
+    if supervisor is not None and supervisor.active:
+        if type != "DELETED":
+            supervisor.see(dict(body))
+        return
+    deleting = type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
+    if deleting and not memo.get("taken_down"):
+        memo.taken_down = True
+        _in_background(take_down(memo.runtime, RunView.from_body(body)))
+
+
+def _in_background(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run to the end even if the caller is cancelled (the loop only weakly holds tasks)."""
+    task = asyncio.create_task(coroutine)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
+
+
+async def take_down(runtime: Runtime, run: RunView) -> None:
+    """A deleted run takes its infrastructure along (history pruning relies on it): stop,
+    then kill after a short grace period. Only in this operator's scope."""
+    identifier = run.identifier
+    launcher = None if identifier is None else runtime.launcher_for(identifier)
+    if run.terminal or identifier is None or launcher is None:
+        return
+    await asyncio.to_thread(launcher.stop, identifier, DELETION_GRACE_SECONDS)
+    deadline = now() + timedelta(seconds=DELETION_GRACE_SECONDS)
+    while now() < deadline:
+        if (await asyncio.to_thread(launcher.observe, identifier)).gone:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        await asyncio.to_thread(launcher.kill, identifier)
+    launcher.forget(identifier)
 
 
 class Supervisor:
@@ -116,6 +152,7 @@ class Supervisor:
         self.wake = asyncio.Event()
         self.adopted: str | None = None
         self.evented_until = _latest_state_time(body)
+        self.active = True
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -139,23 +176,25 @@ class Supervisor:
 
     # --- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stopped: kopf.DaemonStopped) -> None:
-        await self._supervise(stopped)
-        reason = stopped.reason
-        if reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason:
-            # Finishes even when Kopf cancels this daemon meanwhile (held in _BACKGROUND, since
-            # the event loop keeps only weak references to tasks).
-            task = asyncio.create_task(self._on_deletion(RunView.from_body(self.body)))
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
-            await asyncio.shield(task)
+    async def run(self, stopped: kopf.DaemonStopped, memo: kopf.Memo) -> None:
+        try:
+            await self._supervise(stopped)
+            reason = stopped.reason
+            deleted = reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason
+            if deleted or RunView.from_body(self.body).deleting:
+                memo.taken_down = True
+                # Finishes even when Kopf cancels this daemon meanwhile.
+                await asyncio.shield(
+                    _in_background(take_down(self.runtime, RunView.from_body(self.body)))
+                )
+        finally:
+            self.active = False
 
     async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
             run = RunView.from_body(self.body)
             self._post_state_events(run)
             if run.deleting:
-                await self._on_deletion(run)
                 return
             launcher = self._launcher(run)
             observation = await self._observe(run, launcher)
@@ -257,7 +296,14 @@ class Supervisor:
                 grace = run.cancellation.grace_period_seconds or 0
                 await asyncio.to_thread(launcher.stop, run.identifier, grace)
                 events.normal(self.body, "StopSent", f"Asked {run.identifier.pid} to stop.")
-                await self._write({"cancellation": {"stopTime": format_timestamp(t)}}, run)
+                # The grace period counts from the stop request itself; the deadline written
+                # with CANCELLING (before any signal) only covers a crash before this point.
+                deadline = t + timedelta(seconds=grace)
+                steps = {
+                    "stopTime": format_timestamp(t),
+                    "killDeadline": format_timestamp(deadline),
+                }
+                await self._write({"cancellation": steps}, run)
             case Kill(lingering=lingering):
                 assert launcher is not None and run.identifier is not None
                 await asyncio.to_thread(launcher.kill, run.identifier)
@@ -393,22 +439,6 @@ class Supervisor:
             except Exception:
                 await asyncio.sleep(delay)
         return False
-
-    async def _on_deletion(self, run: RunView) -> None:
-        """A deleted run takes its infrastructure along (history pruning relies on it)."""
-        identifier = run.identifier
-        launcher = self._launcher(run)
-        if run.terminal or identifier is None or launcher is None:
-            return
-        await asyncio.to_thread(launcher.stop, identifier, DELETION_GRACE_SECONDS)
-        deadline = now() + timedelta(seconds=DELETION_GRACE_SECONDS)
-        while now() < deadline:
-            if (await asyncio.to_thread(launcher.observe, identifier)).gone:
-                break
-            await asyncio.sleep(0.2)
-        else:
-            await asyncio.to_thread(launcher.kill, identifier)
-        launcher.forget(identifier)
 
     # --- writing ------------------------------------------------------------------------------
 
