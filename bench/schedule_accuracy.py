@@ -396,7 +396,7 @@ def render(report: Report) -> str:
                 )
         rows.append(
             [
-                "  missed / duplicated / early runs",
+                f"  not started {SETTLE_SECONDS:.0f} s after the last instant / twice / early",
                 f"{len(window.missed)} / {len(window.duplicates)} / {len(window.early)}",
                 "",
                 "0 / 0 / 0",

@@ -55,7 +55,7 @@ def test_schedule_accuracy_quick_prints_its_table(kubeconfig: Path, tmp_path: Pa
     done = run_quick("bench.schedule_accuracy", kubeconfig, tmp_path / "figures.json")
     for row in (
         "scheduled -> process started, p99",
-        "missed / duplicated / early runs",
+        "after the last instant / twice / early",
         "anchor: CronJob / Prefect",
     ):
         assert row in done.stdout, done.stdout
