@@ -22,7 +22,8 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 @dataclass(frozen=True)
 class Sample:
     wall_seconds: float
-    #: ru_maxrss of the workload process itself (its servers are separate processes).
+    #: High-water RSS of the workload process itself, as it reports it (its servers are
+    #: separate processes: see `tree_peak_rss_bytes`).
     peak_rss_bytes: int
     output: dict[str, Any]
     #: Only when sampled: peak of the summed RSS of the process and all its descendants.
@@ -54,21 +55,18 @@ def run_workload(
     sampler = _TreeSampler(process.pid) if sample_tree else None
     if sampler:
         sampler.start()
-    timer = threading.Timer(timeout_seconds, process.kill)
-    timer.start()
     try:
-        # wait4 rather than Popen.wait: it also returns the child's peak RSS.
-        _, status, rusage = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if sampler:
-        sampler.stop()
-    if wall >= timeout_seconds:
+        process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
         raise WorkloadFailed(
             f"{framework} {scenario} {count} exceeded {timeout_seconds:.0f} s; log: {log_path}"
-        )
+        ) from None
+    finally:
+        if sampler:
+            sampler.stop()
+    wall = time.perf_counter() - started
     if process.returncode != 0:
         raise WorkloadFailed(
             f"{framework} {scenario} {count} exited {process.returncode}; log: {log_path}\n"
@@ -77,10 +75,11 @@ def run_workload(
     lines = stdout_path.read_text().strip().splitlines()
     if not lines:
         raise WorkloadFailed(f"{framework} {scenario} {count} printed no result; log: {log_path}")
+    output = json.loads(lines[-1])
     return Sample(
         wall_seconds=wall,
-        peak_rss_bytes=rusage.ru_maxrss * 1024,
-        output=json.loads(lines[-1]),
+        peak_rss_bytes=int(output["peak_rss_bytes"]),
+        output=output,
         tree_peak_rss_bytes=sampler.peak_rss_bytes if sampler else None,
         processes_seen=len(sampler.pids_seen) if sampler else None,
     )

@@ -79,10 +79,24 @@ def main(framework: str, scenario: str, count: int) -> dict[str, Any]:
     }
 
 
+def peak_rss_bytes() -> int:
+    """This program's own high-water RSS.
+
+    Not getrusage's ru_maxrss: the kernel folds into it the memory of the process image
+    replaced by exec, i.e. of the benchmark harness that spawned this one.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 if __name__ == "__main__":
     framework_arg, scenario_arg, count_arg = sys.argv[1:4]
     if framework_arg not in ("kflow", "prefect") or scenario_arg not in SCENARIOS:
         sys.exit(f"usage: workload.py kflow|prefect {'|'.join(SCENARIOS)} COUNT")
     outcome = main(framework_arg, scenario_arg, int(count_arg))
+    outcome["peak_rss_bytes"] = peak_rss_bytes()
     sys.stdout.flush()
     print(json.dumps(outcome))
