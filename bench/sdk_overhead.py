@@ -339,3 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     failed = [r.metric for r in rows if r.passed is False]
     return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
