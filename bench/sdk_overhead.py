@@ -307,7 +307,9 @@ def render(frameworks: Sequence[Framework], rows: Sequence[Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.sdk_overhead", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument(
         "--no-prefect", action="store_true", help="measure kflow only (no baseline, no ratios)"
