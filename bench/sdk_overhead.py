@@ -7,7 +7,9 @@ process times would drown kflow's microseconds in the noise of process start-up.
 framework leaves for after the process's last flow shows in the history count instead.
 
 Prefect runs with its default behaviour (a temporary server of its own) in a temporary
-PREFECT_HOME; only its telemetry is switched off, because this machine reaches no outside host.
+PREFECT_HOME. Two settings differ: its telemetry is off (this machine reaches no outside host),
+and it waits up to 120 s instead of 20 s for its server to answer, so that a busy machine
+slows the baseline down instead of aborting it (a server that starts sooner is not waited for).
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def make_frameworks(workdir: Path, with_prefect: bool) -> list[Framework]:
                     "PREFECT_HOME": str(prefect_home),
                     "DO_NOT_TRACK": "1",
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
                 },
                 home=prefect_home,
                 subflow_count=PREFECT_SUBFLOW_COUNT,
