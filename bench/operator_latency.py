@@ -77,6 +77,8 @@ BURST_CONCURRENCY = 16
 processes (~60 MiB each) would need ~30 GiB; the rest wait as AwaitingConcurrencySlot."""
 MEMORY_FLOOR_BYTES = 1 << 30
 """The burst stops early (and says so) rather than let the host run out of memory."""
+KEEP_HISTORY = {"successfulRunsHistoryLimit": 1000, "failedRunsHistoryLimit": 1000}
+"""Runs (and their containers) are inspected after they end: no pruning while measuring."""
 LAUNCHES_IN_FLIGHT = 4
 """The launch measurement keeps at most this many runs unfinished at once."""
 RUN_TIMEOUT_SECONDS = 60.0
@@ -343,6 +345,7 @@ class Session:
                     "entrypoint": f"{FLOWS_FILE}:{entrypoint}",
                     "infrastructure": target.infrastructure,
                     "cancelGracePeriodSeconds": CANCEL_GRACE_SECONDS,
+                    **KEEP_HISTORY,
                 },
             )
         create(
@@ -354,6 +357,7 @@ class Session:
                 "entrypoint": f"{FLOWS_FILE}:quick",
                 "infrastructure": target.infrastructure,
                 "concurrencyLimit": BURST_CONCURRENCY,
+                **KEEP_HISTORY,
             },
         )
 
