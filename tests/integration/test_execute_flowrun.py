@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import urllib3
 from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
 
 from tests.integration.conftest import GROUP, VERSION, Cluster, wait_until
 
@@ -371,20 +372,30 @@ def test_operator_cancelling_is_never_overwritten(runner: Runner) -> None:
     execution = runner.execute("race")
     runner.wait_mark("started", execution)
     objects = runner.cluster.objects
-    current = runner.cluster.get_flowrun("race")
-    history = current["status"].get("stateHistory", [])
     cancelling = {"type": "CANCELLING", "name": "Cancelling", "timestamp": _now()}
-    objects.patch_namespaced_custom_object_status(
-        GROUP,
-        VERSION,
-        runner.cluster.namespace,
-        "flowruns",
-        "race",
-        {
-            "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
-            "status": {"state": cancelling, "stateHistory": [*history, cancelling]},
-        },
-    )
+    # Like the operator: read, write at that resourceVersion, and on 409 (the flow's status
+    # writer got in between) read again and retry.
+    for _ in range(20):
+        current = runner.cluster.get_flowrun("race")
+        history = current["status"].get("stateHistory", [])
+        try:
+            objects.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                runner.cluster.namespace,
+                "flowruns",
+                "race",
+                {
+                    "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+                    "status": {"state": cancelling, "stateHistory": [*history, cancelling]},
+                },
+            )
+            break
+        except ApiException as error:
+            if error.status != 409:
+                raise
+    else:
+        raise AssertionError("CANCELLING could not be written in 20 attempts")
     (runner.marks / "finish").write_text("x")
     execution.wait(30)
     types = runner.history("race")
