@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,9 +78,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where run output files are kept (default: $KFLOW_HOME/operator or ~/.kflow/operator)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument(
+        "--log-format",
+        choices=sorted(LOG_FORMATS),
+        default=os.environ.get("KFLOW_LOG_FORMAT", "text"),
+        help="text (one line per event) or json (one JSON object per line, with the object's "
+        "namespace/name); default: $KFLOW_LOG_FORMAT, else text",
+    )
     kubernetes_job.add_arguments(parser)
     docker_launcher.add_arguments(parser)
     return parser.parse_args(argv)
+
+
+LOG_FORMATS = {"text": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
 
 
 def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) -> None:
@@ -118,7 +129,9 @@ class _QuietEventHandlers(logging.Filter):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    kopf.configure(verbose=args.verbose)
+    kopf.configure(
+        verbose=args.verbose, log_format=LOG_FORMATS[args.log_format], log_refkey="object"
+    )
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(_QuietEventHandlers())
     operator_settings = OperatorSettings(
@@ -157,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 namespaces=list(operator_settings.namespaces),
                 liveness_endpoint=args.liveness,
                 priority=priority,
-                peering_name=PEERING_NAME,
+                # Kopf makes peering mandatory whenever a peering name is given, and a
+                # standalone operator watches no peering object: it would never act.
+                peering_name=None if args.standalone else PEERING_NAME,
                 identity=Identity(own_identity()),
                 standalone=args.standalone,
                 memo=memo,

@@ -270,11 +270,6 @@ def test_the_operator_accepts_the_command_line_the_chart_renders(
 OPERATOR_SETTINGS_ENV = ("KFLOW_LOG_FORMAT",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kflow-operator does not read these settings from its environment yet "
-    "(asked of the operator's owner)",
-)
 @pytest.mark.parametrize("name", OPERATOR_SETTINGS_ENV)
 def test_the_operator_reads_each_setting_the_chart_passes(name: str) -> None:
     sources = (CHART.parents[1] / "operator" / "kflow_operator").rglob("*.py")
@@ -287,3 +282,16 @@ def test_every_object_carries_the_release_labels_helm_uninstall_relies_on() -> N
             labels = obj["metadata"]["labels"]
             assert labels["app.kubernetes.io/instance"] == "demo", obj["metadata"]
             assert labels["app.kubernetes.io/managed-by"] == "Helm"
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, "text"), ("json", "json")])
+def test_the_operator_takes_its_log_format_from_the_chart_env(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, expected: str
+) -> None:
+    from kflow_operator.main import parse_args
+
+    if env is None:
+        monkeypatch.delenv("KFLOW_LOG_FORMAT", raising=False)
+    else:
+        monkeypatch.setenv("KFLOW_LOG_FORMAT", env)
+    assert parse_args([]).log_format == expected

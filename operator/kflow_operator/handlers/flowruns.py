@@ -497,6 +497,17 @@ class Supervisor:
 
 def _post_state_event(body: Body, entry: StateHistoryEntry) -> None:
     message = f"{entry.type.value}: {entry.message}" if entry.message else entry.type.value
+    metadata = body.get("metadata") or {}
+    ref = {key: metadata.get(key) for key in ("namespace", "name", "uid")}
+    # One log line per state change; with --log-format json the run's reference is a field.
+    logger.info(
+        "FlowRun %s/%s %s (%s)",
+        ref["namespace"],
+        ref["name"],
+        message,
+        entry.name,
+        extra={"k8s_ref": ref},
+    )
     if entry.type in (StateType.FAILED, StateType.CRASHED):
         events.warning(body, reason=entry.name, message=message)
     else:
