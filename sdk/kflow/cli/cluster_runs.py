@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kflow.cli import Handler, run_handler
+from kflow.cluster.discovery import kube_config_available
+
 _COMMANDS = "kflow.cluster.commands"
 
 
@@ -55,7 +58,9 @@ def extend_flow_run(commands: Any, parsers: dict[str, argparse.ArgumentParser]) 
     )
     for name in ("ls", "inspect"):
         add_cluster_options(parsers[name])
-        parsers[name].set_defaults(cluster_handler=f"{_COMMANDS}:flow_run_{name}")
+        parsers[name].set_defaults(
+            cluster_handler=_cluster_or_local(f"{_COMMANDS}:flow_run_{name}")
+        )
     for name, help_text in (
         ("cancel", "cancel a flow run (sets spec.cancel; the operator stops its process)"),
         ("resume", "resume a paused flow run (sets spec.paused to false)"),
@@ -74,6 +79,20 @@ def extend_flow_run(commands: Any, parsers: dict[str, argparse.ArgumentParser]) 
             "--local", action="store_true", help="use the local run history of this machine"
         )
         parser.set_defaults(
-            handler=f"{_COMMANDS}:flow_run_{name}",
+            handler=_cluster_or_local(f"{_COMMANDS}:flow_run_{name}"),
             local_handler=f"{_COMMANDS}:local_{name}",
         )
+
+
+def _cluster_or_local(reference: str) -> Handler:
+    """Run on the cluster when one is configured (or named with -n/--context), else (or with
+    --local) hand the command back to the local history (`args.local_handler`) — decided
+    before the Kubernetes client, seconds of start-up, is imported."""
+
+    def run(args: argparse.Namespace) -> int:
+        named = getattr(args, "namespace", None) or getattr(args, "context", None)
+        if getattr(args, "local", False) or (not named and not kube_config_available()):
+            return run_handler(args.local_handler, args)
+        return run_handler(reference, args)
+
+    return run

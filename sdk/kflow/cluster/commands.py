@@ -18,7 +18,7 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 
-from kflow.cli import Handler, run_handler
+from kflow.cli import Handler
 from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
 from kflow.cluster.kube import (
     DEPLOYMENTS,
@@ -27,7 +27,6 @@ from kflow.cluster.kube import (
     VERSION,
     KubeConfigError,
     default_namespace,
-    kube_config_available,
     new_api_client,
 )
 from kflow.cluster.logs import LogsUnavailable, write_flow_run_logs
@@ -117,20 +116,6 @@ def _api_host(args: argparse.Namespace) -> str:
     return str(target.api_client.configuration.host) if target is not None else ""
 
 
-def _cluster_or_local(handler: Handler) -> Handler:
-    """Run on the cluster when one is configured (or named with -n/--context), else (or with
-    --local) hand the command back to the local history (`args.local_handler`)."""
-
-    def run(args: argparse.Namespace) -> int:
-        named = getattr(args, "namespace", None) or getattr(args, "context", None)
-        if getattr(args, "local", False) or (not named and not kube_config_available()):
-            return run_handler(args.local_handler, args)
-        return handler(args)
-
-    run.__doc__ = handler.__doc__
-    return run
-
-
 @_guarded
 def deployment_ls(args: argparse.Namespace) -> int:
     target = _Target(args)
@@ -169,7 +154,6 @@ def deployment_run(args: argparse.Namespace) -> int:
     return 0
 
 
-@_cluster_or_local
 @_guarded
 def flow_run_ls(args: argparse.Namespace) -> int:
     target = _Target(args)
@@ -191,7 +175,6 @@ def flow_run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-@_cluster_or_local
 @_guarded
 def flow_run_inspect(args: argparse.Namespace) -> int:
     obj = _Target(args).flow_run(args.id).get()
@@ -206,7 +189,6 @@ def flow_run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-@_cluster_or_local
 @_guarded
 def flow_run_cancel(args: argparse.Namespace) -> int:
     api = _Target(args).flow_run(args.id)
@@ -218,7 +200,6 @@ def flow_run_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-@_cluster_or_local
 @_guarded
 def flow_run_resume(args: argparse.Namespace) -> int:
     api = _Target(args).flow_run(args.id)
@@ -230,7 +211,6 @@ def flow_run_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-@_cluster_or_local
 @_guarded
 def flow_run_logs(args: argparse.Namespace) -> int:
     target = _Target(args)

@@ -7,39 +7,29 @@ when present; elsewhere KUBECONFIG / ~/.kube/config with an optional context, li
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
+from kflow.cluster.discovery import (
+    SERVICE_ACCOUNT_DIR,
+    in_cluster,
+    kube_config_available,
+    kubeconfig_paths,
+)
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 from kflow.resources import GROUP, VERSION
 
-__all__ = ["DEPLOYMENTS", "FLOWRUNS", "GROUP", "VERSION"]
-
-_SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-
-
-def in_cluster() -> bool:
-    """True inside a pod that has a service-account token mounted."""
-    return (
-        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        and (_SERVICE_ACCOUNT_DIR / "token").is_file()
-    )
-
-
-def kubeconfig_paths() -> list[Path]:
-    """The files kubectl would read: every entry of KUBECONFIG, else ~/.kube/config."""
-    explicit = os.environ.get("KUBECONFIG")
-    if explicit:
-        return [Path(p) for p in explicit.split(os.pathsep) if p]
-    return [Path.home() / ".kube" / "config"]
-
-
-def kube_config_available() -> bool:
-    """Whether a cluster is configured at all (decides cluster vs local for `kflow flow-run`)."""
-    return in_cluster() or any(path.is_file() for path in kubeconfig_paths())
+__all__ = [
+    "DEPLOYMENTS",
+    "FLOWRUNS",
+    "GROUP",
+    "VERSION",
+    "in_cluster",
+    "kube_config_available",
+    "kubeconfig_paths",
+]
 
 
 def new_api_client(context: str | None = None) -> client.ApiClient:
@@ -66,7 +56,7 @@ def new_api_client(context: str | None = None) -> client.ApiClient:
 def default_namespace(context: str | None = None) -> str:
     """The namespace of the current (or given) kube context, as kubectl would use."""
     if context is None and in_cluster():
-        namespace_file = _SERVICE_ACCOUNT_DIR / "namespace"
+        namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
         if namespace_file.is_file():
             return namespace_file.read_text().strip() or "default"
         return "default"
