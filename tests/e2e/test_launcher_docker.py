@@ -183,6 +183,26 @@ def test_container_killed_from_outside_is_crashed_with_the_reason(
     delete_and_expect_nothing_left(cluster, engine, "r")
 
 
+def test_container_stopped_from_outside_is_crashed_not_cancelled(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    """`docker stop` by someone else: SIGTERM with no cancellation requested → CRASHED."""
+    deployment(cluster, flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    container = container_of(engine, run)
+    wait_until("flow sleeping", lambda: b"sleeping 300" in container.logs(), timeout=30)
+    container.stop(timeout=30)
+    run = cluster.wait_state("r", "CRASHED", "CANCELLED", timeout=10)
+    assert run["status"]["state"]["type"] == "CRASHED", run["status"]["state"]
+    message = run["status"]["state"]["message"]
+    assert "terminated by SIGTERM without a cancellation request" in message, message
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
 def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
     cluster: Cluster,
     docker_operator: OperatorProcess,
@@ -191,12 +211,15 @@ def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
 ) -> None:
     deployment(cluster, flows_image, "waits_for_cancel", cancelGracePeriodSeconds=30)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
-    cluster.wait_state("r", "RUNNING", timeout=60)
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    container = container_of(engine, run)
     requested = time.monotonic()
     cluster.cancel("r")
     run = cluster.wait_state("r", "CANCELLED", timeout=20)
     took = time.monotonic() - requested
+    container.reload()
     print(f"cancel → CANCELLED in {took:.2f}s (grace 30s)")
+    assert container.status == "exited", "CANCELLED only once the container has stopped"
     assert took < 15, "a flow that handles the stop request is not waited on for the grace period"
     run = finished(cluster, "r")
     assert "killTime" not in run["status"].get("cancellation", {})

@@ -81,7 +81,11 @@ def note_cancel(flow, flow_run, state) -> None:
     mark("on_cancellation")
 
 
-@flow(on_cancellation=[note_cancel])
+def note_crash(flow, flow_run, state) -> None:
+    mark("on_crashed")
+
+
+@flow(on_cancellation=[note_cancel], on_crashed=[note_crash])
 def long_steps(count: int = 2000) -> int:
     total = 0
     for i in range(count):
@@ -143,13 +147,13 @@ def suspends() -> list:
 
 
 SLOW_IMPORT = """
-from flows import flow, mark, note_cancel, wait_for_mark
+from flows import flow, mark, note_cancel, note_crash, wait_for_mark
 
 mark("importing")
 wait_for_mark("go")
 
 
-@flow(on_cancellation=[note_cancel])
+@flow(on_cancellation=[note_cancel], on_crashed=[note_crash])
 def never_started() -> str:
     mark("body ran")
     return "ran"
@@ -338,19 +342,79 @@ def test_spec_cancel_runs_on_cancellation_hooks_and_ends_cancelled(runner: Runne
     assert runner.history("cancel-me")[-2:] == ["RUNNING", "CANCELLED"]
 
 
-def test_sigterm_takes_the_same_path_as_spec_cancel(runner: Runner) -> None:
+def test_sigterm_after_spec_cancel_takes_the_cancel_path(runner: Runner) -> None:
+    """What the operator does: spec.cancel first, then SIGTERM. No infrastructure record (run
+    by hand), so the flow itself writes CANCELLED."""
+    runner.flowrun("term-me", "flows.py:long_steps")
+    execution = runner.execute("term-me")
+    runner.wait_mark("started", execution)
+    runner.cluster.cancel("term-me")
+    execution.popen.send_signal(signal.SIGTERM)
+    assert execution.wait(30) == 1, execution.output()
+    state = runner.status("term-me")["state"]
+    assert state["type"] == "CANCELLED", execution.output()
+    assert (runner.marks / "on_cancellation").exists(), execution.output()
+    assert not (runner.marks / "on_crashed").exists(), execution.output()
+
+
+def test_sigterm_without_a_cancel_request_ends_crashed(runner: Runner) -> None:
+    """An eviction, a deleted pod, a `docker stop` from outside: nobody asked to cancel."""
     runner.flowrun("term-me", "flows.py:long_steps")
     execution = runner.execute("term-me")
     runner.wait_mark("started", execution)
     execution.popen.send_signal(signal.SIGTERM)
     assert execution.wait(30) == 1, execution.output()
     state = runner.status("term-me")["state"]
-    assert state["type"] == "CANCELLED"
-    assert "SIGTERM" in state.get("message", "")
+    assert state["type"] == "CRASHED", execution.output()
+    message = state.get("message", "")
+    assert "terminated by SIGTERM without a cancellation request" in message, message
+    assert (runner.marks / "on_crashed").exists(), execution.output()
+    assert not (runner.marks / "on_cancellation").exists(), execution.output()
+
+
+def test_an_operator_managed_run_is_left_cancelling_for_the_operator(runner: Runner) -> None:
+    """With an infrastructure record the operator declares CANCELLED once the process is gone
+    (DESIGN §5a); the flow runs its hooks and ends leaving the run CANCELLING."""
+    runner.flowrun("managed", "flows.py:long_steps")
+    pending = {"type": "PENDING", "name": "Pending", "timestamp": _now()}
+    infrastructure = {"type": "process", "scope": "test", "id": "1", "pid": "test:1"}
+    runner.cluster.patch_flowrun_status(
+        "managed", {"state": pending, "infrastructure": infrastructure}
+    )
+    execution = runner.execute("managed")
+    runner.wait_mark("started", execution)
+    runner.cluster.cancel("managed")
+    write_cancelling(runner, "managed")
+    execution.popen.send_signal(signal.SIGTERM)
+    assert execution.wait(30) == 1, execution.output()
+    assert runner.status("managed")["state"]["type"] == "CANCELLING", execution.output()
+    assert "CANCELLED" not in runner.history("managed")
     assert (runner.marks / "on_cancellation").exists(), execution.output()
 
 
-def test_sigterm_before_the_flow_starts_cancels_it_without_running_the_body(
+def write_cancelling(runner: Runner, name: str) -> None:
+    """What the operator writes before it signals: read, write at that resourceVersion, and
+    on 409 (the flow's status writer got in between) read again and retry."""
+    cancelling = {"type": "CANCELLING", "name": "Cancelling", "timestamp": _now()}
+    for _ in range(20):
+        current = runner.cluster.get_flowrun(name)
+        history = current["status"].get("stateHistory", [])
+        body = {
+            "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+            "status": {"state": cancelling, "stateHistory": [*history, cancelling]},
+        }
+        try:
+            runner.cluster.objects.patch_namespaced_custom_object_status(
+                GROUP, VERSION, runner.cluster.namespace, "flowruns", name, body
+            )
+            return
+        except ApiException as error:
+            if error.status != 409:
+                raise
+    raise AssertionError("CANCELLING could not be written in 20 attempts")
+
+
+def test_sigterm_before_the_flow_starts_crashes_it_without_running_the_body(
     runner: Runner,
 ) -> None:
     runner.flowrun("early-term", "slow_import.py:never_started")
@@ -359,10 +423,10 @@ def test_sigterm_before_the_flow_starts_cancels_it_without_running_the_body(
     execution.popen.send_signal(signal.SIGTERM)
     (runner.marks / "go").write_text("x")
     assert execution.wait(30) == 1, execution.output()
-    assert runner.status("early-term")["state"]["type"] == "CANCELLED"
+    assert runner.status("early-term")["state"]["type"] == "CRASHED", execution.output()
     assert "RUNNING" not in runner.history("early-term")
     assert not (runner.marks / "body ran").exists()
-    assert (runner.marks / "on_cancellation").exists(), execution.output()
+    assert (runner.marks / "on_crashed").exists(), execution.output()
 
 
 def test_operator_cancelling_is_never_overwritten(runner: Runner) -> None:

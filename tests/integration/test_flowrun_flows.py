@@ -102,13 +102,35 @@ def test_cancel_runs_the_flows_on_cancellation_hooks(
 ) -> None:
     deploy(cluster, marks, "d", "flows.py:waits")
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
-    cluster.wait_state("r", "RUNNING", timeout=60)
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    pid, ticks = recorded_process(run)
     wait_until("the flow to start", lambda: (marks / "started").exists())
     cluster.cancel("r")
     run = cluster.wait_state("r", "CANCELLED", timeout=30)
+    assert not process_alive(pid, ticks), "CANCELLED only once the flow's process is gone"
     assert (marks / "on_cancellation").exists(), output(run)
+    assert not (marks / "on_crashed").exists(), output(run)
     assert "killTime" not in run["status"]["cancellation"]
+    assert "goneTime" in run["status"]["cancellation"], "the operator saw the process end"
     assert history(run)[-2:] == ["CANCELLING", "CANCELLED"]
+
+
+def test_a_flow_sigtermed_without_a_cancel_request_is_crashed(
+    cluster: Cluster, operator: OperatorProcess, marks: Path
+) -> None:
+    """A SIGTERM nobody asked for as a cancellation (an outside kill, a shutdown)."""
+    deploy(cluster, marks, "d", "flows.py:waits")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "RUNNING", timeout=60)
+    pid, _ = recorded_process(run)
+    wait_until("the flow to start", lambda: (marks / "started").exists())
+    os.kill(pid, signal.SIGTERM)
+    run = cluster.wait_state("r", "CRASHED", "CANCELLED", timeout=15)
+    assert run["status"]["state"]["type"] == "CRASHED", run["status"]["state"]
+    message = run["status"]["state"]["message"]
+    assert "terminated by SIGTERM without a cancellation request" in message, message
+    assert (marks / "on_crashed").exists(), output(run)
+    assert not (marks / "on_cancellation").exists(), output(run)
 
 
 def test_cancel_kills_a_flow_ignoring_sigterm_after_the_grace_period(

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
-from kflow.cluster.control import ControlView, FlowRunWatcher
+from kflow.cluster.control import ControlView, FlowRunWatcher, control_view
 from kflow.cluster.flowrun_api import FlowRunApi, retrying
 from kflow.cluster.status import (
     PendingReport,
@@ -36,6 +36,8 @@ from kflow.transitions import is_accepted
 logger = logging.getLogger("kflow.cluster")
 
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
+STOP_SIGNAL_PROBE_SECONDS = 2.0
+"""How long a stop signal waits to re-read the FlowRun (was a cancellation asked for?)."""
 CANCEL_CHECK_SECONDS = 0.2
 SUSPENDED = "Suspended"
 
@@ -54,6 +56,10 @@ class FlowRunBackend(Backend):
     ) -> None:
         super().__init__()
         self._api = api
+        self._probe_api = watch_api or api
+        # An operator launched this run (PENDING with its infrastructure record): it declares
+        # CANCELLED itself, once that infrastructure is gone (DESIGN §5a).
+        self._managed = bool((flow_run_object.get("status") or {}).get("infrastructure"))
         self.root_id = str(flow_run_object["metadata"]["uid"])
         self._writer = StatusWriter(
             api, is_accepted, flush_interval=flush_interval, initial=flow_run_object
@@ -65,6 +71,7 @@ class FlowRunBackend(Backend):
         self._root_control = RunControl()
         self._controls[self.root_id] = self._root_control
         self._cancelling = False
+        self._crash_reason: str | None = None
         initial_view = self._watcher.view
         if initial_view.cancel:
             self.cancel(initial_view.reason or "Flow run was cancelled.")
@@ -90,11 +97,22 @@ class FlowRunBackend(Backend):
             return state
         if state.type is StateType.RUNNING and self._root_control.cancel_requested:
             # A stop signal or spec.cancel arrived before the body started: never start it.
+            if self._crash_reason is not None:
+                return State(StateType.CRASHED, message=self._crash_reason)
             reason = self._root_control.reason or "Flow run was cancelled before it started."
             return State(StateType.CANCELLING, message=reason)
         if state.type is StateType.PAUSED and state.name != SUSPENDED:
             pause = pause_status(False, state.state_details.pause_timeout)
             self._writer.report(PendingReport(pause=pause))
+        if state.type is StateType.CANCELLED and self._managed:
+            # The process is still there: CANCELLED now would claim more than is true. The
+            # run stays CANCELLING; the operator writes CANCELLED once the process is gone.
+            logger.info(
+                "FlowRun %s: cancellation handled; the operator records CANCELLED once this "
+                "process is gone",
+                self._api.name,
+            )
+            return state
         if state.type is StateType.COMPLETED:
             self._writer.report(PendingReport(result=self._encode_result(flow_run, state.data)))
         entry = StateEntry(state.type, state.name, state.message, state.when)
@@ -159,7 +177,9 @@ class FlowRunBackend(Backend):
             self.cancel(reason)
 
     def cancel(self, reason: str) -> None:
-        """The outside-cancel path (spec.cancel, CANCELLING, SIGTERM): hooks run, CANCELLED.
+        """The outside-cancel path (spec.cancel, CANCELLING, a SIGTERM after either): hooks
+        run, then CANCELLED — written here for a run no operator manages, else by the operator
+        once this process is gone.
 
         Safe in a signal handler: no lock is taken (the interrupted code may hold it), and
         only the first request interrupts the run, so a later one (the operator's SIGTERM
@@ -173,6 +193,58 @@ class FlowRunBackend(Backend):
         self._root_control.reason = reason
         self._root_control.cancel_requested = True
         cancel_flow_run(self.root_id, reason)
+
+    def crash(self, reason: str) -> None:
+        """A stop nobody asked for as a cancellation: interrupt the run, which ends CRASHED.
+
+        Same rules as `cancel` (signal-safe, only the first request interrupts the run).
+        """
+        from kflow.engine import crash_flow_run
+
+        if self._cancelling:
+            return
+        self._cancelling = True
+        self._crash_reason = reason
+        self._root_control.reason = reason
+        self._root_control.cancel_requested = True
+        crash_flow_run(self.root_id, reason)
+
+    def stop_signal(self, signal_name: str) -> None:
+        """SIGTERM & co.: a cancellation when one was requested, else a crash.
+
+        The operator writes CANCELLING (and the user sets spec.cancel) before it signals, so
+        what the watcher saw, or else one short re-read of the FlowRun, tells a cancel from an
+        eviction, a deleted pod or a `docker stop` from outside.
+        """
+        if self._cancelling:
+            return
+        view = self._watcher.view
+        if not view.cancel:
+            view = self._probe_control()
+        if view.cancel:
+            self.cancel(f"Flow run received {signal_name} ({view.reason}); cancelling.")
+            return
+        self.crash(
+            f"Flow run process was terminated by {signal_name} without a cancellation "
+            "request (spec.cancel not set): evicted, its pod or Job deleted, or stopped "
+            "from outside."
+        )
+
+    def _probe_control(self) -> ControlView:
+        """Re-read the FlowRun once, in a helper thread bounded in time (this may run in a
+        signal handler); a FlowRun that cannot be read in time counts as not cancelled."""
+        found: list[ControlView] = []
+
+        def read() -> None:
+            try:
+                found.append(control_view(self._probe_api.get(timeout=STOP_SIGNAL_PROBE_SECONDS)))
+            except Exception as error:
+                logger.warning("could not re-read the FlowRun on a stop signal: %s", error)
+
+        reader = threading.Thread(target=read, name="kflow-stop-probe", daemon=True)
+        reader.start()
+        reader.join(STOP_SIGNAL_PROBE_SECONDS + 0.5)
+        return found[0] if found else self._watcher.view
 
     def prepare_pause(self, flow_run: FlowRun) -> None:
         """Make `spec.paused` true, so that setting it false (`kflow flow-run resume`) resumes.

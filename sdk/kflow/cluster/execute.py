@@ -96,9 +96,10 @@ def execute() -> int:
 
 def _on_stop_signal(backend: FlowRunBackend) -> Any:
     def handle(signum: int, frame: FrameType | None) -> None:
-        # The operator's SIGTERM on cancel (or any stop): the same path as spec.cancel, so the
-        # on_cancellation hooks run. `cancel` may raise into the body: keep it last.
-        backend.cancel(f"Flow run received {signal.Signals(signum).name}; cancelling.")
+        # The operator's SIGTERM on cancel → the spec.cancel path (on_cancellation hooks); a
+        # SIGTERM nobody asked for as a cancel (eviction, pod deleted) → CRASHED (on_crashed
+        # hooks). Either may raise into the body: keep it last.
+        backend.stop_signal(signal.Signals(signum).name)
 
     return handle
 

@@ -61,11 +61,12 @@ class FlowRunApi:
         self.name = name
         self._objects = client.CustomObjectsApi(api_client)
 
-    def get(self) -> dict[str, Any]:
+    def get(self, timeout: float | None = None) -> dict[str, Any]:
+        extra: dict[str, Any] = {} if timeout is None else {"_request_timeout": timeout}
         return cast(
             dict[str, Any],
             self._objects.get_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, FLOWRUNS, self.name
+                GROUP, VERSION, self.namespace, FLOWRUNS, self.name, **extra
             ),
         )
 

@@ -90,3 +90,17 @@ def cancel_flow_run(flow_run_id: str | None = None, reason: str | None = None) -
     if me in threads:
         raise CancelInterrupt()
     return True
+
+
+def crash_flow_run(flow_run_id: str | None = None, reason: str | None = None) -> bool:
+    """Stop a flow run of this process as CRASHED (its `on_crashed` hooks run).
+
+    The counterpart of `cancel_flow_run` for a stop nobody asked for as a cancellation (a
+    SIGTERM from an eviction or a deleted pod): the body is interrupted the same way, but the
+    run did not end by anyone's request, so it is reported as Prefect reports it, Crashed.
+    Same safety rules as `cancel_flow_run`; returns False if no such run is active.
+    """
+    for ctx in list(_active.values()):
+        if flow_run_id is None or _under(ctx, flow_run_id):
+            ctx.crash_reason = reason or "Flow run was terminated."
+    return cancel_flow_run(flow_run_id, reason)

@@ -285,6 +285,8 @@ class FlowRunExec:
         in_force = self._propose(Running())
         if in_force.type is not StateType.RUNNING:
             if in_force.type in (StateType.CANCELLING, StateType.CANCELLED):
+                if self.ctx.crash_reason is not None:
+                    return self._cancelled()
                 return Cancelled(in_force.message or "Flow run was cancelled before it started.")
             return in_force
         self.flow_run.start_time = time.time()
@@ -310,6 +312,9 @@ class FlowRunExec:
         return False
 
     def _cancelled(self) -> State[Any]:
+        """The state of a run interrupted from outside: CRASHED when no one asked to cancel."""
+        if self.ctx.crash_reason is not None:
+            return Crashed(self.ctx.crash_reason)
         reason = self.ctx.cancel_reason or self.ctx.control.reason
         return Cancelled(reason or "Flow run was cancelled.")
 

@@ -38,7 +38,11 @@ def note_cancel(*_: Any) -> None:
     mark("on_cancellation")
 
 
-@flow(on_cancellation=[note_cancel])
+def note_crash(*_: Any) -> None:
+    mark("on_crashed")
+
+
+@flow(on_cancellation=[note_cancel], on_crashed=[note_crash])
 def waits(seconds: float = 120) -> None:
     double(1)
     mark("started")
