@@ -103,6 +103,9 @@ def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity(
         ("rbac.authorization.k8s.io", "rolebindings"),
     ):
         assert "create" in granted(role, group, resource)
+    assert "get" in granted(role, "", "serviceaccounts"), (
+        "the launcher reads the flow ServiceAccount to notice a namespace made anew"
+    )
     kube_system = [r for r in role["rules"] if r["resources"] == ["namespaces"]]
     assert kube_system == [
         {

@@ -106,7 +106,7 @@ history limits delete them; status is written with a resourceVersion preconditio
 # FlowRun (a subset of the rights above: RBAC lets one grant only what one holds).
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [create]
+  verbs: [get, create]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles]
   verbs: [create, patch]
