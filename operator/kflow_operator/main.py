@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+from kflow.resources import InfrastructureType
+from kflow.resources.deployment import MAX_GRACE_PERIOD_SECONDS
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
+from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import ProcessId, host_scope, read_proc_stat
 from kflow_operator.kube import KubeApi
 from kflow_operator.launchers import docker as docker_launcher
@@ -38,8 +41,28 @@ from kflow_operator.settings import (
     default_state_dir,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.launchers = choose_launchers(
+            args.launchers,
+            docker=args.docker,
+            docker_host=args.docker_host,
+            no_kubernetes_jobs=args.no_kubernetes_jobs,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    # The launchers' own switches follow the one decision, so they build exactly these.
+    args.docker = InfrastructureType.DOCKER in args.launchers
+    args.no_kubernetes_jobs = InfrastructureType.KUBERNETES_JOB not in args.launchers
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kflow-operator",
         description="Runs kflow Deployments and FlowRuns: launches, watches and cancels runs.",
@@ -85,16 +108,106 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="text (one line per event) or json (one JSON object per line, with the object's "
         "namespace/name); default: $KFLOW_LOG_FORMAT, else text",
     )
+    launching = parser.add_argument_group("launching runs")
+    launching.add_argument(
+        "--launchers",
+        metavar="TYPES",
+        type=parse_launcher_types,
+        default=None,
+        help="comma-separated infrastructure types this operator runs, of "
+        f"{', '.join(LAUNCHER_TYPES)}; a run of any other type ends FAILED (NoLauncher). "
+        "Default: process,kubernetes-job, plus docker with --docker/--docker-host",
+    )
+    launching.add_argument(
+        "--default-image",
+        metavar="IMAGE",
+        type=non_empty,
+        default=None,
+        help="image of docker/kubernetes-job runs whose spec.infrastructure names none "
+        "(default: none; such runs end FAILED)",
+    )
+    launching.add_argument(
+        "--default-grace-period",
+        metavar="SECONDS",
+        type=grace_seconds,
+        default=DEFAULT_GRACE_SECONDS,
+        help="seconds between the stop request and the kill when a run is cancelled and "
+        "neither its FlowRun nor its Deployment sets cancelGracePeriodSeconds "
+        "(default %(default)s)",
+    )
     kubernetes_job.add_arguments(parser)
     docker_launcher.add_arguments(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 LOG_FORMATS = {"text": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+LAUNCHER_TYPES = tuple(t.value for t in InfrastructureType)
+DEFAULT_LAUNCHERS = frozenset({InfrastructureType.PROCESS, InfrastructureType.KUBERNETES_JOB})
+"""Without --launchers: runs in the operator's own environment, and Jobs in its cluster (both
+need nothing beyond what an operator has); Docker only when an engine is named."""
+
+
+def parse_launcher_types(text: str) -> frozenset[InfrastructureType]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LAUNCHER_TYPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a comma-separated list of {', '.join(LAUNCHER_TYPES)}"
+        )
+    return frozenset(InfrastructureType(name) for name in names)
+
+
+def non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def grace_seconds(text: str) -> int:
+    """The same bounds as spec.cancelGracePeriodSeconds in the CRDs."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_GRACE_PERIOD_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected whole seconds from 0 to {MAX_GRACE_PERIOD_SECONDS}"
+        )
+    return seconds
+
+
+def choose_launchers(
+    requested: frozenset[InfrastructureType] | None,
+    *,
+    docker: bool,
+    docker_host: str | None,
+    no_kubernetes_jobs: bool,
+) -> frozenset[InfrastructureType]:
+    """The launchers to build. --launchers decides alone; without it the defaults, adjusted by
+    the launchers' own older switches (--docker/--docker-host, --no-kubernetes-jobs)."""
+    if requested is None:
+        chosen = set(DEFAULT_LAUNCHERS)
+        if docker or docker_host:
+            chosen.add(InfrastructureType.DOCKER)
+        if no_kubernetes_jobs:
+            chosen.discard(InfrastructureType.KUBERNETES_JOB)
+        return frozenset(chosen)
+    if docker or no_kubernetes_jobs:
+        raise ValueError(
+            "--launchers already says which launchers run; drop --docker/--no-kubernetes-jobs"
+        )
+    if docker_host and InfrastructureType.DOCKER not in requested:
+        raise ValueError(
+            "--docker-host names a Docker engine but --launchers leaves docker out; "
+            "add docker to --launchers or drop --docker-host"
+        )
+    return requested
 
 
 def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) -> None:
-    """Everything Kopf stores on our objects is named under kflow.dev."""
+    """Everything Kopf stores on our objects is named under kflow.dev, and peering is set here
+    only: kopf.operator() leaves these settings alone when given no peering arguments (given a
+    peering name, it would make peering mandatory even for a standalone operator)."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=ANNOTATIONS_PREFIX
@@ -127,6 +240,15 @@ class _QuietEventHandlers(logging.Filter):
         return not (record.levelno == logging.INFO and record.getMessage().endswith("succeeded."))
 
 
+def settings_from(args: argparse.Namespace) -> OperatorSettings:
+    return OperatorSettings(
+        namespaces=tuple(args.namespace),
+        state_dir=args.state_dir or default_state_dir(),
+        default_image=args.default_image,
+        default_grace_period_seconds=args.default_grace_period,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     kopf.configure(
@@ -134,10 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(_QuietEventHandlers())
-    operator_settings = OperatorSettings(
-        namespaces=tuple(args.namespace),
-        state_dir=args.state_dir or default_state_dir(),
-    )
+    operator_settings = settings_from(args)
     api = KubeApi()
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
@@ -146,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             api.remove_peers(
                 PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), _alive)
             )
-    launchers: dict[str, Launcher] = {"process": ProcessLauncher(operator_settings.log_dir)}
+    launchers: dict[str, Launcher] = {}
+    if InfrastructureType.PROCESS in args.launchers:
+        launchers["process"] = ProcessLauncher(operator_settings.log_dir)
     namespaces = operator_settings.namespaces
     for launcher in (
         kubernetes_job.from_arguments(args, namespaces, api.get_flowrun),
@@ -156,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         if launcher is not None:
             launchers[launcher.type.value] = launcher
+    logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
     runtime = Runtime(settings=operator_settings, api=api, launchers=launchers)
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
@@ -169,12 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 clusterwide=operator_settings.clusterwide,
                 namespaces=list(operator_settings.namespaces),
                 liveness_endpoint=args.liveness,
-                priority=priority,
-                # Kopf makes peering mandatory whenever a peering name is given, and a
-                # standalone operator watches no peering object: it would never act.
-                peering_name=None if args.standalone else PEERING_NAME,
                 identity=Identity(own_identity()),
-                standalone=args.standalone,
                 memo=memo,
             )
         )

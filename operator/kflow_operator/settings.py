@@ -8,6 +8,8 @@ from pathlib import Path
 
 from kflow.resources import GROUP
 
+from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
+
 FINALIZER = f"{GROUP}/finalizer"
 ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
@@ -31,6 +33,11 @@ class OperatorSettings:
     """Safety-net polling of infrastructure that cannot notify (and of missed notifications)."""
     idle_poll_seconds: float = 30.0
     """How often a run with nothing to wait for is looked at anyway."""
+    default_image: str | None = None
+    """Image of docker/kubernetes-job runs whose infrastructure names none (--default-image)."""
+    default_grace_period_seconds: int = DEFAULT_GRACE_SECONDS
+    """Cancel grace period of runs whose FlowRun and Deployment set none
+    (--default-grace-period)."""
 
     @property
     def log_dir(self) -> Path:

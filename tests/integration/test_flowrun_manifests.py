@@ -26,10 +26,10 @@ BAD_MANIFESTS = [
         "spec.infrastructure.type",
     ),
     (
-        "docker without an image",
+        "docker options on a process run",
         "Deployment",
-        "entrypoint: flows.py:main\n  infrastructure: {type: docker}",
-        "`image` is required",
+        "entrypoint: flows.py:main\n  infrastructure: {type: process, docker: {network: host}}",
+        "`docker` options apply to type docker only",
     ),
     (
         "schedule with cron and interval",

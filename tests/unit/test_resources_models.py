@@ -33,8 +33,9 @@ def test_schedule_needs_exactly_one_kind() -> None:
 
 
 def test_infrastructure_rules() -> None:
-    with pytest.raises(ValidationError, match="`image` is required"):
-        InfrastructureSpec.model_validate({"type": "docker"})
+    assert InfrastructureSpec.model_validate({"type": "docker"}).image is None, (
+        "a container run without an image takes the operator's --default-image"
+    )
     with pytest.raises(ValidationError, match="`job` options apply to type kubernetes-job"):
         InfrastructureSpec.model_validate({"type": "process", "job": {}})
     spec = InfrastructureSpec.model_validate(
@@ -47,7 +48,7 @@ def test_deployment_defaults_and_unknown_fields() -> None:
     spec = DeploymentSpec.model_validate(
         {"entrypoint": "flows.py:main", "infrastructure": {"type": "process"}}
     )
-    assert spec.cancel_grace_period_seconds == 30
+    assert spec.cancel_grace_period_seconds is None, "None: the operator's default applies"
     assert spec.concurrency_policy == "Allow"
     with pytest.raises(ValidationError, match="extra"):
         DeploymentSpec.model_validate(

@@ -32,13 +32,16 @@ KILL_CONFIRM_SECONDS = 10
 """After SIGKILL, how long a process may still be seen before the kill is reported as failed."""
 
 
-def grace_period(spec: FlowRunSpec, deployment: DeploymentSpec | None) -> int:
-    """The FlowRun's own grace period, else its Deployment's, else 30 seconds."""
+def grace_period(
+    spec: FlowRunSpec, deployment: DeploymentSpec | None, *, default: int = DEFAULT_GRACE_SECONDS
+) -> int:
+    """The FlowRun's own grace period, else its Deployment's, else `default`: the operator's
+    --default-grace-period, so a cluster admin sets it once for runs that say nothing."""
     if spec.cancel_grace_period_seconds is not None:
         return spec.cancel_grace_period_seconds
-    if deployment is not None:
+    if deployment is not None and deployment.cancel_grace_period_seconds is not None:
         return deployment.cancel_grace_period_seconds
-    return DEFAULT_GRACE_SECONDS
+    return default
 
 
 def decide_cancellation(

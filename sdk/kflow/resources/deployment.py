@@ -18,7 +18,8 @@ ENTRYPOINT_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
 
 Entrypoint = Annotated[str, Field(min_length=3, max_length=1024, pattern=ENTRYPOINT_PATTERN)]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=64)]
-GracePeriodSeconds = Annotated[int, Field(ge=0, le=86400)]
+MAX_GRACE_PERIOD_SECONDS = 86400
+GracePeriodSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_PERIOD_SECONDS)]
 
 
 class CatchupPolicy(StrEnum):
@@ -70,7 +71,8 @@ class DeploymentSpec(SpecModel):
     starting_deadline_seconds: Annotated[int, Field(ge=0, le=31622400)] | None = None
     successful_runs_history_limit: Annotated[int, Field(ge=0, le=10000)] = 10
     failed_runs_history_limit: Annotated[int, Field(ge=0, le=10000)] = 10
-    cancel_grace_period_seconds: GracePeriodSeconds = 30
+    cancel_grace_period_seconds: GracePeriodSeconds | None = None
+    """None: the operator's --default-grace-period (30 s unless configured)."""
     tags: Tags | None = None
     infrastructure: InfrastructureSpec
 

@@ -65,9 +65,9 @@ class InfrastructureSpec(SpecModel):
 
     @model_validator(mode="after")
     def _options_match_type(self) -> InfrastructureSpec:
-        """The same rules as the CRD's CEL validations, for input that never meets the API."""
-        if self.type is not InfrastructureType.PROCESS and self.image is None:
-            raise ValueError("`image` is required when `type` is docker or kubernetes-job")
+        """The same rules as the CRD's CEL validations, for input that never meets the API.
+
+        `image` may be absent for every type: the operator then uses its --default-image."""
         for field, owner in _OPTIONS_FOR_TYPE.items():
             if getattr(self, field) is not None and self.type is not owner:
                 raise ValueError(f"`{field}` options apply to type {owner.value} only")

@@ -1,0 +1,78 @@
+"""The operator's command line: which launchers run, and the defaults runs fall back on."""
+
+from __future__ import annotations
+
+import pytest
+from kflow.resources import InfrastructureType
+from kflow_operator.main import parse_args, settings_from
+
+PROCESS = InfrastructureType.PROCESS
+DOCKER = InfrastructureType.DOCKER
+JOB = InfrastructureType.KUBERNETES_JOB
+
+
+@pytest.mark.parametrize(
+    ("argv", "enabled"),
+    [
+        ([], {PROCESS, JOB}),
+        (["--docker"], {PROCESS, JOB, DOCKER}),
+        (["--docker-host", "tcp://127.0.0.1:2375"], {PROCESS, JOB, DOCKER}),
+        (["--no-kubernetes-jobs"], {PROCESS}),
+        (["--launchers", "kubernetes-job"], {JOB}),
+        (["--launchers", "docker, process"], {PROCESS, DOCKER}),
+        (["--launchers", "docker", "--docker-host", "unix:///run/d.sock"], {DOCKER}),
+        (["--launchers=process,docker,kubernetes-job"], {PROCESS, DOCKER, JOB}),
+    ],
+)
+def test_the_launchers_an_operator_builds(
+    argv: list[str], enabled: set[InfrastructureType]
+) -> None:
+    args = parse_args(argv)
+    assert args.launchers == enabled
+    assert args.docker is (DOCKER in enabled), "the Docker launcher is built exactly when chosen"
+    assert args.no_kubernetes_jobs is (JOB not in enabled)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--launchers", "lambda"], "expected a comma-separated list of kubernetes-job, docker"),
+        (["--launchers", ""], "expected a comma-separated list"),
+        (["--launchers", "process", "--docker"], "drop --docker/--no-kubernetes-jobs"),
+        (["--launchers", "docker", "--no-kubernetes-jobs"], "drop --docker/--no-kubernetes-jobs"),
+        (
+            ["--launchers", "process", "--docker-host", "tcp://127.0.0.1:2375"],
+            "--launchers leaves docker out",
+        ),
+        (["--default-grace-period", "-1"], "expected whole seconds from 0 to 86400"),
+        (["--default-grace-period", "soon"], "expected whole seconds from 0 to 86400"),
+        (["--default-grace-period", "86401"], "expected whole seconds from 0 to 86400"),
+        (["--default-image", ""], "--default-image: must not be empty"),
+    ],
+)
+def test_a_wrong_flag_stops_the_operator_saying_what_to_change(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_defaults_come_from_the_command_line() -> None:
+    args = parse_args(
+        ["--default-image", "registry.example/flows:1", "--default-grace-period", "5"]
+    )
+    assert args.default_image == "registry.example/flows:1"
+    assert args.default_grace_period == 5
+    unset = parse_args([])
+    assert unset.default_image is None and unset.default_grace_period == 30
+
+
+def test_the_run_defaults_reach_the_operators_settings() -> None:
+    settings = settings_from(
+        parse_args(["--default-image", "registry.example/flows:1", "--default-grace-period", "5"])
+    )
+    assert settings.default_image == "registry.example/flows:1"
+    assert settings.default_grace_period_seconds == 5
+    assert settings_from(parse_args([])).default_grace_period_seconds == 30
