@@ -13,8 +13,15 @@ from tests.support.chart import CHART, helm, set_flags
         {},
         {"watchNamespaces": "{team-a,team-b}", "replicaCount": 2},
         {"launchers.docker.enabled": True, "launchers.kubernetesJob.enabled": False},
+        {"launchers.process.enabled": True, "launchers.kubernetesJob.enabled": False},
+        {
+            "launchers.process.enabled": True,
+            "launchers.docker.enabled": True,
+            "defaults.image": "registry.example/flows:1",
+            "defaults.gracePeriodSeconds": 0,
+        },
     ],
-    ids=["defaults", "namespaced-ha", "docker-only"],
+    ids=["defaults", "namespaced-ha", "docker-only", "process-only", "all-launchers-defaults"],
 )
 def test_helm_lint_is_clean(values: dict[str, str | int | bool]) -> None:
     out = helm("lint", "--strict", str(CHART), *set_flags(values))

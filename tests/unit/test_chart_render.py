@@ -116,7 +116,7 @@ def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity(
         }
     ]
     args = args_of(render())
-    assert "--no-kubernetes-jobs" not in args and "--no-flow-service-accounts" not in args
+    assert "--launchers=kubernetes-job" in args and "--no-flow-service-accounts" not in args
     assert "--job-image-pull-deadline=120" in args
 
 
@@ -161,8 +161,9 @@ def test_without_the_job_launcher_the_operator_gets_no_rights_on_workloads(
             ("rbac.authorization.k8s.io", "rolebindings"),
         ):
             assert workload not in resources, f"{workload} granted by {role['metadata']}"
-    assert "--no-kubernetes-jobs" in args_of(chart)
+    assert "--launchers=docker" in args_of(chart)
     assert "--docker-host=unix:///var/run/docker.sock" in args_of(chart)
+    assert not [a for a in args_of(chart) if a.startswith("--job-")]
 
 
 def test_the_docker_launcher_reaches_the_nodes_socket_as_its_group() -> None:
@@ -188,8 +189,86 @@ def test_without_the_docker_launcher_there_is_no_docker_host_and_no_socket() -> 
     assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
 
 
+PROCESS_ONLY = {"launchers.kubernetesJob.enabled": False, "launchers.process.enabled": True}
+ALL_LAUNCHERS = {"launchers.process.enabled": True, "launchers.docker.enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("values", "launchers"),
+    [
+        ({}, {"kubernetes-job"}),
+        (DOCKER_ONLY, {"docker"}),
+        (PROCESS_ONLY, {"process"}),
+        ({"launchers.process.enabled": True}, {"kubernetes-job", "process"}),
+        ({"launchers.docker.enabled": True}, {"kubernetes-job", "docker"}),
+        ({**DOCKER_ONLY, "launchers.process.enabled": True}, {"docker", "process"}),
+        (ALL_LAUNCHERS, {"kubernetes-job", "docker", "process"}),
+    ],
+    ids=["default", "docker", "process", "job+process", "job+docker", "docker+process", "all"],
+)
+def test_the_operator_builds_exactly_the_enabled_launchers(
+    values: dict[str, str | int | bool], launchers: set[str]
+) -> None:
+    from kflow_operator.main import parse_args
+
+    args = parse_args(args_of(render(values)))
+    assert {t.value for t in args.launchers} == launchers
+
+
+def test_process_runs_are_off_by_default_the_operator_image_has_no_user_code() -> None:
+    from kflow_operator.main import parse_args
+
+    assert "process" not in {t.value for t in parse_args(args_of(render())).launchers}
+
+
+def test_the_process_launcher_alone_needs_no_rights_beyond_kflows_own() -> None:
+    for values in (PROCESS_ONLY, {**PROCESS_ONLY, **NAMESPACED}):
+        chart = render(values)
+        for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
+            groups = {g for g, _, _ in rules_of(role)}
+            assert groups <= {"kflow.dev", "kopf.dev", "apiextensions.k8s.io", ""}, groups
+            core = {r for g, r, _ in rules_of(role) if g == ""}
+            assert core <= {"events", "namespaces"}, core
+            assert not [r for r in role["rules"] if r.get("resourceNames") == ["kube-system"]], (
+                "only the Job and Docker launchers identify the cluster"
+            )
+        assert not [v for v in pod_spec(chart)["volumes"] if "hostPath" in v]
+
+
+def test_all_launchers_at_once_get_each_ones_rights() -> None:
+    chart = render({**ALL_LAUNCHERS, "launchers.docker.socketGroup": 998})
+    role = chart.one("ClusterRole")
+    assert "create" in granted(role, "batch", "jobs")
+    assert "delete" in granted(role, "", "pods")
+    assert pod_spec(chart)["securityContext"]["supplementalGroups"] == [998]
+    assert "--docker-host=unix:///var/run/docker.sock" in args_of(chart)
+    assert "--job-image-pull-deadline=120" in args_of(chart)
+
+
+def test_run_defaults_reach_the_operator() -> None:
+    from kflow_operator.main import parse_args, settings_from
+
+    chart = render(
+        {"defaults.image": "registry.example/flows:1.2", "defaults.gracePeriodSeconds": 90}
+    )
+    assert "--default-image=registry.example/flows:1.2" in args_of(chart)
+    assert "--default-grace-period=90" in args_of(chart)
+    settings = settings_from(parse_args(args_of(chart)))
+    assert settings.default_image == "registry.example/flows:1.2"
+    assert settings.default_grace_period_seconds == 90
+
+
+def test_without_a_default_image_the_operator_gets_none() -> None:
+    from kflow_operator.main import parse_args
+
+    args = args_of(render())
+    assert not [a for a in args if a.startswith("--default-image")]
+    assert "--default-grace-period=30" in args
+    assert parse_args(args).default_image is None
+
+
 def test_no_rule_uses_wildcards_or_touches_secrets() -> None:
-    for values in ({}, NAMESPACED, DOCKER_ONLY):
+    for values in ({}, NAMESPACED, DOCKER_ONLY, PROCESS_ONLY, ALL_LAUNCHERS):
         chart = render(values)
         for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
             for group, resource, verbs in rules_of(role):
@@ -259,7 +338,7 @@ def test_logging_reaches_the_operator() -> None:
     assert "--verbose" in args_of(chart)
 
 
-@pytest.mark.parametrize("values", [{}, NAMESPACED, DOCKER_ONLY])
+@pytest.mark.parametrize("values", [{}, NAMESPACED, DOCKER_ONLY, PROCESS_ONLY, ALL_LAUNCHERS])
 def test_the_operator_accepts_the_command_line_the_chart_renders(
     values: dict[str, str | int | bool],
 ) -> None:

@@ -23,6 +23,24 @@ from tests.support.chart import HelmError, render
         ({"image.pullPolicy": "Sometimes"}, "image.pullPolicy must be one of the following"),
         ({"health.port": 80}, "health.port: Must be greater than or equal to 1024"),
         ({"resources.requests.cpu": "lots"}, "resources.requests.cpu: Does not match pattern"),
+        (
+            {"launchers.process.enabled": "yes"},
+            "launchers.process.enabled: Invalid type. Expected: boolean",
+        ),
+        (
+            {"defaults.gracePeriodSeconds": -1},
+            "defaults.gracePeriodSeconds: Must be greater than or equal to 0",
+        ),
+        (
+            {"defaults.gracePeriodSeconds": 86401},
+            "defaults.gracePeriodSeconds: Must be less than or equal to 86400",
+        ),
+        (
+            {"defaults.gracePeriodSeconds": "30s"},
+            "defaults.gracePeriodSeconds: Invalid type. Expected: integer",
+        ),
+        ({"defaults.image": "my flows:1"}, "defaults.image: Does not match pattern"),
+        ({"defaults.imag": "flows:1"}, "Additional property imag is not allowed"),
     ],
 )
 def test_schema_refuses_a_bad_value_naming_it(
@@ -39,7 +57,7 @@ def test_schema_refuses_a_bad_value_naming_it(
     [
         (
             {"launchers.kubernetesJob.enabled": False},
-            "neither launchers.kubernetesJob.enabled nor launchers.docker.enabled is true",
+            "no launcher is enabled, so no run could start; set launchers.kubernetesJob.enabled",
         ),
         ({"image.tag": "latest"}, "image.tag must be a pinned version, not latest"),
         ({"watchNamespaces": "{a,a}"}, "watchNamespaces lists a namespace twice"),

@@ -39,6 +39,15 @@ app.kubernetes.io/part-of: kflow
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* The enabled launchers as the operator's --launchers takes them: "kubernetes-job,docker". */}}
+{{- define "kflow.launchers" -}}
+{{- $enabled := list -}}
+{{- if .Values.launchers.kubernetesJob.enabled -}}{{- $enabled = append $enabled "kubernetes-job" -}}{{- end -}}
+{{- if .Values.launchers.docker.enabled -}}{{- $enabled = append $enabled "docker" -}}{{- end -}}
+{{- if .Values.launchers.process.enabled -}}{{- $enabled = append $enabled "process" -}}{{- end -}}
+{{- join "," $enabled -}}
+{{- end -}}
+
 {{- define "kflow.clusterwide" -}}
 {{- if not .Values.watchNamespaces -}}true{{- end -}}
 {{- end -}}
@@ -54,8 +63,8 @@ Refuse value combinations the schema cannot express, naming the values to change
 */}}
 {{- define "kflow.validate" -}}
 {{- $l := .Values.launchers -}}
-{{- if not (or $l.kubernetesJob.enabled $l.docker.enabled) -}}
-{{- fail "kflow: neither launchers.kubernetesJob.enabled nor launchers.docker.enabled is true, so only process runs inside the operator pod could start; enable at least one of them" -}}
+{{- if not (include "kflow.launchers" .) -}}
+{{- fail "kflow: no launcher is enabled, so no run could start; set launchers.kubernetesJob.enabled (runs as Jobs), launchers.docker.enabled or launchers.process.enabled to true" -}}
 {{- end -}}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
 {{- fail "kflow: serviceAccount.create is false, so serviceAccount.name must name an existing ServiceAccount" -}}
