@@ -10,10 +10,14 @@ import pytest
 import yaml
 from kflow.resources import InfrastructureSpec
 from kflow_operator.identifiers import format_pid, parse_pid
-from kflow_operator.launchers.base import LaunchRequest, ObservedPhase
+from kflow_operator.launchers.base import (
+    UNRECORDED_GRACE_SECONDS,
+    LaunchRequest,
+    ObservedPhase,
+    signal_of_exit_code,
+)
 from kflow_operator.launchers.docker import (
     LABEL_UID,
-    UNRECORDED_GRACE_SECONDS,
     RemovalPolicy,
     container_labels,
     container_name,
@@ -23,7 +27,6 @@ from kflow_operator.launchers.docker import (
     observation_of_state,
     parse_volume,
     should_sweep,
-    signal_of_exit_code,
 )
 
 UID = "5f0c6a53-2a39-4c34-9d2e-0c1b2a3d4e5f"

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import abc
 import enum
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kflow.resources import InfrastructureSpec, InfrastructureType
 
@@ -31,6 +33,16 @@ from kflow_operator.identifiers import InfrastructureId
 
 Wake = Callable[[], None]
 """Called (from any thread) when watched infrastructure may have changed."""
+
+FlowRunReader = Callable[[str, str], Mapping[str, Any] | None]
+"""(namespace, name) → the FlowRun body, None when it does not exist (for sweepers)."""
+
+DEFAULT_COMMAND = ("kflow", "execute")
+"""What every container and pod runs unless the infrastructure overrides it."""
+
+UNRECORDED_GRACE_SECONDS = 60.0
+"""Launched infrastructure that no FlowRun names after this long is an abandoned launch (its
+operator died before recording it): no status write can still be in flight."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,16 @@ class Observation:
 
 
 RUNNING = Observation(ObservedPhase.RUNNING)
+
+
+def signal_of_exit_code(code: int) -> str | None:
+    """`137` → `SIGKILL`: a container's main process killed by a signal exits with 128+N."""
+    if code <= 128:
+        return None
+    try:
+        return signal.Signals(code - 128).name
+    except ValueError:
+        return None
 
 
 class Launcher(abc.ABC):

@@ -35,10 +35,9 @@ import base64
 import contextlib
 import enum
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,12 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from kflow.resources import ImagePullPolicy, InfrastructureType
 
 from kflow_operator.identifiers import InfrastructureId
+from kflow_operator.launchers.background import PerThread, Wakes, Workers
 from kflow_operator.launchers.base import (
+    DEFAULT_COMMAND,
     RUNNING,
+    UNRECORDED_GRACE_SECONDS,
+    FlowRunReader,
     Launched,
     Launcher,
     LaunchError,
@@ -58,12 +61,12 @@ from kflow_operator.launchers.base import (
     Observation,
     ObservedPhase,
     Wake,
+    signal_of_exit_code,
 )
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-DEFAULT_COMMAND = ("kflow", "execute")
 CONTAINER_KUBECONFIG = "/var/run/kflow/kubeconfig"
 
 LABEL_PREFIX = "kflow.dev/"
@@ -72,9 +75,6 @@ LABEL_NAME = f"{LABEL_PREFIX}flow-run-name"
 LABEL_UID = f"{LABEL_PREFIX}flow-run-uid"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}attempt"
 LABEL_CLUSTER = f"{LABEL_PREFIX}cluster"
-
-UNRECORDED_GRACE_SECONDS = 60.0
-"""A created container that no FlowRun names after this long is an abandoned launch."""
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -113,16 +113,6 @@ def container_labels(request: LaunchRequest, cluster: str) -> dict[str, str]:
         LABEL_ATTEMPT: str(request.attempt),
         LABEL_CLUSTER: cluster,
     }
-
-
-def signal_of_exit_code(code: int) -> str | None:
-    """`137` → `SIGKILL`: a container's main process killed by a signal exits with 128+N."""
-    if code <= 128:
-        return None
-    try:
-        return signal.Signals(code - 128).name
-    except ValueError:
-        return None
 
 
 def observation_of_state(state: Mapping[str, Any]) -> Observation:
@@ -223,10 +213,6 @@ def should_sweep(
 # --- the launcher -------------------------------------------------------------------------
 
 
-FlowRunReader = Callable[[str, str], Mapping[str, Any] | None]
-"""(namespace, name) → the FlowRun body, None when it does not exist."""
-
-
 @dataclass(frozen=True)
 class DockerLauncherOptions:
     base_url: str | None = None
@@ -262,7 +248,7 @@ class DockerLauncher(Launcher):
         env = docker.utils.kwargs_from_env()
         self._api_url = options.base_url or env.get("base_url") or DEFAULT_DOCKER_HOST
         self._client_kwargs = {**env, "base_url": self._api_url}
-        self._local = threading.local()
+        self._clients = PerThread(lambda: docker.DockerClient(**self._client_kwargs))
         try:
             daemon_id = str(self._client().info()["ID"])
         except DockerException as error:
@@ -272,31 +258,21 @@ class DockerLauncher(Launcher):
             ) from error
         self._scope = docker_scope(self._api_url, daemon_id)
         self._kubeconfig_mount = self._prepare_kubeconfig()
-        self._wakes: dict[str, list[Wake]] = {}
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
+        self._wakes = Wakes()
         self._events_stream: Any = None
-        self._threads = [
-            threading.Thread(target=self._watch_events, name="kflow-docker-events", daemon=True)
-        ]
+        self._workers = Workers("kflow-docker")
+        self._workers.run("events", self._watch_events)
         if read_flow_run is not None:
-            self._threads.append(
-                threading.Thread(target=self._sweep_loop, name="kflow-docker-sweeper", daemon=True)
+            self._workers.every(
+                "sweeper", options.sweep_seconds, self.sweep, "sweeping kflow containers"
             )
-        for thread in self._threads:
-            thread.start()
 
     @property
     def scope(self) -> str:
         return self._scope
 
     def _client(self) -> docker.DockerClient:
-        """One client per thread: requests sessions are not meant to be shared."""
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = docker.DockerClient(**self._client_kwargs)
-            self._local.client = client
-        return client
+        return self._clients.get()
 
     def _prepare_kubeconfig(self) -> str | None:
         source = self._options.kubeconfig
@@ -428,8 +404,7 @@ class DockerLauncher(Launcher):
         return observation_of_state(attrs.get("State") or {})
 
     def adopt(self, identifier: InfrastructureId, wake: Wake) -> None:
-        with self._lock:
-            self._wakes.setdefault(identifier.id, []).append(wake)
+        self._wakes.add(identifier.id, wake)
         try:
             attrs = self._client().api.inspect_container(identifier.id)
         except NotFound:
@@ -443,8 +418,7 @@ class DockerLauncher(Launcher):
             wake()
 
     def forget(self, identifier: InfrastructureId) -> None:
-        with self._lock:
-            self._wakes.pop(identifier.id, None)
+        self._wakes.discard(identifier.id)
         if self._options.removal is RemovalPolicy.ON_FINISH:
             try:
                 self._remove(identifier.id, force=False)
@@ -454,29 +428,22 @@ class DockerLauncher(Launcher):
     def _watch_events(self) -> None:
         """Wake the supervisors of containers that die, at once (polling is the safety net)."""
         filters = {"type": "container", "label": [LABEL_UID], "event": ["die", "destroy", "oom"]}
-        while not self._closed.is_set():
+        closed = self._workers.closed
+        while not closed.is_set():
             try:
                 client = docker.DockerClient(**self._client_kwargs)
                 stream = client.events(decode=True, filters=filters)
                 self._events_stream = stream
-                self._wake_all()  # anything may have ended while we were not listening
+                self._wakes.wake_all()  # anything may have ended while we were not listening
                 for event in _events(stream):
-                    ident = str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
-                    with self._lock:
-                        wakes = list(self._wakes.get(ident, ()))
-                    for wake in wakes:
-                        wake()
+                    self._wakes.wake(
+                        str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
+                    )
             except Exception as error:
-                if self._closed.is_set():
+                if closed.is_set():
                     return
                 logger.warning("Docker event stream failed (%s); reconnecting", error)
-            self._closed.wait(1.0)
-
-    def _wake_all(self) -> None:
-        with self._lock:
-            wakes = [w for ws in self._wakes.values() for w in ws]
-        for wake in wakes:
-            wake()
+            closed.wait(1.0)
 
     # --- stopping -----------------------------------------------------------------------------
 
@@ -504,13 +471,6 @@ class DockerLauncher(Launcher):
                 raise
 
     # --- sweeping -----------------------------------------------------------------------------
-
-    def _sweep_loop(self) -> None:
-        while not self._closed.wait(self._options.sweep_seconds):
-            try:
-                self.sweep()
-            except Exception as error:
-                logger.warning("sweeping kflow containers failed: %s", error)
 
     def sweep(self) -> list[str]:
         """Remove kflow containers of this cluster that nothing needs any more; their IDs."""
@@ -553,13 +513,12 @@ class DockerLauncher(Launcher):
         return removed
 
     def close(self) -> None:
-        self._closed.set()
+        self._workers.closed.set()
         stream = self._events_stream
         if stream is not None:
             with contextlib.suppress(Exception):
                 stream.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
+        self._workers.close()
 
 
 def _events(stream: Any) -> Iterator[dict[str, Any]]:

@@ -26,12 +26,13 @@ The run counts as gone only when no pod of it is left.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -39,20 +40,22 @@ from typing import Any, cast
 from kflow.cluster.kube import new_api_client
 from kflow.resources import (
     API_VERSION,
-    DEPLOYMENT_PLURAL,
     FLOWRUN_KIND,
-    FLOWRUN_PLURAL,
     GROUP,
     InfrastructureType,
     parse_timestamp,
 )
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kflow_operator.decisions.launch_plan import RUN_NAME_ENV, RUN_NAMESPACE_ENV, RUN_UID_ENV
 from kflow_operator.identifiers import InfrastructureId
+from kflow_operator.launchers.background import PerThread, Wakes, Workers
 from kflow_operator.launchers.base import (
+    DEFAULT_COMMAND,
     RUNNING,
+    UNRECORDED_GRACE_SECONDS,
+    FlowRunReader,
     Launched,
     Launcher,
     LaunchError,
@@ -60,45 +63,33 @@ from kflow_operator.launchers.base import (
     Observation,
     ObservedPhase,
     Wake,
+    signal_of_exit_code,
 )
-from kflow_operator.launchers.docker import signal_of_exit_code
+from kflow_operator.launchers.flow_account import FLOW_ROLE_RULES as FLOW_ROLE_RULES
+from kflow_operator.launchers.flow_account import (
+    FLOW_SERVICE_ACCOUNT,
+    LABEL_MANAGED,
+    MANAGED_BY,
+    FlowAccounts,
+    api_message,
+)
+from kflow_operator.launchers.list_watch import Change, ListWatch
 
 logger = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 
 FLOW_CONTAINER = "flow"
-DEFAULT_COMMAND = ("kflow", "execute")
-FLOW_SERVICE_ACCOUNT = "kflow-flow-run"
-"""The ServiceAccount (and Role, RoleBinding) every namespace's flow pods run as by default."""
 
 LABEL_PREFIX = f"{GROUP}/"
 LABEL_NAME = f"{LABEL_PREFIX}flow-run-name"
 LABEL_UID = f"{LABEL_PREFIX}flow-run-uid"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}attempt"
-LABEL_MANAGED = "app.kubernetes.io/managed-by"
-MANAGED_BY = "kflow-operator"
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 OWN_SELECTOR = f"{LABEL_UID},{LABEL_MANAGED}={MANAGED_BY}"
 """Selects the Jobs and pods this launcher made (any run, any attempt)."""
 STOP_ANNOTATION = f"{GROUP}/stop-requested"
 """Set on a Job and its pods by `stop`: their deletion is our cancellation, not a crash."""
-
-UNRECORDED_GRACE_SECONDS = 60.0
-
-FLOW_ROLE_RULES: list[Body] = [
-    {
-        "apiGroups": [GROUP],
-        "resources": [FLOWRUN_PLURAL, DEPLOYMENT_PLURAL],
-        "verbs": ["get", "list", "watch"],
-    },
-    # spec.paused: `pause_flow_run()` in the flow sets it, `resume_flow_run()` clears it.
-    {"apiGroups": [GROUP], "resources": [FLOWRUN_PLURAL], "verbs": ["patch"]},
-    {"apiGroups": [GROUP], "resources": [f"{FLOWRUN_PLURAL}/status"], "verbs": ["get", "patch"]},
-]
-"""What a flow's own process may do in its namespace: read FlowRuns and Deployments, write
-FlowRun status, and flip spec.paused for pause/resume from inside the flow. Nothing else:
-no Secrets, no pods, no other resources."""
 
 IMAGE_WAIT_REASONS = frozenset(
     {
@@ -487,9 +478,6 @@ def should_delete_unrecorded(
 # --- the launcher -------------------------------------------------------------------------
 
 
-FlowRunReader = Callable[[str, str], Mapping[str, Any] | None]
-
-
 @dataclass(frozen=True)
 class JobLauncherOptions:
     namespaces: tuple[str, ...] = ()
@@ -529,42 +517,35 @@ class KubernetesJobLauncher(Launcher):
     ) -> None:
         self._options = options
         self._read_flow_run = read_flow_run
-        self._local = threading.local()
+        self._clients = PerThread(new_api_client)
         self._scope = cluster_identity(self._api())
+        self.accounts = FlowAccounts(self._api, manage=options.manage_service_accounts)
         self._lock = threading.Lock()
-        self._wakes: dict[str, list[Wake]] = {}
+        self._wakes = Wakes()
         self._deleted_pods: dict[str, dict[str, Body]] = {}
         self._stopping: set[str] = set()
-        self._accounts_ready: set[str] = set()
-        self._closed = threading.Event()
-        self._watches: list[Any] = []
-        self._threads: list[threading.Thread] = []
+        self._workers = Workers("kflow-job")
+        self._watches: list[ListWatch] = []
         for namespace in options.namespaces or (None,):
             for kind in ("pods", "jobs"):
-                thread = threading.Thread(
-                    target=self._watch_loop,
-                    args=(kind, namespace),
-                    name=f"kflow-job-watch-{kind}-{namespace or 'all'}",
-                    daemon=True,
+                watch = ListWatch(
+                    f"{kind} of kflow Jobs in {namespace or 'all namespaces'}",
+                    self._lister(kind, namespace),
+                    OWN_SELECTOR,
+                    functools.partial(self._on_change, kind),
+                    self._workers.closed,
                 )
-                self._threads.append(thread)
+                self._watches.append(watch)
+                self._workers.run(f"watch-{kind}-{namespace or 'all'}", watch.run)
         if read_flow_run is not None:
-            self._threads.append(
-                threading.Thread(target=self._sweep_loop, name="kflow-job-sweeper", daemon=True)
-            )
-        for thread in self._threads:
-            thread.start()
+            self._workers.every("sweeper", options.sweep_seconds, self.sweep, "sweeping kflow Jobs")
 
     @property
     def scope(self) -> str:
         return self._scope
 
     def _api(self) -> client.ApiClient:
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = new_api_client()
-            self._local.api = api
-        return cast(client.ApiClient, api)
+        return self._clients.get()
 
     # The generated clients are typed for their model classes; this launcher sends plain
     # manifests and reads raw JSON (`_preload_content=False`), which their stubs do not model.
@@ -584,8 +565,8 @@ class KubernetesJobLauncher(Launcher):
         patch_spec = ((options.pod_template_patch if options else None) or {}).get("spec") or {}
         custom_account = patch_spec.get("serviceAccountName")
         account = None if custom_account else FLOW_SERVICE_ACCOUNT
-        if account is not None and self._options.manage_service_accounts:
-            self.ensure_flow_account(request.namespace)
+        if account is not None:
+            self.accounts.ensure(request.namespace)
         manifest = job_manifest(request, account)
         name = manifest["metadata"]["name"]
         try:
@@ -597,59 +578,13 @@ class KubernetesJobLauncher(Launcher):
                 uid = str(existing.metadata.uid)
             elif error.status in (400, 422):
                 raise LaunchError(
-                    f"Kubernetes refused the Job for this run: {_api_message(error)}; "
+                    f"Kubernetes refused the Job for this run: {api_message(error)}; "
                     "check spec.infrastructure (image, job.podTemplatePatch)"
                 ) from error
             else:
                 raise
         ident = format_job_id(request.namespace, name, uid)
         return Launched(InfrastructureId(self.type.value, self._scope, ident))
-
-    def ensure_flow_account(self, namespace: str) -> None:
-        """The flow pods' ServiceAccount, Role and RoleBinding in `namespace`.
-
-        Created by the operator on demand rather than installed by the Helm chart: the chart
-        cannot know which namespaces will hold FlowRuns (they come and go, and a cluster-wide
-        operator serves all), and a namespace gets exactly these least-privilege rights only
-        once it runs a flow as a Job. The chart grants the operator the right to create these
-        three kinds; RBAC's escalation check lets it grant only rights it holds itself.
-        """
-        core = self._core()
-        if namespace in self._accounts_ready:
-            try:
-                core.read_namespaced_service_account(FLOW_SERVICE_ACCOUNT, namespace)
-                return
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-                # The namespace was deleted and made anew since: create them again.
-                self._accounts_ready.discard(namespace)
-        labels = {LABEL_MANAGED: MANAGED_BY}
-        meta = {"name": FLOW_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels}
-        rbac = self._rbac()
-        _create_or_keep(
-            lambda: core.create_namespaced_service_account(namespace, {"metadata": meta})
-        )
-        role = {"metadata": meta, "rules": FLOW_ROLE_RULES}
-        try:
-            rbac.create_namespaced_role(namespace, role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            rbac.patch_namespaced_role(FLOW_SERVICE_ACCOUNT, namespace, {"rules": FLOW_ROLE_RULES})
-        binding = {
-            "metadata": meta,
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": FLOW_SERVICE_ACCOUNT,
-            },
-            "subjects": [
-                {"kind": "ServiceAccount", "name": FLOW_SERVICE_ACCOUNT, "namespace": namespace}
-            ],
-        }
-        _create_or_keep(lambda: rbac.create_namespaced_role_binding(namespace, binding))
-        self._accounts_ready.add(namespace)
 
     def release(self, launched: Launched) -> None:
         self._unsuspend(JobId.parse(launched.identifier.id))
@@ -711,8 +646,7 @@ class KubernetesJobLauncher(Launcher):
 
     def adopt(self, identifier: InfrastructureId, wake: Wake) -> None:
         job_id = JobId.parse(identifier.id)
-        with self._lock:
-            self._wakes.setdefault(job_id.uid or job_id.name, []).append(wake)
+        self._wakes.add(job_id.uid or job_id.name, wake)
         job = self._read_job(job_id)
         if job is None:
             wake()
@@ -723,8 +657,8 @@ class KubernetesJobLauncher(Launcher):
     def forget(self, identifier: InfrastructureId) -> None:
         job_id = JobId.parse(identifier.id)
         key = job_id.uid or job_id.name
+        self._wakes.discard(key)
         with self._lock:
-            self._wakes.pop(key, None)
             self._deleted_pods.pop(key, None)
             self._stopping.discard(key)
         if job_id.uid and any(
@@ -734,70 +668,28 @@ class KubernetesJobLauncher(Launcher):
             # say): no leftovers. Finished pods stay for their logs, until the FlowRun goes.
             self._delete_job(job_id, propagation="Background", grace=0)
 
-    def _watch_loop(self, kind: str, namespace: str | None) -> None:
+    def _lister(self, kind: str, namespace: str | None) -> Any:
+        """The list call of `kind` in `namespace` (None: all), on the watching thread's client."""
         core, batch = self._core(), self._batch()
-        while not self._closed.is_set():
-            stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
-            with self._lock:
-                self._watches.append(stream)
-            try:
-                if kind == "pods":
-                    lister: Any = (
-                        core.list_namespaced_pod if namespace else core.list_pod_for_all_namespaces
-                    )
-                else:
-                    lister = (
-                        batch.list_namespaced_job
-                        if namespace
-                        else batch.list_job_for_all_namespaces
-                    )
-                args = (namespace,) if namespace else ()
-                self._wake_all()  # anything may have happened while we were not watching
-                for event in stream.stream(
-                    lister, *args, label_selector=OWN_SELECTOR, timeout_seconds=300
-                ):
-                    self._on_event(kind, event)
-            except ApiException as error:
-                if self._closed.is_set():
-                    return
-                # 504: the API server's watch cache has not caught up yet (nothing of this kind
-                # was written since it started); 410: our position expired. Both: watch anew.
-                level = logging.DEBUG if error.status in (410, 504) else logging.WARNING
-                logger.log(level, "watching %s for kflow Jobs: %s; restarting", kind, error.reason)
-            except Exception as error:
-                if self._closed.is_set():
-                    return
-                logger.warning("watching %s for kflow Jobs failed (%s); restarting", kind, error)
-            finally:
-                with self._lock:
-                    if stream in self._watches:
-                        self._watches.remove(stream)
-            self._closed.wait(0.5)
+        if kind == "pods":
+            lister = core.list_namespaced_pod if namespace else core.list_pod_for_all_namespaces
+        else:
+            lister = batch.list_namespaced_job if namespace else batch.list_job_for_all_namespaces
+        return functools.partial(lister, namespace) if namespace else lister
 
-    def _on_event(self, kind: str, event: Mapping[str, Any]) -> None:
-        obj = event.get("raw_object") or event.get("object")
-        if not isinstance(obj, dict):
-            return
+    def _on_change(self, kind: str, change: Change) -> None:
+        """Wake the run a Job or pod belongs to; keep the last state of its deleted pods."""
+        obj = change.object
         meta = obj.get("metadata") or {}
         if kind == "pods":
             key = str((meta.get("labels") or {}).get(JOB_UID_LABEL) or "")
-            if event.get("type") == "DELETED":
+            if change.type == "DELETED" and key in self._wakes:
                 final = {**obj, "metadata": {**meta, "deleted": True}}
                 with self._lock:
-                    if key in self._wakes:
-                        self._deleted_pods.setdefault(key, {})[str(meta.get("name"))] = final
+                    self._deleted_pods.setdefault(key, {})[str(meta.get("name"))] = final
         else:
             key = str(meta.get("uid") or "")
-        with self._lock:
-            wakes = list(self._wakes.get(key, ()))
-        for wake in wakes:
-            wake()
-
-    def _wake_all(self) -> None:
-        with self._lock:
-            wakes = [w for ws in self._wakes.values() for w in ws]
-        for wake in wakes:
-            wake()
+        self._wakes.wake(key)
 
     # --- stopping -----------------------------------------------------------------------------
 
@@ -852,13 +744,6 @@ class KubernetesJobLauncher(Launcher):
 
     # --- sweeping -----------------------------------------------------------------------------
 
-    def _sweep_loop(self) -> None:
-        while not self._closed.wait(self._options.sweep_seconds):
-            try:
-                self.sweep()
-            except Exception as error:
-                logger.warning("sweeping kflow Jobs failed: %s", error)
-
     def sweep(self) -> list[str]:
         """Delete suspended Jobs no FlowRun names (launches whose record never landed)."""
         assert self._read_flow_run is not None
@@ -892,26 +777,10 @@ class KubernetesJobLauncher(Launcher):
         return removed
 
     def close(self) -> None:
-        self._closed.set()
-        with self._lock:
-            streams = list(self._watches)
-        for stream in streams:
-            stream.stop()
-
-
-def _create_or_keep(create: Callable[[], object]) -> None:
-    try:
-        create()
-    except ApiException as error:
-        if error.status != 409:
-            raise
-
-
-def _api_message(error: ApiException) -> str:
-    try:
-        return str(json.loads(error.body or "").get("message"))
-    except (TypeError, ValueError):
-        return str(error.reason)
+        self._workers.closed.set()
+        for watch in self._watches:
+            watch.stop()
+        self._workers.close()
 
 
 def job_ids(items: Iterable[Body]) -> list[str]:
@@ -969,6 +838,6 @@ def from_arguments(
             "Kubernetes Job launcher disabled: the operator may not read the kube-system "
             "namespace (the cluster's identity): %s; grant `get` on namespaces (the Helm chart "
             "does) to run kubernetes-job infrastructure",
-            _api_message(error),
+            api_message(error),
         )
         return None

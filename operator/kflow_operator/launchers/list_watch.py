@@ -1,0 +1,216 @@
+"""A complete, current picture of a set of Kubernetes objects: list, then watch from the list's
+resourceVersion, and list again whenever the watch cannot go on.
+
+Why not just restart a watch: a watch only reports what happens *while it is open*. When it
+ends with 410 Gone (its position expired), 504 "Too large resource version" (the API server's
+watch cache is behind: etcd 3.4 answers so until an object of the kind is written), an error
+event or a dropped connection, an object deleted in between would never be reported, and a
+run waiting for its pods to go would wait forever. So every re-list is compared with the last
+picture: what is missing from the fresh list was deleted, and is reported as DELETED with the
+last state we saw of it (e.g. the eviction reason of a pod).
+
+`KnownObjects` is the pure part (what changed, given a list or an event); `ListWatch` drives it
+against the API server on a daemon thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+logger = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+WATCH_SECONDS = 300
+"""How long the API server keeps one watch open; it is then resumed from where it was."""
+CONNECT_SECONDS = 10.0
+QUIET_SECONDS = WATCH_SECONDS + 30.0
+"""No byte for this long on an open watch: the connection is dead (the server would have ended
+the watch by now), so it is dropped and the objects listed again."""
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+"""Pauses before listing again after consecutive failures."""
+
+
+@dataclass(frozen=True)
+class Change:
+    type: str
+    """ADDED, MODIFIED or DELETED."""
+    object: Body
+    """The object as it is now; for DELETED, its last known state."""
+
+
+class WatchExpired(Exception):
+    """The watch cannot continue from its resourceVersion: list afresh."""
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = _meta(obj)
+    return str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
+
+
+def _slim(obj: Body) -> Body:
+    """The object without managedFields (kept in memory for every watched object, unused)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
+
+
+class KnownObjects:
+    """The last known state of every watched object and the resourceVersion it is current at."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Body] = {}
+        self.resource_version: str | None = None
+
+    def relist(self, items: Iterable[Body], resource_version: str | None) -> list[Change]:
+        """Take a fresh list as the truth; the changes since the last picture, deletions
+        (objects no longer listed) first."""
+        fresh = {_key(item): _slim(item) for item in items}
+        changes = [Change("DELETED", old) for key, old in self.objects.items() if key not in fresh]
+        for key, obj in fresh.items():
+            old = self.objects.get(key)
+            if old is None:
+                changes.append(Change("ADDED", obj))
+            elif _meta(old).get("resourceVersion") != _meta(obj).get("resourceVersion"):
+                changes.append(Change("MODIFIED", obj))
+        self.objects = fresh
+        self.resource_version = resource_version
+        return changes
+
+    def apply(self, event: Mapping[str, Any]) -> Change | None:
+        """One watch event; None for bookmarks (they only move the resourceVersion)."""
+        kind = event.get("type")
+        obj = event.get("object")
+        if kind == "ERROR":
+            status = obj if isinstance(obj, Mapping) else {}
+            raise WatchExpired(
+                f"{status.get('code', '?')} {status.get('reason', '')}: {status.get('message', '')}"
+            )
+        if not isinstance(obj, dict):
+            return None
+        version = _meta(obj).get("resourceVersion")
+        if version:
+            self.resource_version = str(version)
+        if kind == "BOOKMARK":
+            return None
+        key = _key(obj)
+        if kind == "DELETED":
+            self.objects.pop(key, None)
+        else:
+            self.objects[key] = _slim(obj)
+        return Change(str(kind), obj)
+
+
+Lister = Callable[..., Any]
+"""A generated client's list method bound to its namespace (or all namespaces), called with
+`label_selector`, `_preload_content=False` and, for watching, `watch`/`resource_version`/…."""
+
+
+class ListWatch:
+    """Reports every change of the objects `lister` selects to `on_change`, until `closed`."""
+
+    def __init__(
+        self,
+        what: str,
+        lister: Lister,
+        label_selector: str,
+        on_change: Callable[[Change], None],
+        closed: threading.Event,
+    ) -> None:
+        self._what = what
+        self._lister = lister
+        self._selector = label_selector
+        self._on_change = on_change
+        self._closed = closed
+        self._known = KnownObjects()
+        self._lock = threading.Lock()
+        self._response: Any = None
+
+    def run(self) -> None:
+        failures = 0
+        while not self._closed.is_set():
+            try:
+                self._list()
+                failures = 0
+                self._watch()
+            except WatchExpired as error:
+                logger.debug("watch of %s expired (%s); listing again", self._what, error)
+            except ApiException as error:
+                # 410 Gone and 504 "Too large resource version" come as HTTP errors too.
+                level = logging.DEBUG if error.status in (410, 504) else logging.WARNING
+                logger.log(
+                    level,
+                    "watching %s: %s %s; listing again",
+                    self._what,
+                    error.status,
+                    error.reason,
+                )
+                failures += 1
+            except Exception as error:
+                if self._closed.is_set():
+                    return
+                logger.warning("watching %s failed (%s); listing again", self._what, error)
+                failures += 1
+            self._closed.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+
+    def _list(self) -> None:
+        response = self._lister(
+            label_selector=self._selector,
+            _preload_content=False,
+            _request_timeout=(CONNECT_SECONDS, 60.0),
+        )
+        body = json.loads(response.data)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        for change in self._known.relist(body.get("items") or [], version):
+            self._on_change(change)
+
+    def _watch(self) -> None:
+        """Follow events from the known resourceVersion; returns only by raising (or at close)."""
+        while not self._closed.is_set():
+            response = self._lister(
+                label_selector=self._selector,
+                watch=True,
+                resource_version=self._known.resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _preload_content=False,
+                _request_timeout=(CONNECT_SECONDS, QUIET_SECONDS),
+            )
+            with self._lock:
+                self._response = response
+            try:
+                for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
+                    if not line:
+                        continue
+                    change = self._known.apply(json.loads(line))
+                    if change is not None:
+                        self._on_change(change)
+            finally:
+                with self._lock:
+                    self._response = None
+                response.release_conn()
+            # The server ended the watch after WATCH_SECONDS: resume where it stopped.
+
+    def stop(self) -> None:
+        """Interrupt an open watch (the thread ends once `closed` is set)."""
+        with self._lock:
+            response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception as error:
+                logger.debug("closing the watch of %s: %s", self._what, error)

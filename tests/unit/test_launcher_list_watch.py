@@ -1,0 +1,92 @@
+"""The Job launcher's list-then-watch picture: a re-list after an expired watch (410 Gone,
+504 "Too large resource version", a dropped connection) reports every deletion it missed, with
+the last state seen of the deleted object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kflow_operator.launchers.list_watch import Change, KnownObjects, WatchExpired
+
+
+def pod(uid: str, version: str, **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "uid": uid,
+            "name": f"pod-{uid}",
+            "resourceVersion": version,
+            "managedFields": [{"manager": "kubelet"}],
+        },
+        "status": status,
+    }
+
+
+def kinds(changes: list[Change]) -> list[tuple[str, str]]:
+    return [(c.type, c.object["metadata"]["uid"]) for c in changes]
+
+
+def test_first_list_reports_everything_as_added() -> None:
+    known = KnownObjects()
+    changes = known.relist([pod("a", "1"), pod("b", "2")], "10")
+    assert kinds(changes) == [("ADDED", "a"), ("ADDED", "b")]
+    assert known.resource_version == "10"
+    assert "managedFields" not in known.objects["a"]["metadata"]
+
+
+def test_relist_reports_deletions_missed_while_not_watching_with_their_last_state() -> None:
+    known = KnownObjects()
+    known.relist([pod("a", "1"), pod("b", "2"), pod("c", "3")], "10")
+    evicting = pod(
+        "a", "11", conditions=[{"type": "DisruptionTarget", "reason": "EvictionByEvictionAPI"}]
+    )
+    known.apply({"type": "MODIFIED", "object": evicting})
+    # the watch expires (504); meanwhile pod a is deleted, b changes, d appears
+    changes = known.relist([pod("b", "12"), pod("c", "3"), pod("d", "13")], "20")
+    assert kinds(changes) == [("DELETED", "a"), ("MODIFIED", "b"), ("ADDED", "d")]
+    last = changes[0].object
+    assert last["status"]["conditions"][0]["reason"] == "EvictionByEvictionAPI"
+    assert known.resource_version == "20"
+    assert set(known.objects) == {"b", "c", "d"}
+
+
+def test_relist_with_nothing_changed_reports_nothing() -> None:
+    known = KnownObjects()
+    known.relist([pod("a", "1")], "10")
+    assert known.relist([pod("a", "1")], "30") == []
+    assert known.resource_version == "30"
+
+
+def test_watch_events_update_the_picture_and_its_resource_version() -> None:
+    known = KnownObjects()
+    known.relist([pod("a", "1")], "10")
+    added = known.apply({"type": "ADDED", "object": pod("b", "11")})
+    assert added is not None and added.type == "ADDED"
+    deleted = known.apply({"type": "DELETED", "object": pod("a", "12")})
+    assert deleted is not None and deleted.type == "DELETED"
+    assert set(known.objects) == {"b"} and known.resource_version == "12"
+    bookmark = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "40"}}}
+    assert known.apply(bookmark) is None
+    assert known.resource_version == "40"
+    # an object deleted through the watch is not reported again by the next re-list
+    assert known.relist([pod("b", "11")], "41") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "message"),
+    [
+        (410, "Expired", "too old resource version: 5 (120)"),
+        (504, "Timeout", "Too large resource version: 200, current: 150"),
+        (500, "InternalError", "etcd went away"),
+    ],
+)
+def test_an_error_event_ends_the_watch_so_that_it_lists_again(
+    code: int, reason: str, message: str
+) -> None:
+    known = KnownObjects()
+    known.relist([pod("a", "1")], "10")
+    status = {"kind": "Status", "code": code, "reason": reason, "message": message}
+    with pytest.raises(WatchExpired, match=str(code)):
+        known.apply({"type": "ERROR", "object": status})
+    assert known.resource_version == "10", "an error event moves nothing"
+    assert set(known.objects) == {"a"}
