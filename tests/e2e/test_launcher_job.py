@@ -295,6 +295,36 @@ def test_job_deleted_from_outside_is_crashed_within_seconds(
     delete_and_expect_nothing_left(cluster, batch, "r")
 
 
+def test_pod_evicted_through_the_eviction_api_is_crashed_with_the_reason(
+    cluster: Cluster,
+    job_operator: OperatorProcess,
+    leftovers: None,
+    batch: client.BatchV1Api,
+    node_flows_image: str,
+) -> None:
+    """`kubectl drain` and autoscalers evict through the policy/v1 Eviction subresource."""
+    deployment(cluster, node_flows_image, "sleeps")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    cluster.wait_state("r", "RUNNING", timeout=90)
+    pod = wait_until("the run's pod running", lambda: _running_pod(cluster), timeout=60)
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": pod.metadata.name, "namespace": cluster.namespace},
+    }
+    cluster.core.create_namespaced_pod_eviction(pod.metadata.name, cluster.namespace, eviction)
+    evicted = time.monotonic()
+    run = cluster.wait_state("r", "CRASHED", "CANCELLED", "COMPLETED", "FAILED", timeout=10)
+    detected = time.monotonic() - evicted
+    print(f"pod evicted → {run['status']['state']['type']} in {detected:.2f}s")
+    assert run["status"]["state"]["type"] == "CRASHED", run["status"]["state"]
+    message = run["status"]["state"]["message"]
+    assert "EvictionByEvictionAPI" in message, message
+    assert detected < 5
+    finished(cluster, "r", timeout=60)
+    delete_and_expect_nothing_left(cluster, batch, "r")
+
+
 def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
     cluster: Cluster,
     job_operator: OperatorProcess,

@@ -270,6 +270,31 @@ def test_pod_deleted_from_outside_keeps_its_last_words() -> None:
     assert seen.gone and "pod was deleted" in seen.reason and "EvictionByEvictionAPI" in seen.reason
 
 
+def test_pod_being_evicted_is_reported_before_it_is_gone_with_the_reason() -> None:
+    """The Eviction API marks the pod, then deletes it: the run is not RUNNING any more from
+    the moment Kubernetes says so, and the message carries Kubernetes' reason."""
+    evicting = pod(
+        "Running",
+        conditions=[cond("DisruptionTarget", "EvictionByEvictionAPI", "Eviction API: evicting")],
+    )
+    seen = observe(job(), [evicting])
+    assert seen.gone and seen.phase is ObservedPhase.EXITED
+    assert seen.reason == "pod is being terminated; EvictionByEvictionAPI: Eviction API: evicting"
+    assert observe(job(), [pod("Running", deleting=True)]).reason == "pod is being terminated"
+
+
+def test_a_terminating_pod_of_a_cancelled_run_is_still_running() -> None:
+    evicting = pod("Running", deleting=True, conditions=[cond("DisruptionTarget", "X", "y")])
+    assert not observe(job(stop=True), [evicting]).gone
+    assert not observe(job(), [evicting], stopping=True).gone
+
+
+def test_pod_terminated_for_the_jobs_deadline_says_so() -> None:
+    failing = job(conditions=[cond("FailureTarget", "DeadlineExceeded", "active too long")])
+    seen = observe(failing, [pod("Running", deleting=True)])
+    assert "Job failed: DeadlineExceeded" in seen.reason
+
+
 def test_node_loss_reason() -> None:
     lost = pod(
         "Failed",

@@ -312,9 +312,14 @@ def _pod_terminal(pod: Body) -> bool:
 
 
 def _pod_left_running(pod: Body) -> bool:
-    """Neither finished nor with a finished flow container."""
+    """Neither finished nor with a finished flow container, nor being terminated already
+    (an evicted pod is given its grace period by Kubernetes; we do not cut it short)."""
     container = _flow_container_status(pod) or {}
-    return not _pod_terminal(pod) and not (container.get("state") or {}).get("terminated")
+    return (
+        not _pod_terminal(pod)
+        and not (container.get("state") or {}).get("terminated")
+        and termination_reason(pod, None) is None
+    )
 
 
 def _stop_requested(obj: Body | None) -> bool:
@@ -354,6 +359,27 @@ def pod_exit(pod: Body) -> Observation:
     )
     signal = signal_of_exit_code(exit_code) if isinstance(exit_code, int) else None
     return Observation(ObservedPhase.EXITED, exit_code=exit_code, signal=signal, reason=reason)
+
+
+def termination_reason(pod: Body, job: Body | None) -> str | None:
+    """Why a live pod that kflow is not stopping is being terminated, or None if it is not.
+
+    Kubernetes marks a pod it is about to terminate for a disruption (the Eviction API,
+    preemption, node loss via the taint manager, garbage collection) with the DisruptionTarget
+    condition before deleting it, and any deletion sets deletionTimestamp. Either way the pod will
+    not finish the flow: reporting it now, with Kubernetes' reason, beats the flow's own SIGTERM
+    report (which cannot know the reason) and never leaves the run RUNNING.
+    """
+    disruption = _condition(pod, "DisruptionTarget")
+    deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
+    if disruption is None and not deleting:
+        return None
+    failing = _condition(job, "Failed") or _condition(job, "FailureTarget") if job else None
+    return _words(
+        "pod is being terminated",
+        f"{disruption.get('reason')}: {disruption.get('message')}" if disruption else None,
+        _job_failure(failing) if failing else None,
+    )
 
 
 def stuck_reason(pod: Body, now: datetime, image_deadline_seconds: float) -> str | None:
@@ -405,6 +431,9 @@ def observation_of_job(
             reason=_words(f"{job_ref} {gone}", ended.reason if ended else None),
         )
     for pod in active:
+        terminating = termination_reason(pod, job)
+        if terminating is not None:
+            return Observation(ObservedPhase.EXITED, reason=terminating)
         stuck = stuck_reason(pod, now, image_deadline_seconds)
         if stuck is not None:
             return Observation(ObservedPhase.EXITED, reason=f"pod never started: {stuck}")
