@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from kflow.resources import DeploymentSpec
 
 from kflow_operator.decisions.actions import Action
 from kflow_operator.decisions.run import RunView
 from kflow_operator.identifiers import InfrastructureId
+from kflow_operator.informers import Informers
 from kflow_operator.kube import KubeApi
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.settings import OperatorSettings
@@ -30,6 +32,19 @@ class Runtime:
     api: KubeApi
     launchers: dict[str, Launcher]
     admission: LaunchAdmission = field(default=admit_everything)
+    informers: Informers | None = None
+
+    def start_informers(self) -> Informers:
+        if self.informers is None:
+            self.informers = Informers(self.settings.namespaces)
+            self.informers.start()
+        return self.informers
+
+    def get_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """From the index when it has it (no API call on the launch path), else the server."""
+        index = self.informers.deployments if self.informers is not None else None
+        found = index.get(namespace, name) if index is not None else None
+        return found if found is not None else self.api.get_deployment(namespace, name)
 
     def launcher_for(self, identifier: InfrastructureId) -> Launcher | None:
         """The launcher that may act on `identifier`: same type AND same scope, else None."""
@@ -39,5 +54,7 @@ class Runtime:
         return launcher
 
     def close(self) -> None:
+        if self.informers is not None:
+            self.informers.close()
         for launcher in self.launchers.values():
             launcher.close()

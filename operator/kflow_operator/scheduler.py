@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -71,16 +71,25 @@ from kflow_operator.decisions.schedules import (
     scheduled_run_name,
     upcoming_fire_times,
 )
+from kflow_operator.object_index import ObjectIndex
 
 Body = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 DEPLOYMENT_LABEL = f"{GROUP}/deployment"
-"""On every FlowRun a schedule creates; others creating runs of a Deployment should set it too
-(the handler also finds runs without it, from the watch)."""
+"""On every FlowRun a schedule creates, for `kubectl get fr -l`; the operator itself finds a
+Deployment's runs by spec.deploymentRef, labelled or not."""
 SCHEDULED_LABEL = f"{GROUP}/scheduled"
 """`"true"` on runs a schedule created (catch-up and deadlines apply to those only)."""
 SCHEDULE_TIME_ANNOTATION = f"{GROUP}/scheduled-time"
+
+INDEX_READY_SECONDS = 60.0
+"""How long a pass waits for the operator's first listing of FlowRuns and Deployments."""
+
+
+class IndexNotReady(Exception):
+    """The first listing is not in: deciding on a partial picture could start a run twice."""
+
 
 READY = "Ready"
 SCHEDULING = "Scheduling"
@@ -143,10 +152,18 @@ def run_policy(spec: DeploymentSpec) -> RunPolicy:
 
 
 class ScheduleApi:
-    """The calls a scheduling pass makes; one client per worker thread."""
+    """The calls a scheduling pass makes; one client per worker thread.
 
-    def __init__(self) -> None:
+    With indexes (the operator's informers), reads come from memory and every write's result
+    goes into them at once, so the next decision sees it even before the watch does.
+    """
+
+    def __init__(
+        self, runs: ObjectIndex | None = None, deployments: ObjectIndex | None = None
+    ) -> None:
         self._local = threading.local()
+        self.runs = runs
+        self.deployments = deployments
 
     def _objects(self) -> CustomObjectsApi:
         api = getattr(self._local, "objects", None)
@@ -155,11 +172,29 @@ class ScheduleApi:
             self._local.objects = api
         return cast(CustomObjectsApi, api)
 
+    def _ready(self, index: ObjectIndex | None) -> ObjectIndex | None:
+        if index is None:
+            return None
+        if not index.wait_ready(INDEX_READY_SECONDS):
+            raise IndexNotReady("the operator's list of FlowRuns and Deployments is not in yet")
+        return index
+
     def get_deployment(self, namespace: str, name: str) -> Body | None:
-        return self._get(namespace, DEPLOYMENT_PLURAL, name)
+        index = self._ready(self.deployments)
+        if index is not None:
+            found = index.get(namespace, name)
+            if found is not None:
+                return found
+        # Not (yet) in the picture: ask the server, which has the last word on absence.
+        body = self._get(namespace, DEPLOYMENT_PLURAL, name)
+        if body is not None and index is not None:
+            index.put(body)
+        return body
 
     def get_run(self, namespace: str, name: str) -> Body | None:
-        return self._get(namespace, FLOWRUN_PLURAL, name)
+        index = self._ready(self.runs)
+        found = index.get(namespace, name) if index is not None else None
+        return found if found is not None else self._get(namespace, FLOWRUN_PLURAL, name)
 
     def _get(self, namespace: str, plural: str, name: str) -> Body | None:
         try:
@@ -174,37 +209,36 @@ class ScheduleApi:
                 return None
             raise
 
-    def list_runs(
-        self, namespace: str, deployment_name: str, unlabelled: Collection[str] = ()
-    ) -> list[Body]:
-        """The Deployment's runs: those labelled as its own, plus `unlabelled` ones known to
-        name it in spec.deploymentRef (runs made by hand or `kflow deployment run`; they are
-        read, never relabelled, so nobody else's write to them is made to conflict)."""
+    def list_runs(self, namespace: str, deployment_name: str) -> list[Body]:
+        """The Deployment's runs: every FlowRun whose spec.deploymentRef names it. Read-only."""
+        index = self._ready(self.runs)
+        if index is not None:
+            return index.group(namespace, deployment_name)
         result = self._objects().list_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            FLOWRUN_PLURAL,
-            label_selector=f"{DEPLOYMENT_LABEL}={deployment_label_value(deployment_name)}",
+            GROUP, VERSION, namespace, FLOWRUN_PLURAL
         )
-        runs = cast(list[Body], cast(Body, result).get("items") or [])
-        listed = {run["metadata"]["name"] for run in runs}
-        for name in sorted(set(unlabelled) - listed):
-            found = self.get_run(namespace, name)
-            if found is not None:
-                runs.append(found)
-        return runs
+        items = cast(list[Body], cast(Body, result).get("items") or [])
+        return [
+            run
+            for run in items
+            if ((run.get("spec") or {}).get("deploymentRef") or {}).get("name") == deployment_name
+        ]
+
+    def _remember(self, body: Body | None) -> None:
+        if body is not None and self.runs is not None:
+            self.runs.put(body)
 
     def create_run(self, namespace: str, body: Body) -> bool:
         """True when created; False when it already exists (another pass made it)."""
         try:
-            self._objects().create_namespaced_custom_object(
+            created = self._objects().create_namespaced_custom_object(
                 GROUP, VERSION, namespace, FLOWRUN_PLURAL, body
             )
         except ApiException as error:
             if error.status == 409:
                 return False
             raise
+        self._remember(cast(Body, created))
         return True
 
     def delete_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
@@ -220,6 +254,9 @@ class ScheduleApi:
             if error.status in (404, 409):
                 return False
             raise
+        if self.runs is not None:
+            # Gone from decisions now; a finalizer may keep it a while, and the watch says so.
+            self.runs.drop(namespace, name, resource_version)
         return True
 
     def patch_run_status(
@@ -228,7 +265,7 @@ class ScheduleApi:
         """Merge-patch a run's status at `resource_version`; None when it moved meanwhile."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": dict(status)}
         try:
-            return cast(
+            written = cast(
                 Body,
                 self._objects().patch_namespaced_custom_object_status(
                     GROUP, VERSION, namespace, FLOWRUN_PLURAL, name, body
@@ -238,24 +275,31 @@ class ScheduleApi:
             if error.status in (404, 409):
                 return None
             raise
+        self._remember(written)
+        return written
 
     def request_cancel(self, namespace: str, name: str) -> None:
         try:
-            self._objects().patch_namespaced_custom_object(
+            patched = self._objects().patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, FLOWRUN_PLURAL, name, {"spec": {"cancel": True}}
             )
         except ApiException as error:
             if error.status != 404:
                 raise
+            return
+        self._remember(cast(Body, patched))
 
     def patch_deployment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         try:
-            self._objects().patch_namespaced_custom_object_status(
+            patched = self._objects().patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, DEPLOYMENT_PLURAL, name, {"status": dict(status)}
             )
         except ApiException as error:
             if error.status != 404:
                 raise
+            return
+        if self.deployments is not None:
+            self.deployments.put(cast(Body, patched))
 
 
 # --- run state writes ------------------------------------------------------------------
@@ -349,13 +393,8 @@ class PassResult:
     deleted: list[str] = field(default_factory=list)
 
 
-def scheduling_pass(
-    api: ScheduleApi, deployment: Body, now: datetime, unlabelled: Collection[str] = ()
-) -> PassResult:
-    """Bring a Deployment's runs and status in line with its spec at `now`.
-
-    `unlabelled`: names of the Deployment's runs created without its label (see list_runs).
-    """
+def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassResult:
+    """Bring a Deployment's runs and status in line with its spec at `now`."""
     meta = deployment["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     status = deployment.get("status") or {}
@@ -367,11 +406,7 @@ def scheduling_pass(
         )
     except (ValidationError, ScheduleError) as error:
         message = str(error)
-        runs = [
-            run
-            for run in api.list_runs(namespace, name, unlabelled)
-            if _is_future_preview(run, now)
-        ]
+        runs = [run for run in api.list_runs(namespace, name) if _is_future_preview(run, now)]
         for run in runs:
             if api.delete_run(namespace, run["metadata"]["name"], _rv(run)):
                 result.deleted.append(run["metadata"]["name"])
@@ -387,7 +422,7 @@ def scheduling_pass(
         return result
 
     policy = run_policy(spec)
-    bodies = {run["metadata"]["name"]: run for run in api.list_runs(namespace, name, unlabelled)}
+    bodies = {run["metadata"]["name"]: run for run in api.list_runs(namespace, name)}
     views = {run_name: run_view(body) for run_name, body in bodies.items()}
     window_start = _window_start(deployment, now)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,9 +33,7 @@ class Store(ScheduleApi):
         self.now = T0
         self.cancelled: list[str] = []
 
-    def list_runs(
-        self, namespace: str, deployment_name: str, unlabelled: Collection[str] = ()
-    ) -> list[dict[str, Any]]:
+    def list_runs(self, namespace: str, deployment_name: str) -> list[dict[str, Any]]:
         return [copy.deepcopy(run) for run in self.runs.values()]
 
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:

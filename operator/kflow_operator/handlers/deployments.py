@@ -38,10 +38,8 @@ from kflow_operator.decisions.run import RunView as SupervisedRun
 from kflow_operator.decisions.runs import AWAITING_SLOT_NAME, ConcurrencyPolicy, RunView
 from kflow_operator.kube import Conflict
 from kflow_operator.scheduler import (
-    DEPLOYMENT_LABEL,
     Event,
     ScheduleApi,
-    deployment_label_value,
     is_schedule_run_name,
     replaced_event,
     run_policy,
@@ -65,6 +63,7 @@ OVERSLEEP = timedelta(milliseconds=5)
 
 logger = logging.getLogger(__name__)
 _api = ScheduleApi()
+"""Given the operator's indexes at start-up (install_indexes); bare, it asks the server."""
 
 PASS_THREADS = 4
 _pool = ThreadPoolExecutor(max_workers=PASS_THREADS, thread_name_prefix="kflow-schedule")
@@ -104,8 +103,6 @@ class _Worker:
 
 
 _workers: dict[tuple[str, str], _Worker] = {}
-_unlabelled: dict[tuple[str, str], set[str]] = {}
-"""(namespace, Deployment) → its runs created without the Deployment label, from the watch."""
 
 
 @kopf.on.startup()
@@ -113,6 +110,9 @@ def install_launch_gate(memo: kopf.Memo, **_: Any) -> None:
     runtime = memo.get("runtime")
     if runtime is not None:
         runtime.admission = admit_launch
+        informers = runtime.start_informers()
+        _api.runs = informers.flowruns
+        _api.deployments = informers.deployments
 
 
 @kopf.daemon(*DEPLOYMENTS, cancellation_timeout=10.0, backoff=RETRY_SECONDS)
@@ -127,9 +127,7 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
                 if deployment is None or deployment["metadata"].get("deletionTimestamp"):
                     return
                 worker.generation = deployment["metadata"].get("generation")
-                result = await _in_pool(
-                    scheduling_pass, _api, deployment, now(), unlabelled_runs(namespace, name)
-                )
+                result = await _in_pool(scheduling_pass, _api, deployment, now())
             except Exception:
                 logger.exception("Scheduling pass for Deployment %s/%s failed", namespace, name)
                 await worker.sleep(RETRY_SECONDS, stopped)
@@ -153,8 +151,13 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
 
 @kopf.on.event(*DEPLOYMENTS)
 def deployment_changed(body: kopf.Body, type: str | None, **_: Any) -> None:
-    """A spec change (new generation) or deletion wakes the daemon; status writes do not."""
+    """A spec change (new generation) or deletion wakes the daemon; status writes do not.
+
+    Kopf's watch and the index's are separate streams: Kopf's news goes into the index too, so
+    a daemon woken here never reads an older spec than the one that woke it.
+    """
     meta = body["metadata"]
+    _remember(body, type)
     worker = _workers.get((meta["namespace"], meta["name"]))
     if worker is None:
         return
@@ -168,20 +171,14 @@ def deployment_changed(body: kopf.Body, type: str | None, **_: Any) -> None:
 
 @kopf.on.event(*FLOWRUNS)
 async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: Any) -> None:
-    """Wake the run's Deployment when the run changes state type or disappears, and remember
-    runs of a Deployment that lack its label (so its passes and the gate still see them)."""
+    """Wake the run's Deployment when the run changes state type or disappears."""
     meta = body["metadata"]
+    _remember(body, type, runs=True)
     ref = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
     if not ref:
         return
     namespace, name = meta["namespace"], meta["name"]
-    key = (namespace, ref)
-    labelled = (meta.get("labels") or {}).get(DEPLOYMENT_LABEL) == deployment_label_value(ref)
-    if type == "DELETED" or labelled:
-        _unlabelled.get(key, set()).discard(name)
-    else:
-        _unlabelled.setdefault(key, set()).add(name)
-    worker = _workers.get(key)
+    worker = _workers.get((namespace, ref))
     if worker is None:
         return
     state = ((body.get("status") or {}).get("state") or {}).get("type", "")
@@ -193,8 +190,15 @@ async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: A
         worker.wake.set()
 
 
-def unlabelled_runs(namespace: str, deployment: str) -> frozenset[str]:
-    return frozenset(_unlabelled.get((namespace, deployment), ()))
+def _remember(body: kopf.Body, type: str | None, runs: bool = False) -> None:
+    index = _api.runs if runs else _api.deployments
+    if index is None:
+        return
+    if type == "DELETED":
+        meta = body["metadata"]
+        index.drop(meta["namespace"], meta["name"], meta.get("resourceVersion"))
+    else:
+        index.put(dict(body))
 
 
 def _post(event: Event, default: dict[str, Any]) -> None:
@@ -215,8 +219,9 @@ def admit_launch(
     read, and raises Conflict so the supervisor re-reads the run and sees it held or finished.
     Replace cancels the runs it replaces (spec.cancel) before admitting.
 
-    Runs of an Allow Deployment without a limit are decided without any API call; the others
-    list the Deployment's runs (blocking: the supervisor calls this from a worker thread).
+    Runs of an Allow Deployment without a limit are decided without looking at any other run;
+    the others read the Deployment's runs from the operator's index (blocking while its first
+    listing is not in: the supervisor calls this from a worker thread).
     """
     ref = run.spec.deployment_ref
     if ref is None or deployment is None:
@@ -231,7 +236,7 @@ def admit_launch(
     ):
         return None
 
-    runs = _api.list_runs(run.namespace, ref.name, unlabelled_runs(run.namespace, ref.name))
+    runs = _api.list_runs(run.namespace, ref.name)
     bodies = {b["metadata"]["name"]: b for b in runs}
     own = bodies.get(run.name) or _api.get_run(run.namespace, run.name)
     if own is None:

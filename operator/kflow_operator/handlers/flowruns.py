@@ -479,7 +479,7 @@ class Supervisor:
         ref = run.spec.deployment_ref
         if ref is None:
             return None
-        body = await asyncio.to_thread(self.runtime.api.get_deployment, run.namespace, ref.name)
+        body = await asyncio.to_thread(self.runtime.get_deployment, run.namespace, ref.name)
         if body is None:
             return None
         return DeploymentSpec.model_validate(body.get("spec") or {})

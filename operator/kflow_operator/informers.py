@@ -1,0 +1,124 @@
+"""List-and-watch of every FlowRun and Deployment the operator serves, into ObjectIndexes.
+
+Kopf's own watch drives the handlers but offers no picture of the objects, nor any sign that
+its initial listing is complete; and while a replica waits for peering, Kopf does not watch at
+all. These watches run on their own threads whatever Kopf does, re-list whenever a watch cannot
+continue (so a deletion is never missed), and say when the first listing is in.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kflow.cluster.kube import new_api_client
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
+from kubernetes.client import CustomObjectsApi
+
+from kflow_operator.launchers.list_watch import Change, ListWatch
+from kflow_operator.object_index import ObjectIndex
+
+logger = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 60.0
+"""How long a decision that needs the whole picture waits for the first listing."""
+
+
+def deployment_ref(body: Mapping[str, Any]) -> str | None:
+    """The Deployment a FlowRun belongs to (immutable: the CRD refuses a change)."""
+    ref = (body.get("spec") or {}).get("deploymentRef") or {}
+    name = ref.get("name")
+    return str(name) if name else None
+
+
+def apply_change(index: ObjectIndex, change: Change) -> None:
+    if change.type == "DELETED":
+        meta = change.object.get("metadata") or {}
+        version = meta.get("resourceVersion")
+        index.drop(
+            str(meta.get("namespace") or ""),
+            str(meta.get("name")),
+            str(version) if version is not None else None,
+        )
+    else:
+        index.put(change.object)
+
+
+class _Countdown:
+    """Calls `done` once `count` listings are in."""
+
+    def __init__(self, count: int, done: Callable[[], None]) -> None:
+        self._count = count
+        self._done = done
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self._lock:
+            self._count -= 1
+            finished = self._count == 0
+        if finished:
+            self._done()
+
+
+class _Listing:
+    """The list call of one ListWatch; its first watch request means the list was applied."""
+
+    def __init__(self, plural: str, namespace: str | None, on_listed: _Countdown) -> None:
+        self._plural = plural
+        self._namespace = namespace
+        self._on_listed = on_listed
+        self._listed = False
+        self._api: CustomObjectsApi | None = None
+
+    def __call__(self, **kwargs: Any) -> Any:
+        if kwargs.get("watch") and not self._listed:
+            self._listed = True
+            self._on_listed.tick()
+        if self._api is None:
+            self._api = CustomObjectsApi(new_api_client())
+        if self._namespace is None:
+            return self._api.list_cluster_custom_object(GROUP, VERSION, self._plural, **kwargs)
+        return self._api.list_namespaced_custom_object(
+            GROUP, VERSION, self._namespace, self._plural, **kwargs
+        )
+
+
+class Informers:
+    """FlowRuns (grouped by Deployment) and Deployments of the served namespaces."""
+
+    def __init__(self, namespaces: tuple[str, ...]) -> None:
+        self.flowruns = ObjectIndex(group_of=deployment_ref, drop_status=("taskRuns", "result"))
+        self.deployments = ObjectIndex()
+        self._namespaces: tuple[str | None, ...] = namespaces or (None,)
+        self._closed = threading.Event()
+        self._watches: list[ListWatch] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for plural, index in (
+            (FLOWRUN_PLURAL, self.flowruns),
+            (DEPLOYMENT_PLURAL, self.deployments),
+        ):
+            listed = _Countdown(len(self._namespaces), index.mark_ready)
+            for namespace in self._namespaces:
+                watch = ListWatch(
+                    f"{plural} in {namespace or 'all namespaces'}",
+                    _Listing(plural, namespace, listed),
+                    "",
+                    functools.partial(apply_change, index),
+                    self._closed,
+                )
+                thread = threading.Thread(
+                    target=watch.run, name=f"kflow-index-{plural}-{namespace or 'all'}", daemon=True
+                )
+                self._watches.append(watch)
+                self._threads.append(thread)
+                thread.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        for watch in self._watches:
+            watch.stop()
