@@ -4,10 +4,20 @@ the last state seen of the deleted object."""
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
+from unittest import mock
 
 import pytest
-from kflow_operator.launchers.list_watch import Change, KnownObjects, WatchExpired
+from kflow_operator.launchers.list_watch import (
+    Change,
+    KnownObjects,
+    ListWatch,
+    WatchBehind,
+    WatchExpired,
+)
+from kubernetes.client.exceptions import ApiException
 
 
 def pod(uid: str, version: str, **status: Any) -> dict[str, Any]:
@@ -90,3 +100,36 @@ def test_an_error_event_ends_the_watch_so_that_it_lists_again(
         known.apply({"type": "ERROR", "object": status})
     assert known.resource_version == "10", "an error event moves nothing"
     assert set(known.objects) == {"a"}
+
+
+def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing() -> None:
+    """etcd 3.4 answers 504 "Too large resource version" until a pod changes; re-listing then
+    only made the next watch fail the same way, twice a second."""
+    known = KnownObjects()
+    known.relist([pod("a", "1")], "10")
+    status = {"code": 504, "reason": "Timeout", "message": "Too large resource version"}
+    with pytest.raises(WatchBehind):
+        known.apply({"type": "ERROR", "object": status})
+    gone = {"code": 410, "reason": "Expired", "message": "too old resource version"}
+    with pytest.raises(WatchExpired) as expired:
+        known.apply({"type": "ERROR", "object": gone})
+    assert not isinstance(expired.value, WatchBehind)
+
+    closed = threading.Event()
+    calls: list[str] = []
+
+    class Listed:
+        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
+
+    def lister(**kwargs: Any) -> Any:
+        if not kwargs.get("watch"):
+            calls.append("list")
+            return Listed()
+        calls.append("watch")
+        if calls.count("watch") == 3:
+            closed.set()
+        raise ApiException(status=504, reason="Too large resource version")
+
+    with mock.patch("kflow_operator.launchers.list_watch.BEHIND_RETRY_SECONDS", 0.01):
+        ListWatch("pods", lister, "", lambda change: None, closed).run()
+    assert calls == ["list", "watch", "watch", "watch"]

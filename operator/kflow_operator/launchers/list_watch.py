@@ -35,6 +35,8 @@ CONNECT_SECONDS = 10.0
 QUIET_SECONDS = WATCH_SECONDS + 30.0
 """No byte for this long on an open watch: the connection is dead (the server would have ended
 the watch by now), so it is dropped and the objects listed again."""
+BEHIND_RETRY_SECONDS = 1.0
+"""Pause before asking again for a watch the server's cache was not ready to serve."""
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 """Pauses before listing again after consecutive failures."""
 
@@ -49,6 +51,20 @@ class Change:
 
 class WatchExpired(Exception):
     """The watch cannot continue from its resourceVersion: list afresh."""
+
+
+class WatchBehind(WatchExpired):
+    """504 "Too large resource version": the API server's watch cache has not yet reached the
+    revision our list was read at.
+
+    Listing again would not help (a fresh list is newer still, and etcd 3.4 moves a kind's
+    cache only when an object of that kind is written), and nothing is lost by waiting: any
+    change after our list's revision first moves the cache past it, then reaches our watch. So
+    the same watch is asked for again, and the list is not repeated (it used to be, twice a
+    second per watch, for as long as no pod changed)."""
+
+
+BEHIND_CODE = 504
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -97,7 +113,8 @@ class KnownObjects:
         obj = event.get("object")
         if kind == "ERROR":
             status = obj if isinstance(obj, Mapping) else {}
-            raise WatchExpired(
+            error = WatchBehind if status.get("code") == BEHIND_CODE else WatchExpired
+            raise error(
                 f"{status.get('code', '?')} {status.get('reason', '')}: {status.get('message', '')}"
             )
         if not isinstance(obj, dict):
@@ -142,16 +159,26 @@ class ListWatch:
 
     def run(self) -> None:
         failures = 0
+        listed = False
         while not self._closed.is_set():
             try:
-                self._list()
-                failures = 0
+                if not listed:
+                    self._list()
+                    listed = True
+                    failures = 0
                 self._watch()
+            except WatchBehind as error:
+                logger.debug("watch of %s is ahead of the server's cache (%s)", self._what, error)
+                self._closed.wait(BEHIND_RETRY_SECONDS)
+                continue
             except WatchExpired as error:
                 logger.debug("watch of %s expired (%s); listing again", self._what, error)
             except ApiException as error:
-                # 410 Gone and 504 "Too large resource version" come as HTTP errors too.
-                level = logging.DEBUG if error.status in (410, 504) else logging.WARNING
+                if error.status == BEHIND_CODE:
+                    self._closed.wait(BEHIND_RETRY_SECONDS)
+                    continue
+                # 410 Gone comes as an HTTP error too.
+                level = logging.DEBUG if error.status == 410 else logging.WARNING
                 logger.log(
                     level,
                     "watching %s: %s %s; listing again",
@@ -165,6 +192,7 @@ class ListWatch:
                     return
                 logger.warning("watching %s failed (%s); listing again", self._what, error)
                 failures += 1
+            listed = False
             self._closed.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
 
     def _list(self) -> None:
