@@ -4,15 +4,26 @@ runtime image, observed the way a user would (FlowRun status, `kflow flow-run lo
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 from docker.models.containers import Container
+from kflow_operator.launchers.docker import flatten_kubeconfig
+from kflow_operator.launchers.flow_account import FlowAccounts
+from kflow_operator.launchers.flow_credentials import (
+    CREDENTIAL_FILE,
+    FlowCredentials,
+    cluster_entry,
+    run_kubeconfig,
+)
+from kubernetes import client, config
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import kflow_cli
@@ -138,6 +149,79 @@ def test_run_completes_with_result_and_logs(
     assert "adding 2 and 3" in logs(cluster, "r")
     assert "adding 2 and 3" in container.logs().decode()
     delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_container_runs_as_the_flow_service_account_not_the_operator(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    flows_image: str,
+) -> None:
+    """The flow's credentials are a token of its namespace's kflow-flow-run ServiceAccount:
+    it may read and report on its own FlowRun, nothing else."""
+    deployment(cluster, flows_image, "probes_access")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "COMPLETED", "FAILED", "CRASHED", timeout=60)
+    assert run["status"]["state"]["type"] == "COMPLETED", run["status"]["state"]
+    seen = run["status"]["result"]["value"]
+    assert seen == {
+        "user": f"system:serviceaccount:{cluster.namespace}:kflow-flow-run",
+        "read own FlowRun": 200,
+        "patch own FlowRun status": 200,
+        "read a FlowRun of another namespace": 403,
+        "list pods": 403,
+        "list secrets": 403,
+        "create FlowRun": 403,
+    }
+    container = container_of(engine, run)
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert mounts["/var/run/kflow"]["RW"] is False
+    finished(cluster, "r")
+    delete_and_expect_nothing_left(cluster, engine, "r")
+
+
+def test_flow_tokens_are_renewed_in_place_at_half_life(
+    cluster: Cluster, api_client: ApiClient, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """What keeps a flow running for longer than its first token: past half its life the
+    operator writes a fresh token into the mounted directory, and the flow's client (which
+    reads the credential file again once it expires) authenticates with it."""
+    credentials = FlowCredentials(
+        lambda: api_client,
+        FlowAccounts(lambda: api_client),
+        cluster_entry(flatten_kubeconfig(kubeconfig)),
+        tmp_path / "runs",
+    )
+    directory = credentials.issue("run-1", cluster.namespace)
+    credential_file = directory / CREDENTIAL_FILE
+
+    def token() -> str:
+        return str(json.loads(credential_file.read_text())["status"]["token"])
+
+    def user_of(current: str) -> str:
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        flow_api = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+            run_kubeconfig(
+                cluster_entry(flatten_kubeconfig(kubeconfig)),
+                cluster.namespace,
+                credential=str(credential_file),
+            )
+        )
+        answer = client.AuthenticationV1Api(flow_api).create_self_subject_review(review)
+        assert flow_api.configuration.api_key["BearerToken"] == f"Bearer {current}"
+        return str(answer.status.user_info.username)
+
+    first = token()
+    account = f"system:serviceaccount:{cluster.namespace}:kflow-flow-run"
+    assert user_of(first) == account
+    credentials.refresh()
+    assert token() == first, "a young token is kept"
+    credentials.refresh(now=datetime.now(UTC) + timedelta(hours=3, minutes=1))
+    renewed = token()
+    assert renewed != first
+    assert user_of(renewed) == account
+    credentials.remove("run-1")
+    assert not directory.exists()
 
 
 def test_failing_flow_fails_and_its_container_is_removed_on_finish(

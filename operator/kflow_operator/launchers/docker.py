@@ -7,14 +7,16 @@ ID. A container whose operator died between the two stays `created` and never ru
 unrecorded: `adopt` (called only for identifiers the FlowRun status names) starts it, and the
 sweeper removes created containers that no FlowRun names.
 
-How the container reaches the Kubernetes API: the flow process uses KUBECONFIG when no
-in-cluster config exists. The operator is given a kubeconfig (`kubeconfig`, e.g. the
-operator's own for a cluster on the same machine); it is flattened (certificate files inlined)
-into the operator's state directory and bind-mounted read-only at CONTAINER_KUBECONFIG, with
-KUBECONFIG pointing at it. The API server's address in that file must be reachable from the
-container: for a cluster on this machine (kind, tests/cluster) set `default_network="host"`,
-so the container shares the host's network and `https://127.0.0.1:…`/`192.0.2.2:6443` work as
-they do for the operator. A Deployment's own `docker.network` always wins.
+How the container reaches the Kubernetes API, with least privilege: the flow process uses
+KUBECONFIG when no in-cluster config exists. Each run gets a directory of its own, mounted
+read-only at /var/run/kflow, holding a kubeconfig with a short-lived token of its namespace's
+flow ServiceAccount — the identity a Job's pod runs as, never the operator's — refreshed by the
+operator while the run lasts (launchers/flow_credentials.py). The API server's address and CA
+come from a kubeconfig the operator is given (`kubeconfig`, default its own) or, for an operator
+in a pod, from its in-cluster config. That address must be reachable from the container: for a
+cluster on this machine (kind, tests/cluster) set `default_network="host"`, so the container
+shares the host's network and `https://127.0.0.1:…`/`192.0.2.2:6443` work as they do for the
+operator. A Deployment's own `docker.network` always wins.
 
 Containers are labelled with the FlowRun's namespace, name and UID and with the cluster's
 identity (UID of kube-system), so an operator re-adopts its runs after a restart and the
@@ -39,12 +41,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import docker
 import yaml
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from kflow.cluster.kube import in_cluster, kubeconfig_paths, new_api_client
 from kflow.resources import ImagePullPolicy, InfrastructureType
 
 from kflow_operator.identifiers import InfrastructureId
@@ -63,11 +67,20 @@ from kflow_operator.launchers.base import (
     Wake,
     signal_of_exit_code,
 )
+from kflow_operator.launchers.flow_account import FlowAccounts
+from kflow_operator.launchers.flow_credentials import (
+    CONTAINER_DIR,
+    DEFAULT_LIFETIME,
+    KUBECONFIG_FILE,
+    FlowCredentials,
+    cluster_entry,
+    in_cluster_entry,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-CONTAINER_KUBECONFIG = "/var/run/kflow/kubeconfig"
+CONTAINER_KUBECONFIG = f"{CONTAINER_DIR}/{KUBECONFIG_FILE}"
 
 LABEL_PREFIX = "kflow.dev/"
 LABEL_NAMESPACE = f"{LABEL_PREFIX}flow-run-namespace"
@@ -218,9 +231,14 @@ class DockerLauncherOptions:
     base_url: str | None = None
     """The Docker API URL; default DOCKER_HOST, else the system socket."""
     kubeconfig: Path | None = None
-    """Given to every container (flattened, read-only) so `kflow execute` reaches the API."""
+    """Where containers' API server address and CA come from (its current context); None: the
+    operator's in-cluster config if it has one, else containers get no Kubernetes access."""
     state_dir: Path | None = None
-    """Where the flattened kubeconfig is written (the operator's state directory)."""
+    """Where the runs' credential directories are written (the operator's state directory)."""
+    token_lifetime: timedelta = DEFAULT_LIFETIME
+    """How long each flow token is valid; refreshed at half of it while the run lasts."""
+    manage_service_accounts: bool = True
+    """Create the flow ServiceAccount/Role/RoleBinding per namespace on demand."""
     default_network: str | None = None
     """Network for runs whose infrastructure names none (`host` for a cluster on this host)."""
     removal: RemovalPolicy = RemovalPolicy.WITH_FLOW_RUN
@@ -257,7 +275,9 @@ class DockerLauncher(Launcher):
                 "DOCKER_HOST (or the operator's --docker-host) at a running one"
             ) from error
         self._scope = docker_scope(self._api_url, daemon_id)
-        self._kubeconfig_mount = self._prepare_kubeconfig()
+        self._credentials = self._flow_credentials()
+        self._run_names: dict[str, str] = {}
+        """Container ID → its name, which names its credential directory."""
         self._wakes = Wakes()
         self._events_stream: Any = None
         self._workers = Workers("kflow-docker")
@@ -266,6 +286,8 @@ class DockerLauncher(Launcher):
             self._workers.every(
                 "sweeper", options.sweep_seconds, self.sweep, "sweeping kflow containers"
             )
+        if self._credentials is not None:
+            self._workers.every("tokens", 60.0, self._credentials.refresh, "refreshing flow tokens")
 
     @property
     def scope(self) -> str:
@@ -274,18 +296,27 @@ class DockerLauncher(Launcher):
     def _client(self) -> docker.DockerClient:
         return self._clients.get()
 
-    def _prepare_kubeconfig(self) -> str | None:
+    def _flow_credentials(self) -> FlowCredentials | None:
         source = self._options.kubeconfig
-        if source is None:
+        if source is not None:
+            cluster = cluster_entry(flatten_kubeconfig(source))
+        elif in_cluster():
+            cluster = in_cluster_entry()
+        else:
+            logger.warning(
+                "no kubeconfig for flow containers and not in a cluster: Docker runs get no "
+                "Kubernetes credentials (pass --docker-kubeconfig)"
+            )
             return None
-        state_dir = self._options.state_dir or source.parent
-        target = state_dir / "docker" / "kubeconfig"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_text(yaml.safe_dump(flatten_kubeconfig(source)))
-        temporary.chmod(0o644)  # read by the container's user, whoever the image runs as
-        temporary.replace(target)
-        return str(target)
+        state_dir = self._options.state_dir or (source.parent if source else Path.cwd())
+        api = PerThread(new_api_client)
+        return FlowCredentials(
+            api.get,
+            FlowAccounts(api.get, manage=self._options.manage_service_accounts),
+            cluster,
+            state_dir / "docker" / "runs",
+            self._options.token_lifetime,
+        )
 
     # --- launching ----------------------------------------------------------------------------
 
@@ -298,8 +329,9 @@ class DockerLauncher(Launcher):
         name = container_name(request)
         env = {**self._options.extra_env, **request.env}
         volumes = [f"{s}:{t}:{m}" for s, t, m in map(parse_volume, self._docker_volumes(request))]
-        if self._kubeconfig_mount is not None:
-            volumes.append(f"{self._kubeconfig_mount}:{CONTAINER_KUBECONFIG}:ro")
+        if self._credentials is not None:
+            directory = self._credentials.issue(name, request.namespace)
+            volumes.append(f"{directory}:{CONTAINER_DIR}:ro")
             env.setdefault("KUBECONFIG", CONTAINER_KUBECONFIG)
         options = infrastructure.docker
         network = (options.network if options else None) or self._options.default_network
@@ -331,6 +363,7 @@ class DockerLauncher(Launcher):
                 ) from error
             else:
                 raise
+        self._run_names[str(container.id)] = name
         return Launched(InfrastructureId(self.type.value, self._scope, str(container.id)))
 
     def _docker_volumes(self, request: LaunchRequest) -> Sequence[str]:
@@ -382,6 +415,12 @@ class DockerLauncher(Launcher):
 
     def discard(self, launched: Launched) -> None:
         self._remove(launched.identifier.id, force=True)
+        self._drop_credentials(launched.identifier.id)
+
+    def _drop_credentials(self, container_id: str, name: str | None = None) -> None:
+        name = self._run_names.pop(container_id, None) or name
+        if self._credentials is not None and name:
+            self._credentials.remove(name)
 
     def _remove(self, container_id: str, force: bool) -> None:
         with contextlib.suppress(NotFound):
@@ -411,14 +450,24 @@ class DockerLauncher(Launcher):
             wake()
             return
         state = attrs.get("State") or {}
+        name = str(attrs.get("Name") or "").lstrip("/")
+        self._run_names[identifier.id] = name
+        gone = observation_of_state(state).gone
+        if not gone and self._credentials is not None:
+            namespace = ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL_NAMESPACE)
+            try:
+                self._credentials.adopt(name, str(namespace))
+            except Exception as error:
+                logger.warning("renewing the token of container %s failed: %s", name, error)
         if state.get("Status") == "created" and not state.get("Error"):
             # Recorded (the status names it) but never released: its operator died in between.
             self._start(identifier.id)
-        elif observation_of_state(state).gone:
+        elif gone:
             wake()
 
     def forget(self, identifier: InfrastructureId) -> None:
         self._wakes.discard(identifier.id)
+        self._drop_credentials(identifier.id)
         if self._options.removal is RemovalPolicy.ON_FINISH:
             try:
                 self._remove(identifier.id, force=False)
@@ -508,8 +557,12 @@ class DockerLauncher(Launcher):
             try:
                 self._remove(container_id, force=True)
                 removed.append(container_id)
+                self._drop_credentials(container_id, _name_of(summary))
             except APIError as error:
                 logger.warning("removing container %s failed: %s", container_id[:12], error)
+        if self._credentials is not None:
+            kept = {_name_of(s) for s in listed if str(s["Id"]) not in removed}
+            self._credentials.sweep(kept, UNRECORDED_GRACE_SECONDS)
         return removed
 
     def close(self) -> None:
@@ -519,6 +572,12 @@ class DockerLauncher(Launcher):
             with contextlib.suppress(Exception):
                 stream.close()
         self._workers.close()
+
+
+def _name_of(summary: Mapping[str, Any]) -> str:
+    """A container's name from its list summary (`Names: ["/kflow-…"]`)."""
+    names = summary.get("Names") or [""]
+    return str(names[0]).lstrip("/")
 
 
 def _events(stream: Any) -> Iterator[dict[str, Any]]:
@@ -542,8 +601,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--docker-kubeconfig",
         metavar="PATH",
         type=Path,
-        help="kubeconfig mounted into flow containers so they reach the Kubernetes API "
-        "(default: the operator's own, when it runs from a kubeconfig)",
+        help="kubeconfig whose API server address and CA flow containers use (default: the "
+        "operator's own; in a pod, its in-cluster config); their credentials are per-run tokens "
+        "of the namespace's kflow-flow-run ServiceAccount",
+    )
+    group.add_argument(
+        "--docker-token-seconds",
+        metavar="SECONDS",
+        type=int,
+        default=int(DEFAULT_LIFETIME.total_seconds()),
+        help="lifetime of each flow container's token, renewed at half of it while the run "
+        "lasts (default %(default)s, at least 600)",
     )
     group.add_argument(
         "--docker-network",
@@ -577,19 +645,22 @@ def from_arguments(
     """The launcher the command line asks for, or None when Docker is not enabled."""
     if not (args.docker or args.docker_host):
         return None
-    from kflow.cluster.kube import in_cluster, kubeconfig_paths, new_api_client
-
     from kflow_operator.launchers.kubernetes_job import cluster_identity
 
     kubeconfig: Path | None = args.docker_kubeconfig
     if kubeconfig is None and not in_cluster():
         kubeconfig = next((p for p in kubeconfig_paths() if p.is_file()), None)
         if kubeconfig is not None:
-            logger.info("flow containers get the operator's kubeconfig %s", kubeconfig)
+            logger.info(
+                "flow containers reach the API server of %s, with tokens of kflow-flow-run",
+                kubeconfig,
+            )
     options = DockerLauncherOptions(
         base_url=args.docker_host,
         kubeconfig=kubeconfig,
         state_dir=state_dir,
+        token_lifetime=timedelta(seconds=args.docker_token_seconds),
+        manage_service_accounts=not getattr(args, "no_flow_service_accounts", False),
         default_network=args.docker_network or None,
         removal=RemovalPolicy(args.docker_remove),
         sweep_seconds=args.docker_sweep_seconds,

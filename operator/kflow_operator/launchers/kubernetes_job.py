@@ -91,6 +91,10 @@ OWN_SELECTOR = f"{LABEL_UID},{LABEL_MANAGED}={MANAGED_BY}"
 STOP_ANNOTATION = f"{GROUP}/stop-requested"
 """Set on a Job and its pods by `stop`: their deletion is our cancellation, not a crash."""
 
+READ_TIMEOUT = (10.0, 30.0)
+"""(connect, read) seconds for the reads a run's supervisor makes on every look: a connection
+that hangs must fail (and be retried) rather than leave the run unsupervised."""
+
 IMAGE_WAIT_REASONS = frozenset(
     {
         "ErrImagePull",
@@ -656,7 +660,10 @@ class KubernetesJobLauncher(Launcher):
     def _read_job(self, job_id: JobId) -> Body | None:
         try:
             response = self._batch().read_namespaced_job(
-                job_id.name, job_id.namespace, _preload_content=False
+                job_id.name,
+                job_id.namespace,
+                _preload_content=False,
+                _request_timeout=READ_TIMEOUT,
             )
         except ApiException as error:
             if error.status == 404:
@@ -669,7 +676,10 @@ class KubernetesJobLauncher(Launcher):
 
     def _pods_of(self, namespace: str, job_uid: str) -> list[Body]:
         response = self._core().list_namespaced_pod(
-            namespace, label_selector=f"{JOB_UID_LABEL}={job_uid}", _preload_content=False
+            namespace,
+            label_selector=f"{JOB_UID_LABEL}={job_uid}",
+            _preload_content=False,
+            _request_timeout=READ_TIMEOUT,
         )
         return list(json.loads(response.data).get("items") or [])
 
@@ -844,7 +854,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-flow-service-accounts",
         action="store_true",
         help="do not create the kflow-flow-run ServiceAccount/Role/RoleBinding per namespace "
-        "(install them yourself, or set serviceAccountName in podTemplatePatch)",
+        "that Job pods run as and Docker runs get tokens of (install them yourself, or set "
+        "serviceAccountName in podTemplatePatch)",
     )
 
 

@@ -150,12 +150,7 @@ class ProcessLauncher(Launcher):
         )
 
     def release(self, launched: Launched) -> None:
-        pid = ProcessId.parse(launched.identifier.id).pid
-        with self._lock:
-            child = self._children.get(pid)
-            fd = child.gate_fd if child else None
-            if child:
-                child.gate_fd = None
+        fd = self._take_gate(launched)
         if fd is None:
             return
         try:
@@ -165,13 +160,19 @@ class ProcessLauncher(Launcher):
         finally:
             os.close(fd)
 
-    def discard(self, launched: Launched) -> None:
+    def _take_gate(self, launched: Launched) -> int | None:
+        """The write end of the child's gate pipe, once: whoever takes it decides the child's
+        fate (release or discard)."""
         pid = ProcessId.parse(launched.identifier.id).pid
         with self._lock:
             child = self._children.get(pid)
             fd = child.gate_fd if child else None
             if child:
                 child.gate_fd = None
+        return fd
+
+    def discard(self, launched: Launched) -> None:
+        fd = self._take_gate(launched)
         if fd is not None:
             os.close(fd)
         self.kill(launched.identifier)

@@ -54,3 +54,60 @@ def hogs_memory(megabytes: int) -> None:
     print(f"allocating {megabytes} MiB", flush=True)
     chunks = [b"x" * (1 << 20) for _ in range(megabytes)]
     print(f"allocated {len(chunks)} MiB", flush=True)
+
+
+@flow
+def probes_access() -> dict[str, Any]:
+    """Who the flow is to the Kubernetes API and what it may do there: the HTTP status of each
+    attempt (200 allowed, 403 refused), as the flow's own credentials see it."""
+    import os
+
+    from kflow.cluster.kube import new_api_client
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = new_api_client()
+    core: Any = client.CoreV1Api(api)
+    objects: Any = client.CustomObjectsApi(api)
+    namespace = os.environ["KFLOW_FLOW_RUN_NAMESPACE"]
+    name = os.environ["KFLOW_FLOW_RUN_NAME"]
+    flowruns = ("kflow.dev", "v1alpha1")
+
+    def status(call: Any) -> int:
+        try:
+            call()
+        except ApiException as error:
+            return int(error.status)
+        return 200
+
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    user = client.AuthenticationV1Api(api).create_self_subject_review(review)
+    return {
+        "user": user.status.user_info.username,
+        "read own FlowRun": status(
+            lambda: objects.get_namespaced_custom_object(*flowruns, namespace, "flowruns", name)
+        ),
+        "patch own FlowRun status": status(
+            lambda: objects.patch_namespaced_custom_object_status(
+                *flowruns, namespace, "flowruns", name, {"status": {}}
+            )
+        ),
+        "read a FlowRun of another namespace": status(
+            lambda: objects.get_namespaced_custom_object(*flowruns, "default", "flowruns", name)
+        ),
+        "list pods": status(lambda: core.list_namespaced_pod(namespace)),
+        "list secrets": status(lambda: core.list_namespaced_secret(namespace)),
+        "create FlowRun": status(
+            lambda: objects.create_namespaced_custom_object(
+                *flowruns,
+                namespace,
+                "flowruns",
+                {
+                    "apiVersion": "kflow.dev/v1alpha1",
+                    "kind": "FlowRun",
+                    "metadata": {"name": f"{name}-copy"},
+                    "spec": {"deploymentRef": {"name": "d"}},
+                },
+            )
+        ),
+    }
