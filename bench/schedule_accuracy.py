@@ -448,6 +448,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="small counts: a check that it all works, not figures"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--scenario",
+        choices=("interval", "cron", "both"),
+        default="both",
+        help="measure only one scenario (default: both)",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
     try:
@@ -458,12 +464,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-schedule-") as tmp:
         apply_crds(api)
         try:
-            interval, interval_peak = interval_scenario(api, plan, Path(tmp))
-            cron, cron_peak = cron_scenario(api, plan, Path(tmp))
+            windows: list[Window] = []
+            peaks: dict[str, int] = {}
+            for name, scenario in (("interval", interval_scenario), ("cron", cron_scenario)):
+                if args.scenario in (name, "both"):
+                    window, peaks[name] = scenario(api, plan, Path(tmp))
+                    windows.append(window)
         except ClusterUnavailable as error:
             print(f"schedule_accuracy: {error}", file=sys.stderr)
             return 2
-    report = Report(plan, [interval, cron], {"interval": interval_peak, "cron": cron_peak})
+    report = Report(plan, windows, peaks)
     print(render(report))
     if args.json:
         args.json.write_text(

@@ -40,11 +40,12 @@ class Runtime:
             self.informers.start()
         return self.informers
 
-    def get_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """From the index when it has it (no API call on the launch path), else the server."""
-        index = self.informers.deployments if self.informers is not None else None
-        found = index.get(namespace, name) if index is not None else None
-        return found if found is not None else self.api.get_deployment(namespace, name)
+    def indexed_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Deployment from memory (never blocks: fine on the event loop); None when the index
+        does not have it, and then only the API server can say whether it exists."""
+        if self.informers is None:
+            return None
+        return self.informers.deployments.get(namespace, name)
 
     def launcher_for(self, identifier: InfrastructureId) -> Launcher | None:
         """The launcher that may act on `identifier`: same type AND same scope, else None."""

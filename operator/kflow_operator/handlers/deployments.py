@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 _api = ScheduleApi()
 """Given the operator's indexes at start-up (install_indexes); bare, it asks the server."""
 
-PASS_THREADS = 4
+PASS_THREADS = 8
 _pool = ThreadPoolExecutor(max_workers=PASS_THREADS, thread_name_prefix="kflow-schedule")
 """Scheduling passes get their own threads: a minute boundary with hundreds of Deployments
 must not queue the launches (asyncio.to_thread's default pool) behind them."""
@@ -150,7 +150,7 @@ async def schedule_deployment(body: kopf.Body, stopped: kopf.DaemonStopped, **_:
 
 
 @kopf.on.event(*DEPLOYMENTS)
-def deployment_changed(body: kopf.Body, type: str | None, **_: Any) -> None:
+async def deployment_changed(body: kopf.Body, type: str | None, **_: Any) -> None:
     """A spec change (new generation) or deletion wakes the daemon; status writes do not.
 
     Kopf's watch and the index's are separate streams: Kopf's news goes into the index too, so

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,10 @@ from kflow_operator.launchers.base import Launched, Launcher, LaunchError, Obser
 from kflow_operator.runtime import Runtime
 
 RESOURCE = (GROUP, VERSION, FLOWRUN_PLURAL)
+BLOCKING_THREADS = 64
+"""Threads for the blocking calls of every supervisor (asyncio.to_thread). Mostly they wait on
+the API server; with asyncio's default (CPUs + 4) a burst of slow status writes left launches,
+each a few quick hops, queued behind them for seconds."""
 DELETION_GRACE_SECONDS = 10
 """A deleted run's process gets this long after SIGTERM before SIGKILL."""
 
@@ -80,6 +85,13 @@ def needs_supervision(status: Mapping[str, Any], **_: Any) -> bool:
     return not any(
         c.get("type") == FINISHED and c.get("status") == "True"
         for c in status.get("conditions") or []
+    )
+
+
+@kopf.on.startup()
+async def widen_thread_pool(**_: Any) -> None:
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="kflow-io")
     )
 
 
@@ -479,7 +491,9 @@ class Supervisor:
         ref = run.spec.deployment_ref
         if ref is None:
             return None
-        body = await asyncio.to_thread(self.runtime.get_deployment, run.namespace, ref.name)
+        body = self.runtime.indexed_deployment(run.namespace, ref.name)
+        if body is None:
+            body = await asyncio.to_thread(self.runtime.api.get_deployment, run.namespace, ref.name)
         if body is None:
             return None
         return DeploymentSpec.model_validate(body.get("spec") or {})
