@@ -24,19 +24,23 @@ from kflow_operator.launchers.flow_credentials import (
 )
 from kubernetes import client, config
 from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.conftest import kflow_cli
+from tests.e2e.launcher_support import (
+    FIRST,
+    GROUP,
+    RESTARTED,
+    VERSION,
+    delete_flowruns,
+    finished,
+    logs,
+    times,
+)
 from tests.integration.conftest import Cluster, OperatorFactory, OperatorProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
-GROUP, VERSION = "kflow.dev", "v1alpha1"
 NAMESPACE_LABEL = "kflow.dev/flow-run-namespace"
 SWEEP = ("--docker-sweep-seconds", "1")
-FIRST, RESTARTED = ("--priority", "1"), ("--priority", "2")
-"""The restarted operator outranks the killed one's peering record (which lingers until it
-expires), so it takes over at once, as a single replica restarted by its Deployment would."""
 
 
 @pytest.fixture
@@ -81,46 +85,15 @@ def container_of(engine: docker.DockerClient, run: dict[str, Any]) -> Container:
     return container
 
 
-def finished(cluster: Cluster, name: str, timeout: float = 30) -> dict[str, Any]:
-    """The run once the operator is done with it (Finished condition, exit recorded)."""
-
-    def probe() -> dict[str, Any] | None:
-        run = cluster.get_flowrun(name)
-        conditions = (run.get("status") or {}).get("conditions") or []
-        done = any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
-        return run if done else None
-
-    found: dict[str, Any] = wait_until(f"FlowRun {name} finished", probe, timeout)
-    return found
-
-
-def logs(cluster: Cluster, name: str) -> str:
-    done = kflow_cli("flow-run", "logs", name, "-n", cluster.namespace)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def delete_and_expect_nothing_left(
     cluster: Cluster, engine: docker.DockerClient, *names: str
 ) -> None:
-    for name in names:
-        with contextlib.suppress(ApiException):
-            cluster.objects.delete_namespaced_custom_object(
-                GROUP, VERSION, cluster.namespace, "flowruns", name
-            )
+    delete_flowruns(cluster, *names)
     wait_until(
         "no container of the test's runs left",
         lambda: not containers_of(engine, cluster.namespace),
         timeout=30,
     )
-
-
-def times(run: dict[str, Any]) -> dict[str, datetime]:
-    return {
-        key: datetime.fromisoformat(value)
-        for key, value in run["status"]["cancellation"].items()
-        if key.endswith(("Time", "Deadline"))
-    }
 
 
 def test_run_completes_with_result_and_logs(

@@ -8,22 +8,25 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.conftest import kflow_cli
+from tests.e2e.launcher_support import (
+    FIRST,
+    RESTARTED,
+    delete_flowruns,
+    finished,
+    logs,
+    times,
+)
 from tests.integration.conftest import Cluster, OperatorFactory, OperatorProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
-GROUP, VERSION = "kflow.dev", "v1alpha1"
 RUN_LABEL = "kflow.dev/flow-run-uid"
-FIRST, RESTARTED = ("--priority", "1"), ("--priority", "2")
-"""The restarted operator outranks the killed one's lingering peering record."""
 
 
 @pytest.fixture
@@ -66,23 +69,6 @@ def job_of(batch: client.BatchV1Api, run: dict[str, Any]) -> Any:
     return batch.read_namespaced_job(name, namespace)
 
 
-def finished(cluster: Cluster, name: str, timeout: float = 30) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        run = cluster.get_flowrun(name)
-        conditions = (run.get("status") or {}).get("conditions") or []
-        done = any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
-        return run if done else None
-
-    found: dict[str, Any] = wait_until(f"FlowRun {name} finished", probe, timeout)
-    return found
-
-
-def logs(cluster: Cluster, name: str) -> str:
-    done = kflow_cli("flow-run", "logs", name, "-n", cluster.namespace)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 class PodLogFollower:
     """`kubectl logs -f` of the run's pod from the moment it runs: a Job's pod is deleted on
     cancel, so what it printed on the way out is only seen by someone following."""
@@ -117,24 +103,12 @@ def _running_pod(cluster: Cluster) -> Any:
 
 def delete_and_expect_nothing_left(cluster: Cluster, batch: client.BatchV1Api, *names: str) -> None:
     """Deleting the FlowRun takes its Job and pods along (owner references)."""
-    for name in names:
-        with contextlib.suppress(ApiException):
-            cluster.objects.delete_namespaced_custom_object(
-                GROUP, VERSION, cluster.namespace, "flowruns", name
-            )
+    delete_flowruns(cluster, *names)
     wait_until(
         "no Job or pod of the test's runs left",
         lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
         timeout=60,
     )
-
-
-def times(run: dict[str, Any]) -> dict[str, datetime]:
-    return {
-        key: datetime.fromisoformat(value)
-        for key, value in run["status"]["cancellation"].items()
-        if key.endswith(("Time", "Deadline"))
-    }
 
 
 @pytest.fixture
