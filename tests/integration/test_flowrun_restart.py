@@ -90,7 +90,14 @@ def test_killing_the_operator_while_launching_never_runs_a_flow_twice(
     killed while it is launching a burst of runs; after a restart every run has run once."""
     marks = tmp_path / "marks"
     marks.mkdir()
-    shell_deployment(cluster, "d", f'echo ran >> {marks}/"$KFLOW_FLOW_RUN_NAME"; exit 3')
+    shell_deployment(
+        cluster,
+        "d",
+        f'echo ran >> {marks}/"$KFLOW_FLOW_RUN_NAME"; exit 3',
+        # Every run must stay to be checked: history pruning (10 failed runs by default) would
+        # delete the earliest CRASHED ones while the test is still looking at the others.
+        failedRunsHistoryLimit=100,
+    )
     first = operators.start()
     names = [f"r{i}" for i in range(30)]
     for name in names:
@@ -110,7 +117,14 @@ def test_two_operators_never_both_launch_a_run(
     """Peering: only the replica with the highest priority acts; every run starts once."""
     marks = tmp_path / "marks"
     marks.mkdir()
-    shell_deployment(cluster, "d", f'echo ran >> {marks}/"$KFLOW_FLOW_RUN_NAME"; exit 3')
+    shell_deployment(
+        cluster,
+        "d",
+        f'echo ran >> {marks}/"$KFLOW_FLOW_RUN_NAME"; exit 3',
+        # Every run must stay to be checked: history pruning (10 failed runs by default) would
+        # delete the earliest CRASHED ones while the test is still looking at the others.
+        failedRunsHistoryLimit=100,
+    )
     operators.start("--priority", "10")
     operators.start("--priority", "20")
     names = [f"r{i}" for i in range(20)]

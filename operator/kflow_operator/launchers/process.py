@@ -1,6 +1,6 @@
 """Runs `kflow execute` as a child process of the operator, on the operator's own host.
 
-Each attempt starts behind a gate (`python -m kflow_operator.launchers.gate CMD…`) that holds
+Each attempt starts behind a gate (launchers/gate.py, a few lines of sh) that holds
 the child until the operator has recorded its identifier and writes `go` on a pipe; only then
 does the gate exec the flow command (same PID, same start time). If the operator dies first,
 the pipe closes and the gate runs the flow only when the FlowRun status names it — so a crash
@@ -42,9 +42,8 @@ from kflow_operator.launchers.base import (
     Wake,
 )
 from kflow_operator.launchers.exits import ExitWatcher
+from kflow_operator.launchers.gate import gate_command
 
-GATE_FD_ENV = "KFLOW_GATE_FD"
-GATE_MODULE = "kflow_operator.launchers.gate"
 _RUN_KFLOW_CLI = "import sys; from kflow.cli import main; sys.exit(main())"
 
 
@@ -122,17 +121,16 @@ class ProcessLauncher(Launcher):
         log_path = self.log_path(request)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         gate_read, gate_write = os.pipe()
-        env = {**os.environ, **request.env, GATE_FD_ENV: str(gate_read)}
+        env = {**os.environ, **request.env}
         try:
             with log_path.open("ab") as log:
                 popen = subprocess.Popen(
-                    [sys.executable, "-m", GATE_MODULE, *command],
+                    gate_command(command),
                     cwd=cwd,
                     env=env,
-                    stdin=subprocess.DEVNULL,
+                    stdin=gate_read,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    pass_fds=(gate_read,),
                     start_new_session=True,
                 )
         except BaseException:
