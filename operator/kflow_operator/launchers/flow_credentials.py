@@ -194,7 +194,11 @@ class FlowCredentials:
         return target
 
     def adopt(self, run: str, namespace: str) -> None:
-        """Keep refreshing the token of a run started before this operator did."""
+        """Keep refreshing the token of a run started before this operator did (one this
+        operator launched is known already)."""
+        with self._lock:
+            if run in self._issued:
+                return
         target = self._directory / run
         if target.is_dir():
             self._write_token(run, namespace, target)
