@@ -2,12 +2,13 @@
 resourceVersion, and list again whenever the watch cannot go on.
 
 Why not just restart a watch: a watch only reports what happens *while it is open*. When it
-ends with 410 Gone (its position expired), 504 "Too large resource version" (the API server's
-watch cache is behind: etcd 3.4 answers so until an object of the kind is written), an error
-event or a dropped connection, an object deleted in between would never be reported, and a
-run waiting for its pods to go would wait forever. So every re-list is compared with the last
-picture: what is missing from the fresh list was deleted, and is reported as DELETED with the
-last state we saw of it (e.g. the eviction reason of a pod).
+ends with 410 Gone (its position expired), an error event or a dropped connection, an object
+deleted in between would never be reported, and a run waiting for its pods to go would wait
+forever. So every re-list is compared with the last picture: what is missing from the fresh
+list was deleted, and is reported as DELETED with the last state we saw of it (e.g. the
+eviction reason of a pod). A 504 "Too large resource version" (the API server's watch cache is
+behind the list's revision: etcd 3.4 answers so until an object of the kind is written) is the
+one exception: the same watch is asked for again (see WatchBehind), which loses nothing.
 
 `KnownObjects` is the pure part (what changed, given a list or an event); `ListWatch` drives it
 against the API server on a daemon thread.
