@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from kflow_operator.decisions import schedules as maths
 from kflow_operator.decisions.schedules import (
     EPOCH,
     MAX_RUN_NAME_LENGTH,
@@ -316,3 +318,34 @@ def test_run_name_fits_63_characters_for_any_deployment_name(deployment_name: st
 
 def _take(iterator: Iterator[datetime], count: int) -> list[datetime]:
     return list(itertools.islice(iterator, count))
+
+
+def test_the_short_iteration_margin_gives_what_the_full_margin_gives() -> None:
+    """Away from DST changes cron iteration starts one minute off instead of three hours off
+    (the operator's hot path); every answer must be the same as with the full margin."""
+    expressions = ["* * * * *", "*/7 * * * *", "30 2 * * *", "0 * * * *", "15 1,2,3 * * 0"]
+    zones = ["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"]
+    rng = random.Random(20261122)
+    # Around the 2026 DST changes of those zones, and at random through the year.
+    starts = [datetime(2026, 3, 8, 6, tzinfo=UTC), datetime(2026, 11, 1, 5, tzinfo=UTC)]
+    starts += [datetime(2026, 3, 29, 0, tzinfo=UTC), datetime(2026, 4, 4, 15, tzinfo=UTC)]
+    instants = [s + timedelta(minutes=rng.randint(-240, 240), seconds=rng.random()) for s in starts]
+    instants += [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 31_536_000))]
+    instants += [datetime(2026, 6, 1, 12, 0, tzinfo=UTC)]  # exactly on a fire time
+
+    def answers(schedule: list[maths.Schedule], at: datetime) -> tuple[object, ...]:
+        return (
+            maths.upcoming_fire_times(schedule, at, 3),
+            maths.latest_fire_time(schedule, at),
+            maths.fire_times_in_window(schedule, at - timedelta(hours=5), at, 4),
+        )
+
+    for expression in expressions:
+        for zone in zones:
+            schedule = maths.parse_schedules([{"cron": expression, "timezone": zone}])
+            for at in instants:
+                quick = answers(schedule, at)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(maths, "_STEADY_MARGIN", maths._WALL_CLOCK_MARGIN)
+                    full = answers(schedule, at)
+                assert quick == full, (expression, zone, at)
