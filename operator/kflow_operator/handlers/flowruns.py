@@ -289,7 +289,11 @@ class Supervisor:
                     events.warning(self.body, reason="CancelFailed", message=message)
                 await self._write_state(run, StateType.CANCELLED, "Cancelled", message, t, extra)
             case BeginCancel():
-                grace = grace_period(run.spec, await self._deployment_spec(run))
+                grace = grace_period(
+                    run.spec,
+                    await self._deployment_spec(run),
+                    default=self.runtime.settings.default_grace_period_seconds,
+                )
                 deadline = t + timedelta(seconds=grace)
                 message = (
                     f"Cancelling: stopping the infrastructure; killing it at "
@@ -378,7 +382,7 @@ class Supervisor:
         if admitted is not None:
             await self._do(admitted, run, None)
             return
-        plan = plan_launch(run, deployment)
+        plan = plan_launch(run, deployment, default_image=self.runtime.settings.default_image)
         if isinstance(plan, MarkFailed):
             await self._do(plan, run, None)
             return
