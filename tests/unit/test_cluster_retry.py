@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import http.client
+import ssl
+
 import pytest
-import urllib3
 from kflow.cluster.flowrun_api import is_transient, retrying
-from kubernetes import client
+from kflow.cluster.rest import ApiError, WatchStreamError
 
 
 @pytest.mark.parametrize(
     ("error", "transient"),
     [
-        (client.ApiException(status=500), True),
-        (client.ApiException(status=503), True),
-        (client.ApiException(status=429), True),
-        (client.ApiException(status=404), False),
-        (client.ApiException(status=403), False),
-        (client.ApiException(status=409), False),
+        (ApiError(500, "Reason"), True),
+        (ApiError(503, "Reason"), True),
+        (ApiError(429, "Reason"), True),
+        (ApiError(404, "Reason"), False),
+        (ApiError(403, "Reason"), False),
+        (ApiError(409, "Reason"), False),
         (ConnectionResetError(), True),
-        (urllib3.exceptions.ProtocolError("cut"), True),
+        (http.client.RemoteDisconnected("cut"), True),
+        (http.client.IncompleteRead(b"partial"), True),
+        (WatchStreamError("cut mid-event"), True),
+        (ssl.SSLError("handshake"), True),
+        (TimeoutError(), True),
         (ValueError("bug"), False),
     ],
 )
@@ -27,7 +33,7 @@ def test_transient_failures(error: Exception, transient: bool) -> None:
 
 
 def test_retrying_outlasts_transient_failures_and_not_others() -> None:
-    failures = [ConnectionResetError(), client.ApiException(status=503)]
+    failures = [ConnectionResetError(), ApiError(503, "Reason")]
 
     def flaky() -> str:
         if failures:
@@ -37,7 +43,7 @@ def test_retrying_outlasts_transient_failures_and_not_others() -> None:
     assert retrying(flaky, timeout=5) == "ok"
 
     def forbidden() -> str:
-        raise client.ApiException(status=403)
+        raise ApiError(403, "Reason")
 
-    with pytest.raises(client.ApiException):
+    with pytest.raises(ApiError):
         retrying(forbidden, timeout=5)

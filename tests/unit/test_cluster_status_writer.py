@@ -8,11 +8,11 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from kflow.cluster.rest import ApiError
 from kflow.cluster.status import PendingReport, StateEntry, TaskRunEvent
 from kflow.cluster.status_writer import StatusWriter
 from kflow.states import StateType
 from kflow.transitions import is_accepted
-from kubernetes import client
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -48,7 +48,7 @@ class InMemoryFlowRun:
         with self._lock:
             if resource_version != self.obj["metadata"]["resourceVersion"]:
                 self.conflicts += 1
-                raise client.ApiException(status=409, reason="Conflict")
+                raise ApiError(409, "Conflict")
             self.writes.append(copy.deepcopy(patch))
             return self._apply(patch)
 

@@ -15,10 +15,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import urllib3
 import yaml
 from kubernetes import client
 
 from kflow.cli import Handler
+from kflow.cluster.credentials import load_credentials
 from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
 from kflow.cluster.kube import (
     DEPLOYMENTS,
@@ -41,6 +43,7 @@ from kflow.cluster.presentation import (
     parse_parameter_assignments,
     table,
 )
+from kflow.cluster.rest import ApiError, KubeRestClient
 from kflow.resources import API_VERSION, FLOWRUN_KIND
 from kflow.states import StateType
 
@@ -50,6 +53,7 @@ class _Target:
 
     def __init__(self, args: argparse.Namespace) -> None:
         context = cast(str | None, getattr(args, "context", None))
+        self.context = context
         self.api_client = new_api_client(context)
         self.namespace = cast(str | None, getattr(args, "namespace", None)) or (
             default_namespace(context)
@@ -59,7 +63,7 @@ class _Target:
         self.objects = client.CustomObjectsApi(self.api_client)
 
     def flow_run(self, name: str) -> FlowRunApi:
-        return FlowRunApi(self.api_client, self.namespace, name)
+        return FlowRunApi(KubeRestClient(load_credentials(self.context)), self.namespace, name)
 
     def list(self, plural: str) -> list[dict[str, Any]]:
         listed = cast(
@@ -86,13 +90,13 @@ def _guarded(handler: Handler) -> Handler:
             return _fail(str(error))
         except LogsUnavailable as error:
             return _fail(str(error))
-        except TRANSIENT_ERRORS as error:
+        except (*TRANSIENT_ERRORS, urllib3.exceptions.HTTPError) as error:
             host = _api_host(args)
             return _fail(
                 f"cannot reach the Kubernetes API server {host} ({short_error(error)}); "
                 "check the kube context (--context), or use --local for this machine's runs"
             )
-        except client.ApiException as error:
+        except (client.ApiException, ApiError) as error:
             if error.status == NOT_FOUND:
                 name = getattr(args, "id", None) or getattr(args, "name", "")
                 namespace = getattr(args, "resolved_namespace", None) or args.namespace

@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-
 from kflow.cluster.flowrun_api import (
     GONE,
     NOT_FOUND,
@@ -23,6 +21,7 @@ from kflow.cluster.flowrun_api import (
     FlowRunApi,
     short_error,
 )
+from kflow.cluster.rest import ApiError
 from kflow.states import StateType
 
 logger = logging.getLogger("kflow.cluster")
@@ -90,7 +89,7 @@ class FlowRunWatcher:
         while not self._stopped.is_set():
             try:
                 self._follow()
-            except client.ApiException as error:
+            except ApiError as error:
                 if error.status == GONE:
                     self._reread()
                 elif error.status == NOT_FOUND:
@@ -127,7 +126,7 @@ class FlowRunWatcher:
             return
         try:
             self._reread()
-        except client.ApiException as error:
+        except ApiError as error:
             if error.status == NOT_FOUND:
                 self._emit(GONE_VIEW)
         except TRANSIENT_ERRORS:

@@ -30,9 +30,10 @@ from typing import Any
 
 from kflow.backend import set_backend
 from kflow.cluster.backend import SUSPENDED, FlowRunBackend
+from kflow.cluster.credentials import KubeConfigError, load_credentials
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
 from kflow.cluster.flowrun_api import FlowRunApi, retrying, short_error
-from kflow.cluster.kube import KubeConfigError, new_api_client
+from kflow.cluster.rest import KubeRestClient
 from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
 from kflow.cluster.status import StateEntry, current_state, parse_time
 from kflow.states import TERMINAL_STATE_TYPES, State, StateType
@@ -58,8 +59,7 @@ def execute() -> int:
         )
         return EXIT_NO_FLOW_RUN
     try:
-        api = FlowRunApi(new_api_client(), namespace, name)
-        watch_api = FlowRunApi(new_api_client(), namespace, name)
+        api = FlowRunApi(KubeRestClient(load_credentials()), namespace, name)
         flow_run = retrying(api.get)
     except KubeConfigError as error:
         logger.error("%s", error)
@@ -76,7 +76,7 @@ def execute() -> int:
             state.type.value,
         )
         return EXIT_OK if state.type is StateType.COMPLETED else EXIT_NOT_COMPLETED
-    backend = FlowRunBackend(api, flow_run, watch_api=watch_api)
+    backend = FlowRunBackend(api, flow_run)
     backend.start()
     # resume_flow_run()/pause_flow_run(flow_run_id=...) in the flow reach other FlowRuns.
     set_backend(backend)

@@ -11,6 +11,7 @@ import os
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
+from kflow.cluster.credentials import KubeConfigError
 from kflow.cluster.discovery import (
     SERVICE_ACCOUNT_DIR,
     in_cluster,
@@ -26,6 +27,7 @@ __all__ = [
     "FLOWRUNS",
     "GROUP",
     "VERSION",
+    "KubeConfigError",
     "in_cluster",
     "kube_config_available",
     "kubeconfig_paths",
@@ -71,7 +73,3 @@ def default_namespace(context: str | None = None) -> str:
         return "default"
     namespace = chosen.get("context", {}).get("namespace")
     return str(namespace) if namespace else "default"
-
-
-class KubeConfigError(RuntimeError):
-    """No cluster could be reached from the configuration at hand."""

@@ -18,8 +18,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-
 from kflow.cluster.flowrun_api import (
     CONFLICT,
     NOT_FOUND,
@@ -27,6 +25,7 @@ from kflow.cluster.flowrun_api import (
     FlowRunApi,
     short_error,
 )
+from kflow.cluster.rest import ApiError
 from kflow.cluster.status import (
     PendingReport,
     StateEntry,
@@ -182,10 +181,10 @@ class StatusWriter:
         while True:
             try:
                 outcomes = self._write(report)
-            except client.ApiException as error:
-                if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+            except ApiError as error:
+                if 400 <= error.status < 500 and error.status != 429:
                     message = f"FlowRun status write refused: {error.status} {error.reason}: "
-                    message += str(error.body)[:500]
+                    message += error.message[:500]
                     logger.error("%s", message)
                     for waiter in waiters:
                         waiter.set_exception(StatusWriteError(message))
@@ -224,7 +223,7 @@ class StatusWriter:
                 updated = self._api.patch_status(
                     decision.patch, str(obj["metadata"]["resourceVersion"])
                 )
-            except client.ApiException as error:
+            except ApiError as error:
                 if error.status == CONFLICT:
                     obj = self._read()
                     continue
