@@ -8,10 +8,10 @@ kubectl merges them: the first file that defines a cluster, user or context name
 does the first `current-context`. Relative paths are relative to the file that names them.
 
 Handled here: server, certificate-authority(-data), insecure-skip-tls-verify, tls-server-name,
-token / tokenFile, client-certificate(-data) + client-key(-data), and exec credential plugins
-(the Docker launcher's per-run kubeconfig is one). Anything else (auth-provider,
-username/password, proxy-url) is read through the `kubernetes` library instead: slow, but right
-for the few users who need it.
+proxy-url (http:// only), token / tokenFile, client-certificate(-data) + client-key(-data), and
+exec credential plugins returning a token (the Docker launcher's per-run kubeconfig is one).
+auth-provider and username/password are read through the `kubernetes` library instead: slow,
+but right for the few users who need them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ EXEC_EXPIRY_MARGIN = timedelta(seconds=10)
 """Run an exec plugin again this long before the credential it printed says it expires."""
 
 FALLBACK_USER_FIELDS = ("auth-provider", "username", "password")
-FALLBACK_CLUSTER_FIELDS = ("proxy-url",)
 
 
 class KubeConfigError(RuntimeError):
@@ -174,6 +173,7 @@ class ClusterCredentials:
     ca_data: bytes | None = None
     insecure: bool = False
     tls_server_name: str | None = None
+    proxy: str | None = None
     client_certificate: Path | bytes | None = None
     client_key: Path | bytes | None = None
     token: TokenSource | None = None
@@ -279,10 +279,8 @@ def kubeconfig_credentials(paths: list[Path], context: str | None = None) -> Clu
             f"{where} names user {user_name!r}, which no kubeconfig file defines; add it "
             "under users:"
         )
-    if any(cluster.body.get(f) for f in FALLBACK_CLUSTER_FIELDS) or (
-        user is not None and any(user.body.get(f) for f in FALLBACK_USER_FIELDS)
-    ):
-        return _through_kubernetes_library(name, where)
+    if user is not None and any(user.body.get(f) for f in FALLBACK_USER_FIELDS):
+        return _through_kubernetes_library(paths, name, where)
     return _credentials(cluster, user, where)
 
 
@@ -310,10 +308,23 @@ def _credentials(cluster: _Named, user: _Named | None, where: str) -> ClusterCre
         ca_data=ca if isinstance(ca, bytes) else None,
         insecure=bool(body.get("insecure-skip-tls-verify")),
         tls_server_name=body.get("tls-server-name") or None,
+        proxy=_proxy(body, where),
         client_certificate=certificate,
         client_key=key,
         token=_token_source(user_body, user_source, where),
     )
+
+
+def _proxy(cluster: Mapping[str, Any], where: str) -> str | None:
+    proxy = cluster.get("proxy-url")
+    if not proxy:
+        return None
+    if not str(proxy).startswith("http://"):
+        raise KubeConfigError(
+            f"{where}: proxy-url {proxy!r} is not supported by kflow execute (only http:// "
+            "proxies, reached with CONNECT); use an http:// proxy or none"
+        )
+    return str(proxy)
 
 
 def _pem(body: Mapping[str, Any], key: str, source: Path, where: str) -> Path | bytes | None:
@@ -361,7 +372,7 @@ def _relative_to(source: Path, path: str) -> Path:
     return expanded if expanded.is_absolute() else source.parent / expanded
 
 
-def _through_kubernetes_library(context: str, where: str) -> ClusterCredentials:
+def _through_kubernetes_library(paths: list[Path], context: str, where: str) -> ClusterCredentials:
     """What the kubernetes library makes of the kubeconfig, for the credentials read here."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
@@ -369,7 +380,9 @@ def _through_kubernetes_library(context: str, where: str) -> ClusterCredentials:
     configuration = client.Configuration()
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
-            context=context, client_configuration=configuration
+            config_file=os.pathsep.join(str(p) for p in paths if p.is_file()),
+            context=context,
+            client_configuration=configuration,
         )
     except ConfigException as error:
         raise KubeConfigError(f"{where}: {error}; fix the kubeconfig") from error
@@ -382,6 +395,7 @@ def _through_kubernetes_library(context: str, where: str) -> ClusterCredentials:
         ca_file=Path(ca) if ca else None,
         insecure=not configuration.verify_ssl,
         tls_server_name=getattr(configuration, "tls_server_name", None) or None,
+        proxy=getattr(configuration, "proxy", None) or None,
         client_certificate=Path(certificate) if certificate else None,
         client_key=Path(key) if key else None,
         token=_LibraryToken(configuration),
@@ -395,12 +409,10 @@ class _LibraryToken:
     configuration: Any
 
     def authorization(self) -> str | None:
-        header = self.configuration.get_api_key_with_prefix("authorization")
-        if header:
-            return str(header)
-        if self.configuration.username or self.configuration.password:
-            return str(self.configuration.get_basic_auth_token())
-        return None
+        # The library keeps "Bearer …" or "Basic …" whole under BearerToken (and runs its own
+        # refresh hook, e.g. an auth-provider's, in this call).
+        header = self.configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+        return str(header) if header else None
 
     def invalidate(self) -> None:
         return None

@@ -125,6 +125,13 @@ class _Connection(http.client.HTTPSConnection):
         self._server_name = server_name or host
         self._tls = context
 
+    def set_proxy(self, proxy: str) -> None:
+        """Connect through an HTTP proxy (CONNECT), still verifying the API server's name."""
+        split = urlsplit(proxy)
+        api_host, api_port = self.host, self.port
+        self.host, self.port = split.hostname or "", split.port or 80
+        self.set_tunnel(api_host, api_port)
+
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)
         self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
@@ -247,9 +254,17 @@ class KubeRestClient:
 
     def _new_connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._tls is not None:
-            return _Connection(
+            connection = _Connection(
                 self._host, self._port, timeout, self._tls, self.credentials.tls_server_name
             )
+            if self.credentials.proxy:
+                connection.set_proxy(self.credentials.proxy)
+            return connection
+        if self.credentials.proxy:
+            split = urlsplit(self.credentials.proxy)
+            plain = http.client.HTTPConnection(split.hostname or "", split.port or 80, timeout)
+            plain.set_tunnel(self._host, self._port)
+            return plain
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
