@@ -94,6 +94,7 @@ class ExecPlugin:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     where: str = ""
+    api_version: str = "client.authentication.k8s.io/v1"
     _token: str | None = field(default=None, repr=False)
     _expires: datetime | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -112,7 +113,13 @@ class ExecPlugin:
             self._token = None
 
     def _run(self) -> tuple[str, datetime | None]:
-        environment = {**os.environ, **dict(self.env)}
+        # What client-go tells a plugin: never prompt (there is no terminal in a flow run).
+        info: dict[str, object] = {
+            "apiVersion": self.api_version,
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
+        environment = {**os.environ, **dict(self.env), "KUBERNETES_EXEC_INFO": json.dumps(info)}
         try:
             done = subprocess.run(
                 [self.command, *self.args],
@@ -363,7 +370,9 @@ def _token_source(user: Mapping[str, Any], source: Path, where: str) -> TokenSou
         if os.sep in command and not Path(command).is_absolute():
             command = str(_relative_to(source, command))
         env = tuple((str(e.get("name")), str(e.get("value", ""))) for e in plugin.get("env") or [])
-        return ExecPlugin(command, tuple(str(a) for a in plugin.get("args") or []), env, where)
+        args = tuple(str(a) for a in plugin.get("args") or [])
+        version = str(plugin.get("apiVersion") or "client.authentication.k8s.io/v1")
+        return ExecPlugin(command, args, env, where, version)
     return None
 
 
