@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -235,11 +236,21 @@ class ListWatch:
             # The server ended the watch after WATCH_SECONDS: resume where it stopped.
 
     def stop(self) -> None:
-        """Interrupt an open watch (the thread ends once `closed` is set)."""
+        """Interrupt an open watch (the thread ends once `closed` is set).
+
+        The socket is shut down, not the response closed: closing waits for the lock the
+        reading thread holds until the server ends the watch (minutes), and an operator pod
+        stuck in shutdown is killed by the kubelet before its standby may take over.
+        """
         with self._lock:
             response = self._response
-        if response is not None:
-            try:
-                response.close()
-            except Exception as error:
-                logger.debug("closing the watch of %s: %s", self._what, error)
+        connection = getattr(response, "connection", None) if response is not None else None
+        sock = getattr(connection, "sock", None)
+        if sock is None:
+            return
+        try:
+            # The plain socket's shutdown: SSLSocket's own would pull its state from under the
+            # reader; this just makes the reader's next recv end.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError as error:
+            logger.debug("closing the watch of %s: %s", self._what, error)
