@@ -153,17 +153,42 @@ def test_without_the_job_launcher_the_operator_gets_no_rights_on_workloads(
     chart = render(values)
     for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
         resources = {(g, r) for g, r, _ in rules_of(role)}
-        for workload in (
-            ("batch", "jobs"),
-            ("", "pods"),
-            ("", "serviceaccounts"),
-            ("rbac.authorization.k8s.io", "roles"),
-            ("rbac.authorization.k8s.io", "rolebindings"),
-        ):
+        for workload in (("batch", "jobs"), ("", "pods")):
             assert workload not in resources, f"{workload} granted by {role['metadata']}"
     assert "--launchers=docker" in args_of(chart)
     assert "--docker-host=unix:///var/run/docker.sock" in args_of(chart)
     assert not [a for a in args_of(chart) if a.startswith("--job-")]
+
+
+@pytest.mark.parametrize("values", [DOCKER_ONLY, {**DOCKER_ONLY, **NAMESPACED}])
+def test_docker_runs_get_tokens_of_the_flow_account_only(
+    values: dict[str, str | int | bool],
+) -> None:
+    """Each container gets a short-lived token of kflow-flow-run (never the operator's own
+    credentials): the operator may make that account and create tokens of it, of no other."""
+    chart = render(values)
+    roles = chart.of_kind("Role") if "watchNamespaces" in values else chart.of_kind("ClusterRole")
+    for role in roles:
+        token_rules = [
+            rule for rule in role["rules"] if "serviceaccounts/token" in rule["resources"]
+        ]
+        if not token_rules:
+            continue
+        (rule,) = token_rules
+        assert rule["verbs"] == ["create"] and rule["resourceNames"] == ["kflow-flow-run"]
+        assert granted(role, "", "serviceaccounts") == {"get", "create"}
+        assert granted(role, "rbac.authorization.k8s.io", "roles") == {"create", "patch"}
+        break
+    else:
+        raise AssertionError("no role lets the operator create tokens of kflow-flow-run")
+    off = render({**values, "launchers.kubernetesJob.flowServiceAccounts": False})
+    assert "--no-flow-service-accounts" in args_of(off)
+
+
+def test_without_the_docker_launcher_no_token_is_ever_created() -> None:
+    chart = render({})
+    for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
+        assert ("", "serviceaccounts/token") not in {(g, r) for g, r, _ in rules_of(role)}
 
 
 def test_the_docker_launcher_reaches_the_nodes_socket_as_its_group() -> None:

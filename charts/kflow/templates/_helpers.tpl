@@ -103,16 +103,18 @@ history limits delete them; status is written with a resourceVersion preconditio
 {{- if .Values.launchers.kubernetesJob.enabled }}
 # kubernetes-job launcher: start each run's Job suspended and release it once recorded, watch
 # Jobs and pods, mark them stop-requested, delete them (foreground; pods force-deleted after the
-# grace period),
+# grace period).
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, patch, delete]
-{{- if .Values.launchers.kubernetesJob.flowServiceAccounts }}
-# and give flow pods the ServiceAccount kflow-flow-run with a Role to read and update their
-# FlowRun (a subset of the rights above: RBAC lets one grant only what one holds).
+{{- end }}
+{{- if and (or .Values.launchers.kubernetesJob.enabled .Values.launchers.docker.enabled) .Values.launchers.kubernetesJob.flowServiceAccounts }}
+# Job and Docker launchers: give flow runs the ServiceAccount kflow-flow-run with a Role to read
+# and update their FlowRun (a subset of the rights above: RBAC lets one grant only what one
+# holds).
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get, create]
@@ -123,6 +125,13 @@ history limits delete them; status is written with a resourceVersion preconditio
   resources: [rolebindings]
   verbs: [create]
 {{- end }}
+{{- if .Values.launchers.docker.enabled }}
+# docker launcher: a short-lived token of kflow-flow-run for each run's container (TokenRequest),
+# so a container holds the flow's own rights, never the operator's.
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  resourceNames: [kflow-flow-run]
+  verbs: [create]
 {{- end }}
 {{- end -}}
 
