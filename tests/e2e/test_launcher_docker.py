@@ -4,7 +4,9 @@ runtime image, observed the way a user would (FlowRun status, `kflow flow-run lo
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import tarfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -147,8 +149,16 @@ def test_container_runs_as_the_flow_service_account_not_the_operator(
         "create FlowRun": 403,
     }
     container = container_of(engine, run)
-    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
-    assert mounts["/var/run/kflow"]["RW"] is False
+    # Copied in, not mounted: nothing of the operator's filesystem is shared with the container
+    # (an operator in a pod, or a remote engine, has no path the engine could mount).
+    assert not [m for m in container.attrs["Mounts"] if m["Destination"] == "/var/run/kflow"]
+    stream, _ = container.get_archive("/var/run/kflow")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        assert sorted(archive.getnames()) == [
+            "kflow",
+            "kflow/credential.json",
+            "kflow/kubeconfig",
+        ]
     finished(cluster, "r")
     delete_and_expect_nothing_left(cluster, engine, "r")
 
@@ -157,7 +167,7 @@ def test_flow_tokens_are_renewed_in_place_at_half_life(
     cluster: Cluster, api_client: ApiClient, kubeconfig: Path, tmp_path: Path
 ) -> None:
     """What keeps a flow running for longer than its first token: past half its life the
-    operator writes a fresh token into the mounted directory, and the flow's client (which
+    operator writes a fresh token (copied into the container too), and the flow's client (which
     reads the credential file again once it expires) authenticates with it."""
     credentials = FlowCredentials(
         lambda: api_client,

@@ -4,15 +4,21 @@ lets a long flow outlive its first token."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 from kflow_operator.launchers.flow_credentials import (
+    CONTAINER_DIR,
+    CREDENTIAL_FILE,
+    KUBECONFIG_FILE,
     client_expiry,
     cluster_entry,
+    credentials_archive,
     exec_credential,
     refresh_due,
     run_kubeconfig,
@@ -90,3 +96,18 @@ def test_the_kubernetes_client_rereads_an_expired_credential_and_takes_the_new_t
     assert configuration.get_api_key_with_prefix("BearerToken") == "Bearer renewed", (
         "a credential that has not expired is not read again"
     )
+
+
+def test_the_credential_archive_unpacks_at_the_container_directory(tmp_path: Path) -> None:
+    """What put_archive copies into CONTAINER_DIR's parent: the directory and both files,
+    readable by any user the image runs as."""
+    (tmp_path / KUBECONFIG_FILE).write_text("kubeconfig")
+    (tmp_path / CREDENTIAL_FILE).write_text("{}")
+    with tarfile.open(fileobj=io.BytesIO(credentials_archive(tmp_path))) as archive:
+        members = {member.name: member for member in archive.getmembers()}
+        assert sorted(members) == ["kflow", "kflow/credential.json", "kflow/kubeconfig"]
+        assert members["kflow"].isdir() and members["kflow"].mode == 0o755
+        assert members["kflow/kubeconfig"].mode == 0o644
+        kubeconfig = archive.extractfile("kflow/kubeconfig")
+        assert kubeconfig is not None and kubeconfig.read() == b"kubeconfig"
+    assert PurePosixPath(CONTAINER_DIR).name == "kflow"

@@ -8,8 +8,9 @@ unrecorded: `adopt` (called only for identifiers the FlowRun status names) start
 sweeper removes created containers that no FlowRun names.
 
 How the container reaches the Kubernetes API, with least privilege: the flow process uses
-KUBECONFIG when no in-cluster config exists. Each run gets a directory of its own, mounted
-read-only at /var/run/kflow, holding a kubeconfig with a short-lived token of its namespace's
+KUBECONFIG when no in-cluster config exists. Each run gets files of its own, copied into the
+container at /var/run/kflow (put_archive: no host path is shared, so an operator in a pod and
+a remote engine work alike), holding a kubeconfig with a short-lived token of its namespace's
 flow ServiceAccount — the identity a Job's pod runs as, never the operator's — refreshed by the
 operator while the run lasts (launchers/flow_credentials.py). The API server's address and CA
 come from a kubeconfig the operator is given (`kubeconfig`, default its own) or, for an operator
@@ -42,7 +43,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
@@ -74,6 +75,7 @@ from kflow_operator.launchers.flow_credentials import (
     KUBECONFIG_FILE,
     FlowCredentials,
     cluster_entry,
+    credentials_archive,
     in_cluster_entry,
 )
 
@@ -276,6 +278,8 @@ class DockerLauncher(Launcher):
             ) from error
         self._scope = docker_scope(self._api_url, daemon_id)
         self._credentials = self._flow_credentials()
+        if self._credentials is not None:
+            self._credentials.delivered = self._deliver_by_name
         self._run_names: dict[str, str] = {}
         """Container ID → its name, which names its credential directory."""
         self._wakes = Wakes()
@@ -329,9 +333,9 @@ class DockerLauncher(Launcher):
         name = container_name(request)
         env = {**self._options.extra_env, **request.env}
         volumes = [f"{s}:{t}:{m}" for s, t, m in map(parse_volume, self._docker_volumes(request))]
+        directory = None
         if self._credentials is not None:
             directory = self._credentials.issue(name, request.namespace)
-            volumes.append(f"{directory}:{CONTAINER_DIR}:ro")
             env.setdefault("KUBECONFIG", CONTAINER_KUBECONFIG)
         options = infrastructure.docker
         network = (options.network if options else None) or self._options.default_network
@@ -363,8 +367,35 @@ class DockerLauncher(Launcher):
                 ) from error
             else:
                 raise
+        if directory is not None:
+            self._deliver(container, directory)
         self._run_names[str(container.id)] = name
         return Launched(InfrastructureId(self.type.value, self._scope, str(container.id)))
+
+    def _deliver(self, container: Any, directory: Path) -> None:
+        """Copy a run's credential files into its container (created or running)."""
+        try:
+            container.put_archive(
+                str(PurePosixPath(CONTAINER_DIR).parent), credentials_archive(directory)
+            )
+        except APIError as error:
+            raise LaunchError(
+                f"cannot copy the flow's Kubernetes credentials into the container at "
+                f"{CONTAINER_DIR}: {error.explanation or error}; the image needs a writable "
+                f"{PurePosixPath(CONTAINER_DIR).parent}"
+            ) from error
+
+    def _deliver_by_name(self, run: str, directory: Path) -> None:
+        """After a refresh or an adoption: into the run's container, if it exists yet (at
+        launch it does not; `launch` delivers once it has created it)."""
+        try:
+            container = self._client().containers.get(run)
+        except NotFound:
+            return
+        try:
+            self._deliver(container, directory)
+        except LaunchError as error:
+            logger.warning("refreshed token of %s not delivered: %s", run, error)
 
     def _docker_volumes(self, request: LaunchRequest) -> Sequence[str]:
         options = request.infrastructure.docker

@@ -5,17 +5,20 @@ gets the same identity, never the operator's: for each run the operator asks the
 API for a token of `kflow-flow-run` in the run's namespace and writes, into a directory of its
 own for that run, a kubeconfig (the API server address and CA the operator uses, see
 `cluster_entry`) whose user is an exec credential plugin — `cat` of a credential file beside it.
-The directory is bind-mounted read-only at CONTAINER_DIR and KUBECONFIG points at it.
+Each time the files are written they are also handed to `delivered` (the Docker launcher copies
+them into the container at CONTAINER_DIR, where KUBECONFIG points): copied, not bind-mounted,
+because an operator in a pod has no path the node's Docker engine could mount, and a remote
+engine none at all.
 
 Token lifetime and refresh: the token is requested for `lifetime` (default 6 hours; the API
 server may shorten it). The operator replaces the credential file with a fresh token once half
-of the lifetime has passed (atomically, in the mounted directory, so the container sees the new
-file). The credential file tells the client it expires at three quarters of the lifetime, and
-the Kubernetes clients (the Python client kflow uses, kubectl, client-go) run the exec plugin
-again once that time is near, so a long flow keeps working: it picks up the refreshed token
-without restarting and without any change in the flow. An operator that is down for longer than
-a quarter of the lifetime leaves the flow with an expired token (API calls refused with 401
-until the operator is back and refreshes it).
+of the lifetime has passed (written atomically here, and copied into the container again). The
+credential file tells the client it expires at three quarters of the lifetime, and the
+Kubernetes clients (the Python client kflow uses, kubectl, client-go) run the exec plugin again
+once that time is near, so a long flow keeps working: it picks up the refreshed token without
+restarting and without any change in the flow. An operator that is down for longer than a
+quarter of the lifetime leaves the flow with an expired token (API calls refused with 401 until
+the operator is back and refreshes it).
 
 Not bound to an object: TokenRequest binds tokens only to Pods, Secrets or Nodes, and a
 per-run Secret would need the operator to create Secrets in every namespace (which, with
@@ -28,16 +31,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import os
 import shutil
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -53,7 +58,7 @@ logger = logging.getLogger(__name__)
 Body = dict[str, Any]
 
 CONTAINER_DIR = "/var/run/kflow"
-"""Where a run's credential directory is mounted in its container."""
+"""Where a run's credential files are copied in its container."""
 KUBECONFIG_FILE = "kubeconfig"
 CREDENTIAL_FILE = "credential.json"
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
@@ -179,12 +184,14 @@ class FlowCredentials:
         self._lifetime = max(lifetime, MIN_LIFETIME)
         self._lock = threading.Lock()
         self._issued: dict[str, _Issued] = {}
+        self.delivered: Callable[[str, Path], None] | None = None
+        """Called with (run, directory) after every write of a run's files."""
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
 
     def issue(self, run: str, namespace: str) -> Path:
         """A fresh token for `run` (a directory name: the container's) in `namespace`; the
-        directory to mount at CONTAINER_DIR."""
+        directory whose files belong at CONTAINER_DIR."""
         self._accounts.ensure(namespace)
         target = self._directory / run
         target.mkdir(exist_ok=True)
@@ -239,6 +246,8 @@ class FlowCredentials:
         _write(target / CREDENTIAL_FILE, json.dumps(credential))
         with self._lock:
             self._issued[run] = _Issued(namespace, target, issued, expires)
+        if self.delivered is not None:
+            self.delivered(run, target)
 
     def refresh(self, now: datetime | None = None) -> None:
         """Replace the tokens past half their life (called every minute)."""
@@ -275,6 +284,27 @@ class FlowCredentials:
                 self.remove(path.name)
                 removed.append(path.name)
         return removed
+
+
+def credentials_archive(directory: Path) -> bytes:
+    """A tar of CONTAINER_DIR's last component with a run's files, for Docker's put_archive
+    into CONTAINER_DIR's parent; readable by whatever user the image runs as."""
+    buffer = io.BytesIO()
+    name = PurePosixPath(CONTAINER_DIR).name
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        folder = tarfile.TarInfo(name)
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        folder.mtime = int(time.time())
+        archive.addfile(folder)
+        for file in (KUBECONFIG_FILE, CREDENTIAL_FILE):
+            data = (directory / file).read_bytes()
+            entry = tarfile.TarInfo(f"{name}/{file}")
+            entry.size = len(data)
+            entry.mode = 0o644
+            entry.mtime = folder.mtime
+            archive.addfile(entry, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def _write(path: Path, text: str) -> None:
