@@ -4,7 +4,8 @@ helm install → operator Ready → kubectl apply -f examples/deployment.yaml �
 a `kflow deployment run` run both COMPLETED, with result and logs → a long run cancelled with
 `kubectl patch` → CANCELLED, pod gone → helm upgrade (2 replicas) keeps runs and Deployments →
 the acting operator pod deleted mid-run, the standby takes over and the run completes and is
-recorded → helm uninstall leaves no operator objects.
+recorded → helm upgrade with the Docker launcher, a Docker run completes with only the flow's
+own rights → helm uninstall leaves no operator objects.
 
 It is one test because each step stands on the previous one; a failure names the step, lists
 the steps that passed, and appends what a user would look at (runs, pods, operator logs).
@@ -45,6 +46,7 @@ EXAMPLE_RESULT = {"count": 5, "sum_of_squares": 55.0}  # 1 + 4 + 9 + 16 + 25
 EXAMPLE_LOG_LINE = "Hello, kflow!"
 EXAMPLE_IMAGE = "docker.io/kflow/example-flows:0.1.0"  # what examples/deployment.yaml names
 SLOW_DEPLOYMENT = "sleeper"
+DOCKER_DEPLOYMENT = "in-docker"
 TEST_FLOWS = REPO / "tests" / "support" / "flows"
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
 
@@ -463,12 +465,81 @@ def _walk(
 
         poll(f"the operator to mark {survivor} Finished", finished, timeout=90, interval=1)
 
+    with journey.step(
+        "helm upgrade with the Docker launcher: a Docker run completes as the flow's own account"
+    ):
+        assert docker_host.startswith("unix://"), (
+            f"the chart mounts a node's Docker socket; DOCKER_HOST={docker_host} is not one"
+        )
+        socket_path = docker_host.removeprefix("unix://")
+        helm_as_user(
+            kubeconfig,
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "--namespace",
+            RELEASE_NAMESPACE,
+            "--reuse-values",
+            "--set",
+            "launchers.docker.enabled=true",
+            # The node's socket (here under /root, which the non-root operator could not
+            # traverse) is mounted at the pod's /var/run/docker.sock.
+            "--set",
+            "launchers.docker.host=unix:///var/run/docker.sock",
+            "--set",
+            f"launchers.docker.socketHostPath={socket_path}",
+            "--set",
+            f"launchers.docker.socketGroup={os.stat(socket_path).st_gid}",
+        )
+        admin.in_namespace(RELEASE_NAMESPACE).run(
+            "rollout", "status", "deployment/kflow", "--timeout=180s", timeout=200
+        )
+        user.apply(docker_probe_deployment(test_flows))
+        in_docker = kflow_cli("deployment", "run", DOCKER_DEPLOYMENT, "-n", namespace).strip()
+        run = journey.wait_for_state(in_docker, "COMPLETED", timeout=180)
+        assert run["status"]["infrastructure"]["type"] == "docker", run["status"]
+        seen = run["status"]["result"]["value"]
+        assert seen["user"] == f"system:serviceaccount:{namespace}:kflow-flow-run", seen
+        assert seen["read own FlowRun"] == 200 and seen["patch own FlowRun status"] == 200, seen
+        assert seen["list pods"] == 403 and seen["list secrets"] == 403, seen
+        # Deleted while the operator runs, the run takes its container along.
+        user.run("delete", "flowrun", in_docker, "--wait=true", timeout=120)
+        poll(
+            f"the container of {in_docker} to be removed",
+            lambda: (
+                not docker(
+                    docker_host,
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    f"label=kflow.dev/flow-run-name={in_docker}",
+                ).strip()
+            ),
+            timeout=60,
+        )
+
     with journey.step(f"helm uninstall {RELEASE} leaves no operator objects, keeps the CRDs"):
         helm_as_user(kubeconfig, "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE, "--wait")
         poll("the release's objects to go", lambda: not release_objects(admin), timeout=120)
         for crd in ("deployments.kflow.dev", "flowruns.kflow.dev"):
             admin.run("get", "crd", crd)
         assert user.get_json("flowruns")["items"], "helm uninstall must not delete users' runs"
+
+
+def docker_probe_deployment(image: str) -> str:
+    """A flow that reports who it is to the API and what it may do (tests/support/flows), run as
+    a Docker container by the Helm-installed operator."""
+    return json.dumps(
+        {
+            "apiVersion": "kflow.dev/v1alpha1",
+            "kind": "Deployment",
+            "metadata": {"name": DOCKER_DEPLOYMENT},
+            "spec": {
+                "entrypoint": "launcher_flows.py:probes_access",
+                "infrastructure": {"type": "docker", "image": image},
+            },
+        }
+    )
 
 
 def sleeper_deployment(image: str, grace_seconds: int) -> str:
