@@ -36,7 +36,9 @@ from kflow_operator.decisions.catchup import deadline_of, is_missed
 from kflow_operator.decisions.concurrency import Verdict, decide_run
 from kflow_operator.decisions.run import RunView as SupervisedRun
 from kflow_operator.decisions.runs import AWAITING_SLOT_NAME, ConcurrencyPolicy, RunView
+from kflow_operator.informers import apply_change
 from kflow_operator.kube import Conflict
+from kflow_operator.launchers.list_watch import Change
 from kflow_operator.scheduler import (
     Event,
     ScheduleApi,
@@ -192,13 +194,8 @@ async def flowrun_changed_for_schedule(body: kopf.Body, type: str | None, **_: A
 
 def _remember(body: kopf.Body, type: str | None, runs: bool = False) -> None:
     index = _api.runs if runs else _api.deployments
-    if index is None:
-        return
-    if type == "DELETED":
-        meta = body["metadata"]
-        index.drop(meta["namespace"], meta["name"], meta.get("resourceVersion"))
-    else:
-        index.put(dict(body))
+    if index is not None:
+        apply_change(index, Change(type or "MODIFIED", dict(body)))
 
 
 def _post(event: Event, default: dict[str, Any]) -> None:
