@@ -110,11 +110,13 @@ def _enter_pause(ctx: FlowRunContext, timeout: float) -> None:
     ctx.logger.info("Pausing flow, execution will continue when this flow run is resumed.")
 
 
+INTERRUPT_WAIT_SECONDS = 5.0
+"""How long a sync pause that saw the cancellation waits for the canceller's interrupt."""
+
+
 def _leave_pause(ctx: FlowRunContext, resumed: bool, timeout: float) -> None:
     if ctx.control.cancel_requested:
-        from kflow.engine.interrupts import CancelInterrupt
-
-        raise CancelInterrupt()
+        _cancelled_while_paused(ctx)
     if not resumed:
         raise FlowPauseTimeout(
             f"Flow run was paused and not resumed within {timeout:g} second(s). Resume it "
@@ -123,6 +125,30 @@ def _leave_pause(ctx: FlowRunContext, resumed: bool, timeout: float) -> None:
     state = Running(state_details=StateDetails(ctx.flow_run.id))
     ctx.flow_run.state = ctx.backend.set_flow_run_state(ctx.flow_run, state)
     ctx.logger.info("Resuming flow run execution!")
+
+
+def _cancelled_while_paused(ctx: FlowRunContext) -> None:
+    """End the paused body with exactly one CancelInterrupt.
+
+    The canceller (another thread) sets the cancel flag before it claims this thread and
+    raises into it, so the flag may be seen here first. Raising here as well would leave the
+    canceller's exception pending, to land later in the engine's own handling (the final state
+    write) and skip the on_cancellation hooks. Whoever claims the thread raises; if the
+    canceller did, its exception arrives at the next bytecode, so wait for it here, where
+    nothing of a resumed run has happened yet.
+    """
+    import threading
+    import time
+
+    from kflow.engine import cancellation
+    from kflow.engine.interrupts import CancelInterrupt
+
+    if ctx.async_task is not None or cancellation.claim_thread(threading.get_ident()):
+        raise CancelInterrupt()
+    deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.001)
+    raise CancelInterrupt()
 
 
 def pause_blocking(ctx: FlowRunContext, timeout: float) -> None:
