@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore other replicas (no peering); only when exactly one operator runs",
     )
     parser.add_argument(
+        "--external-peering",
+        action="store_true",
+        help="the peering object is created by the installer (the Helm chart does), not by the "
+        "operator; until it exists the operator waits",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=None,
@@ -260,7 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     api = KubeApi()
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
-            api.ensure_peering(PEERING_NAME, namespace)
+            if not args.external_peering:
+                # Creating it here would race the chart, which owns it (helm install then
+                # fails on "already exists" when this pod starts first).
+                api.ensure_peering(PEERING_NAME, namespace)
             listed = api.peering_identities(PEERING_NAME, namespace)
             api.remove_peers(
                 PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), _alive)

@@ -402,3 +402,13 @@ def test_the_operator_takes_its_log_format_from_the_chart_env(
     else:
         monkeypatch.setenv("KFLOW_LOG_FORMAT", env)
     assert parse_args([]).log_format == expected
+
+
+def test_the_chart_owns_the_peering_object_and_the_operator_does_not_create_it() -> None:
+    """Both creating it raced: helm install failed on "already exists" when the pod won."""
+    chart = render({})
+    assert chart.of_kind("ClusterKopfPeering")
+    assert "--external-peering" in args_of(chart)
+    listed = render(NAMESPACED)
+    assert len(listed.of_kind("KopfPeering")) == 2
+    assert "--external-peering" in args_of(listed)

@@ -9,6 +9,7 @@ exit, which is what the history promises; only a power cut may lose the last tra
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from kflow.exceptions import KflowException
@@ -131,15 +132,34 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
             path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
         )
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        _ensure_schema(connection, path)
+        _prepare(connection, path)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise HistoryDatabaseError(
             f"cannot use the kflow run history at {path} ({exc}); point KFLOW_HOME at a "
             f"writable directory, or move the file away to start a fresh history."
         ) from exc
     return connection
+
+
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """WAL mode and the schema, retried while another connection holds the lock.
+
+    Switching a new database to WAL can fail with "database is locked" at once, without the
+    busy handler, while another process or thread opens the same fresh file (SQLite declines
+    to wait where waiting could deadlock); the next try succeeds once that one is done.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            _ensure_schema(connection, path)
+            return
+        except sqlite3.OperationalError as exc:
+            contended = "locked" in str(exc) or "busy" in str(exc)
+            if not contended or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
