@@ -240,6 +240,21 @@ def helm_as_user(kubeconfig: Path, *args: str) -> str:
     return helm(*args, kubeconfig=kubeconfig, timeout=600)
 
 
+def helm_upgrade(kubeconfig: Path, *values: str) -> None:
+    """`helm upgrade` of the release keeping its values, with `--set` for each of `values`."""
+    sets = [arg for value in values for arg in ("--set", value)]
+    helm_as_user(
+        kubeconfig,
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        RELEASE_NAMESPACE,
+        "--reuse-values",
+        *sets,
+    )
+
+
 def remove_leftover_release(kubeconfig: Path) -> None:
     """A release left by an interrupted earlier run (a fresh cluster has none)."""
     with contextlib.suppress(HelmError):
@@ -410,19 +425,7 @@ def _walk(
             item["metadata"]["uid"]
             for item in user.get_json("flowruns,deployments.kflow.dev")["items"]
         }
-        helm_as_user(
-            kubeconfig,
-            "upgrade",
-            RELEASE,
-            str(CHART),
-            "--namespace",
-            RELEASE_NAMESPACE,
-            "--reuse-values",
-            "--set",
-            "logging.verbose=true",
-            "--set",
-            "replicaCount=2",
-        )
+        helm_upgrade(kubeconfig, "logging.verbose=true", "replicaCount=2")
         admin.in_namespace(RELEASE_NAMESPACE).run(
             "rollout", "status", "deployment/kflow", "--timeout=180s", timeout=200
         )
@@ -472,23 +475,13 @@ def _walk(
             f"the chart mounts a node's Docker socket; DOCKER_HOST={docker_host} is not one"
         )
         socket_path = docker_host.removeprefix("unix://")
-        helm_as_user(
+        helm_upgrade(
             kubeconfig,
-            "upgrade",
-            RELEASE,
-            str(CHART),
-            "--namespace",
-            RELEASE_NAMESPACE,
-            "--reuse-values",
-            "--set",
             "launchers.docker.enabled=true",
             # The node's socket (here under /root, which the non-root operator could not
             # traverse) is mounted at the pod's /var/run/docker.sock.
-            "--set",
             "launchers.docker.host=unix:///var/run/docker.sock",
-            "--set",
             f"launchers.docker.socketHostPath={socket_path}",
-            "--set",
             f"launchers.docker.socketGroup={os.stat(socket_path).st_gid}",
         )
         admin.in_namespace(RELEASE_NAMESPACE).run(
