@@ -116,7 +116,7 @@ def ignores_sigterm() -> None:
 '''
 FLOWS_FILE = "latency_flows.py"
 POD_RUN_LABEL = "kflow.dev/flow-run-name"
-"""The Job launcher's label naming a pod's FlowRun (kflow_operator.launchers.kubernetes_job)."""
+"""The Job launcher's label naming a pod's FlowRun (launchers/kubernetes_job/names.py)."""
 
 
 @dataclass(frozen=True)

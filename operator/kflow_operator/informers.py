@@ -18,7 +18,7 @@ from kflow.cluster.kube import new_api_client
 from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
 from kubernetes.client import CustomObjectsApi
 
-from kflow_operator.launchers.list_watch import Change, ListWatch
+from kflow_operator.kubeapi.list_watch import Change, ListWatch
 from kflow_operator.object_index import ObjectIndex
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from kflow_operator import handlers
 from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import ProcessId, host_scope, read_proc_stat
 from kflow_operator.kube import KubeApi
-from kflow_operator.launchers import docker as docker_launcher
-from kflow_operator.launchers import kubernetes_job
 from kflow_operator.launchers.base import Launcher
+from kflow_operator.launchers.docker import flags as docker_flags
+from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
 from kflow_operator.peers import dead_local_peers, own_identity
 from kflow_operator.runtime import Runtime
@@ -141,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         "neither its FlowRun nor its Deployment sets cancelGracePeriodSeconds "
         "(default %(default)s)",
     )
-    kubernetes_job.add_arguments(parser)
-    docker_launcher.add_arguments(parser)
+    job_flags.add_arguments(parser)
+    docker_flags.add_arguments(parser)
     return parser
 
 
@@ -279,10 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         launchers["process"] = ProcessLauncher(operator_settings.log_dir)
     namespaces = operator_settings.namespaces
     for launcher in (
-        kubernetes_job.from_arguments(args, namespaces, api.get_flowrun),
-        docker_launcher.from_arguments(
-            args, operator_settings.state_dir, namespaces, api.get_flowrun
-        ),
+        job_flags.from_arguments(args, namespaces, api.get_flowrun),
+        docker_flags.from_arguments(args, operator_settings.state_dir, namespaces, api.get_flowrun),
     ):
         if launcher is not None:
             launchers[launcher.type.value] = launcher

@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import pytest
 from docker.models.containers import Container
-from kflow_operator.launchers.docker import flatten_kubeconfig
+from kflow_operator.launchers.docker.kube_access import flatten_kubeconfig
 from kflow_operator.launchers.flow_account import FlowAccounts
 from kflow_operator.launchers.flow_credentials import (
     CREDENTIAL_FILE,

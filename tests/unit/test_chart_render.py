@@ -125,7 +125,7 @@ def test_the_operator_holds_every_right_it_grants_flow_pods(
     values: dict[str, str | int | bool],
 ) -> None:
     """RBAC refuses to create a Role granting more than its creator holds (no `escalate`)."""
-    from kflow_operator.launchers.kubernetes_job import FLOW_ROLE_RULES
+    from kflow_operator.launchers.flow_account import FLOW_ROLE_RULES
 
     chart = render(values)
     operator_role = chart.one("Role", "team-a") if values else chart.one("ClusterRole")

@@ -10,7 +10,7 @@ from kflow.resources import DeploymentSpec
 from kflow_operator.decisions.actions import MarkFailed
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.run import RunView
-from kflow_operator.launchers.base import LaunchRequest
+from kflow_operator.infrastructure import LaunchRequest
 
 
 def deployment(**infrastructure: Any) -> DeploymentSpec:

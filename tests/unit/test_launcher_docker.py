@@ -10,24 +10,19 @@ import pytest
 import yaml
 from kflow.resources import InfrastructureSpec
 from kflow_operator.identifiers import format_pid, parse_pid
-from kflow_operator.launchers.base import (
-    UNRECORDED_GRACE_SECONDS,
-    LaunchRequest,
-    ObservedPhase,
-    signal_of_exit_code,
-)
-from kflow_operator.launchers.docker import (
+from kflow_operator.infrastructure import LaunchRequest, ObservedPhase, signal_of_exit_code
+from kflow_operator.launchers.base import UNRECORDED_GRACE_SECONDS
+from kflow_operator.launchers.docker.container_spec import parse_volume
+from kflow_operator.launchers.docker.kube_access import flatten_kubeconfig
+from kflow_operator.launchers.docker.names import (
     LABEL_UID,
-    RemovalPolicy,
     container_labels,
     container_name,
     docker_api_url,
     docker_scope,
-    flatten_kubeconfig,
-    observation_of_state,
-    parse_volume,
-    should_sweep,
 )
+from kflow_operator.launchers.docker.observe import observation_of_state, should_sweep
+from kflow_operator.launchers.docker.options import RemovalPolicy
 
 UID = "5f0c6a53-2a39-4c34-9d2e-0c1b2a3d4e5f"
 

@@ -9,17 +9,19 @@ from typing import Any
 
 import pytest
 from kflow.resources import InfrastructureSpec
-from kflow_operator.launchers.base import LaunchError, LaunchRequest, ObservedPhase
-from kflow_operator.launchers.kubernetes_job import (
-    FLOW_ROLE_RULES,
+from kflow_operator.infrastructure import LaunchRequest, ObservedPhase
+from kflow_operator.launchers.base import LaunchError
+from kflow_operator.launchers.flow_account import FLOW_ROLE_RULES
+from kflow_operator.launchers.kubernetes_job.manifest import job_manifest, strategic_merge
+from kflow_operator.launchers.kubernetes_job.names import (
     STOP_ANNOTATION,
     JobId,
     format_job_id,
-    job_manifest,
     job_name,
+)
+from kflow_operator.launchers.kubernetes_job.observe import (
     observation_of_job,
     should_delete_unrecorded,
-    strategic_merge,
 )
 
 UID = "5f0c6a53-2a39-4c34-9d2e-0c1b2a3d4e5f"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kflow_operator.informers import apply_change, deployment_ref
-from kflow_operator.launchers.list_watch import Change
+from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.object_index import ObjectIndex, is_newer
 
 

@@ -27,7 +27,7 @@ from kflow_operator.decisions.cancellation import KILL_CONFIRM_SECONDS, grace_pe
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import LINGER_SECONDS, decide
 from kflow_operator.decisions.run import RunView, conditions_patch, state_patch
-from kflow_operator.launchers.base import RUNNING, LaunchRequest, Observation, ObservedPhase
+from kflow_operator.infrastructure import RUNNING, LaunchRequest, Observation, ObservedPhase
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 EXITED_3 = Observation(ObservedPhase.EXITED, exit_code=3)

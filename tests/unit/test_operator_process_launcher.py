@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from kflow.resources import InfrastructureSpec
 from kflow_operator.identifiers import InfrastructureId, ProcessId
-from kflow_operator.launchers.base import LaunchError, LaunchRequest, ObservedPhase
+from kflow_operator.infrastructure import LaunchRequest, ObservedPhase
+from kflow_operator.launchers.base import LaunchError
 from kflow_operator.launchers.process import ProcessLauncher
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kflow_operator.launchers.base import Observation
+from kflow_operator.infrastructure import Observation
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.run import CANCEL_FAILED, DEFAULT_GRACE_SECONDS, RunView
-from kflow_operator.launchers.base import Observation
+from kflow_operator.infrastructure import Observation
 
 KILL_CONFIRM_SECONDS = 10
 """After SIGKILL, how long a process may still be seen before the kill is reported as failed."""

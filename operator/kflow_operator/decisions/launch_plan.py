@@ -6,7 +6,7 @@ from kflow.resources import DeploymentSpec, InfrastructureType
 
 from kflow_operator.decisions.actions import MarkFailed
 from kflow_operator.decisions.run import RunView
-from kflow_operator.launchers.base import LaunchRequest
+from kflow_operator.infrastructure import LaunchRequest
 
 RUN_NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
 RUN_NAME_ENV = "KFLOW_FLOW_RUN_NAME"

@@ -25,7 +25,7 @@ from kflow_operator.decisions.actions import (
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
 from kflow_operator.decisions.run import FINISHED, RunView
-from kflow_operator.launchers.base import Observation
+from kflow_operator.infrastructure import Observation
 
 LINGER_SECONDS = 30
 """A process still running this long after its run's final state is killed (no leftovers)."""

@@ -38,7 +38,7 @@ from kflow_operator.decisions.run import RunView as SupervisedRun
 from kflow_operator.decisions.runs import AWAITING_SLOT_NAME, ConcurrencyPolicy, RunView
 from kflow_operator.informers import apply_change
 from kflow_operator.kube import Conflict
-from kflow_operator.launchers.list_watch import Change
+from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.scheduler import (
     Event,
     ScheduleApi,

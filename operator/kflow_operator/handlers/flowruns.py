@@ -57,8 +57,9 @@ from kflow_operator.decisions.run import (
     conditions_patch,
     state_patch,
 )
+from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kube import Body, Conflict
-from kflow_operator.launchers.base import Launched, Launcher, LaunchError, Observation
+from kflow_operator.launchers.base import Launcher, LaunchError
 from kflow_operator.runtime import Runtime
 
 RESOURCE = (GROUP, VERSION, FLOWRUN_PLURAL)

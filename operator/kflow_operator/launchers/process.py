@@ -31,16 +31,14 @@ from kflow_operator.identifiers import (
     process_id_of,
     read_proc_stat,
 )
-from kflow_operator.launchers.base import (
+from kflow_operator.infrastructure import (
     RUNNING,
     Launched,
-    Launcher,
-    LaunchError,
     LaunchRequest,
     Observation,
     ObservedPhase,
-    Wake,
 )
+from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.gate import gate_command
 

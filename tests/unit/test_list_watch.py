@@ -10,7 +10,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from kflow_operator.launchers.list_watch import (
+from kflow_operator.kubeapi.list_watch import (
     Change,
     KnownObjects,
     ListWatch,
@@ -130,6 +130,6 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
             closed.set()
         raise ApiException(status=504, reason="Too large resource version")
 
-    with mock.patch("kflow_operator.launchers.list_watch.BEHIND_RETRY_SECONDS", 0.01):
+    with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert calls == ["list", "watch", "watch", "watch"]

@@ -1,0 +1,96 @@
+"""What the operator asks of infrastructure and what it learns back: the values `decisions/`
+reasons about and `launchers/` produce.
+
+Pure values, no I/O: the lifecycle decisions (decisions/) read an `Observation` and plan a
+`LaunchRequest` without knowing which launcher is behind them, and every launcher (launchers/)
+takes the request and reports what it sees in the same terms.
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kflow.resources import InfrastructureSpec
+
+from kflow_operator.identifiers import InfrastructureId
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Everything needed to start one attempt of one FlowRun."""
+
+    namespace: str
+    name: str
+    uid: str
+    attempt: int
+    infrastructure: InfrastructureSpec
+    """The effective infrastructure: the Deployment's, or the ad-hoc run's own."""
+    env: Mapping[str, str]
+    """The run's environment: the Deployment's env plus KFLOW_FLOW_RUN_NAMESPACE/NAME/UID."""
+    command: Sequence[str] | None = None
+    """The command that runs the flow; None means the launcher's default `kflow execute`."""
+
+    @property
+    def launch_key(self) -> str:
+        """Names this attempt's infrastructure: the same key never starts two of it."""
+        return f"{self.uid}-{self.attempt}"
+
+
+@dataclass(frozen=True)
+class Launched:
+    identifier: InfrastructureId
+    log_path: str | None = None
+    """Where the run's output is kept, when the launcher keeps it in a file."""
+
+
+class ObservedPhase(enum.StrEnum):
+    RUNNING = "running"
+    EXITED = "exited"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the infrastructure is doing now, as far as the launcher can tell."""
+
+    phase: ObservedPhase
+    exit_code: int | None = None
+    signal: str | None = None
+    """The signal that ended it, e.g. `SIGKILL`."""
+    reason: str = ""
+    """Why, in words (`OOMKilled`, `PID reused by another program`, …)."""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def gone(self) -> bool:
+        return self.phase is not ObservedPhase.RUNNING
+
+    def describe(self) -> str:
+        """`exited with code 3`, `killed by SIGKILL`, `not found (…)`: for state messages."""
+        if self.phase is ObservedPhase.RUNNING:
+            return "running"
+        if self.signal:
+            text = f"killed by {self.signal}"
+        elif self.exit_code is not None:
+            text = f"exited with code {self.exit_code}"
+        elif self.phase is ObservedPhase.EXITED:
+            text = "exited"
+        else:
+            text = "is gone"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+RUNNING = Observation(ObservedPhase.RUNNING)
+
+
+def signal_of_exit_code(code: int) -> str | None:
+    """`137` → `SIGKILL`: a container's main process killed by a signal exits with 128+N."""
+    if code <= 128:
+        return None
+    try:
+        return signal.Signals(code - 128).name
+    except ValueError:
+        return None
