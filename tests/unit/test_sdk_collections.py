@@ -473,3 +473,56 @@ def test_async_task_waits_for_unfinished_nested_futures_off_the_event_loop() -> 
         return result
 
     assert asyncio.run(f()) == 2
+
+
+def test_async_subflow_waits_for_unfinished_inputs_off_the_event_loop() -> None:
+    released = threading.Event()
+    received: list[Any] = []
+
+    @task
+    def gated(x: int) -> int:
+        return x if released.wait(timeout=10) else -1
+
+    @flow
+    async def child(xs: list[int]) -> int:
+        received.append(xs)
+        return sum(xs)
+
+    async def release_from_the_loop() -> None:
+        await asyncio.sleep(0)
+        released.set()
+
+    @flow
+    async def parent() -> int:
+        releasing = asyncio.create_task(release_from_the_loop())
+        result = await child(gated.map([2, 3]))
+        await releasing
+        return result
+
+    assert asyncio.run(parent()) == 5
+    assert received == [[2, 3]]
+
+
+def test_async_subflow_with_a_failed_unfinished_input_does_not_run() -> None:
+    released = threading.Event()
+    ran: list[Any] = []
+
+    @task
+    def gated_boom() -> int:
+        released.wait(timeout=10)
+        raise ValueError("boom")
+
+    @flow
+    async def child(xs: list[int]) -> int:
+        ran.append(xs)
+        return sum(xs)
+
+    @flow
+    async def parent() -> tuple[State[Any], str]:
+        upstream = gated_boom.submit()
+        asyncio.get_running_loop().call_soon(released.set)
+        return await child([upstream], return_state=True), _upstream_message(upstream)
+
+    child_state, expected = asyncio.run(parent(return_state=True)).data
+    assert child_state.type is StateType.FAILED and child_state.message == expected
+    assert ran == []

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from kflow.context import flow_run_ctx, task_run_ctx
 from kflow.engine.flow_engine import FlowRunExec, outcome
-from kflow.engine.resolution import resolve_inputs
+from kflow.engine.resolution import has_unfinished, resolve_inputs
 from kflow.engine.task_engine import _loop_running, check_boundary
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 
 if TYPE_CHECKING:
     from kflow.backend import Backend
+    from kflow.context import FlowRunContext
     from kflow.flows import Flow
     from kflow.states import State
 
@@ -31,12 +32,9 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     upstream_failed: UpstreamFailed | None = None
     if parent is not None:
         check_boundary(parent)
-        # Futures and states handed to a subflow arrive as their values, as the spec says; a
-        # failed upstream ends the subflow run FAILED before its body runs, as for a task.
-        try:
-            params = {name: resolve_inputs(value) for name, value in params.items()}
-        except UpstreamFailed as exc:
-            upstream_failed = exc
+        if flow.isasync and _loop_running() and has_unfinished(params):
+            return _run_async_subflow_when_inputs_ready(flow, params, parent, return_state)
+        params, upstream_failed = _subflow_inputs(params)
     run = FlowRunExec(flow, params, parent, invalid=upstream_failed)
     if flow.isasync:
         if parent is not None and not _loop_running():
@@ -45,6 +43,27 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
             return outcome(asyncio.run(run.run_async()), return_state)
         return run.run_async_for_caller(return_state)
     return outcome(run.run_sync(), return_state)
+
+
+def _subflow_inputs(params: dict[str, Any]) -> tuple[dict[str, Any], UpstreamFailed | None]:
+    """Futures and states handed to a subflow arrive as their values, as the spec says; a
+    failed upstream ends the subflow run FAILED before its body runs, as for a task."""
+    try:
+        return {name: resolve_inputs(value) for name, value in params.items()}, None
+    except UpstreamFailed as exc:
+        return params, exc
+
+
+async def _run_async_subflow_when_inputs_ready(
+    flow: Flow[Any, Any], params: dict[str, Any], parent: FlowRunContext, return_state: bool
+) -> Any:
+    """An async subflow whose inputs are still running waits for them in a worker thread, so
+    the parent's event loop keeps running meanwhile."""
+    import asyncio
+
+    params, upstream_failed = await asyncio.to_thread(_subflow_inputs, params)
+    run = FlowRunExec(flow, params, parent, invalid=upstream_failed)
+    return await run.run_async_for_caller(return_state)
 
 
 def run_flow(
