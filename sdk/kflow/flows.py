@@ -183,7 +183,7 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the flow: its value (a coroutine for async flows), or its State with
         `return_state=True`. A flow that did not complete raises its exception."""
-        from kflow.engine.flow_engine import call_flow
+        from kflow.engine.flow_calls import call_flow
 
         return call_flow(self, args, kwargs)
 

@@ -1,12 +1,12 @@
-"""Futures of submitted task runs, and turning futures/states in arguments into data."""
+"""Futures of submitted task runs, and the wrappers that change how they are passed on."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kflow.exceptions import UpstreamTaskError
-from kflow.states import State, StateType
+from kflow.states import State
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -122,56 +122,7 @@ class unmapped(Generic[T]):
 
 
 class UpstreamFailed(UpstreamTaskError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Upstream task run {name!r} did not reach a 'COMPLETED' state.")
+    """A run's input came from a run that did not complete: the run does not start."""
 
-
-_SCALARS = (str, int, float, bool, bytes, type(None))
-
-
-def resolve(value: Any, allow_failed: bool = False) -> Any:
-    """Replace futures and states inside `value` by their results (waiting as needed).
-
-    Looks into lists, tuples, sets and dicts, as Prefect does. Raises UpstreamFailed when an
-    upstream run did not complete, unless wrapped in `allow_failure`.
-    """
-    cls = type(value)
-    if cls in _SCALARS:
-        return value
-    if cls is TaskRunFuture:
-        state = value.wait()
-        return _state_value(state, value.task_run.name, allow_failed)
-    if isinstance(value, State):
-        return _state_value(value, value.name, allow_failed)
-    if cls is allow_failure:
-        return resolve(value.value, True)
-    if cls is list or cls is tuple or cls is set or cls is frozenset:
-        if all(type(item) in _SCALARS for item in value):
-            return value
-        return cls(resolve(item, allow_failed) for item in value)
-    if cls is dict:
-        if all(type(item) in _SCALARS for item in value.values()):
-            return value
-        return {k: resolve(v, allow_failed) for k, v in value.items()}
-    return value
-
-
-def _state_value(state: State[Any], name: str, allow_failed: bool) -> Any:
-    if state.type is StateType.COMPLETED:
-        return state.result()
-    if allow_failed:
-        return state.result(raise_on_failure=False)
-    raise UpstreamFailed(name)
-
-
-def wait_for_all(items: Iterable[Any]) -> None:
-    """Wait for the futures/states of `wait_for=`; UpstreamFailed if one did not complete."""
-    for item in items:
-        failed_ok = type(item) is allow_failure
-        target = item.value if failed_ok else item
-        if type(target) is TaskRunFuture:
-            state = target.wait()
-            if state.type is not StateType.COMPLETED and not failed_ok:
-                raise UpstreamFailed(target.task_run.name)
-        elif isinstance(target, State) and not target.is_completed() and not failed_ok:
-            raise UpstreamFailed(target.name)
+    def __init__(self, name: str, kind: str = "task run") -> None:
+        super().__init__(f"Upstream {kind} {name!r} did not reach a 'COMPLETED' state.")

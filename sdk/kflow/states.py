@@ -140,7 +140,9 @@ class State(Generic[T]):
         """The value this state stands for; raises the run's exception when it did not complete.
 
         States nested in `data` (a flow that returned futures or states) are unwrapped to their
-        own results, so a flow returning `(x, y)` futures gives back their two values.
+        own results, so a flow returning `(x, y)` futures gives back their two values. With
+        `raise_on_failure=False`, `data` comes back as it stands: the exception of a failed run,
+        or the returned structure holding each returned run's final state.
         """
         from kflow.engine.results_unwrap import state_result
 

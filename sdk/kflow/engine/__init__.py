@@ -11,6 +11,6 @@ Public entry points for other parts of kflow:
 """
 
 from kflow.engine.cancellation import cancel_flow_run, crash_flow_run
-from kflow.engine.flow_engine import run_flow
+from kflow.engine.flow_calls import run_flow
 
 __all__ = ["cancel_flow_run", "crash_flow_run", "run_flow"]

@@ -4,6 +4,7 @@
 * returns None → from all its task runs and subflow runs: `All states completed.`,
   `1/2 states failed.`, `1/3 states cancelled.` …;
 * returns futures or states, alone or in a list/tuple/set → those, resolved, decide the same way;
+  in other structures (a dict, nested lists) they are not counted, only resolved to states;
 * returns a State it made itself → that state;
 * returns anything else → COMPLETED with that value.
 """
@@ -13,16 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kflow.futures import TaskRunFuture
+from kflow.engine.resolution import futures_to_states
 from kflow.states import Completed, State, StateType
 
-_COLLECTIONS = (list, tuple, set, frozenset)
-
-
-def _to_state(value: Any) -> Any:
-    if type(value) is TaskRunFuture:
-        return value.wait()
-    return value
+_STATE_COLLECTIONS = (list, tuple, set, frozenset)
 
 
 def final_state(retval: Any, children: Sequence[State[Any]]) -> State[Any]:
@@ -30,18 +25,21 @@ def final_state(retval: Any, children: Sequence[State[Any]]) -> State[Any]:
         if not children:
             return Completed()
         return aggregate(children, keep_data=False)
-    value = _to_state(retval)
+    # The returned futures become their final states, wherever they sit: the flow's state
+    # holds what it returned, and `result(raise_on_failure=False)` gives it back.
+    value = futures_to_states(retval)
     if isinstance(value, State):
         details = value.state_details
         if details.task_run_id is None and details.flow_run_id is None:
             return value  # made by the user: it is the final state as it stands
         return aggregate([value], data=value)
-    if isinstance(value, _COLLECTIONS) and value:
-        items = [_to_state(item) for item in value]
-        if all(isinstance(item, State) for item in items):
-            container: Any = type(value)(items)
-            return aggregate(items, data=container)
-    return Completed(data=retval)
+    if (
+        isinstance(value, _STATE_COLLECTIONS)
+        and value
+        and all(isinstance(item, State) for item in value)
+    ):
+        return aggregate(list(value), data=value)
+    return Completed(data=value)
 
 
 def aggregate(states: Sequence[State[Any]], keep_data: bool = True, data: Any = None) -> State[Any]:

@@ -7,12 +7,11 @@ step with the child's, and it reports to the parent's backend.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from kflow.backend import Backend, FlowRun, TaskRun, get_backend
-from kflow.context import FlowRunContext, flow_run_ctx, task_run_ctx
+from kflow.context import FlowRunContext, flow_run_ctx
 from kflow.engine import cancellation
 from kflow.engine.final_state import final_state
 from kflow.engine.hooks import run_hooks
@@ -23,10 +22,9 @@ from kflow.engine.interrupts import (
     raise_in_thread,
     timeout_scope,
 )
-from kflow.engine.task_engine import check_boundary
 from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
-from kflow.futures import resolve
+from kflow.futures import UpstreamFailed
 from kflow.logging import (
     disable_log_prints,
     enable_log_prints,
@@ -59,79 +57,9 @@ _INFO = 20
 ABORT_GRACE_SECONDS = 5.0
 
 
-def _loop_running() -> bool:
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio.events._get_running_loop() is not None
-
-
-def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return_state = kwargs.pop("return_state", False)
-    task_ctx = task_run_ctx.get()
-    if task_ctx is not None:
-        raise RuntimeError(
-            f"Flow {flow.name!r} was called from inside task {task_ctx.task.name!r}. Flows "
-            "cannot be run from within tasks: call it from the flow as a subflow instead."
-        )
-    parent = flow_run_ctx.get()
-    params = flow.call_signature().bind(args, kwargs)
-    if parent is not None:
-        check_boundary(parent)
-        # Futures and states handed to a subflow arrive as their values, as the spec says.
-        params = {name: resolve(value) for name, value in params.items()}
-    run = FlowRunExec(flow, params, parent)
-    if flow.isasync:
-        if parent is not None and not _loop_running():
-            import asyncio
-
-            return _outcome(asyncio.run(run.run_async()), return_state)
-        return run.run_async_for_caller(return_state)
-    return _outcome(run.run_sync(), return_state)
-
-
-def _outcome(state: State[Any], return_state: bool) -> Any:
+def outcome(state: State[Any], return_state: bool) -> Any:
+    """What a flow call returns: its final state, or the value it stands for (raising)."""
     return state if return_state else state.result()
-
-
-def run_flow(
-    flow: Flow[Any, Any],
-    parameters: dict[str, Any] | None = None,
-    *,
-    flow_run_id: str | None = None,
-    flow_run_name: str | None = None,
-    backend: Backend | None = None,
-    tags: list[str] | None = None,
-    scheduled_time: float | None = None,
-    existing: bool = True,
-) -> State[Any]:
-    """Run `flow` as a given, pre-existing flow run (what `kflow execute` does for a FlowRun).
-
-    `parameters` is a JSON-like dict by parameter name; binding or validation errors end the
-    run as FAILED (never RUNNING) with a message naming the parameter. Returns the final
-    state; never raises for a failed run.
-    """
-    raw = dict(parameters or {})
-    invalid: ParameterTypeError | None = None
-    try:
-        params = flow.call_signature().bind((), raw)
-    except ParameterTypeError as exc:
-        invalid, params = exc, raw
-    run = FlowRunExec(
-        flow,
-        params,
-        None,
-        flow_run_id=flow_run_id,
-        flow_run_name=flow_run_name,
-        backend=backend,
-        tags=tags,
-        scheduled_time=scheduled_time,
-        existing=existing,
-        invalid=invalid,
-    )
-    if flow.isasync:
-        import asyncio
-
-        return asyncio.run(run.run_async())
-    return run.run_sync()
 
 
 class FlowRunExec:
@@ -149,7 +77,7 @@ class FlowRunExec:
         tags: list[str] | None = None,
         scheduled_time: float | None = None,
         existing: bool = False,
-        invalid: ParameterTypeError | None = None,
+        invalid: ParameterTypeError | UpstreamFailed | None = None,
     ) -> None:
         setup_logging()
         self.flow = flow
@@ -276,9 +204,11 @@ class FlowRunExec:
         self.ctx.task_runner.shutdown(wait=not self.ctx.aborting)
 
     def _invalid_state(self) -> State[Any]:
-        assert self.invalid is not None
-        self.ctx.logger.error("Validation of flow parameters failed with error: %s", self.invalid)
-        return Failed(str(self.invalid), name="Failed", data=self.invalid)
+        invalid = self.invalid
+        assert invalid is not None
+        if isinstance(invalid, ParameterTypeError):
+            self.ctx.logger.error("Validation of flow parameters failed with error: %s", invalid)
+        return Failed(str(invalid), name="Failed", data=invalid)
 
     def _start(self) -> State[Any] | None:
         """Move to RUNNING; a state to end with when the backend refuses."""
@@ -500,7 +430,7 @@ class FlowRunExec:
 
     # -- async -------------------------------------------------------------------------
     async def run_async_for_caller(self, return_state: bool) -> Any:
-        return _outcome(await self.run_async(), return_state)
+        return outcome(await self.run_async(), return_state)
 
     async def run_async(self) -> State[Any]:
         import asyncio

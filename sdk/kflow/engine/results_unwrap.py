@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kflow.engine.resolution import rebuild
 from kflow.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun
 from kflow.states import State, StateType
 
@@ -11,13 +12,21 @@ _COLLECTIONS = (list, tuple, set, frozenset)
 
 
 def state_result(state: State[Any], raise_on_failure: bool) -> Any:
-    if raise_on_failure and state.type is not StateType.COMPLETED:
+    """The value of a completed state, with the states it holds unwrapped to their values.
+
+    With `raise_on_failure=False` the data comes back as it stands instead: for a flow that
+    returned futures or states, that structure holding their final states (Prefect does the
+    same), so each can be inspected — not just the first exception.
+    """
+    if not raise_on_failure:
+        return state.data
+    if state.type is not StateType.COMPLETED:
         raise exception_of(state)
     data = state.data
     if isinstance(data, State):
         return state_result(data, raise_on_failure)
     if isinstance(data, _COLLECTIONS) and data and all(isinstance(i, State) for i in data):
-        return type(data)(state_result(item, raise_on_failure) for item in data)
+        return rebuild(data, (state_result(item, raise_on_failure) for item in data))
     return data
 
 

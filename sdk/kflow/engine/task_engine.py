@@ -18,15 +18,9 @@ from kflow.backend import TaskRun
 from kflow.context import FlowRunContext, TaskRunContext, flow_run_ctx, task_run_ctx
 from kflow.engine.hooks import run_hooks
 from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
+from kflow.engine.resolution import SCALARS, has_unfinished, resolve_inputs, wait_for_all
 from kflow.engine.tracebacks import format_user_exception
-from kflow.futures import (
-    TaskRunFuture,
-    TaskRunFutureList,
-    UpstreamFailed,
-    resolve,
-    unmapped,
-    wait_for_all,
-)
+from kflow.futures import TaskRunFuture, TaskRunFutureList, UpstreamFailed, unmapped
 from kflow.logging import task_run_logger
 from kflow.names import new_id
 from kflow.states import (
@@ -49,7 +43,6 @@ if TYPE_CHECKING:
 
 _ERROR = 40
 _INFO = 20
-_SCALARS = (str, int, float, bool, bytes, type(None))
 
 
 def _enter(task: Task[Any, Any]) -> FlowRunContext:
@@ -271,8 +264,8 @@ class TaskRunExec:
                 wait_for_all(self.wait_for)
             params = self.params
             for name, value in params.items():
-                if type(value) not in _SCALARS:
-                    params[name] = resolve(value)
+                if type(value) not in SCALARS:
+                    params[name] = resolve_inputs(value)
         except UpstreamFailed as exc:
             return Failed(str(exc), data=exc, state_details=self._details())
         if self.persist:
@@ -503,6 +496,4 @@ class TaskRunExec:
             raise
 
     def _needs_waiting(self) -> bool:
-        pending = [item for item in (self.wait_for or ()) if type(item) is TaskRunFuture]
-        pending += [v for v in self.params.values() if type(v) is TaskRunFuture]
-        return any(not future.done() for future in pending)
+        return has_unfinished(self.params) or has_unfinished(self.wait_for)
