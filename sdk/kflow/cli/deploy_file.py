@@ -174,15 +174,6 @@ def build_manifests(
     return manifests
 
 
-def build_manifest(entry: Entry, path: Path, default_namespace: str | None) -> dict[str, Any]:
-    """One entry's Deployment resource; FileProblems listing all of its problems."""
-    found = Problems(path, entry.name)
-    manifest = _manifest(entry, found, default_namespace)
-    if found.lines:
-        raise FileProblems(path, found.lines)
-    return manifest
-
-
 # --- one deployment ------------------------------------------------------------------------
 
 
