@@ -54,8 +54,6 @@ from kflow_operator.decisions.runs import (
     LATE_NAME,
     SCHEDULED_NAME,
     SKIPPED_NAME,
-    Catchup,
-    ConcurrencyPolicy,
     RunPolicy,
     RunView,
 )
@@ -139,10 +137,10 @@ def run_view(body: Mapping[str, Any]) -> RunView:
 
 def run_policy(spec: DeploymentSpec) -> RunPolicy:
     return RunPolicy(
-        catchup=Catchup(spec.catchup.value),
+        catchup=spec.catchup,
         catchup_limit=spec.catchup_limit,
         starting_deadline_seconds=spec.starting_deadline_seconds,
-        concurrency_policy=ConcurrencyPolicy(spec.concurrency_policy.value),
+        concurrency_policy=spec.concurrency_policy,
         concurrency_limit=spec.concurrency_limit,
         paused=spec.paused,
     )

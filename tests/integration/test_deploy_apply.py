@@ -118,7 +118,7 @@ def test_an_invalid_deployment_applies_nothing_and_says_where(
     )
     result = kflow(kubeconfig, "deploy", "-f", str(path), "--all", "-n", cluster.namespace)
     assert result.returncode == 2
-    assert f"{path}: deployments[1] (bad): schedule.cron" in result.stderr
+    assert f"{path}: deployment bad: schedule.cron: " in result.stderr
     items = cluster.objects.list_namespaced_custom_object(
         "kflow.dev", "v1alpha1", cluster.namespace, "deployments"
     )["items"]

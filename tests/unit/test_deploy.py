@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from kflow.cli import main
-from kflow.cli.deploy import (
-    DeployError,
-    build_manifest,
-    load_file,
-    parameter_schema,
-    select,
-)
+from kflow.cli.deploy_file import DeployError, build_manifests, load_file, select
+from kflow.cli.flow_signature import parameter_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,8 +41,8 @@ def write(project: Path, body: str) -> Path:
 
 
 def manifests(path: Path, *names: str) -> list[dict[str, object]]:
-    entries = select(load_file(path), names, not names, path)
-    return [build_manifest(entry, path, None) for entry in entries]
+    file = load_file(path)
+    return build_manifests(file, select(file, names, not names), None)
 
 
 def test_the_example_dry_run_prints_an_applicable_deployment(
@@ -111,9 +106,9 @@ def test_names_select_and_unknown_names_are_refused(project: Path) -> None:
     with pytest.raises(DeployError, match=r"no deployment named c \(have: a, b\)"):
         manifests(path, "c")
     with pytest.raises(DeployError, match="or pass --all"):
-        select(load_file(path), [], False, path)
+        select(load_file(path), [], False)
     with pytest.raises(DeployError, match="not both"):
-        select(load_file(path), ["a"], True, path)
+        select(load_file(path), ["a"], True)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +117,7 @@ def test_names_select_and_unknown_names_are_refused(project: Path) -> None:
         (
             "{entrypoint: 'flows.py:greet', parameters: {name: x}, schedule: {cron: '0 25 * * *'}}",
             "schedule.cron",
-            "5-field cron",
+            "'0 25 * * *': hour 25 out of range (0-23)",
         ),
         (
             "{entrypoint: 'flows.py:greet', parameters: {name: x}, "
@@ -162,7 +157,7 @@ def test_names_select_and_unknown_names_are_refused(project: Path) -> None:
         (
             "{entrypoint: 'flows.py:greet', parameters: {name: x}, workPool: default}",
             "workPool",
-            "Extra inputs",
+            "unknown key",
         ),
     ],
 )
@@ -173,7 +168,7 @@ def test_errors_name_the_file_the_deployment_and_the_field(
     with pytest.raises(DeployError) as caught:
         manifests(path)
     message = str(caught.value)
-    assert message.startswith(f"{path}: deployments[0] (broken): {field}"), message
+    assert message.startswith(f"{path}: deployment broken: {field}: "), message
     assert hint in message, message
 
 
@@ -195,7 +190,7 @@ def test_a_flow_without_schedules_may_leave_required_parameters_to_each_run(
         (
             "deployments:\n  - {name: a, entrypoint: 'flows.py:greet'}\n"
             "  - {name: a, entrypoint: 'flows.py:greet'}",
-            "deployments[1] (a): name: used twice",
+            "deployments[1]: name: 'a' is used by deployments[0] too",
         ),
     ],
 )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
+from kflow.resources.deployment import CatchupPolicy
+from kflow.resources.deployment import ConcurrencyPolicy as ConcurrencyPolicy
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 # State names the scheduling decisions write (state types are kflow.states.StateType).
@@ -27,16 +28,8 @@ ACTIVE_STATE_TYPES = frozenset(
 DEFAULT_ON_TIME_TOLERANCE = timedelta(seconds=5)
 
 
-class Catchup(StrEnum):
-    NONE = "None"
-    LATEST = "Latest"
-    ALL = "All"
-
-
-class ConcurrencyPolicy(StrEnum):
-    ALLOW = "Allow"
-    FORBID = "Forbid"
-    REPLACE = "Replace"
+Catchup = CatchupPolicy
+"""The Deployment's `catchup` policy, under the name the catch-up decisions use."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ def scheduled_order(run: RunView) -> tuple[datetime, str]:
 class RunPolicy:
     """The parts of a Deployment spec that decide whether and when a due run starts."""
 
-    catchup: Catchup = Catchup.LATEST
+    catchup: CatchupPolicy = CatchupPolicy.LATEST
     catchup_limit: int = 10
     starting_deadline_seconds: int | None = None
     concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.ALLOW

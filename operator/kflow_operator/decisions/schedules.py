@@ -31,11 +31,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import CroniterError, croniter
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from kflow.resources.schedules import EPOCH as EPOCH
+from kflow.resources.schedules import ScheduleError as ScheduleError
+from kflow.resources.schedules import check_schedule
 
 # Larger than any daylight-saving shift in the tz database (2 h, "double summer time"): cron
 # iteration starts this far before the wanted instant so no wall-clock time is missed.
@@ -49,15 +50,6 @@ _HASH_LENGTH = 8
 # "-" + "20261122-090000" + "-" + 8 hex digits
 _SUFFIX_LENGTH = 1 + 15 + 1 + _HASH_LENGTH
 MAX_RUN_NAME_PREFIX_LENGTH = MAX_RUN_NAME_LENGTH - _SUFFIX_LENGTH
-
-
-class ScheduleError(ValueError):
-    """A schedule in a Deployment spec the operator cannot use; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -88,93 +80,21 @@ def parse_schedules(raw: Sequence[Mapping[str, Any]] | None) -> list[Schedule]:
     """The active schedules of a spec's `schedules[]`, validated.
 
     The CRD already refuses structurally bad items (both or neither of cron/interval); what
-    only Python can check is whether croniter accepts the expression and the time zone exists.
+    only Python can check (cron fields and dates, time zones, anchors) is the SDK's schedule
+    validator, the same `kflow deploy` runs, so both refuse a schedule with the same message.
     """
     schedules: list[Schedule] = []
     for index, item in enumerate(raw or ()):
         if item.get("active") is False:
             continue
-        field = f"spec.schedules[{index}]"
-        cron = item.get("cron")
-        interval = item.get("interval")
-        if (cron is None) == (interval is None):
-            raise ScheduleError(field, "give exactly one of `cron` or `interval`")
-        if cron is not None:
-            schedules.append(
-                CronSchedule(
-                    _parse_cron(str(cron), f"{field}.cron"),
-                    _parse_timezone(item.get("timezone"), f"{field}.timezone"),
-                )
-            )
-        else:
-            schedules.append(
-                IntervalSchedule(
-                    _parse_interval(interval, f"{field}.interval"),
-                    _parse_anchor(item.get("anchorTime"), f"{field}.anchorTime"),
-                )
-            )
+        checked, problems = check_schedule(item, f"spec.schedules[{index}]")
+        if checked is None:
+            raise problems[0]
+        if checked.cron is not None:
+            schedules.append(CronSchedule(checked.cron, checked.timezone))
+        elif checked.interval is not None:
+            schedules.append(IntervalSchedule(checked.interval, checked.anchor))
     return schedules
-
-
-def _parse_cron(expression: str, field: str) -> str:
-    normalized = " ".join(expression.split())
-    if len(normalized.split(" ")) != 5:
-        raise ScheduleError(
-            field,
-            f"{expression!r} is not a cron expression: use 5 fields, "
-            "minute hour day-of-month month day-of-week (e.g. '0 9 * * *')",
-        )
-    if not croniter.is_valid(normalized):
-        raise ScheduleError(
-            field,
-            f"{expression!r} is not a valid cron expression "
-            "(minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-6)",
-        )
-    try:
-        croniter(normalized, datetime(2000, 1, 1)).get_next(datetime)
-    except CroniterError:
-        raise ScheduleError(
-            field, f"{expression!r} never matches a date (e.g. 30 February)"
-        ) from None
-    return normalized
-
-
-def _parse_timezone(name: object, field: str) -> str:
-    if name is None:
-        return "UTC"
-    try:
-        ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(
-            field,
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'",
-        ) from None
-    return str(name)
-
-
-def _parse_interval(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScheduleError(field, f"{value!r} is not a whole number of seconds >= 1")
-    return value
-
-
-def _parse_anchor(value: object, field: str) -> datetime:
-    if value is None:
-        return EPOCH
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise ScheduleError(
-                field, f"{value!r} is not an RFC 3339 time such as '2026-01-01T09:00:00Z'"
-            ) from None
-    if parsed.tzinfo is None:
-        raise ScheduleError(field, f"{value!r} has no UTC offset; add 'Z' or '+09:00'")
-    # Whole seconds: run names carry seconds, and two anchors a microsecond apart must not
-    # produce two distinct runs for what a user reads as the same instant.
-    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
 def format_instant(instant: datetime) -> str:

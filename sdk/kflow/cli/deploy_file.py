@@ -1,0 +1,373 @@
+"""kflow.yaml: the deployments it lists, every problem in them, and the Deployment resources
+they describe.
+
+    deployments:
+      - name: example-deployment
+        entrypoint: examples/example_flow.py:example_workflow
+        schedule:                        # or `schedules:` with a list of these
+          cron: "0 9 * * *"
+          timezone: Asia/Tokyo           # optional, default UTC
+        parameters: {name: kflow}
+        infrastructure: {type: process}  # default; or docker / kubernetes-job with an image
+        tags: [example]
+        namespace: default               # optional: else --namespace, else the kube context's
+
+kflow.yaml's own keys are `name`, `namespace` and those in `FILE_KEYS` (`schedule` /
+`schedules`); every other key is a Deployment spec field in the CRD's camelCase (paused,
+catchup, concurrencyPolicy, …), checked by `DeploymentSpec`. A new kflow.yaml-only key is one
+entry in `FILE_KEYS`: its checker reports its problems and returns the spec fields it becomes.
+
+Every problem is collected, not just the first, and each line names the file, the deployment
+and the field (`kflow.yaml: deployment nightly: schedule.cron: ...`), so one run of
+`kflow deploy` lists everything to fix. A key nobody knows gets the nearest known key
+suggested. Schedules go through the same validator as the operator's, with the same messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, get_args
+
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
+
+from kflow.cli.flow_signature import (
+    FlowNotLoadable,
+    load_flow_function,
+    parameter_problems,
+    parameter_schema,
+)
+from kflow.resources import API_VERSION, DEPLOYMENT_KIND, DeploymentSpec, Schedule
+from kflow.resources.schedules import check_schedule
+
+METADATA_KEYS = ("name", "namespace")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+class DeployError(Exception):
+    """A mistake in the command or its file; the message says what to do."""
+
+
+class FileProblems(DeployError):
+    """Every problem found in a kflow.yaml, one located line each."""
+
+    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.path = path
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Entry:
+    index: int
+    name: str
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeploymentsFile:
+    path: Path
+    entries: list[Entry]
+    problems: list[str]
+    """Entries that cannot be checked further: not a mapping, no name, a name used twice."""
+
+
+@dataclass
+class Problems:
+    """The problems of one deployment, each located by the field (dotted path) it is in."""
+
+    path: Path
+    deployment: str
+    lines: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+    def add(self, where: str, message: str) -> None:
+        self.lines.append(f"{self.path}: deployment {self.deployment}: {where}: {message}")
+        self.fields.append(where)
+
+    def covers(self, where: str) -> bool:
+        """Whether a problem was already reported in this field, inside it or around it
+        (a second validator's view of the same mistake would only repeat it)."""
+        return any(_nested(where, seen) or _nested(seen, where) for seen in self.fields)
+
+
+def _nested(outer: str, inner: str) -> bool:
+    return inner == outer or inner.startswith((outer + ".", outer + "["))
+
+
+# --- the file ------------------------------------------------------------------------------
+
+
+def load_file(path: Path) -> DeploymentsFile:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise DeployError(
+            f"{path}: no such file; write one with a `deployments:` list "
+            "(see examples/kflow.yaml) or pass --file"
+        ) from None
+    except yaml.YAMLError as error:
+        raise DeployError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("deployments"), list):
+        raise DeployError(f"{path}: expected a top-level `deployments:` list")
+    entries: list[Entry] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(document["deployments"]):
+        where = f"{path}: deployments[{index}]"
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: expected a mapping with `name` and `entrypoint`")
+        elif not isinstance(name, str) or not name:
+            problems.append(f"{where}: name: required (a string)")
+        elif name in seen:
+            problems.append(
+                f"{where}: name: {name!r} is used by deployments[{seen[name]}] too; "
+                "names must be unique"
+            )
+        else:
+            seen[name] = index
+            entries.append(Entry(index, name, raw))
+    return DeploymentsFile(path, entries, problems)
+
+
+def select(file: DeploymentsFile, names: Sequence[str], everything: bool) -> list[Entry]:
+    if everything and names:
+        raise DeployError("give deployment names or --all, not both")
+    if everything:
+        return file.entries
+    if not names:
+        available = ", ".join(e.name for e in file.entries) or "none"
+        raise DeployError(
+            f"name the deployments to deploy, or pass --all (in {file.path}: {available})"
+        )
+    by_name = {e.name: e for e in file.entries}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        available = ", ".join(by_name) or "none"
+        raise DeployError(
+            f"{file.path}: no deployment named {', '.join(unknown)} (have: {available})"
+        )
+    return [by_name[n] for n in names]
+
+
+def build_manifests(
+    file: DeploymentsFile, entries: Sequence[Entry], default_namespace: str | None
+) -> list[dict[str, Any]]:
+    """The Deployment resources of the selected entries; FileProblems listing every problem
+    of the file and of those entries when there is any."""
+    problems = list(file.problems)
+    manifests = []
+    for entry in entries:
+        found = Problems(file.path, entry.name)
+        manifests.append(_manifest(entry, found, default_namespace))
+        problems.extend(found.lines)
+    if problems:
+        raise FileProblems(file.path, problems)
+    return manifests
+
+
+# --- one deployment ------------------------------------------------------------------------
+
+
+class FileKey(NamedTuple):
+    """kflow.yaml keys that are not spec fields as they stand: `check` reports their problems
+    and returns the spec fields they become."""
+
+    keys: tuple[str, ...]
+    check: Callable[[Mapping[str, Any], Problems], dict[str, Any]]
+
+
+def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -> dict[str, Any]:
+    raw = entry.raw
+    spec_keys = _keys_of(DeploymentSpec)
+    own_keys = [*METADATA_KEYS, *(key for file_key in FILE_KEYS for key in file_key.keys)]
+    _check_keys(raw, list(dict.fromkeys([*own_keys, *spec_keys])), "", problems)
+    _check_metadata(entry, problems)
+
+    entrypoint = raw.get("entrypoint")
+    fn = None
+    if not isinstance(entrypoint, str):
+        problems.add("entrypoint", "required, e.g. 'flows.py:my_flow'")
+    else:
+        try:
+            fn = load_flow_function(entrypoint, Path.cwd())
+        except FlowNotLoadable as error:
+            problems.add("entrypoint", str(error))
+    spec: dict[str, Any] = {"entrypoint": entrypoint}
+    spec.update((k, v) for k, v in raw.items() if k in spec_keys and k not in own_keys)
+    spec.setdefault("infrastructure", {"type": "process"})
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        problems.add("parameters", "expected a mapping of parameter names to values")
+        parameters = {}
+    spec["parameters"] = parameters
+    fragments: dict[str, Any] = {}
+    for file_key in FILE_KEYS:
+        fragments.update(file_key.check(raw, problems))
+    if fn is not None:
+        spec["parameterSchema"] = parameter_schema(fn)
+        scheduled = bool(fragments.get("schedules"))
+        for name, message in parameter_problems(fn, parameters, scheduled):
+            problems.add(f"parameters.{name}", message)
+    spec.update(fragments)
+    _check_model(DeploymentSpec, spec, "", problems, checked=set(fragments))
+
+    metadata: dict[str, Any] = {"name": entry.name}
+    namespace = raw.get("namespace") or default_namespace
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": API_VERSION, "kind": DEPLOYMENT_KIND, "metadata": metadata, "spec": spec}
+
+
+def _check_metadata(entry: Entry, problems: Problems) -> None:
+    if len(entry.name) > 253 or not _NAME.fullmatch(entry.name):
+        problems.add(
+            "name",
+            "must be a Kubernetes name: lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit (e.g. 'example-deployment')",
+        )
+    namespace = entry.raw.get("namespace")
+    if namespace is not None and not (
+        isinstance(namespace, str) and len(namespace) <= 63 and _NAMESPACE.fullmatch(namespace)
+    ):
+        problems.add(
+            "namespace",
+            f"{namespace!r} is not a namespace name: lowercase letters, digits and '-', "
+            "at most 63 (or leave it out for --namespace or the kube context's)",
+        )
+
+
+def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """`schedule: {...}` or `schedules: [...]` → spec.schedules, each item checked by the
+    operator's own validator (kflow.resources.schedules) and the Schedule model."""
+    if "schedule" in raw and "schedules" in raw:
+        problems.add("schedule", "give `schedule` (one) or `schedules` (a list), not both")
+        return {}
+    if "schedule" in raw:
+        located = [("schedule", raw["schedule"])]
+    else:
+        items = raw.get("schedules") or []
+        if not isinstance(items, list):
+            problems.add(
+                "schedules", "expected a list of schedules, each with `cron` or `interval`"
+            )
+            return {}
+        located = [(f"schedules[{index}]", item) for index, item in enumerate(items)]
+    keys = _keys_of(Schedule)
+    result = []
+    for where, item in located:
+        if not isinstance(item, dict):
+            problems.add(where, "expected a mapping with `cron` or `interval`")
+            continue
+        _check_keys(item, keys, where, problems)
+        known = {key: value for key, value in item.items() if key in keys}
+        for error in check_schedule(known, where)[1]:
+            if not problems.covers(error.field):  # `crn:` already said why `cron` is missing
+                problems.add(error.field, error.message)
+        _check_model(Schedule, known, where, problems)
+        result.append(dict(item))
+    return {"schedules": result} if result else {}
+
+
+FILE_KEYS = (FileKey(("schedule", "schedules"), _schedules),)
+
+
+# --- keys and models -------------------------------------------------------------------------
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _check_keys(
+    mapping: Mapping[str, Any], known: Sequence[str], prefix: str, problems: Problems
+) -> None:
+    for key in mapping:
+        if key not in known:
+            problems.add(_join(prefix, str(key)), unknown_key(str(key), known))
+
+
+def unknown_key(key: str, known: Sequence[str]) -> str:
+    """The problem line of a key nobody knows: the nearest known key, or all of them."""
+    if to_camel(key) in known:
+        return f"unknown key; did you mean `{to_camel(key)}`? (spec fields are camelCase)"
+    lowered = {candidate.lower(): candidate for candidate in known}
+    close = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean `{lowered[close[0]]}`?"
+    return f"unknown key; expected one of: {', '.join(known)}"
+
+
+def _check_model(
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+    prefix: str,
+    problems: Problems,
+    checked: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Report what the pydantic model refuses and no earlier check reported; fields in
+    `checked` were validated item by item already (only their length is left)."""
+    try:
+        model.model_validate(dict(data))
+    except ValidationError as error:
+        for problem in error.errors():
+            loc = problem["loc"]
+            if len(loc) > 1 and loc[0] in checked:
+                continue
+            where = _join(prefix, _dotted(loc)) or "spec"
+            if problems.covers(where):
+                continue
+            if problem["type"] == "extra_forbidden":
+                owner = _model_at(model, loc[:-1])
+                problems.add(where, unknown_key(str(loc[-1]), _keys_of(owner) if owner else []))
+                continue
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            value = problem.get("input")
+            if not isinstance(value, dict | list):
+                message += f" (got {value!r})"
+            problems.add(where, message)
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The nested model a pydantic error location points into (list indexes skipped)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or isinstance(part, int):
+            continue
+        info = next(
+            (i for name, i in current.model_fields.items() if (i.alias or name) == part), None
+        )
+        current = _first_model(info.annotation) if info is not None else None
+    return current
+
+
+def _first_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _first_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    """`schedules[0].cron` for the location ("schedules", 0, "cron")."""
+    text = ""
+    for part in loc:
+        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, part)
+    return text
+
+
+def _join(prefix: str, key: str) -> str:
+    if not prefix or not key:
+        return prefix or key
+    return f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}"
