@@ -49,11 +49,16 @@ def test_cancel_before_start_never_starts_the_run(
 ) -> None:
     shell_deployment(cluster, "d", "exit 0")
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "scheduledTime": "2099-01-01T00:00:00Z"})
+    # Not yet due: SCHEDULED from the start (a cancel before the operator sees the run goes
+    # straight to CANCELLED: test_flowrun_scheduled.py).
+    scheduled = cluster.wait_state("r", "SCHEDULED", timeout=5)
+    assert scheduled["status"]["state"]["message"] == "Scheduled for 2099-01-01T00:00:00Z."
     cluster.cancel("r")
     run = cluster.wait_state("r", "CANCELLED")
     assert run["status"]["state"]["message"] == "Cancelled before it started."
     assert "infrastructure" not in run["status"]
-    assert [entry["type"] for entry in run["status"]["stateHistory"]] == ["CANCELLED"]
+    assert [entry["type"] for entry in run["status"]["stateHistory"]] == ["SCHEDULED", "CANCELLED"]
+    assert "Launched" not in {c["type"] for c in run["status"].get("conditions") or []}
 
 
 def test_cancel_of_a_run_that_handles_sigterm(cluster: Cluster, operator: OperatorProcess) -> None:

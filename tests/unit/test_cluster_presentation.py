@@ -11,6 +11,7 @@ from kflow.cluster.presentation import (
     by_creation,
     flow_run_row,
     parse_parameter_assignments,
+    scheduled_label,
     table,
 )
 
@@ -56,13 +57,30 @@ def test_flow_run_row_and_table() -> None:
         },
     }
     row = flow_run_row(obj, NOW)
-    assert row == ["etl-x1", "Running", "etl", "brave-otter", "7/10", "1m"]
+    assert row == ["etl-x1", "Running", "etl", "brave-otter", "7/10", "", "1m"]
     text = table(["NAME", "STATE"], [["a", "Running"], ["longer-name", "Failed"]])
     assert text.splitlines() == [
         "NAME          STATE",
         "a             Running",
         "longer-name   Failed",
     ]
+
+
+def test_an_upcoming_run_shows_its_state_and_when_it_is_due() -> None:
+    obj = {
+        "metadata": {"name": "etl-ahead", "creationTimestamp": "2026-01-01T23:59:00Z"},
+        "spec": {"deploymentRef": {"name": "etl"}, "scheduledTime": "2026-01-02T01:00:00Z"},
+        "status": {"state": {"type": "SCHEDULED", "name": "Scheduled"}},
+    }
+    row = flow_run_row(obj, NOW)
+    assert row == ["etl-ahead", "Scheduled", "etl", "", "", "2026-01-02T01:00:00Z (in 1h)", "1m"]
+
+
+def test_the_scheduled_time_is_to_the_second_and_relative_only_ahead() -> None:
+    assert scheduled_label("2026-01-02T00:00:42.5Z", NOW) == "2026-01-02T00:00:42Z (in 42s)"
+    assert scheduled_label("2026-01-01T23:00:00.000000Z", NOW) == "2026-01-01T23:00:00Z"
+    assert scheduled_label("2026-01-02T09:00:00+09:00", NOW) == "2026-01-02T00:00:00Z"
+    assert scheduled_label(None, NOW) == ""
 
 
 def test_newest_first() -> None:

@@ -19,6 +19,7 @@ from kflow_operator.decisions.actions import (
     MarkCancelled,
     MarkCrashed,
     MarkFailed,
+    MarkScheduled,
     ReportUnkillable,
     SendStop,
     Wait,
@@ -73,15 +74,54 @@ def test_a_new_run_is_launched() -> None:
     assert decide(run("SCHEDULED"), None, False, NOW) == Launch()
 
 
-def test_a_run_scheduled_later_waits_for_its_time() -> None:
+def test_a_run_scheduled_later_is_shown_scheduled_at_once() -> None:
     later = run(spec={"scheduledTime": ts(60)})
+    assert decide(later, None, False, NOW) == MarkScheduled("Scheduled for 2026-06-01T12:01:00Z.")
+
+
+def test_a_scheduled_run_waits_for_its_time_then_launches() -> None:
+    later = run("SCHEDULED", "Scheduled", spec={"scheduledTime": ts(60)})
     assert decide(later, None, False, NOW) == Wait(NOW + timedelta(seconds=60))
     assert decide(later, None, False, NOW + timedelta(seconds=60)) == Launch()
+
+
+def test_the_scheduled_time_keeps_its_fraction_in_the_message() -> None:
+    later = run(spec={"scheduledTime": ts(60.25)})
+    assert decide(later, None, False, NOW) == MarkScheduled(
+        "Scheduled for 2026-06-01T12:01:00.250000Z."
+    )
+
+
+@pytest.mark.parametrize("scheduled", [None, ts(0), ts(-60)])
+def test_a_due_run_without_a_state_is_launched_without_a_scheduled_step(
+    scheduled: str | None,
+) -> None:
+    spec = {} if scheduled is None else {"scheduledTime": scheduled}
+    assert decide(run(spec=spec), None, False, NOW) == Launch()
+
+
+def test_a_run_cancelled_before_its_time_is_cancelled_without_launching() -> None:
+    for state in (None, "SCHEDULED"):
+        cancelled = run(state, spec={"scheduledTime": ts(3600), "cancel": True})
+        assert decide(cancelled, None, False, NOW) == CancelNow("Cancelled before it started.")
+
+
+def test_the_scheduled_state_passes_the_transition_rule_once() -> None:
+    fresh = run(spec={"scheduledTime": ts(60)})
+    action = decide(fresh, None, False, NOW)
+    assert isinstance(action, MarkScheduled)
+    patch = state_patch(fresh, StateType.SCHEDULED, "Scheduled", action.message, NOW)
+    assert patch is not None
+    assert patch["state"]["type"] == "SCHEDULED" and patch["state"]["name"] == "Scheduled"
+    assert [entry["type"] for entry in patch["stateHistory"]] == ["SCHEDULED"]
+    assert "endTime" not in patch
 
 
 @pytest.mark.parametrize("held", ["AwaitingConcurrencySlot", "Late"])
 def test_held_scheduled_runs_are_left_to_the_deployment_reconciler(held: str) -> None:
     assert decide(run("SCHEDULED", held), None, False, NOW) == Wait()
+    ahead = run("SCHEDULED", held, spec={"scheduledTime": ts(60)})
+    assert decide(ahead, None, False, NOW) == Wait()
 
 
 def test_a_run_already_past_pending_is_never_launched_again() -> None:

@@ -25,6 +25,14 @@ class Done:
 
 
 @dataclass(frozen=True)
+class MarkScheduled:
+    """A run that is not yet due gets its first state, SCHEDULED `Scheduled`, so that no
+    FlowRun is ever shown without one (it used to have no status until it was launched)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Launch:
     """Start the next attempt's infrastructure (then record it as PENDING, then release it)."""
 
@@ -90,6 +98,7 @@ class Finish:
 Action = (
     Wait
     | Done
+    | MarkScheduled
     | Launch
     | MarkCrashed
     | MarkFailed

@@ -1,16 +1,18 @@
 """The FlowRun lifecycle as one pure decision: given the run, what its infrastructure is doing
 and the time, what the operator does next.
 
-due → Launch → PENDING with the identifier → (the flow reports RUNNING … a terminal state) →
-Finish. Infrastructure that ends before a terminal state → CRASHED. spec.cancel → the
-cancellation protocol. A run whose infrastructure belongs to another operator's scope is never
-touched.
+not yet due → SCHEDULED (so that no FlowRun is ever without a state) → due → Launch → PENDING
+with the identifier → (the flow reports RUNNING … a terminal state) → Finish. Infrastructure
+that ends before a terminal state → CRASHED. spec.cancel → the cancellation protocol (a run
+cancelled before it launched goes straight to CANCELLED). A run whose infrastructure belongs to
+another operator's scope is never touched.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from kflow.resources import format_timestamp
 from kflow.states import StateType
 
 from kflow_operator.decisions.actions import (
@@ -21,6 +23,7 @@ from kflow_operator.decisions.actions import (
     Launch,
     MarkCrashed,
     MarkFailed,
+    MarkScheduled,
     Wait,
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
@@ -67,8 +70,15 @@ def _before_launch(run: RunView, now: datetime) -> Action:
         return Wait()
     due = run.spec.scheduled_time
     if due is not None and now < due:
+        if state is None:
+            return MarkScheduled(f"Scheduled for {_readable(due)}.")
         return Wait(due)
     return Launch()
+
+
+def _readable(instant: datetime) -> str:
+    """RFC 3339 as Kubernetes writes it, without the microseconds when there are none."""
+    return format_timestamp(instant).replace(".000000Z", "Z")
 
 
 def _rescheduled_pause(run: RunView, observation: Observation, now: datetime) -> Action:

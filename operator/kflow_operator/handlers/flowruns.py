@@ -42,6 +42,7 @@ from kflow_operator.decisions.actions import (
     MarkCancelled,
     MarkCrashed,
     MarkFailed,
+    MarkScheduled,
     ReportUnkillable,
     SendStop,
     Wait,
@@ -57,6 +58,7 @@ from kflow_operator.decisions.run import (
     conditions_patch,
     state_patch,
 )
+from kflow_operator.decisions.runs import SCHEDULED_NAME
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kube import Body, Conflict
 from kflow_operator.launchers.base import Launcher, LaunchError
@@ -266,6 +268,8 @@ class Supervisor:
         """Carry out one action; True when the operator is done with the run."""
         t = now()
         match action:
+            case MarkScheduled(message=message):
+                await self._write_state(run, StateType.SCHEDULED, SCHEDULED_NAME, message, t)
             case Launch():
                 await self._launch(run, t)
             case MarkCrashed(observation=observation):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -36,8 +36,27 @@ def age(created: str | None, now: datetime) -> str:
     """kubectl's short age: 42s, 5m, 3h, 2d."""
     if not created:
         return "<unknown>"
-    then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    seconds = max(0, int((now - then.astimezone(UTC)).total_seconds()))
+    return _short_duration(now - _parse_time(created))
+
+
+def scheduled_label(scheduled: str | None, now: datetime) -> str:
+    """When a run is due, to the second, and how soon while it is ahead: upcoming runs
+    (SCHEDULED) read at a glance, past ones keep their time. Empty for runs started at once."""
+    if not scheduled:
+        return ""
+    due = _parse_time(scheduled)
+    label = due.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if due > now:
+        label += f" (in {_short_duration(due - now)})"
+    return label
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _short_duration(span: timedelta) -> str:
+    seconds = max(0, int(span.total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -69,11 +88,12 @@ def flow_run_row(obj: Mapping[str, Any], now: datetime) -> list[str]:
         str((spec.get("deploymentRef") or {}).get("name") or ""),
         str(status.get("runName") or ""),
         tasks,
+        scheduled_label(spec.get("scheduledTime"), now),
         age(obj["metadata"].get("creationTimestamp"), now),
     ]
 
 
-FLOW_RUN_HEADERS = ("NAME", "STATE", "DEPLOYMENT", "RUN NAME", "TASKS", "AGE")
+FLOW_RUN_HEADERS = ("NAME", "STATE", "DEPLOYMENT", "RUN NAME", "TASKS", "SCHEDULED", "AGE")
 
 
 def deployment_row(obj: Mapping[str, Any], now: datetime) -> list[str]:
