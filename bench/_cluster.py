@@ -4,8 +4,8 @@ and the table they print.
 
 The benchmarks observe from outside, the way a user does: through the API server (a watch, so a
 state is timed when it becomes visible, not when some writer believes it wrote it) and through
-/proc for processes. All clocks compared are this host's wall clock: the operator, the flow
-processes and the benchmark run here.
+/proc for processes (bench.processes). All clocks compared are this host's wall clock: the
+operator, the flow processes and the benchmark run here.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from bench.processes import CLOCK_TICKS_PER_SECOND, stat_fields
+
 ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "crds"
 OPERATOR = Path(sys.executable).parent / "kflow-operator"
 GROUP, VERSION = "kflow.dev", "v1alpha1"
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -290,10 +291,10 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the operator process has used so far."""
-        fields = _stat_fields(self.popen.pid)
+        fields = stat_fields(self.popen.pid)
         if fields is None:
             return math.nan
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -313,46 +314,7 @@ class Operator:
         return self.log_path.read_text(errors="replace")[-characters:]
 
 
-# --- processes ---------------------------------------------------------------------------------
-
-
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    raise RuntimeError("no btime in /proc/stat")
-
-
-_BOOT_TIME = _boot_time()
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def process_start_epoch(process_id: str) -> float:
-    """When the process named by a process launcher id (`PID@start-ticks`) was forked, as a
-    Unix time (the kernel keeps it in clock ticks since boot: 10 ms resolution)."""
-    ticks = int(process_id.partition("@")[2])
-    return _BOOT_TIME + ticks / _CLOCK_TICKS
-
-
-def process_alive(process_id: str) -> bool:
-    """True while the process of a `PID@start-ticks` id runs (a zombie counts as gone)."""
-    pid, _, ticks = process_id.partition("@")
-    fields = _stat_fields(int(pid))
-    return fields is not None and fields[0] not in ("Z", "X") and fields[19] == ticks
-
-
-def kill_process(process_id: str) -> None:
-    """SIGKILL what a run left behind, only if the PID still names the same process."""
-    if process_alive(process_id):
-        with contextlib.suppress(OSError):
-            os.kill(int(process_id.partition("@")[0]), signal.SIGKILL)
+# --- the host ---------------------------------------------------------------------------------
 
 
 def memory_available_bytes() -> int:

@@ -37,6 +37,7 @@ from typing import Any
 import docker
 from kubernetes.client.exceptions import ApiException
 
+from bench import validity
 from bench._cluster import (
     TERMINAL,
     Api,
@@ -51,13 +52,10 @@ from bench._cluster import (
     connect,
     create,
     format_value,
-    kill_process,
     memory_available_bytes,
     parse_time,
     patch_flowrun_spec,
     percentile,
-    process_alive,
-    process_start_epoch,
     progress,
     ratio,
     render_table,
@@ -65,6 +63,7 @@ from bench._cluster import (
     verdict,
     wait_until,
 )
+from bench.processes import kill_process, process_alive, process_start_epoch
 
 PREFECT_WORKER_QUERY_SECONDS = 10.0
 """Prefect 3's default PREFECT_WORKER_QUERY_SECONDS (prefect.settings.models.worker)."""
@@ -117,6 +116,16 @@ def ignores_sigterm() -> None:
 FLOWS_FILE = "latency_flows.py"
 POD_RUN_LABEL = "kflow.dev/flow-run-name"
 """The Job launcher's label naming a pod's FlowRun (kflow_operator.launchers.kubernetes_job)."""
+CONTAINER_LAUNCHERS = ("docker", "kubernetes-job")
+LATENCY_ROWS = {
+    "started": "created -> infrastructure started",
+    "pending": "created -> PENDING visible",
+    "running": "created -> RUNNING visible (flow process)",
+    "handles_gone": "cancel -> gone, flow handles SIGTERM",
+    "ignores_gone": f"cancel -> gone, flow ignores SIGTERM (grace {CANCEL_GRACE_SECONDS} s)",
+    "ignores_cancelled": "cancel -> CANCELLED visible, flow ignores SIGTERM",
+}
+"""The latency lists of `Figures` and the table rows (less their p50/p99/max) they fill."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,8 @@ class Figures:
     ignores_gone: list[float] = field(default_factory=list)
     ignores_cancelled: list[float] = field(default_factory=list)
     cancel_failures: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Runs that completed but left the benchmark without one of their figures."""
     skipped: str | None = None
 
 
@@ -213,6 +224,8 @@ class Report:
     launchers: list[Figures]
     burst: Burst
     peak_rss_bytes: int
+    left_out: tuple[str, ...] = ()
+    """Container launchers left out on purpose (--skip-launcher)."""
 
 
 # --- where runs live ---------------------------------------------------------------------------
@@ -411,12 +424,15 @@ class Session:
                 figures.launch_failures.append(f"{name} ended {record.state or 'nowhere'}")
                 continue
             started = self.target.started_at(name, record)
-            if started is not None:
+            if started is None:
+                figures.missing.append(f"{name}: no infrastructure start time found")
+            else:
                 figures.started.append(started - before)
-            if "PENDING" in record.seen:
-                figures.pending.append(record.seen["PENDING"] - before)
-            if "RUNNING" in record.seen:
-                figures.running.append(record.seen["RUNNING"] - before)
+            for state, values in (("PENDING", figures.pending), ("RUNNING", figures.running)):
+                if state in record.seen:
+                    values.append(record.seen[state] - before)
+                else:
+                    figures.missing.append(f"{name}: {state} never seen on the watch")
 
     def cancel(self, entrypoint: str, marker: str) -> tuple[float, float] | str:
         """Cancel a running flow once it printed `marker`: (patch -> infrastructure gone,
@@ -550,10 +566,6 @@ def _flows_image(host: str, workdir: Path) -> str:
     return images.flows_image(host, flows)
 
 
-def _both_skipped(reason: str) -> list[Figures]:
-    return [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)]
-
-
 def _node_ready(api: Api) -> bool:
     for node in api.core.list_node().items:
         conditions = (node.status and node.status.conditions) or []
@@ -563,35 +575,30 @@ def _node_ready(api: Api) -> bool:
 
 
 def _containers_for(
-    plan: Plan, api: Api, namespace: str, workdir: Path, pods: PodWatch
+    wanted: Sequence[str], api: Api, namespace: str, workdir: Path, pods: PodWatch
 ) -> tuple[list[Target], list[Figures], list[str]]:
-    """The Docker and Job targets this cluster can run, figures saying why for the others, and
-    the operator flags they need."""
+    """The targets of the `wanted` container launchers this cluster can run, figures saying why
+    for the others, and the operator flags they need. The Job launcher needs the Docker engine
+    too: it builds the flows image."""
     targets: list[Target] = []
-    skipped: list[Figures] = []
     flags: list[str] = []
-    if plan.container_launches == 0:
-        return targets, skipped, flags
+    if not wanted:
+        return targets, [], flags
     engine, host_or_reason = _docker_engine()
     if engine is None:
-        reason = host_or_reason
-        return (
-            targets,
-            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
-            flags,
-        )
+        return targets, [Figures(name, skipped=host_or_reason) for name in wanted], flags
     try:
         progress("building the flows image (cached by content)")
         image = _flows_image(host_or_reason, workdir)
     except Exception as error:
         reason = f"the flows image could not be built: {error}"
-        return (
-            targets,
-            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
-            flags,
-        )
-    targets.append(docker_target(engine, image))
-    flags += ["--docker-host", host_or_reason]
+        return targets, [Figures(name, skipped=reason) for name in wanted], flags
+    if "docker" in wanted:
+        targets.append(docker_target(engine, image))
+        flags += ["--docker-host", host_or_reason]
+    if "kubernetes-job" not in wanted:
+        return targets, [], flags
+    skipped: list[Figures] = []
     from tests.cluster import cluster, paths
 
     if api.kubeconfig != paths.admin_kubeconfig():
@@ -636,13 +643,14 @@ def _measure_containers(
     return figures
 
 
-def measure(api: Api, plan: Plan, workdir: Path) -> Report:
+def measure(api: Api, plan: Plan, workdir: Path, left_out: Sequence[str] = ()) -> Report:
     (workdir / FLOWS_FILE).write_text(textwrap.dedent(FLOWS).lstrip())
+    wanted = [name for name in CONTAINER_LAUNCHERS if name not in left_out]
     with (
         bench_namespace(api, "kflow-bench-latency") as namespace,
         PodWatch(api, namespace, POD_RUN_LABEL) as pods,
     ):
-        containers, skipped, flags = _containers_for(plan, api, namespace, workdir, pods)
+        containers, skipped, flags = _containers_for(wanted, api, namespace, workdir, pods)
         operator = Operator.start(api, namespace, workdir / "operator", workdir, *flags)
         try:
             with RunWatch(api, namespace) as watch:
@@ -671,7 +679,7 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Report:
             operator.stop()
     order = ["process", "docker", "kubernetes-job"]
     launchers = sorted([*measured, *skipped], key=lambda f: order.index(f.launcher))
-    return Report(plan, launchers, burst, peak)
+    return Report(plan, launchers, burst, peak, tuple(left_out))
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -714,24 +722,25 @@ def render(report: Report) -> str:
         )
 
     n = len(process.pending)
-    row("created -> infrastructure started, p50", lambda f: _p(f.started, 0.5))
-    row("created -> infrastructure started, p99", lambda f: _p(f.started, 0.99))
+    label = LATENCY_ROWS
+    row(f"{label['started']}, p50", lambda f: _p(f.started, 0.5))
+    row(f"{label['started']}, p99", lambda f: _p(f.started, 0.99))
     row(
-        f"created -> PENDING visible, p50 (n={n})",
+        f"{label['pending']}, p50 (n={n})",
         lambda f: _p(f.pending, 0.5),
         anchor=anchor_p50,
         target=f"< {format_value(LAUNCH_P50_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.5) < LAUNCH_P50_TARGET,
     )
     row(
-        f"created -> PENDING visible, p99 (n={n})",
+        f"{label['pending']}, p99 (n={n})",
         lambda f: _p(f.pending, 0.99),
         anchor=anchor_p99,
         target=f"< {format_value(LAUNCH_P99_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.99) < LAUNCH_P99_TARGET,
     )
-    row("created -> RUNNING visible (flow process), p50", lambda f: _p(f.running, 0.5))
-    row("created -> RUNNING visible (flow process), p99", lambda f: _p(f.running, 0.99))
+    row(f"{label['running']}, p50", lambda f: _p(f.running, 0.5))
+    row(f"{label['running']}, p99", lambda f: _p(f.running, 0.99))
     row(
         "launch failures",
         lambda f: float(len(f.launch_failures)),
@@ -739,18 +748,16 @@ def render(report: Report) -> str:
         target="0",
         passed=not any(f.launch_failures for f in measured),
     )
-    row("cancel -> gone, flow handles SIGTERM, p50", lambda f: _p(f.handles_gone, 0.5))
+    row(f"{label['handles_gone']}, p50", lambda f: _p(f.handles_gone, 0.5))
+    row(f"{label['handles_gone']}, max", lambda f: max(f.handles_gone, default=math.nan))
     row(
-        "cancel -> gone, flow handles SIGTERM, max", lambda f: max(f.handles_gone, default=math.nan)
-    )
-    row(
-        f"cancel -> gone, flow ignores SIGTERM (grace {CANCEL_GRACE_SECONDS} s), max",
+        f"{label['ignores_gone']}, max",
         lambda f: max(f.ignores_gone, default=math.nan),
         target=f"<= grace + {KILL_SLACK_TARGET:.0f} s",
         passed=all(_killed_in_time(f) for f in measured),
     )
     row(
-        "cancel -> CANCELLED visible, flow ignores SIGTERM, max",
+        f"{label['ignores_cancelled']}, max",
         lambda f: max(f.ignores_cancelled, default=math.nan),
     )
     row(
@@ -800,6 +807,8 @@ def render(report: Report) -> str:
         "a pod container first seen running; visible = received on a watch; gone = the process "
         "seen gone (polled every 5 ms) / the container's FinishedAt / the last pod deleted."
     )
+    for launcher in report.left_out:
+        lines.append(f"{launcher}: left out (--skip-launcher {launcher})")
     for figures in report.launchers:
         if figures.skipped:
             lines.append(f"{figures.launcher}: skipped: {figures.skipped}")
@@ -822,6 +831,28 @@ def _killed_in_time(figures: Figures) -> bool:
     )
 
 
+def invalid_figures(report: Report) -> list[str]:
+    """Why the figures cannot be presented (validity): a latency below zero, a run that left no
+    figure, a launcher's column skipped without --skip-launcher; each line names its row."""
+    problems: list[str] = []
+    for figures in report.launchers:
+        if figures.skipped is not None:
+            problems.append(
+                f"every row, {figures.launcher}: skipped: {figures.skipped} "
+                f"(`--skip-launcher {figures.launcher}` leaves it out on purpose)"
+            )
+            continue
+        for attribute, row in LATENCY_ROWS.items():
+            values: list[float] = getattr(figures, attribute)
+            problems += validity.negative_latencies(f"{row}, {figures.launcher}", values)
+        problems += [f"{figures.launcher}: {missing}" for missing in figures.missing]
+    problems += validity.negative_latencies(
+        "created -> all terminal (burst)",
+        [] if math.isnan(report.burst.drained_seconds) else [report.burst.drained_seconds],
+    )
+    return problems
+
+
 def passed(report: Report) -> bool:
     process = report.launchers[0]
     measured = [f for f in report.launchers if f.skipped is None]
@@ -836,12 +867,22 @@ def passed(report: Report) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.operator_latency", description=__doc__.splitlines()[0]
+        prog="python -m bench.operator_latency",
+        description=__doc__.splitlines()[0],
+        epilog=validity.EXIT_CODES,
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts: a check that it all works, not figures"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--skip-launcher",
+        action="append",
+        choices=CONTAINER_LAUNCHERS,
+        default=[],
+        help="leave out a container launcher's column on purpose (repeatable); one not left "
+        "out that cannot be measured (e.g. no Docker engine) makes the figures invalid",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
     try:
@@ -852,20 +893,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-latency-") as tmp:
         apply_crds(api)
         try:
-            report = measure(api, plan, Path(tmp))
+            report = measure(api, plan, Path(tmp), args.skip_launcher)
         except ClusterUnavailable as error:
             print(f"operator_latency: {error}", file=sys.stderr)
             return 2
         shutil.rmtree(Path(tmp) / "operator", ignore_errors=True)
     print(render(report))
+    problems = invalid_figures(report)
+    if problems:
+        print(validity.report("operator_latency", problems))
     if args.json:
-        args.json.write_text(json.dumps(_as_json(report), indent=2))
+        args.json.write_text(json.dumps(_as_json(report, problems), indent=2))
+    if problems:
+        return validity.INVALID_EXIT_CODE
     return 0 if passed(report) else 1
 
 
-def _as_json(report: Report) -> dict[str, Any]:
+def _as_json(report: Report, problems: list[str]) -> dict[str, Any]:
     return {
         "plan": report.plan.__dict__,
+        "invalid": problems,
+        "left_out": list(report.left_out),
         "launchers": [f.__dict__ for f in report.launchers],
         "burst": {**report.burst.__dict__, "throughput": report.burst.throughput},
         "peak_rss_bytes": report.peak_rss_bytes,
