@@ -476,14 +476,16 @@ class RunWatch:
 
 class PodWatch:
     """A watch on the pods of one namespace: per value of `label`, when a container of one of
-    its pods was first seen running, and when its last pod was seen deleted."""
+    its pods was first seen started (running, or already ended: the kubelet reports what it
+    finds every second, so a container that lives less may never show as running), and when
+    its last pod was seen deleted."""
 
     def __init__(self, api: Api, namespace: str, label: str) -> None:
         self._api = api
         self._namespace = namespace
         self._label = label
         self._lock = threading.Lock()
-        self._running: dict[str, float] = {}
+        self._started: dict[str, float] = {}
         self._pods: dict[str, set[str]] = {}
         self._emptied: dict[str, float] = {}
         self._stopping = threading.Event()
@@ -530,12 +532,12 @@ class PodWatch:
                 return
             self._pods.setdefault(run, set()).add(name)
             self._emptied.pop(run, None)
-            if any(s.state and s.state.running for s in statuses):
-                self._running.setdefault(run, received)
+            if any(s.state and (s.state.running or s.state.terminated) for s in statuses):
+                self._started.setdefault(run, received)
 
-    def running_since(self, run: str) -> float | None:
+    def started_at(self, run: str) -> float | None:
         with self._lock:
-            return self._running.get(run)
+            return self._started.get(run)
 
     def all_gone_at(self, run: str) -> float | None:
         """When the last pod of `run` was seen deleted (None while one is left)."""

@@ -329,7 +329,7 @@ def job_target(api: Api, namespace: str, pods: PodWatch, image: str) -> Target:
     return Target(
         "kubernetes-job",
         {"type": "kubernetes-job", "image": image, "imagePullPolicy": "Never"},
-        lambda name, record: pods.running_since(name),
+        lambda name, record: pods.started_at(name),
         lambda name, record: pods.all_gone_at(name),
         output,
         gone_poll_seconds=0.05,
@@ -804,7 +804,8 @@ def render(report: Report) -> str:
         f"launches one at a time (at most {LAUNCHES_IN_FLIGHT} runs unfinished); times from just "
         "before the create call; infrastructure "
         "started = the process's kernel start time (10 ms ticks) / the container's StartedAt / "
-        "a pod container first seen running; visible = received on a watch; gone = the process "
+        "a pod container first seen started (running or, if it never showed running, ended); "
+        "visible = received on a watch; gone = the process "
         "seen gone (polled every 5 ms) / the container's FinishedAt / the last pod deleted."
     )
     for launcher in report.left_out:
