@@ -81,6 +81,9 @@ KEEP_HISTORY = {"successfulRunsHistoryLimit": 1000, "failedRunsHistoryLimit": 10
 LAUNCHES_IN_FLIGHT = 4
 """The launch measurement keeps at most this many runs unfinished at once."""
 RUN_TIMEOUT_SECONDS = 60.0
+STARTED_REPORT_SECONDS = 30.0
+"""How long a completed run's infrastructure start time may take to be known (the kubelet
+reports a container's state every second or so, after the flow may have ended)."""
 
 FLOWS = '''
 """Flows of the operator latency benchmark."""
@@ -239,7 +242,8 @@ class Target:
     launcher: str
     infrastructure: dict[str, Any]
     started_at: Callable[[str, RunRecord], float | None]
-    """When the infrastructure started (Unix time), once known."""
+    """When the infrastructure started (Unix time), once known: a pod's container may be
+    reported started only after its flow has already reported COMPLETED."""
     gone_at: Callable[[str, RunRecord], float | None]
     """When the infrastructure was gone (Unix time), None while it is still there."""
     output: Callable[[str, RunRecord], str]
@@ -423,9 +427,9 @@ class Session:
             if record.state != "COMPLETED":
                 figures.launch_failures.append(f"{name} ended {record.state or 'nowhere'}")
                 continue
-            started = self.target.started_at(name, record)
-            if started is None:
-                figures.missing.append(f"{name}: no infrastructure start time found")
+            started = self.started_at(name, record)
+            if isinstance(started, str):
+                figures.missing.append(started)
             else:
                 figures.started.append(started - before)
             for state, values in (("PENDING", figures.pending), ("RUNNING", figures.running)):
@@ -433,6 +437,18 @@ class Session:
                     values.append(record.seen[state] - before)
                 else:
                     figures.missing.append(f"{name}: {state} never seen on the watch")
+
+    def started_at(self, name: str, record: RunRecord) -> float | str:
+        """When a completed run's infrastructure started, or why that is not known."""
+        try:
+            found: float = wait_until(
+                f"{name}'s infrastructure start time",
+                lambda: self.target.started_at(name, record),
+                timeout=STARTED_REPORT_SECONDS,
+            )
+        except TimeoutError as error:
+            return str(error)
+        return found
 
     def cancel(self, entrypoint: str, marker: str) -> tuple[float, float] | str:
         """Cancel a running flow once it printed `marker`: (patch -> infrastructure gone,
