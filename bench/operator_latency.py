@@ -42,7 +42,6 @@ from bench._cluster import (
     TERMINAL,
     Api,
     ClusterUnavailable,
-    Operator,
     PodWatch,
     RunRecord,
     RunWatch,
@@ -60,10 +59,11 @@ from bench._cluster import (
     ratio,
     render_table,
     require_namespace,
+    start_operator,
     verdict,
-    wait_until,
 )
 from bench.processes import kill_process, process_alive, process_start_epoch
+from tests.support.waiting import wait_until
 
 PREFECT_WORKER_QUERY_SECONDS = 10.0
 """Prefect 3's default PREFECT_WORKER_QUERY_SECONDS (prefect.settings.models.worker)."""
@@ -667,7 +667,7 @@ def measure(api: Api, plan: Plan, workdir: Path, left_out: Sequence[str] = ()) -
         PodWatch(api, namespace, POD_RUN_LABEL) as pods,
     ):
         containers, skipped, flags = _containers_for(wanted, api, namespace, workdir, pods)
-        operator = Operator.start(api, namespace, workdir / "operator", workdir, *flags)
+        operator = start_operator(api, namespace, workdir / "operator", workdir, *flags)
         try:
             with RunWatch(api, namespace) as watch:
                 try:

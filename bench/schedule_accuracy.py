@@ -53,10 +53,11 @@ from bench._cluster import (
     progress,
     render_table,
     require_namespace,
+    start_operator,
     verdict,
-    wait_until,
 )
 from bench.processes import kill_process, process_start_epoch
+from tests.support.waiting import wait_until
 
 P99_TARGET_SECONDS = 1.0
 COMMAND = ["/bin/sh", "-c", "exit 0"]
@@ -173,7 +174,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
     """Deployments with short intervals, their anchors spread so runs fall due every second."""
     step = plan.interval_seconds
     with bench_namespace(api, "kflow-bench-interval") as namespace:
-        operator = Operator.start(api, namespace, workdir / "interval", workdir)
+        operator = start_operator(api, namespace, workdir / "interval", workdir)
         try:
             with RunWatch(api, namespace) as watch:
                 names = [f"every{step}s-{index}" for index in range(plan.interval_deployments)]
@@ -220,7 +221,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
 def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
     """Many Deployments due at the same instant every minute, on one operator."""
     with bench_namespace(api, "kflow-bench-cron") as namespace:
-        operator = Operator.start(api, namespace, workdir / "cron", workdir)
+        operator = start_operator(api, namespace, workdir / "cron", workdir)
         try:
             with RunWatch(api, namespace) as watch:
                 names = [f"minutely-{index:03d}" for index in range(plan.cron_deployments)]
