@@ -4,8 +4,8 @@ and the table they print.
 
 The benchmarks observe from outside, the way a user does: through the API server (a watch, so a
 state is timed when it becomes visible, not when some writer believes it wrote it) and through
-/proc for processes. All clocks compared are this host's wall clock: the operator, the flow
-processes and the benchmark run here.
+/proc for processes (bench.processes). All clocks compared are this host's wall clock: the
+operator, the flow processes and the benchmark run here.
 """
 
 from __future__ import annotations
@@ -13,13 +13,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +28,15 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from bench.processes import CLOCK_TICKS_PER_SECOND, stat_fields
+from tests.support.namespaces import drop_finalizers
+from tests.support.operator_process import OperatorProcess
+from tests.support.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "crds"
-OPERATOR = Path(sys.executable).parent / "kflow-operator"
 GROUP, VERSION = "kflow.dev", "v1alpha1"
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -145,18 +144,6 @@ def apply_crds(api: Api) -> None:
     wait_until("the kflow CRDs to be established", established, timeout=60, interval=0.2)
 
 
-def wait_until(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll `probe` until it returns something truthy; TimeoutError naming `what` if never."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 @contextlib.contextmanager
 def bench_namespace(api: Api, prefix: str) -> Iterator[str]:
     """A fresh namespace, deleted afterwards with everything in it (finalizers dropped first:
@@ -172,24 +159,9 @@ def bench_namespace(api: Api, prefix: str) -> Iterator[str]:
     finally:
         for plural in ("flowruns", "deployments"):
             with contextlib.suppress(ApiException):
-                _drop_finalizers(api, namespace, plural)
+                drop_finalizers(api.objects, namespace, plural)
         with contextlib.suppress(ApiException):
             api.core.delete_namespace(namespace)
-
-
-def _drop_finalizers(api: Api, namespace: str, plural: str) -> None:
-    listed: Any = api.objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-    for item in listed["items"]:
-        if item["metadata"].get("finalizers"):
-            with contextlib.suppress(ApiException):
-                api.objects.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    plural,
-                    item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}},
-                )
 
 
 def require_namespace(api: Api, namespace: str) -> None:
@@ -225,61 +197,8 @@ def patch_flowrun_spec(api: Api, namespace: str, name: str, spec: dict[str, Any]
 # --- the operator ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Operator:
-    """One `kflow-operator --namespace NS` child process, configured as the chart runs it
-    (peering on)."""
-
-    popen: subprocess.Popen[bytes]
-    health_url: str
-    log_path: Path
-
-    @classmethod
-    def start(cls, api: Api, namespace: str, state_dir: Path, cwd: Path, *extra: str) -> Operator:
-        port = _free_port()
-        log_path = state_dir / "operator.log"
-        state_dir.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:
-            popen = subprocess.Popen(
-                [
-                    str(OPERATOR),
-                    "--namespace",
-                    namespace,
-                    "--state-dir",
-                    str(state_dir),
-                    "--liveness",
-                    f"http://127.0.0.1:{port}/healthz",
-                    *extra,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, KUBECONFIG=str(api.kubeconfig), PYTHONUNBUFFERED="1"),
-                cwd=cwd,
-            )
-        operator = cls(popen, f"http://127.0.0.1:{port}/healthz", log_path)
-        try:
-            wait_until("kflow-operator liveness", operator._healthy, timeout=60, interval=0.1)
-        except BaseException:
-            operator.stop()
-            raise
-        return operator
-
-    def _healthy(self) -> bool:
-        if self.popen.poll() is not None:
-            raise RuntimeError(
-                f"kflow-operator exited with {self.popen.returncode}:\n{self.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
+class Operator(OperatorProcess):
+    """The benchmark's operator, with the figures it reads of it from /proc."""
 
     def peak_rss_bytes(self) -> int:
         """The kernel's high-water mark of the operator's resident memory (VmHWM)."""
@@ -290,69 +209,30 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the operator process has used so far."""
-        fields = _stat_fields(self.popen.pid)
+        fields = stat_fields(self.popen.pid)
         if fields is None:
             return math.nan
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND
 
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
-
-    def log_tail(self, characters: int = 3000) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-characters:]
+    def stop(self, grace: float = 20) -> None:
+        super().stop(grace)
 
 
-# --- processes ---------------------------------------------------------------------------------
+def start_operator(api: Api, namespace: str, state_dir: Path, cwd: Path, *extra: str) -> Operator:
+    """`kflow-operator --namespace NS` for the benchmark, live (its log in state_dir)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return Operator.start(
+        namespace,
+        api.kubeconfig,
+        state_dir,
+        state_dir / "operator.log",
+        cwd,
+        extra,
+        ready_timeout=60,
+    )
 
 
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    raise RuntimeError("no btime in /proc/stat")
-
-
-_BOOT_TIME = _boot_time()
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def process_start_epoch(process_id: str) -> float:
-    """When the process named by a process launcher id (`PID@start-ticks`) was forked, as a
-    Unix time (the kernel keeps it in clock ticks since boot: 10 ms resolution)."""
-    ticks = int(process_id.partition("@")[2])
-    return _BOOT_TIME + ticks / _CLOCK_TICKS
-
-
-def process_alive(process_id: str) -> bool:
-    """True while the process of a `PID@start-ticks` id runs (a zombie counts as gone)."""
-    pid, _, ticks = process_id.partition("@")
-    fields = _stat_fields(int(pid))
-    return fields is not None and fields[0] not in ("Z", "X") and fields[19] == ticks
-
-
-def kill_process(process_id: str) -> None:
-    """SIGKILL what a run left behind, only if the PID still names the same process."""
-    if process_alive(process_id):
-        with contextlib.suppress(OSError):
-            os.kill(int(process_id.partition("@")[0]), signal.SIGKILL)
+# --- the host ---------------------------------------------------------------------------------
 
 
 def memory_available_bytes() -> int:
@@ -514,14 +394,16 @@ class RunWatch:
 
 class PodWatch:
     """A watch on the pods of one namespace: per value of `label`, when a container of one of
-    its pods was first seen running, and when its last pod was seen deleted."""
+    its pods was first seen started (running, or already ended: the kubelet reports what it
+    finds every second, so a container that lives less may never show as running), and when
+    its last pod was seen deleted."""
 
     def __init__(self, api: Api, namespace: str, label: str) -> None:
         self._api = api
         self._namespace = namespace
         self._label = label
         self._lock = threading.Lock()
-        self._running: dict[str, float] = {}
+        self._started: dict[str, float] = {}
         self._pods: dict[str, set[str]] = {}
         self._emptied: dict[str, float] = {}
         self._stopping = threading.Event()
@@ -568,12 +450,12 @@ class PodWatch:
                 return
             self._pods.setdefault(run, set()).add(name)
             self._emptied.pop(run, None)
-            if any(s.state and s.state.running for s in statuses):
-                self._running.setdefault(run, received)
+            if any(s.state and (s.state.running or s.state.terminated) for s in statuses):
+                self._started.setdefault(run, received)
 
-    def running_since(self, run: str) -> float | None:
+    def started_at(self, run: str) -> float | None:
         with self._lock:
-            return self._running.get(run)
+            return self._started.get(run)
 
     def all_gone_at(self, run: str) -> float | None:
         """When the last pod of `run` was seen deleted (None while one is left)."""

@@ -37,11 +37,11 @@ from typing import Any
 import docker
 from kubernetes.client.exceptions import ApiException
 
+from bench import validity
 from bench._cluster import (
     TERMINAL,
     Api,
     ClusterUnavailable,
-    Operator,
     PodWatch,
     RunRecord,
     RunWatch,
@@ -51,20 +51,19 @@ from bench._cluster import (
     connect,
     create,
     format_value,
-    kill_process,
     memory_available_bytes,
     parse_time,
     patch_flowrun_spec,
     percentile,
-    process_alive,
-    process_start_epoch,
     progress,
     ratio,
     render_table,
     require_namespace,
+    start_operator,
     verdict,
-    wait_until,
 )
+from bench.processes import kill_process, process_alive, process_start_epoch
+from tests.support.waiting import wait_until
 
 PREFECT_WORKER_QUERY_SECONDS = 10.0
 """Prefect 3's default PREFECT_WORKER_QUERY_SECONDS (prefect.settings.models.worker)."""
@@ -82,6 +81,9 @@ KEEP_HISTORY = {"successfulRunsHistoryLimit": 1000, "failedRunsHistoryLimit": 10
 LAUNCHES_IN_FLIGHT = 4
 """The launch measurement keeps at most this many runs unfinished at once."""
 RUN_TIMEOUT_SECONDS = 60.0
+STARTED_REPORT_SECONDS = 30.0
+"""How long a completed run's infrastructure start time may take to be known (the kubelet
+reports a container's state every second or so, after the flow may have ended)."""
 
 FLOWS = '''
 """Flows of the operator latency benchmark."""
@@ -117,6 +119,16 @@ def ignores_sigterm() -> None:
 FLOWS_FILE = "latency_flows.py"
 POD_RUN_LABEL = "kflow.dev/flow-run-name"
 """The Job launcher's label naming a pod's FlowRun (launchers/kubernetes_job/names.py)."""
+CONTAINER_LAUNCHERS = ("docker", "kubernetes-job")
+LATENCY_ROWS = {
+    "started": "created -> infrastructure started",
+    "pending": "created -> PENDING visible",
+    "running": "created -> RUNNING visible (flow process)",
+    "handles_gone": "cancel -> gone, flow handles SIGTERM",
+    "ignores_gone": f"cancel -> gone, flow ignores SIGTERM (grace {CANCEL_GRACE_SECONDS} s)",
+    "ignores_cancelled": "cancel -> CANCELLED visible, flow ignores SIGTERM",
+}
+"""The latency lists of `Figures` and the table rows (less their p50/p99/max) they fill."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,8 @@ class Figures:
     ignores_gone: list[float] = field(default_factory=list)
     ignores_cancelled: list[float] = field(default_factory=list)
     cancel_failures: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Runs that completed but left the benchmark without one of their figures."""
     skipped: str | None = None
 
 
@@ -213,6 +227,8 @@ class Report:
     launchers: list[Figures]
     burst: Burst
     peak_rss_bytes: int
+    left_out: tuple[str, ...] = ()
+    """Container launchers left out on purpose (--skip-launcher)."""
 
 
 # --- where runs live ---------------------------------------------------------------------------
@@ -226,7 +242,8 @@ class Target:
     launcher: str
     infrastructure: dict[str, Any]
     started_at: Callable[[str, RunRecord], float | None]
-    """When the infrastructure started (Unix time), once known."""
+    """When the infrastructure started (Unix time), once known: a pod's container may be
+    reported started only after its flow has already reported COMPLETED."""
     gone_at: Callable[[str, RunRecord], float | None]
     """When the infrastructure was gone (Unix time), None while it is still there."""
     output: Callable[[str, RunRecord], str]
@@ -316,7 +333,7 @@ def job_target(api: Api, namespace: str, pods: PodWatch, image: str) -> Target:
     return Target(
         "kubernetes-job",
         {"type": "kubernetes-job", "image": image, "imagePullPolicy": "Never"},
-        lambda name, record: pods.running_since(name),
+        lambda name, record: pods.started_at(name),
         lambda name, record: pods.all_gone_at(name),
         output,
         gone_poll_seconds=0.05,
@@ -410,13 +427,28 @@ class Session:
             if record.state != "COMPLETED":
                 figures.launch_failures.append(f"{name} ended {record.state or 'nowhere'}")
                 continue
-            started = self.target.started_at(name, record)
-            if started is not None:
+            started = self.started_at(name, record)
+            if isinstance(started, str):
+                figures.missing.append(started)
+            else:
                 figures.started.append(started - before)
-            if "PENDING" in record.seen:
-                figures.pending.append(record.seen["PENDING"] - before)
-            if "RUNNING" in record.seen:
-                figures.running.append(record.seen["RUNNING"] - before)
+            for state, values in (("PENDING", figures.pending), ("RUNNING", figures.running)):
+                if state in record.seen:
+                    values.append(record.seen[state] - before)
+                else:
+                    figures.missing.append(f"{name}: {state} never seen on the watch")
+
+    def started_at(self, name: str, record: RunRecord) -> float | str:
+        """When a completed run's infrastructure started, or why that is not known."""
+        try:
+            found: float = wait_until(
+                f"{name}'s infrastructure start time",
+                lambda: self.target.started_at(name, record),
+                timeout=STARTED_REPORT_SECONDS,
+            )
+        except TimeoutError as error:
+            return str(error)
+        return found
 
     def cancel(self, entrypoint: str, marker: str) -> tuple[float, float] | str:
         """Cancel a running flow once it printed `marker`: (patch -> infrastructure gone,
@@ -550,10 +582,6 @@ def _flows_image(host: str, workdir: Path) -> str:
     return images.flows_image(host, flows)
 
 
-def _both_skipped(reason: str) -> list[Figures]:
-    return [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)]
-
-
 def _node_ready(api: Api) -> bool:
     for node in api.core.list_node().items:
         conditions = (node.status and node.status.conditions) or []
@@ -563,35 +591,30 @@ def _node_ready(api: Api) -> bool:
 
 
 def _containers_for(
-    plan: Plan, api: Api, namespace: str, workdir: Path, pods: PodWatch
+    wanted: Sequence[str], api: Api, namespace: str, workdir: Path, pods: PodWatch
 ) -> tuple[list[Target], list[Figures], list[str]]:
-    """The Docker and Job targets this cluster can run, figures saying why for the others, and
-    the operator flags they need."""
+    """The targets of the `wanted` container launchers this cluster can run, figures saying why
+    for the others, and the operator flags they need. The Job launcher needs the Docker engine
+    too: it builds the flows image."""
     targets: list[Target] = []
-    skipped: list[Figures] = []
     flags: list[str] = []
-    if plan.container_launches == 0:
-        return targets, skipped, flags
+    if not wanted:
+        return targets, [], flags
     engine, host_or_reason = _docker_engine()
     if engine is None:
-        reason = host_or_reason
-        return (
-            targets,
-            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
-            flags,
-        )
+        return targets, [Figures(name, skipped=host_or_reason) for name in wanted], flags
     try:
         progress("building the flows image (cached by content)")
         image = _flows_image(host_or_reason, workdir)
     except Exception as error:
         reason = f"the flows image could not be built: {error}"
-        return (
-            targets,
-            [Figures("docker", skipped=reason), Figures("kubernetes-job", skipped=reason)],
-            flags,
-        )
-    targets.append(docker_target(engine, image))
-    flags += ["--docker-host", host_or_reason]
+        return targets, [Figures(name, skipped=reason) for name in wanted], flags
+    if "docker" in wanted:
+        targets.append(docker_target(engine, image))
+        flags += ["--docker-host", host_or_reason]
+    if "kubernetes-job" not in wanted:
+        return targets, [], flags
+    skipped: list[Figures] = []
     from tests.cluster import cluster, paths
 
     if api.kubeconfig != paths.admin_kubeconfig():
@@ -636,14 +659,15 @@ def _measure_containers(
     return figures
 
 
-def measure(api: Api, plan: Plan, workdir: Path) -> Report:
+def measure(api: Api, plan: Plan, workdir: Path, left_out: Sequence[str] = ()) -> Report:
     (workdir / FLOWS_FILE).write_text(textwrap.dedent(FLOWS).lstrip())
+    wanted = [name for name in CONTAINER_LAUNCHERS if name not in left_out]
     with (
         bench_namespace(api, "kflow-bench-latency") as namespace,
         PodWatch(api, namespace, POD_RUN_LABEL) as pods,
     ):
-        containers, skipped, flags = _containers_for(plan, api, namespace, workdir, pods)
-        operator = Operator.start(api, namespace, workdir / "operator", workdir, *flags)
+        containers, skipped, flags = _containers_for(wanted, api, namespace, workdir, pods)
+        operator = start_operator(api, namespace, workdir / "operator", workdir, *flags)
         try:
             with RunWatch(api, namespace) as watch:
                 try:
@@ -671,7 +695,7 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Report:
             operator.stop()
     order = ["process", "docker", "kubernetes-job"]
     launchers = sorted([*measured, *skipped], key=lambda f: order.index(f.launcher))
-    return Report(plan, launchers, burst, peak)
+    return Report(plan, launchers, burst, peak, tuple(left_out))
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -714,24 +738,25 @@ def render(report: Report) -> str:
         )
 
     n = len(process.pending)
-    row("created -> infrastructure started, p50", lambda f: _p(f.started, 0.5))
-    row("created -> infrastructure started, p99", lambda f: _p(f.started, 0.99))
+    label = LATENCY_ROWS
+    row(f"{label['started']}, p50", lambda f: _p(f.started, 0.5))
+    row(f"{label['started']}, p99", lambda f: _p(f.started, 0.99))
     row(
-        f"created -> PENDING visible, p50 (n={n})",
+        f"{label['pending']}, p50 (n={n})",
         lambda f: _p(f.pending, 0.5),
         anchor=anchor_p50,
         target=f"< {format_value(LAUNCH_P50_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.5) < LAUNCH_P50_TARGET,
     )
     row(
-        f"created -> PENDING visible, p99 (n={n})",
+        f"{label['pending']}, p99 (n={n})",
         lambda f: _p(f.pending, 0.99),
         anchor=anchor_p99,
         target=f"< {format_value(LAUNCH_P99_TARGET, 's')} (process)",
         passed=_p(process.pending, 0.99) < LAUNCH_P99_TARGET,
     )
-    row("created -> RUNNING visible (flow process), p50", lambda f: _p(f.running, 0.5))
-    row("created -> RUNNING visible (flow process), p99", lambda f: _p(f.running, 0.99))
+    row(f"{label['running']}, p50", lambda f: _p(f.running, 0.5))
+    row(f"{label['running']}, p99", lambda f: _p(f.running, 0.99))
     row(
         "launch failures",
         lambda f: float(len(f.launch_failures)),
@@ -739,18 +764,16 @@ def render(report: Report) -> str:
         target="0",
         passed=not any(f.launch_failures for f in measured),
     )
-    row("cancel -> gone, flow handles SIGTERM, p50", lambda f: _p(f.handles_gone, 0.5))
+    row(f"{label['handles_gone']}, p50", lambda f: _p(f.handles_gone, 0.5))
+    row(f"{label['handles_gone']}, max", lambda f: max(f.handles_gone, default=math.nan))
     row(
-        "cancel -> gone, flow handles SIGTERM, max", lambda f: max(f.handles_gone, default=math.nan)
-    )
-    row(
-        f"cancel -> gone, flow ignores SIGTERM (grace {CANCEL_GRACE_SECONDS} s), max",
+        f"{label['ignores_gone']}, max",
         lambda f: max(f.ignores_gone, default=math.nan),
         target=f"<= grace + {KILL_SLACK_TARGET:.0f} s",
         passed=all(_killed_in_time(f) for f in measured),
     )
     row(
-        "cancel -> CANCELLED visible, flow ignores SIGTERM, max",
+        f"{label['ignores_cancelled']}, max",
         lambda f: max(f.ignores_cancelled, default=math.nan),
     )
     row(
@@ -797,9 +820,12 @@ def render(report: Report) -> str:
         f"launches one at a time (at most {LAUNCHES_IN_FLIGHT} runs unfinished); times from just "
         "before the create call; infrastructure "
         "started = the process's kernel start time (10 ms ticks) / the container's StartedAt / "
-        "a pod container first seen running; visible = received on a watch; gone = the process "
+        "a pod container first seen started (running or, if it never showed running, ended); "
+        "visible = received on a watch; gone = the process "
         "seen gone (polled every 5 ms) / the container's FinishedAt / the last pod deleted."
     )
+    for launcher in report.left_out:
+        lines.append(f"{launcher}: left out (--skip-launcher {launcher})")
     for figures in report.launchers:
         if figures.skipped:
             lines.append(f"{figures.launcher}: skipped: {figures.skipped}")
@@ -822,6 +848,28 @@ def _killed_in_time(figures: Figures) -> bool:
     )
 
 
+def invalid_figures(report: Report) -> list[str]:
+    """Why the figures cannot be presented (validity): a latency below zero, a run that left no
+    figure, a launcher's column skipped without --skip-launcher; each line names its row."""
+    problems: list[str] = []
+    for figures in report.launchers:
+        if figures.skipped is not None:
+            problems.append(
+                f"every row, {figures.launcher}: skipped: {figures.skipped} "
+                f"(`--skip-launcher {figures.launcher}` leaves it out on purpose)"
+            )
+            continue
+        for attribute, row in LATENCY_ROWS.items():
+            values: list[float] = getattr(figures, attribute)
+            problems += validity.negative_latencies(f"{row}, {figures.launcher}", values)
+        problems += [f"{figures.launcher}: {missing}" for missing in figures.missing]
+    problems += validity.negative_latencies(
+        "created -> all terminal (burst)",
+        [] if math.isnan(report.burst.drained_seconds) else [report.burst.drained_seconds],
+    )
+    return problems
+
+
 def passed(report: Report) -> bool:
     process = report.launchers[0]
     measured = [f for f in report.launchers if f.skipped is None]
@@ -836,12 +884,22 @@ def passed(report: Report) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.operator_latency", description=__doc__.splitlines()[0]
+        prog="python -m bench.operator_latency",
+        description=__doc__.splitlines()[0],
+        epilog=validity.EXIT_CODES,
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts: a check that it all works, not figures"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--skip-launcher",
+        action="append",
+        choices=CONTAINER_LAUNCHERS,
+        default=[],
+        help="leave out a container launcher's column on purpose (repeatable); one not left "
+        "out that cannot be measured (e.g. no Docker engine) makes the figures invalid",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
     try:
@@ -852,20 +910,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-latency-") as tmp:
         apply_crds(api)
         try:
-            report = measure(api, plan, Path(tmp))
+            report = measure(api, plan, Path(tmp), args.skip_launcher)
         except ClusterUnavailable as error:
             print(f"operator_latency: {error}", file=sys.stderr)
             return 2
         shutil.rmtree(Path(tmp) / "operator", ignore_errors=True)
     print(render(report))
+    problems = invalid_figures(report)
+    if problems:
+        print(validity.report("operator_latency", problems))
     if args.json:
-        args.json.write_text(json.dumps(_as_json(report), indent=2))
+        args.json.write_text(json.dumps(_as_json(report, problems), indent=2))
+    if problems:
+        return validity.INVALID_EXIT_CODE
     return 0 if passed(report) else 1
 
 
-def _as_json(report: Report) -> dict[str, Any]:
+def _as_json(report: Report, problems: list[str]) -> dict[str, Any]:
     return {
         "plan": report.plan.__dict__,
+        "invalid": problems,
+        "left_out": list(report.left_out),
         "launchers": [f.__dict__ for f in report.launchers],
         "burst": {**report.burst.__dict__, "throughput": report.burst.throughput},
         "peak_rss_bytes": report.peak_rss_bytes,

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import validity
 from bench._cluster import (
     Api,
     ClusterUnavailable,
@@ -47,16 +48,16 @@ from bench._cluster import (
     connect,
     create,
     format_value,
-    kill_process,
     parse_time,
     percentile,
-    process_start_epoch,
     progress,
     render_table,
     require_namespace,
+    start_operator,
     verdict,
-    wait_until,
 )
+from bench.processes import kill_process, process_start_epoch
+from tests.support.waiting import wait_until
 
 P99_TARGET_SECONDS = 1.0
 COMMAND = ["/bin/sh", "-c", "exit 0"]
@@ -118,6 +119,8 @@ class Window:
     missed: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     early: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Runs that started but left the benchmark without one of their figures."""
 
     @property
     def expected_runs(self) -> int:
@@ -171,7 +174,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
     """Deployments with short intervals, their anchors spread so runs fall due every second."""
     step = plan.interval_seconds
     with bench_namespace(api, "kflow-bench-interval") as namespace:
-        operator = Operator.start(api, namespace, workdir / "interval", workdir)
+        operator = start_operator(api, namespace, workdir / "interval", workdir)
         try:
             with RunWatch(api, namespace) as watch:
                 names = [f"every{step}s-{index}" for index in range(plan.interval_deployments)]
@@ -218,7 +221,7 @@ def interval_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]
 def cron_scenario(api: Api, plan: Plan, workdir: Path) -> tuple[Window, int]:
     """Many Deployments due at the same instant every minute, on one operator."""
     with bench_namespace(api, "kflow-bench-cron") as namespace:
-        operator = Operator.start(api, namespace, workdir / "cron", workdir)
+        operator = start_operator(api, namespace, workdir / "cron", workdir)
         try:
             with RunWatch(api, namespace) as watch:
                 names = [f"minutely-{index:03d}" for index in range(plan.cron_deployments)]
@@ -302,10 +305,14 @@ def collect(watch: RunWatch, window: Window, end: float, operator: Operator) -> 
                 delay = process_start_epoch(ident) - instant
                 window.started.append(delay)
                 window.by_instant.setdefault(instant, []).append(delay)
-                if delay < -0.01:  # the kernel's start time has 10 ms ticks
+                if delay < -validity.NEGATIVE_TOLERANCE_SECONDS:
                     window.early.append(f"{label} started {-delay:.2f} s early")
+            else:
+                window.missing.append(f"{label}: no process recorded")
             if "PENDING" in record.seen:
                 window.pending.append(record.seen["PENDING"] - instant)
+            else:
+                window.missing.append(f"{label}: PENDING never seen on the watch")
 
 
 def _key(record: RunRecord) -> tuple[str, float] | None:
@@ -431,6 +438,21 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def invalid_figures(report: Report) -> list[str]:
+    """Why the figures cannot be presented (validity): a latency below zero, a started run
+    that left no figure; each line names its row. A process started before its scheduled
+    time is also counted as early (the operator's fault, if the clocks agree)."""
+    problems: list[str] = []
+    for window in report.windows:
+        for row, values in (
+            ("scheduled -> process started", window.started),
+            ("scheduled -> PENDING visible", window.pending),
+        ):
+            problems += validity.negative_latencies(f"{window.scenario}: {row}", values)
+        problems += [f"{window.scenario}: {missing}" for missing in window.missing]
+    return problems
+
+
 def passed(report: Report) -> bool:
     return all(
         window.exact
@@ -442,7 +464,9 @@ def passed(report: Report) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.schedule_accuracy", description=__doc__.splitlines()[0]
+        prog="python -m bench.schedule_accuracy",
+        description=__doc__.splitlines()[0],
+        epilog=validity.EXIT_CODES,
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts: a check that it all works, not figures"
@@ -475,11 +499,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     report = Report(plan, windows, peaks)
     print(render(report))
+    problems = invalid_figures(report)
+    if problems:
+        print(validity.report("schedule_accuracy", problems))
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
                     "plan": plan.__dict__,
+                    "invalid": problems,
                     "windows": [
                         {**w.__dict__, "by_instant": {str(k): v for k, v in w.by_instant.items()}}
                         for w in report.windows
@@ -489,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 indent=2,
             )
         )
+    if problems:
+        return validity.INVALID_EXIT_CODE
     return 0 if passed(report) else 1
 
 

@@ -11,11 +11,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,11 +24,13 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.kubectl import Kubectl, poll
+from tests.support.namespaces import drop_finalizers
+from tests.support.operator_process import OperatorProcess as OperatorProcess
+from tests.support.waiting import wait_until as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
 FLOWS = Path(__file__).resolve().parent / "flows"
-OPERATOR = Path(sys.executable).parent / "kflow-operator"
 GROUP, VERSION = "kflow.dev", "v1alpha1"
 
 
@@ -160,64 +158,9 @@ def cluster(crds: None, kubectl: Kubectl, api_client: client.ApiClient) -> Itera
     objects = client.CustomObjectsApi(api_client)
     yield Cluster(namespace, kubectl.in_namespace(namespace), objects, core)
     for plural in ("flowruns", "deployments"):
-        items = objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
-        for item in items:
-            if item["metadata"].get("finalizers"):
-                with contextlib.suppress(ApiException):
-                    objects.patch_namespaced_custom_object(
-                        GROUP,
-                        VERSION,
-                        namespace,
-                        plural,
-                        item["metadata"]["name"],
-                        {"metadata": {"finalizers": None}},
-                    )
+        drop_finalizers(objects, namespace, plural)
     with contextlib.suppress(ApiException):
         core.delete_namespace(namespace)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class OperatorProcess:
-    """One `kflow-operator --namespace NS` child process."""
-
-    popen: subprocess.Popen[bytes]
-    health_url: str
-    log_path: Path
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        def probe() -> bool:
-            if self.popen.poll() is not None:
-                raise AssertionError(
-                    f"kflow-operator exited with {self.popen.returncode}:\n{self.log()}"
-                )
-            try:
-                with urllib.request.urlopen(self.health_url, timeout=1) as response:
-                    return bool(response.status == 200)
-            except OSError:
-                return False
-
-        poll("kflow-operator liveness", probe, timeout, 0.1)
-
-    def sigkill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.sigkill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @dataclass
@@ -228,28 +171,15 @@ class OperatorFactory:
     started: list[OperatorProcess] = field(default_factory=list)
 
     def start(self, *extra: str) -> OperatorProcess:
-        port = _free_port()
-        log_path = self.state_dir / f"operator-{len(self.started)}.log"
-        with log_path.open("wb") as log:
-            popen = subprocess.Popen(
-                [
-                    str(OPERATOR),
-                    "--namespace",
-                    self.namespace,
-                    "--state-dir",
-                    str(self.state_dir),
-                    "--liveness",
-                    f"http://127.0.0.1:{port}/healthz",
-                    *extra,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1"),
-                cwd=FLOWS,
-            )
-        operator = OperatorProcess(popen, f"http://127.0.0.1:{port}/healthz", log_path)
+        operator = OperatorProcess.start(
+            self.namespace,
+            self.kubeconfig,
+            self.state_dir,
+            self.state_dir / f"operator-{len(self.started)}.log",
+            FLOWS,
+            extra,
+        )
         self.started.append(operator)
-        operator.wait_ready()
         return operator
 
 
@@ -304,10 +234,6 @@ def recorded_process(run: dict[str, Any]) -> tuple[int, int]:
     ident = run["status"]["infrastructure"]["id"]
     pid, _, ticks = ident.partition("@")
     return int(pid), int(ticks)
-
-
-def wait_until(what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
-    return poll(what, probe, timeout, 0.05)
 
 
 def monotonic() -> float:
