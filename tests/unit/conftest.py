@@ -20,7 +20,7 @@ def _private_kflow_home(
 @pytest.fixture
 def new_backend() -> MemoryBackend:
     """The backend `backend` installs; a module overrides this fixture to install another kind
-    (e.g. `tests.support.backends.WatchedBackend`)."""
+    (e.g. `tests.support.sdk_runs.WatchedBackend`)."""
     return MemoryBackend()
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 import time
 
 import pytest
@@ -12,7 +9,7 @@ from kflow import flow, task
 from kflow.engine import crash_flow_run
 from kflow.states import StateType
 
-from tests.support.backends import WatchedBackend, recording, run_in_thread
+from tests.support.sdk_runs import WatchedBackend, recording, run_in_thread, sigusr1_once
 
 REASON = "Flow run process was terminated by SIGTERM without a cancellation request."
 
@@ -52,7 +49,6 @@ def test_crash_from_a_signal_handler_stops_task_runs_and_subflows(
     backend: WatchedBackend,
 ) -> None:
     crashed: list[str] = []
-    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: crash_flow_run(reason=REASON))
 
     @task
     def sleepy() -> None:
@@ -69,18 +65,13 @@ def test_crash_from_a_signal_handler_stops_task_runs_and_subflows(
         sleepy.submit()
         child()
 
-    def send_signal_once_running() -> None:
+    def task_and_subflow_running() -> None:
         backend.wait_for(backend.task_running)
         backend.wait_for(lambda: len(backend.flow_runs) == 2)
-        os.kill(os.getpid(), signal.SIGUSR1)
 
-    sender = threading.Thread(target=send_signal_once_running, daemon=True)
-    sender.start()
     started = time.monotonic()
-    try:
+    with sigusr1_once(lambda: crash_flow_run(reason=REASON), when=task_and_subflow_running):
         state = sleeper(return_state=True)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
     assert time.monotonic() - started < 5
     assert state.type is StateType.CRASHED and state.message == REASON
     assert crashed == ["CRASHED"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from kflow.exceptions import ReschedulingNotSupported
 from kflow.runtime import flow_run as runtime_flow_run
 from kflow.states import Cancelling, State, StateType
 
-from tests.support.backends import WatchedBackend, recording, run_in_thread
+from tests.support.sdk_runs import WatchedBackend, recording, run_in_thread, sigusr1_once
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -189,7 +188,6 @@ def test_cancel_from_a_signal_handler(
     backend: WatchedBackend,
 ) -> None:
     hooks: list[str] = []
-    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: cancel_flow_run())
 
     @task
     def sleepy() -> None:
@@ -204,17 +202,9 @@ def test_cancel_from_a_signal_handler(
         for _ in range(600):
             time.sleep(0.05)
 
-    def send_signal_once_running() -> None:
-        backend.wait_for(backend.task_running)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    sender = threading.Thread(target=send_signal_once_running, daemon=True)
-    sender.start()
     started = time.monotonic()
-    try:
+    with sigusr1_once(cancel_flow_run, when=lambda: backend.wait_for(backend.task_running)):
         state = sleeper(return_state=True)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
     assert time.monotonic() - started < 5
     assert state.type is StateType.CANCELLED
     assert hooks == ["CANCELLED"]

@@ -1,11 +1,15 @@
-"""What the SDK unit tests use to watch a flow run from outside it: a memory backend a test can
-wait on (instead of sleeping), a hook that records the states it fires for, and a call run in a
-thread whose return value is kept."""
+"""What the SDK unit tests use to watch and drive a flow run from outside it: a memory backend a
+test can wait on (instead of sleeping), a hook that records the states it fires for, a call run
+in a thread whose return value is kept, and a signal sent to the process once the run is
+somewhere."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +81,21 @@ def run_in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any
     thread = threading.Thread(target=lambda: outcome.append(target()), daemon=True)
     thread.start()
     return thread, outcome
+
+
+@contextlib.contextmanager
+def sigusr1_once(handler: Callable[[], object], when: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, SIGUSR1 calls `handler` (in the main thread, as Python runs signal
+    handlers), and is sent to this process once, from another thread, as soon as `when` returns:
+    a stop signal that lands while the flow is busy, as from `kill` outside the process."""
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: handler())
+
+    def send_once_ready() -> None:
+        when()
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    threading.Thread(target=send_once_ready, daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
