@@ -9,6 +9,7 @@ import json
 import tarfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from tests.e2e.launcher_support import (
     GROUP,
     RESTARTED,
     VERSION,
-    delete_flowruns,
+    LauncherRuns,
     finished,
     logs,
     times,
@@ -71,42 +72,39 @@ def containers_of(engine: docker.DockerClient, namespace: str) -> list[str]:
     return [str(summary["Id"]) for summary in found]
 
 
-def deployment(cluster: Cluster, image: str, entrypoint: str, **spec: Any) -> None:
-    cluster.deployment(
-        "d",
-        {
-            "entrypoint": f"launcher_flows.py:{entrypoint}",
-            "infrastructure": {"type": "docker", "image": image, "imagePullPolicy": "Never"},
-            **spec,
-        },
-    )
-
-
 def container_of(engine: docker.DockerClient, run: dict[str, Any]) -> Container:
     container: Container = engine.containers.get(run["status"]["infrastructure"]["id"])
     return container
 
 
-def delete_and_expect_nothing_left(
-    cluster: Cluster, engine: docker.DockerClient, *names: str
-) -> None:
-    delete_flowruns(cluster, *names)
-    wait_until(
-        "no container of the test's runs left",
-        lambda: not containers_of(engine, cluster.namespace),
-        timeout=30,
-    )
+@dataclass
+class DockerRuns(LauncherRuns):
+    """The test's runs as containers in the Docker engine."""
+
+    infrastructure_type = "docker"
+    left_behind_kind = "container"
+    removal_timeout = 30
+    engine: docker.DockerClient
+
+    def left_behind(self) -> list[Any]:
+        return containers_of(self.engine, self.cluster.namespace)
+
+
+@pytest.fixture
+def runs(
+    cluster: Cluster, engine: docker.DockerClient, flows_image: str, leftovers: None
+) -> DockerRuns:
+    return DockerRuns(cluster, flows_image, engine)
 
 
 def test_run_completes_with_result_and_logs(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
     docker_engine: str,
+    runs: DockerRuns,
 ) -> None:
-    deployment(cluster, flows_image, "adds")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 2, "b": 3}})
+    runs.start("adds", {"a": 2, "b": 3})
     run = cluster.wait_state("r", "COMPLETED", timeout=60)
     assert run["status"]["result"]["value"] == 5
     infrastructure = run["status"]["infrastructure"]
@@ -123,19 +121,18 @@ def test_run_completes_with_result_and_logs(
     assert run["status"]["infrastructure"]["exitCode"] == 0
     assert "adding 2 and 3" in logs(cluster, "r")
     assert "adding 2 and 3" in container.logs().decode()
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_container_runs_as_the_flow_service_account_not_the_operator(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
+    runs: DockerRuns,
 ) -> None:
     """The flow's credentials are a token of its namespace's kflow-flow-run ServiceAccount:
     it may read and report on its own FlowRun, nothing else."""
-    deployment(cluster, flows_image, "probes_access")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    runs.start("probes_access")
     run = cluster.wait_state("r", "COMPLETED", "FAILED", "CRASHED", timeout=60)
     assert run["status"]["state"]["type"] == "COMPLETED", run["status"]["state"]
     seen = run["status"]["result"]["value"]
@@ -160,7 +157,7 @@ def test_container_runs_as_the_flow_service_account_not_the_operator(
             "kflow/kubeconfig",
         ]
     finished(cluster, "r")
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_flow_tokens_are_renewed_in_place_at_half_life(
@@ -208,15 +205,10 @@ def test_flow_tokens_are_renewed_in_place_at_half_life(
 
 
 def test_failing_flow_fails_and_its_container_is_removed_on_finish(
-    cluster: Cluster,
-    operators: OperatorFactory,
-    leftovers: None,
-    engine: docker.DockerClient,
-    flows_image: str,
+    cluster: Cluster, operators: OperatorFactory, engine: docker.DockerClient, runs: DockerRuns
 ) -> None:
     operators.start("--docker", "--docker-remove", "on-finish", *SWEEP)
-    deployment(cluster, flows_image, "fails")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    runs.start("fails")
     run = cluster.wait_state("r", "FAILED", timeout=60)
     assert "the flow failed on purpose" in run["status"]["state"]["message"]
     run = finished(cluster, "r")
@@ -232,10 +224,9 @@ def test_container_killed_from_outside_is_crashed_with_the_reason(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
+    runs: DockerRuns,
 ) -> None:
-    deployment(cluster, flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    runs.start("sleeps", {"seconds": 300})
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     container_of(engine, run).kill()
     killed = time.monotonic()
@@ -247,18 +238,17 @@ def test_container_killed_from_outside_is_crashed_with_the_reason(
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 137
     assert run["status"]["infrastructure"]["signal"] == "SIGKILL"
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_container_stopped_from_outside_is_crashed_not_cancelled(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
+    runs: DockerRuns,
 ) -> None:
     """`docker stop` by someone else: SIGTERM with no cancellation requested → CRASHED."""
-    deployment(cluster, flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    runs.start("sleeps", {"seconds": 300})
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     container = container_of(engine, run)
     wait_until("flow sleeping", lambda: b"sleeping 300" in container.logs(), timeout=30)
@@ -267,23 +257,19 @@ def test_container_stopped_from_outside_is_crashed_not_cancelled(
     assert run["status"]["state"]["type"] == "CRASHED", run["status"]["state"]
     message = run["status"]["state"]["message"]
     assert "terminated by SIGTERM without a cancellation request" in message, message
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
+    runs: DockerRuns,
 ) -> None:
-    deployment(cluster, flows_image, "waits_for_cancel", cancelGracePeriodSeconds=30)
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    runs.start("waits_for_cancel", cancelGracePeriodSeconds=30)
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     container = container_of(engine, run)
-    requested = time.monotonic()
-    cluster.cancel("r")
-    run = cluster.wait_state("r", "CANCELLED", timeout=20)
-    took = time.monotonic() - requested
+    run, took = runs.cancel_and_time("r", timeout=20)
     container.reload()
     print(f"cancel → CANCELLED in {took:.2f}s (grace 30s)")
     assert container.status == "exited", "CANCELLED only once the container has stopped"
@@ -292,24 +278,21 @@ def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
     assert "killTime" not in run["status"].get("cancellation", {})
     assert "on_cancellation hook ran" in logs(cluster, "r")
     assert container_of(engine, run).status == "exited"
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_cancel_of_a_flow_ignoring_sigterm_kills_it_after_the_grace_period(
     cluster: Cluster,
     docker_operator: OperatorProcess,
     engine: docker.DockerClient,
-    flows_image: str,
+    runs: DockerRuns,
 ) -> None:
-    deployment(cluster, flows_image, "ignores_sigterm", cancelGracePeriodSeconds=30)
+    runs.deploy("ignores_sigterm", cancelGracePeriodSeconds=30)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "cancelGracePeriodSeconds": 3})
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     container = container_of(engine, run)
     wait_until("SIGTERM ignored", lambda: b"ignoring SIGTERM" in container.logs(), timeout=30)
-    requested = time.monotonic()
-    cluster.cancel("r")
-    run = cluster.wait_state("r", "CANCELLED", timeout=20)
-    took = time.monotonic() - requested
+    run, took = runs.cancel_and_time("r", timeout=20)
     print(f"cancel (grace 3s, SIGTERM ignored) → CANCELLED in {took:.2f}s")
     assert 3.0 <= took <= 8.0, f"CANCELLED {took:.2f}s after the request, grace period 3s"
     steps = times(run)
@@ -319,19 +302,14 @@ def test_cancel_of_a_flow_ignoring_sigterm_kills_it_after_the_grace_period(
     assert container.status == "exited"
     assert container.attrs["State"]["ExitCode"] == 137
     assert "on_cancellation hook ran" not in logs(cluster, "r")
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
-    cluster: Cluster,
-    operators: OperatorFactory,
-    leftovers: None,
-    engine: docker.DockerClient,
-    flows_image: str,
+    cluster: Cluster, operators: OperatorFactory, engine: docker.DockerClient, runs: DockerRuns
 ) -> None:
     first = operators.start("--docker", *SWEEP, *FIRST)
-    deployment(cluster, flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    runs.start("sleeps", {"seconds": 300})
     run = cluster.wait_state("r", "RUNNING", timeout=60)
     first.sigkill()
     container = container_of(engine, run)
@@ -340,19 +318,14 @@ def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
     run = cluster.wait_state("r", "CRASHED", timeout=30)
     assert "killed by SIGKILL" in run["status"]["state"]["message"]
     finished(cluster, "r")
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_operator_sigkilled_mid_run_records_the_normal_end(
-    cluster: Cluster,
-    operators: OperatorFactory,
-    leftovers: None,
-    engine: docker.DockerClient,
-    flows_image: str,
+    cluster: Cluster, operators: OperatorFactory, runs: DockerRuns
 ) -> None:
     first = operators.start("--docker", *SWEEP, *FIRST)
-    deployment(cluster, flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 6}})
+    runs.start("sleeps", {"seconds": 6})
     cluster.wait_state("r", "RUNNING", timeout=60)
     first.sigkill()
     operators.start("--docker", *SWEEP, *RESTARTED)
@@ -360,20 +333,16 @@ def test_operator_sigkilled_mid_run_records_the_normal_end(
     assert run["status"]["result"]["value"] == "woke up"
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 0
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_env_command_override_and_volumes_reach_the_container(
-    cluster: Cluster,
-    docker_operator: OperatorProcess,
-    engine: docker.DockerClient,
-    flows_image: str,
-    tmp_path: Path,
+    cluster: Cluster, docker_operator: OperatorProcess, tmp_path: Path, runs: DockerRuns
 ) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "note.txt").write_text("from the host volume")
-    deployment(cluster, flows_image, "adds")
+    runs.deploy("adds")
     cluster.objects.patch_namespaced_custom_object(
         GROUP,
         VERSION,
@@ -400,30 +369,15 @@ def test_env_command_override_and_volumes_reach_the_container(
     output = logs(cluster, "r")
     assert "hello from the Deployment" in output
     assert "from the host volume" in output
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_a_command_docker_cannot_start_is_crashed_with_the_daemons_error(
-    cluster: Cluster,
-    docker_operator: OperatorProcess,
-    engine: docker.DockerClient,
-    flows_image: str,
+    cluster: Cluster, docker_operator: OperatorProcess, runs: DockerRuns
 ) -> None:
-    cluster.deployment(
-        "d",
-        {
-            "entrypoint": "launcher_flows.py:adds",
-            "infrastructure": {
-                "type": "docker",
-                "image": flows_image,
-                "imagePullPolicy": "Never",
-                "command": ["no-such-command"],
-            },
-        },
-    )
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 2}})
+    runs.start("adds", {"a": 1, "b": 2}, infrastructure={"command": ["no-such-command"]})
     run = cluster.wait_state("r", "CRASHED", timeout=60)
     message = run["status"]["state"]["message"]
     assert "no-such-command" in message and "Docker:" in message, message
     finished(cluster, "r")
-    delete_and_expect_nothing_left(cluster, engine, "r")
+    runs.delete_and_expect_nothing_left("r")

@@ -8,6 +8,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.e2e.launcher_support import (
     FIRST,
     RESTARTED,
-    delete_flowruns,
+    LauncherRuns,
     finished,
     logs,
     times,
@@ -39,19 +40,24 @@ def batch(api_client: client.ApiClient) -> client.BatchV1Api:
     return client.BatchV1Api(api_client)
 
 
-def deployment(cluster: Cluster, image: str, entrypoint: str, **spec: Any) -> None:
-    job = spec.pop("job", None)
-    infrastructure: dict[str, Any] = {
-        "type": "kubernetes-job",
-        "image": image,
-        "imagePullPolicy": "Never",
-    }
-    if job is not None:
-        infrastructure["job"] = job
-    cluster.deployment(
-        "d",
-        {"entrypoint": f"launcher_flows.py:{entrypoint}", "infrastructure": infrastructure, **spec},
-    )
+@dataclass
+class JobRuns(LauncherRuns):
+    """The test's runs as Kubernetes Jobs on the node."""
+
+    infrastructure_type = "kubernetes-job"
+    left_behind_kind = "Job or pod"
+    removal_timeout = 60
+    batch: client.BatchV1Api
+
+    def left_behind(self) -> list[Any]:
+        return jobs_of(self.cluster, self.batch) + pods_of(self.cluster)
+
+
+@pytest.fixture
+def runs(
+    cluster: Cluster, batch: client.BatchV1Api, node_flows_image: str, leftovers: None
+) -> JobRuns:
+    return JobRuns(cluster, node_flows_image, batch)
 
 
 def pods_of(cluster: Cluster) -> list[Any]:
@@ -101,16 +107,6 @@ def _running_pod(cluster: Cluster) -> Any:
     return next((p for p in pods_of(cluster) if p.status.phase == "Running"), None)
 
 
-def delete_and_expect_nothing_left(cluster: Cluster, batch: client.BatchV1Api, *names: str) -> None:
-    """Deleting the FlowRun takes its Job and pods along (owner references)."""
-    delete_flowruns(cluster, *names)
-    wait_until(
-        "no Job or pod of the test's runs left",
-        lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
-        timeout=60,
-    )
-
-
 @pytest.fixture
 def leftovers(cluster: Cluster, batch: client.BatchV1Api) -> Iterator[None]:
     """Safety net: Jobs and pods a failed test left behind are force-deleted afterwards."""
@@ -128,14 +124,9 @@ def leftovers(cluster: Cluster, batch: client.BatchV1Api) -> Iterator[None]:
 
 
 def test_run_completes_with_result_and_logs(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, batch: client.BatchV1Api, runs: JobRuns
 ) -> None:
-    deployment(cluster, node_flows_image, "adds")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 2, "b": 3}})
+    runs.start("adds", {"a": 2, "b": 3})
     run = cluster.wait_state("r", "COMPLETED", timeout=90)
     assert run["status"]["result"]["value"] == 5
     infrastructure = run["status"]["infrastructure"]
@@ -154,19 +145,13 @@ def test_run_completes_with_result_and_logs(
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 0
     assert "adding 2 and 3" in logs(cluster, "r")
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_flow_service_account_may_only_read_and_report(
-    cluster: Cluster,
-    api_client: client.ApiClient,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, api_client: client.ApiClient, job_operator: OperatorProcess, runs: JobRuns
 ) -> None:
-    deployment(cluster, node_flows_image, "adds")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 1}})
+    runs.start("adds", {"a": 1, "b": 1})
     cluster.wait_state("r", "COMPLETED", timeout=90)
     account = f"system:serviceaccount:{cluster.namespace}:kflow-flow-run"
 
@@ -201,56 +186,43 @@ def test_flow_service_account_may_only_read_and_report(
     assert not can("get", "secrets")
     assert not can("create", "pods")
     assert not can("get", "flowruns.kflow.dev", namespace="default")
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
-def test_failing_flow_fails(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
-) -> None:
-    deployment(cluster, node_flows_image, "fails")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+def test_failing_flow_fails(cluster: Cluster, job_operator: OperatorProcess, runs: JobRuns) -> None:
+    runs.start("fails")
     run = cluster.wait_state("r", "FAILED", timeout=90)
     assert "the flow failed on purpose" in run["status"]["state"]["message"]
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 1
     assert len(pods_of(cluster)) == 1, "backoffLimit 0: the SDK retries, not the Job"
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_oom_killed_pod_is_crashed_with_the_reason(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, runs: JobRuns
 ) -> None:
     limits = {"containers": [{"name": "flow", "resources": {"limits": {"memory": "192Mi"}}}]}
-    deployment(cluster, node_flows_image, "hogs_memory", job={"podTemplatePatch": {"spec": limits}})
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"megabytes": 2048}})
+    runs.start(
+        "hogs_memory",
+        {"megabytes": 2048},
+        infrastructure={"job": {"podTemplatePatch": {"spec": limits}}},
+    )
     run = cluster.wait_state("r", "CRASHED", timeout=90)
     message = run["status"]["state"]["message"]
     assert "OOMKilled" in message, message
     run = finished(cluster, "r")
     assert run["status"]["infrastructure"]["exitCode"] == 137
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_job_deleted_from_outside_is_crashed_within_seconds(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, batch: client.BatchV1Api, runs: JobRuns
 ) -> None:
     # The flow handles SIGTERM (its pod is deleted with the Job): whichever of the operator
     # (the Job is gone) and the flow (SIGTERM with no cancellation asked for) writes first,
     # the run is CRASHED — never CANCELLED, which nobody requested.
-    deployment(cluster, node_flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    runs.start("sleeps", {"seconds": 300})
     run = cluster.wait_state("r", "RUNNING", timeout=90)
     job = job_of(batch, run)
     batch.delete_namespaced_job(
@@ -266,19 +238,14 @@ def test_job_deleted_from_outside_is_crashed_within_seconds(
     by_flow = "terminated by SIGTERM without a cancellation request" in message
     assert by_operator or by_flow, message
     assert detected < 5
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_pod_evicted_through_the_eviction_api_is_crashed_with_the_reason(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, runs: JobRuns
 ) -> None:
     """`kubectl drain` and autoscalers evict through the policy/v1 Eviction subresource."""
-    deployment(cluster, node_flows_image, "sleeps")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 300}})
+    runs.start("sleeps", {"seconds": 300})
     cluster.wait_state("r", "RUNNING", timeout=90)
     pod = wait_until("the run's pod running", lambda: _running_pod(cluster), timeout=60)
     eviction = {
@@ -296,81 +263,51 @@ def test_pod_evicted_through_the_eviction_api_is_crashed_with_the_reason(
     assert "EvictionByEvictionAPI" in message, message
     assert detected < 5
     finished(cluster, "r", timeout=60)
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_cancel_of_a_flow_that_handles_sigterm_runs_its_hook(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, runs: JobRuns
 ) -> None:
-    deployment(cluster, node_flows_image, "waits_for_cancel", cancelGracePeriodSeconds=30)
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    runs.start("waits_for_cancel", cancelGracePeriodSeconds=30)
     cluster.wait_state("r", "RUNNING", timeout=90)
     follower = PodLogFollower(cluster)
     follower.wait_for("waiting to be cancelled")
-    requested = time.monotonic()
-    cluster.cancel("r")
-    run = cluster.wait_state("r", "CANCELLED", timeout=30)
-    took = time.monotonic() - requested
+    run, took = runs.cancel_and_time("r", timeout=30)
     print(f"cancel → CANCELLED in {took:.2f}s (grace 30s)")
     assert not pods_of(cluster), "CANCELLED only once no pod of the run is left"
     assert took < 20, "a flow that stops on request is not waited on for the grace period"
     assert "on_cancellation hook ran" in follower.join()
     run = finished(cluster, "r")
     assert "killTime" not in run["status"].get("cancellation", {})
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_cancel_of_a_flow_ignoring_sigterm_kills_it_after_the_grace_period(
-    cluster: Cluster,
-    job_operator: OperatorProcess,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, job_operator: OperatorProcess, runs: JobRuns
 ) -> None:
-    deployment(cluster, node_flows_image, "ignores_sigterm", cancelGracePeriodSeconds=30)
+    runs.deploy("ignores_sigterm", cancelGracePeriodSeconds=30)
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "cancelGracePeriodSeconds": 3})
     cluster.wait_state("r", "RUNNING", timeout=90)
     follower = PodLogFollower(cluster)
     follower.wait_for("ignoring SIGTERM")
-    requested = time.monotonic()
-    cluster.cancel("r")
-    run = cluster.wait_state("r", "CANCELLED", timeout=30)
-    took = time.monotonic() - requested
+    run, took = runs.cancel_and_time("r", timeout=30)
     print(f"cancel (grace 3s, SIGTERM ignored) → CANCELLED in {took:.2f}s")
     assert not pods_of(cluster), "CANCELLED only once no pod of the run is left"
     assert 3.0 <= took <= 12.0, f"CANCELLED {took:.2f}s after the request, grace period 3s"
     steps = times(run)
     assert (steps["goneTime"] - steps["stopTime"]).total_seconds() >= 2.9
     assert "on_cancellation hook ran" not in follower.join()
-    delete_and_expect_nothing_left(cluster, batch, "r")
+    runs.delete_and_expect_nothing_left("r")
 
 
 def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
-    cluster: Cluster,
-    operators: OperatorFactory,
-    node_cluster: Any,
-    leftovers: None,
-    batch: client.BatchV1Api,
-    node_flows_image: str,
+    cluster: Cluster, operators: OperatorFactory, batch: client.BatchV1Api, runs: JobRuns
 ) -> None:
     first = operators.start(*FIRST)
-    deployment(cluster, node_flows_image, "sleeps")
+    runs.deploy("sleeps")
     cluster.flowrun("s", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 8}})
-    cluster.deployment(
-        "ignores",
-        {
-            "entrypoint": "launcher_flows.py:ignores_sigterm",
-            "infrastructure": {
-                "type": "kubernetes-job",
-                "image": node_flows_image,
-                "imagePullPolicy": "Never",
-            },
-        },
-    )
+    runs.deploy("ignores_sigterm", name="ignores")
     cluster.flowrun("r", {"deploymentRef": {"name": "ignores"}})
     run = cluster.wait_state("r", "RUNNING", timeout=90)
     cluster.wait_state("s", "RUNNING", timeout=90)
@@ -386,19 +323,14 @@ def test_operator_sigkilled_mid_run_still_tracks_the_run_to_its_end(
     assert completed["status"]["result"]["value"] == "woke up"
     assert finished(cluster, "s")["status"]["infrastructure"]["exitCode"] == 0
     finished(cluster, "r")
-    delete_and_expect_nothing_left(cluster, batch, "r", "s")
+    runs.delete_and_expect_nothing_left("r", "s")
 
 
 def test_image_that_cannot_be_had_is_crashed_past_the_deadline_and_cleaned_up(
-    cluster: Cluster,
-    operators: OperatorFactory,
-    node_cluster: Any,
-    leftovers: None,
-    batch: client.BatchV1Api,
+    cluster: Cluster, operators: OperatorFactory, batch: client.BatchV1Api, runs: JobRuns
 ) -> None:
     operators.start("--job-image-pull-deadline", "5")
-    deployment(cluster, "kflow/no-such-image:1", "adds")
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"a": 1, "b": 2}})
+    runs.start("adds", {"a": 1, "b": 2}, image="kflow/no-such-image:1")
     run = cluster.wait_state("r", "CRASHED", timeout=60)
     message = run["status"]["state"]["message"]
     assert "ErrImageNeverPull" in message, message

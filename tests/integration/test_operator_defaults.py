@@ -15,14 +15,19 @@ from tests.integration.test_flowrun_lifecycle import shell_deployment
 pytestmark = pytest.mark.integration
 
 
-def test_a_job_run_with_no_image_anywhere_fails_naming_the_field_and_the_flag(
-    cluster: Cluster, operators: OperatorFactory
-) -> None:
-    operators.start("--launchers", "kubernetes-job")
+def start_job_run_without_image(cluster: Cluster) -> None:
+    """FlowRun `r` of Deployment `d`, a Job run that names no image (only the operator may)."""
     cluster.deployment(
         "d", {"entrypoint": "flows.py:main", "infrastructure": {"type": "kubernetes-job"}}
     )
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+
+
+def test_a_job_run_with_no_image_anywhere_fails_naming_the_field_and_the_flag(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    operators.start("--launchers", "kubernetes-job")
+    start_job_run_without_image(cluster)
     run = cluster.wait_state("r", "FAILED")
     message = run["status"]["state"]["message"]
     for remedy in ("spec.infrastructure.image", "--default-image", "defaults.image"):
@@ -34,10 +39,7 @@ def test_a_job_run_with_no_image_runs_the_operators_default_image(
     cluster: Cluster, operators: OperatorFactory
 ) -> None:
     operators.start("--launchers", "kubernetes-job", "--default-image", "registry.example/f:1")
-    cluster.deployment(
-        "d", {"entrypoint": "flows.py:main", "infrastructure": {"type": "kubernetes-job"}}
-    )
-    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    start_job_run_without_image(cluster)
     run = cluster.wait_state("r", "PENDING", "RUNNING", "CRASHED")
     assert run["status"]["infrastructure"]["type"] == "kubernetes-job"
     jobs = client.BatchV1Api(cluster.core.api_client).list_namespaced_job(cluster.namespace)

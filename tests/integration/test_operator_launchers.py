@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import Cluster, OperatorFactory
+from tests.integration.test_flowrun_lifecycle import shell_deployment
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +22,7 @@ def test_a_process_only_operator_refuses_job_runs_and_still_runs_processes(
             "infrastructure": {"type": "kubernetes-job", "image": "registry.example/flows:1"},
         },
     )
-    cluster.deployment(
-        "local",
-        {
-            "entrypoint": "flows.py:main",
-            "infrastructure": {"type": "process", "command": ["/bin/sh", "-c", "exit 3"]},
-        },
-    )
+    shell_deployment(cluster, "local", "exit 3")
     cluster.flowrun("job-run", {"deploymentRef": {"name": "jobs"}})
     cluster.flowrun("process-run", {"deploymentRef": {"name": "local"}})
     refused = cluster.wait_state("job-run", "FAILED")["status"]["state"]["message"]
@@ -41,13 +36,7 @@ def test_an_operator_without_the_process_launcher_runs_no_process_on_its_host(
     cluster: Cluster, operators: OperatorFactory
 ) -> None:
     operators.start("--launchers", "kubernetes-job")
-    cluster.deployment(
-        "local",
-        {
-            "entrypoint": "flows.py:main",
-            "infrastructure": {"type": "process", "command": ["/bin/sh", "-c", "exit 0"]},
-        },
-    )
+    shell_deployment(cluster, "local", "exit 0")
     cluster.flowrun("r", {"deploymentRef": {"name": "local"}})
     run = cluster.wait_state("r", "FAILED")
     assert (

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.integration.conftest import Cluster, OperatorFactory, wait_until
+from tests.integration.test_flowrun_lifecycle import shell_deployment
 
 pytestmark = pytest.mark.integration
 
@@ -16,13 +17,7 @@ def test_a_standalone_operator_with_json_logs_runs_a_flow(
     cluster: Cluster, operators: OperatorFactory
 ) -> None:
     operator = operators.start("--standalone", "--log-format", "json")
-    cluster.deployment(
-        "d",
-        {
-            "entrypoint": "flows.py:main",
-            "infrastructure": {"type": "process", "command": ["/bin/sh", "-c", "exit 3"]},
-        },
-    )
+    shell_deployment(cluster, "d", "exit 3")
     cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
     run = cluster.wait_state("r", "CRASHED")
     assert "exited with code 3" in run["status"]["state"]["message"]

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kflow import flow, task
-from kflow.backend import MemoryBackend, set_backend
+from kflow.backend import MemoryBackend
 from kflow.states import StateType
 
-
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 @task

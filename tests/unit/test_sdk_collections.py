@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from kflow import allow_failure, flow, task, unmapped
-from kflow.backend import MemoryBackend, set_backend
+from kflow.backend import MemoryBackend
 from kflow.exceptions import UpstreamTaskError
 from kflow.futures import TaskRunFuture
 from kflow.states import State, StateType
 
-
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 @task

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,59 +20,14 @@ from kflow.exceptions import ReschedulingNotSupported
 from kflow.runtime import flow_run as runtime_flow_run
 from kflow.states import Cancelling, State, StateType
 
+from tests.support.sdk_runs import WatchedBackend, recording, run_in_thread, sigusr1_once
 
-class WatchedBackend(MemoryBackend):
-    """Lets the test wait for a state without sleeping, and leaves a marker file for children."""
-
-    def __init__(self, marker_dir: Path) -> None:
-        super().__init__()
-        self.marker_dir = marker_dir
-        self.changed = threading.Condition()
-
-    def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
-        in_force = super().set_flow_run_state(flow_run, state)
-        (self.marker_dir / f"{flow_run.id}.{state.type.value}").touch()
-        with self.changed:
-            self.changed.notify_all()
-        return in_force
-
-    def set_task_run_state(self, task_run: TaskRun, state: State[Any]) -> State[Any]:
-        in_force = super().set_task_run_state(task_run, state)
-        with self.changed:
-            self.changed.notify_all()
-        return in_force
-
-    def task_running(self) -> bool:
-        return any(
-            states and states[-1].type is StateType.RUNNING
-            for states in list(self.task_run_states.values())
-        )
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
-        with self.changed:
-            assert self.changed.wait_for(predicate, timeout), "condition not reached in time"
-
-    def reached(self, state_type: StateType) -> FlowRun | None:
-        for run in list(self.flow_runs.values()):
-            if any(s.type is state_type for s in self.flow_run_states.get(run.id, [])):
-                return run
-        return None
+pytestmark = pytest.mark.usefixtures("backend")
 
 
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WatchedBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    watched = WatchedBackend(tmp_path)
-    set_backend(watched)
-    yield watched
-    set_backend(None)
-
-
-def run_in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-    thread = threading.Thread(target=lambda: outcome.append(target()), daemon=True)
-    thread.start()
-    return thread, outcome
+@pytest.fixture
+def new_backend(tmp_path: Path) -> WatchedBackend:
+    return WatchedBackend(marker_dir=tmp_path)
 
 
 def test_pause_blocks_until_resumed_from_another_thread(backend: WatchedBackend) -> None:
@@ -209,18 +162,11 @@ def test_pause_outside_a_flow_or_in_a_task_is_an_error() -> None:
         f()
 
 
-def cancellation_hook(record: list[str]) -> Callable[..., None]:
-    def hook(flw: Any, flow_run: FlowRun, state: State[Any]) -> None:
-        record.append(state.type.value)
-
-    return hook
-
-
 def test_cancel_from_another_thread(backend: WatchedBackend) -> None:
     hooks: list[str] = []
     after: list[int] = []
 
-    @flow(on_cancellation=[cancellation_hook(hooks)])
+    @flow(on_cancellation=[recording(hooks)])
     def busy() -> None:
         for _ in range(3000):
             time.sleep(0.01)
@@ -242,14 +188,13 @@ def test_cancel_from_a_signal_handler(
     backend: WatchedBackend,
 ) -> None:
     hooks: list[str] = []
-    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: cancel_flow_run())
 
     @task
     def sleepy() -> None:
         for _ in range(3000):
             time.sleep(0.01)
 
-    @flow(on_cancellation=[cancellation_hook(hooks)])
+    @flow(on_cancellation=[recording(hooks)])
     def sleeper() -> None:
         sleepy.submit()
         # Short sleeps: a signal landing in the instant before a blocking call only runs its
@@ -257,17 +202,9 @@ def test_cancel_from_a_signal_handler(
         for _ in range(600):
             time.sleep(0.05)
 
-    def send_signal_once_running() -> None:
-        backend.wait_for(backend.task_running)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    sender = threading.Thread(target=send_signal_once_running, daemon=True)
-    sender.start()
     started = time.monotonic()
-    try:
+    with sigusr1_once(cancel_flow_run, when=lambda: backend.wait_for(backend.task_running)):
         state = sleeper(return_state=True)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
     assert time.monotonic() - started < 5
     assert state.type is StateType.CANCELLED
     assert hooks == ["CANCELLED"]
@@ -294,7 +231,7 @@ def test_a_refused_running_state_is_honoured() -> None:
     hooks: list[str] = []
     ran: list[int] = []
 
-    @flow(on_cancellation=[cancellation_hook(hooks)])
+    @flow(on_cancellation=[recording(hooks)])
     def f() -> None:
         ran.append(1)
 
@@ -349,7 +286,7 @@ def test_every_task_run_is_reported_before_flush() -> None:
 def test_cancel_an_async_flow_from_another_thread(backend: WatchedBackend) -> None:
     hooks: list[str] = []
 
-    @flow(on_cancellation=[cancellation_hook(hooks)])
+    @flow(on_cancellation=[recording(hooks)])
     async def waiting() -> None:
         await asyncio.sleep(30)
 
@@ -439,7 +376,7 @@ def test_pause_and_cancel_requested_from_another_process(backend: WatchedBackend
         steps.append(i)
         time.sleep(0.01)
 
-    @flow(on_cancellation=[cancellation_hook(hooks)])
+    @flow(on_cancellation=[recording(hooks)])
     def longrunning() -> None:
         for i in range(6000):
             step(i)

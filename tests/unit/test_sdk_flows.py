@@ -6,13 +6,11 @@ import datetime
 import re
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kflow import flow, task
-from kflow.backend import FlowRun, MemoryBackend, set_backend
+from kflow.backend import FlowRun, MemoryBackend
 from kflow.engine import run_flow
 from kflow.exceptions import ParameterTypeError
 from kflow.flows import Flow
@@ -22,14 +20,7 @@ from kflow.states import State, StateType
 from kflow.task_runners import ConcurrentTaskRunner, SequentialTaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def only_run(backend: MemoryBackend) -> FlowRun:

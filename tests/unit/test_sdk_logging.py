@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kflow import flow, get_run_logger, task
-from kflow.backend import MemoryBackend, set_backend
 from kflow.logging import ConsoleFormatter
 
 LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| (?P<level>[A-Z]+ *) \| (?P<label>.+?) - (?P<msg>.*)$")
 
 
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def test_run_loggers_in_flows_and_tasks(capsys: pytest.CaptureFixture[str]) -> None:

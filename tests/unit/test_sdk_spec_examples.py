@@ -4,25 +4,17 @@ lines, same final states, same messages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kflow import flow, task
-from kflow.backend import MemoryBackend, set_backend
+from kflow.backend import MemoryBackend
 from kflow.states import Completed, Failed, State
 
 LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \| (\w+) +\| (.+?) - (.*)$")
 RUN_NAME = r"[a-z]+-[a-z]+"
 
 
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def log_lines(err: str) -> list[tuple[str, str, str]]:

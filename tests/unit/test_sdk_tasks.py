@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kflow import allow_failure, flow, task, unmapped
-from kflow.backend import MemoryBackend, TaskRun, set_backend
+from kflow.backend import MemoryBackend, TaskRun
 from kflow.exceptions import MappingLengthMismatch
 from kflow.futures import TaskRunFuture
 from kflow.runtime import task_run as runtime_task_run
@@ -18,14 +16,7 @@ from kflow.states import State, StateType
 from kflow.task_runners import SequentialTaskRunner
 from kflow.tasks import Task, exponential_backoff
 
-
-@pytest.fixture(autouse=True)
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBackend]:
-    monkeypatch.setenv("KFLOW_HOME", str(tmp_path))
-    memory = MemoryBackend()
-    set_backend(memory)
-    yield memory
-    set_backend(None)
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 @task
