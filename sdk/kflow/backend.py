@@ -1,10 +1,10 @@
 """The one interface through which every run event of the engine flows.
 
 The engine never writes history, status or results itself: it tells a `Backend`. Three backends
-exist or will: `MemoryBackend` here (in-process, for tests and `KFLOW_BACKEND=memory`), the
-local SQLite history (`kflow.history`, helper A2) and the Kubernetes FlowRun backend
-(`kflow.cluster`, helper D). They report the same events; the engine does not know which one
-it talks to.
+exist: `MemoryBackend` here (in-process, for tests and `KFLOW_BACKEND=memory`), the local SQLite
+history (`kflow.history.local_backend`) and the Kubernetes FlowRun backend
+(`kflow.cluster.backend`). They report the same events; the engine does not know which one it
+talks to.
 
 Contract (what a backend implementer must honour)
 
@@ -32,8 +32,8 @@ Contract (what a backend implementer must honour)
   `control_poll_interval` seconds a task boundary also calls `poll_control(flow_run,
   control)`, where the default picks up requests other processes left as flag files
   (`request_pause` / `request_cancel` for a run not in this process). A backend that learns of a
-  cancellation should call `kflow.engine.cancel_flow_run(flow_run_id, reason)` to interrupt
-  the body at once (safe from a signal handler or any thread; the engine makes sure the
+  cancellation should call `kflow.engine.cancellation.cancel_flow_run(flow_run_id, reason)` to
+  interrupt the body at once (safe from a signal handler or any thread; the engine makes sure the
   exception is raised into each thread only once, whoever asks first).
 * Pause: `pause_flow_run()` calls `prepare_pause(flow_run)` (forget stale resume requests),
   proposes PAUSED, then calls `wait_for_resume(flow_run, timeout)`, which blocks until
@@ -50,10 +50,7 @@ Contract (what a backend implementer must honour)
   the same flow run id (`<flow_run_id>/<task_key>-<dynamic_key>`), so a rerun finds them. The
   default stores pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow).
 
-Which backend the engine uses is decided in one place: `get_backend()`. `set_backend()`
-overrides it (what `kflow execute` does); otherwise `KFLOW_BACKEND=memory` selects the
-in-memory one, and by default the local history is used when `kflow.history` provides
-`create_backend() -> Backend`, else the in-memory one. A subflow uses its parent's backend.
+Which backend the engine uses is decided in one place, `kflow.backend_selection`.
 """
 
 from __future__ import annotations
@@ -63,6 +60,8 @@ import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from kflow.results import LocalResultStore
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -267,7 +266,8 @@ class Backend:
     def request_cancel(self, flow_run_id: str, reason: str | None = None) -> None:
         """Ask a flow run to stop at its next task boundary, in this process or another.
 
-        In the same process `kflow.engine.cancel_flow_run` also interrupts the body at once.
+        In the same process `kflow.engine.cancellation.cancel_flow_run` also interrupts the body
+        at once.
         """
         with self._controls_lock:
             ctl = self._controls.get(flow_run_id)
@@ -359,8 +359,6 @@ class Backend:
     # -- results -------------------------------------------------------------------------
     def _result_store(self) -> Any:
         if self._results is None:
-            from kflow.results import LocalResultStore
-
             self._results = LocalResultStore(kflow_home() / "results")
         return self._results
 
@@ -404,42 +402,3 @@ class MemoryBackend(Backend):
 
     def flush(self) -> None:
         self.flushes += 1
-
-
-_lock = threading.Lock()
-_backend: Backend | None = None
-
-
-def set_backend(backend: Backend | None) -> None:
-    """Use `backend` for every flow run started from now on (None: back to the default)."""
-    global _backend
-    with _lock:
-        _backend = backend
-
-
-def get_backend() -> Backend:
-    """The backend for a new top-level flow run, decided here and nowhere else."""
-    global _backend
-    backend = _backend
-    if backend is not None:
-        return backend
-    with _lock:
-        if _backend is None:
-            _backend = _default_backend()
-        return _backend
-
-
-def _default_backend() -> Backend:
-    if os.environ.get("KFLOW_BACKEND", "").lower() == "memory":
-        return MemoryBackend()
-    import importlib
-
-    try:
-        history = importlib.import_module("kflow.history")
-    except ImportError:
-        return MemoryBackend()
-    create_backend = getattr(history, "create_backend", None)
-    if create_backend is None:
-        return MemoryBackend()
-    created: Backend = create_backend()
-    return created

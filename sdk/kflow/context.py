@@ -60,9 +60,10 @@ class FlowRunContext:
         self.aborting = False
         #: When the engine next asks the backend for requests from other processes.
         self.next_control_poll = 0.0
-        #: Set by `kflow.engine.cancel_flow_run` so the body ends as CANCELLED.
+        #: Set by `kflow.engine.cancellation.cancel_flow_run` so the body ends as CANCELLED.
         self.cancel_reason: str | None = None
-        #: Set by `kflow.engine.crash_flow_run`: the interrupted run ends CRASHED, not CANCELLED.
+        #: Set by `kflow.engine.cancellation.crash_flow_run`: the interrupted run ends CRASHED,
+        #: not CANCELLED.
         self.crash_reason: str | None = None
         #: How many `pause_flow_run(reschedule=True)` calls this run has made (their keys).
         self.suspensions = 0

@@ -37,3 +37,7 @@ class MappingLengthMismatch(KflowException, ValueError):
 
 class ReschedulingNotSupported(KflowException, RuntimeError):
     """`pause_flow_run(reschedule=True)` outside a run backed by the kflow operator."""
+
+
+class FlowPauseTimeout(KflowException):
+    """A paused flow run was not resumed within its timeout; the run fails."""

@@ -6,7 +6,8 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kflow.exceptions import UpstreamTaskError
-from kflow.states import State
+from kflow.run_collections import TaskRunFutureList
+from kflow.states import Pending, State
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -49,8 +50,6 @@ class TaskRunFuture(Generic[T]):
             return self.wait()
         current = self.task_run.state
         if current is None:
-            from kflow.states import Pending
-
             return Pending()
         return current
 
@@ -62,11 +61,9 @@ class TaskRunFuture(Generic[T]):
         if self._final is not None:
             return self._final
         assert self._inner is not None
-        from concurrent.futures import TimeoutError as FutureTimeout
-
         try:
             final = self._inner.result(timeout)
-        except FutureTimeout:
+        except TimeoutError:  # concurrent.futures.TimeoutError is this builtin since 3.11
             return self.state
         self._final = final
         return final
@@ -93,16 +90,6 @@ class TaskRunFuture(Generic[T]):
 PrefectFuture = TaskRunFuture
 
 
-class TaskRunFutureList(list[TaskRunFuture[T]]):
-    """What `Task.map()` returns: a list of futures that can be waited on together."""
-
-    def wait(self, timeout: float | None = None) -> list[State[T]]:
-        return [future.wait(timeout) for future in self]
-
-    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[T]:
-        return [future.result(timeout, raise_on_failure) for future in self]
-
-
 class allow_failure(Generic[T]):
     """Wrap an upstream future so a task runs (and gets the value/exception) even if it failed."""
 
@@ -126,3 +113,13 @@ class UpstreamFailed(UpstreamTaskError):
 
     def __init__(self, name: str, kind: str = "task run") -> None:
         super().__init__(f"Upstream {kind} {name!r} did not reach a 'COMPLETED' state.")
+
+
+__all__ = [
+    "PrefectFuture",
+    "TaskRunFuture",
+    "TaskRunFutureList",
+    "UpstreamFailed",
+    "allow_failure",
+    "unmapped",
+]

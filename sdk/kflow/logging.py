@@ -1,4 +1,4 @@
-"""Console logging in the spec's format, run loggers, and `log_prints`.
+"""Console logging in Prefect's console format, run loggers, and `log_prints`.
 
     15:15:58.673 | INFO    | Flow run 'loose-wolverine' - Created task run ...
 

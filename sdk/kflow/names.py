@@ -448,7 +448,7 @@ def _pick(words: list[str]) -> str:
 
 
 def generate_run_name() -> str:
-    """An adjective-animal name such as `loose-wolverine`, as the spec's logs show."""
+    """An adjective-animal name such as `loose-wolverine`, as Prefect names flow runs."""
     return f"{_pick(ADJECTIVES)}-{_pick(ANIMALS)}"
 
 
@@ -471,7 +471,7 @@ def new_id() -> str:
 def function_key(fn: object) -> tuple[str, str]:
     """(`<qualname>-<hash8>`, `hash8`): a task's key; the hash changes when its code does.
 
-    Task run names are `<task name>-<hash8>-<dynamic index>`, like the spec's
+    Task run names are `<task name>-<hash8>-<dynamic index>`, like Prefect's
     `Print Hello-84f0fe0e-0`.
     """
     import hashlib

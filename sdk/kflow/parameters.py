@@ -7,6 +7,7 @@ Validation imports pydantic only when some value does not already have its annot
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from kflow.exceptions import ParameterTypeError
@@ -99,8 +100,6 @@ class ParameterValidator:
     """Validates and coerces a flow's parameters against its type hints (pydantic, lazily)."""
 
     def __init__(self, fn: Any, call_signature: CallSignature) -> None:
-        import typing
-
         self.fn = fn
         self.call_signature = call_signature
         try:

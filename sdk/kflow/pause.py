@@ -4,21 +4,23 @@
 `resume_flow_run(flow_run_id)` is called — here, in another thread, or in another process
 through the backend — or fails the run when the timeout passes. `reschedule=True` ends the
 process instead and needs a cluster backend (the operator restarts the run on resume).
+What a pause does to the run is the engine's part, in `kflow.engine.pausing`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kflow.context import FlowRunContext, flow_run_ctx, task_run_ctx
-from kflow.exceptions import KflowException, ReschedulingNotSupported
-from kflow.states import Paused, Running, StateDetails
+from kflow.context import flow_run_ctx, task_run_ctx
+from kflow.engine.cancellation import active_run
+from kflow.engine.event_loop import loop_running
+from kflow.engine.pausing import pause_async, pause_blocking, resumed_after_suspension, suspend
+from kflow.exceptions import FlowPauseTimeout
+
+if TYPE_CHECKING:
+    from kflow.backend import Backend
 
 DEFAULT_PAUSE_TIMEOUT = 3600.0
-
-
-class FlowPauseTimeout(KflowException):
-    """A paused flow run was not resumed within its timeout; the run fails."""
 
 
 def pause_flow_run(
@@ -33,15 +35,7 @@ def pause_flow_run(
     """
     ctx = flow_run_ctx.get()
     if flow_run_id is not None and (ctx is None or ctx.flow_run.id != flow_run_id):
-        from kflow.engine.cancellation import active_run
-
-        target = active_run(flow_run_id)
-        if target is not None:
-            target.backend.request_pause(flow_run_id)
-        else:
-            from kflow.backend import get_backend
-
-            get_backend().request_pause(flow_run_id)
+        _backend_of(flow_run_id).request_pause(flow_run_id)
         return None
     if ctx is None:
         raise RuntimeError(
@@ -53,126 +47,32 @@ def pause_flow_run(
             "pause_flow_run() was called inside a task. Task runs cannot be paused: call it in "
             "the flow, between tasks."
         )
-    from kflow.engine.task_engine import _loop_running
-
     if reschedule:
-        _suspend(ctx, timeout)
-        return _resumed_after_suspension() if _loop_running() else None
+        suspend(ctx, timeout)
+        return resumed_after_suspension() if loop_running() else None
 
-    if _loop_running():
-        return _pause_async(ctx, timeout)
+    if loop_running():
+        return pause_async(ctx, timeout)
     pause_blocking(ctx, timeout)
     return None
 
 
-def _suspend(ctx: FlowRunContext, timeout: float) -> None:
-    """End the process; on resume the operator reruns the same flow run from the start.
-
-    Each suspension leaves a marker result (`<flow_run_id>/suspension-<n>`): when the rerun
-    reaches the same `pause_flow_run` call, the marker says it was already taken and resumed,
-    so the run carries on instead of suspending again.
-    """
-    backend = ctx.backend
-    if not backend.supports_reschedule:
-        raise ReschedulingNotSupported(
-            "pause_flow_run(reschedule=True) needs a run backed by the kflow operator: only "
-            "there can the process end and the run start again on resume. This run uses the "
-            f"{backend.name!r} backend (a local run). Use pause_flow_run(timeout=...) without "
-            "reschedule to block in this process, or run the flow through a Deployment."
-        )
-    if not ctx.persist_result:
-        raise ReschedulingNotSupported(
-            "pause_flow_run(reschedule=True) needs persisted results, so the restarted run can "
-            "read back what already ran: set @flow(persist_result=True)."
-        )
-    from kflow.engine.interrupts import SuspendInterrupt
-
-    ctx.suspensions += 1
-    marker = f"{ctx.flow_run.id}/suspension-{ctx.suspensions}"
-    taken, _ = backend.read_result(marker)
-    if taken:
-        ctx.logger.info("Resuming flow run execution!")
-        return
-    backend.write_result(marker, True)
-    backend.suspend_flow_run(ctx.flow_run, timeout)
-    ctx.logger.info("Suspending flow run; it starts again when resumed.")
-    raise SuspendInterrupt()
-
-
-async def _resumed_after_suspension() -> None:
-    """What `await pause_flow_run(reschedule=True)` gives in a rerun that is past the pause."""
-
-
-def _enter_pause(ctx: FlowRunContext, timeout: float) -> None:
-    ctx.backend.prepare_pause(ctx.flow_run)
-    state = Paused(state_details=StateDetails(ctx.flow_run.id, pause_timeout=timeout))
-    ctx.flow_run.state = ctx.backend.set_flow_run_state(ctx.flow_run, state)
-    ctx.logger.info("Pausing flow, execution will continue when this flow run is resumed.")
-
-
-INTERRUPT_WAIT_SECONDS = 5.0
-"""How long a sync pause that saw the cancellation waits for the canceller's interrupt."""
-
-
-def _leave_pause(ctx: FlowRunContext, resumed: bool, timeout: float) -> None:
-    if ctx.control.cancel_requested:
-        _cancelled_while_paused(ctx)
-    if not resumed:
-        raise FlowPauseTimeout(
-            f"Flow run was paused and not resumed within {timeout:g} second(s). Resume it "
-            "with resume_flow_run(flow_run_id) or `kflow flow-run resume` before the timeout."
-        )
-    state = Running(state_details=StateDetails(ctx.flow_run.id))
-    ctx.flow_run.state = ctx.backend.set_flow_run_state(ctx.flow_run, state)
-    ctx.logger.info("Resuming flow run execution!")
-
-
-def _cancelled_while_paused(ctx: FlowRunContext) -> None:
-    """End the paused body with exactly one CancelInterrupt.
-
-    The canceller (another thread) sets the cancel flag before it claims this thread and
-    raises into it, so the flag may be seen here first. Raising here as well would leave the
-    canceller's exception pending, to land later in the engine's own handling (the final state
-    write) and skip the on_cancellation hooks. Whoever claims the thread raises; if the
-    canceller did, its exception arrives at the next bytecode, so wait for it here, where
-    nothing of a resumed run has happened yet.
-    """
-    import threading
-    import time
-
-    from kflow.engine import cancellation
-    from kflow.engine.interrupts import CancelInterrupt
-
-    if ctx.async_task is not None or cancellation.claim_thread(threading.get_ident()):
-        raise CancelInterrupt()
-    deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.001)
-    raise CancelInterrupt()
-
-
-def pause_blocking(ctx: FlowRunContext, timeout: float) -> None:
-    _enter_pause(ctx, timeout)
-    resumed = ctx.backend.wait_for_resume(ctx.flow_run, timeout)
-    _leave_pause(ctx, resumed, timeout)
-
-
-async def _pause_async(ctx: FlowRunContext, timeout: float) -> None:
-    import asyncio
-
-    _enter_pause(ctx, timeout)
-    resumed = await asyncio.to_thread(ctx.backend.wait_for_resume, ctx.flow_run, timeout)
-    _leave_pause(ctx, resumed, timeout)
-
-
 def resume_flow_run(flow_run_id: str) -> None:
     """Resume a paused flow run, in this process or another one (through the backend)."""
-    from kflow.engine.cancellation import active_run
+    _backend_of(flow_run_id).resume_flow_run(flow_run_id)
 
+
+def _backend_of(flow_run_id: str) -> Backend:
+    """The backend of the run when it runs in this process, else the default one."""
     target = active_run(flow_run_id)
     if target is not None:
-        target.backend.resume_flow_run(flow_run_id)
-        return
-    from kflow.backend import get_backend
+        return target.backend
+    # Start-up, not a cycle: the default backend brings the SQLite history (sqlite3, socket,
+    # pathlib; about 10 ms) that `import kflow` must not pay; only reaching another process's
+    # run needs it.
+    from kflow.backend_selection import get_backend
 
-    get_backend().resume_flow_run(flow_run_id)
+    return get_backend()
+
+
+__all__ = ["DEFAULT_PAUSE_TIMEOUT", "FlowPauseTimeout", "pause_flow_run", "resume_flow_run"]

@@ -4,7 +4,7 @@ A state is a plain slotted object, not a pydantic model: the engine creates seve
 run, and the per-task overhead budget is tens of microseconds.
 
 `str(state)` is the short form the console logs show (`Completed()`, `Failed('1/2 states
-failed.')`); `repr(state)` is the long form the spec prints for a returned state
+failed.')`); `repr(state)` is the long form Prefect prints for a returned state
 (`Completed(message=None, type=COMPLETED, result='foo', flow_run_id=...)`).
 """
 
@@ -13,6 +13,9 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from kflow.exceptions import CancelledRun, CrashedRun, FailedRun, PausedRun
+from kflow.run_collections import rebuild
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -38,7 +41,7 @@ TERMINAL_STATE_TYPES = frozenset(
 
 
 class StateDetails:
-    """Links and pause data carried by a state (the spec's `state_details`)."""
+    """Links and pause data carried by a state (Prefect's `state_details`)."""
 
     __slots__ = (
         "child_flow_run_id",
@@ -77,7 +80,7 @@ class State(Generic[T]):
     """One state of a flow run or task run.
 
     `data` holds the result for COMPLETED states and the exception for FAILED/CRASHED ones;
-    for a flow that returned futures or states it holds those states (the spec's repr shows
+    for a flow that returned futures or states it holds those states (Prefect's repr shows
     them nested in `result=(...)`).
     """
 
@@ -144,9 +147,7 @@ class State(Generic[T]):
         `raise_on_failure=False`, `data` comes back as it stands: the exception of a failed run,
         or the returned structure holding each returned run's final state.
         """
-        from kflow.engine.results_unwrap import state_result
-
-        result: T = state_result(self, raise_on_failure)
+        result: T = _state_result(self, raise_on_failure)
         return result
 
     def copy(self, **changes: Any) -> State[T]:
@@ -181,6 +182,51 @@ class State(Generic[T]):
         elif details.flow_run_id:
             parts.append(f"flow_run_id={details.flow_run_id}")
         return f"{self.name}({', '.join(parts)})"
+
+
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def _state_result(state: State[Any], raise_on_failure: bool) -> Any:
+    """The value of a completed state, with the states it holds unwrapped to their values.
+
+    With `raise_on_failure=False` the data comes back as it stands instead: for a flow that
+    returned futures or states, that structure holding their final states (Prefect does the
+    same), so each can be inspected — not just the first exception.
+    """
+    if not raise_on_failure:
+        return state.data
+    if state.type is not StateType.COMPLETED:
+        raise exception_of(state)
+    data = state.data
+    if isinstance(data, State):
+        return _state_result(data, raise_on_failure)
+    if isinstance(data, _COLLECTIONS) and data and all(isinstance(i, State) for i in data):
+        return rebuild(data, (_state_result(item, raise_on_failure) for item in data))
+    return data
+
+
+def exception_of(state: State[Any]) -> BaseException:
+    """The exception to raise for a state that did not complete."""
+    data = state.data
+    if isinstance(data, BaseException):
+        return data
+    nested: list[State[Any]] = []
+    if isinstance(data, State):
+        nested = [data]
+    elif isinstance(data, _COLLECTIONS):
+        nested = [item for item in data if isinstance(item, State)]
+    for inner in nested:
+        if inner.type is not StateType.COMPLETED:
+            return exception_of(inner)
+    message = state.message or f"Run ended in state {state}."
+    if state.type is StateType.CRASHED:
+        return CrashedRun(message)
+    if state.type is StateType.CANCELLED or state.type is StateType.CANCELLING:
+        return CancelledRun(message)
+    if state.type is StateType.PAUSED:
+        return PausedRun(message)
+    return FailedRun(message)
 
 
 _DEFAULT_NAMES = {
@@ -279,4 +325,5 @@ __all__ = [
     "StateType",
     "Suspended",
     "TimedOut",
+    "exception_of",
 ]

@@ -1,10 +1,11 @@
 """Where submitted task runs execute.
 
-`ThreadPoolTaskRunner` (the default; also importable as `ConcurrentTaskRunner`, the name the
-spec's logs show) runs them in threads; `SequentialTaskRunner` runs each at once, in the
-caller's thread. Each flow run uses its own copy (`duplicate()`), so a subflow gets a new task
-runner that is shut down when it ends; the thread pool itself is only created on the first
-`.submit()`, so flows that never submit pay nothing for it.
+`ThreadPoolTaskRunner` (the default; also importable as `ConcurrentTaskRunner`, the name
+Prefect's `Using task runner '...'` log line shows) runs them in threads;
+`SequentialTaskRunner` runs each at once, in the caller's thread. Each flow run uses its own
+copy (`duplicate()`), so a subflow gets a new task runner that is shut down when it ends; the
+thread pool itself is only created on the first `.submit()`, so flows that never submit pay
+nothing for it.
 """
 
 from __future__ import annotations

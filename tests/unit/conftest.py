@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kflow.backend import MemoryBackend, set_backend
+from kflow.backend import MemoryBackend
+from kflow.backend_selection import set_backend
 
 
 @pytest.fixture(autouse=True)

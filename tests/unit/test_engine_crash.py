@@ -6,7 +6,7 @@ import time
 
 import pytest
 from kflow import flow, task
-from kflow.engine import crash_flow_run
+from kflow.engine.cancellation import crash_flow_run
 from kflow.states import StateType
 
 from tests.support.sdk_runs import WatchedBackend, recording, run_in_thread, sigusr1_once

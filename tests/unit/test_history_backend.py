@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kflow.backend import FlowRun, TaskRun, _default_backend
+from kflow.backend import FlowRun, TaskRun
+from kflow.backend_selection import _default_backend
 from kflow.history import create_backend
 from kflow.history.local_backend import LocalHistoryBackend
 from kflow.history.queries import FlowRunNotFound, History

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from kflow import flow, pause_flow_run, resume_flow_run, task
-from kflow.backend import Backend, FlowRun, MemoryBackend, TaskRun, set_backend
-from kflow.engine import cancel_flow_run
+from kflow.backend import Backend, FlowRun, MemoryBackend, TaskRun
+from kflow.backend_selection import set_backend
+from kflow.engine.cancellation import cancel_flow_run
 from kflow.exceptions import ReschedulingNotSupported
 from kflow.runtime import flow_run as runtime_flow_run
 from kflow.states import Cancelling, State, StateType
@@ -330,7 +331,7 @@ class ReschedulingBackend(MemoryBackend):
 
 
 def test_reschedule_suspends_and_the_rerun_reuses_persisted_results() -> None:
-    from kflow.engine import run_flow
+    from kflow.engine.flow_calls import run_flow
 
     rescheduling = ReschedulingBackend()
     set_backend(rescheduling)
@@ -392,7 +393,7 @@ def test_pause_and_cancel_requested_from_another_process(backend: WatchedBackend
     backend.wait_for(lambda: backend.reached(StateType.PAUSED) is not None)
     paused_at = len(steps)
     run_python(
-        "import sys\nfrom kflow.backend import get_backend\n"
+        "import sys\nfrom kflow.backend_selection import get_backend\n"
         "get_backend().request_cancel(sys.argv[1], 'Cancelled from another process.')",
         running.id,
     )

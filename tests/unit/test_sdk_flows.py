@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kflow import flow, task
 from kflow.backend import FlowRun, MemoryBackend
-from kflow.engine import run_flow
+from kflow.engine.flow_calls import run_flow
 from kflow.exceptions import ParameterTypeError
 from kflow.flows import Flow
 from kflow.names import ADJECTIVES, ANIMALS

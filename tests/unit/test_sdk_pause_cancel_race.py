@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kflow.engine import cancellation
 from kflow.engine.interrupts import CancelInterrupt, raise_in_thread
-from kflow.pause import _cancelled_while_paused
+from kflow.engine.pausing import _cancelled_while_paused
 
 
 def paused_context() -> Any:

@@ -382,7 +382,7 @@ def test_task_timeout_in_the_flow_thread_interrupts_sleep() -> None:
 
 
 def test_persisted_results_are_read_back_by_a_rerun_of_the_same_run() -> None:
-    from kflow.engine import run_flow
+    from kflow.engine.flow_calls import run_flow
 
     calls: list[int] = []
 
@@ -404,7 +404,7 @@ def test_persisted_results_are_read_back_by_a_rerun_of_the_same_run() -> None:
 
 
 def test_flow_persist_result_applies_to_its_tasks(backend: MemoryBackend) -> None:
-    from kflow.engine import run_flow
+    from kflow.engine.flow_calls import run_flow
 
     @flow(persist_result=True)
     def f() -> int:

@@ -30,6 +30,7 @@ from kflow.cluster.status import (
     format_time,
 )
 from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
+from kflow.engine.cancellation import cancel_flow_run, crash_flow_run
 from kflow.states import State, StateType
 from kflow.transitions import is_accepted
 
@@ -185,8 +186,6 @@ class FlowRunBackend(Backend):
         only the first request interrupts the run, so a later one (the operator's SIGTERM
         after spec.cancel) cannot break into the on_cancellation hooks.
         """
-        from kflow.engine import cancel_flow_run
-
         if self._cancelling:
             return
         self._cancelling = True
@@ -199,8 +198,6 @@ class FlowRunBackend(Backend):
 
         Same rules as `cancel` (signal-safe, only the first request interrupts the run).
         """
-        from kflow.engine import crash_flow_run
-
         if self._cancelling:
             return
         self._cancelling = True

@@ -44,6 +44,7 @@ from kflow.cluster.presentation import (
     table,
 )
 from kflow.cluster.rest import ApiError, KubeRestClient
+from kflow.pause import resume_flow_run
 from kflow.resources import API_VERSION, FLOWRUN_KIND
 from kflow.states import StateType
 
@@ -240,8 +241,6 @@ def local_cancel(args: argparse.Namespace) -> int:
 
 def local_resume(args: argparse.Namespace) -> int:
     """Resume a run paused in another local process (the local backend's resume flag)."""
-    from kflow.pause import resume_flow_run
-
     resume_flow_run(args.id)
     print(f"Resumed flow run {args.id}")
     return 0

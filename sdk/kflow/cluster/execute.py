@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kflow.backend import set_backend
+from kflow.backend_selection import set_backend
 from kflow.cluster.backend import SUSPENDED, FlowRunBackend
 from kflow.cluster.credentials import KubeConfigError, load_credentials
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
@@ -36,6 +36,9 @@ from kflow.cluster.flowrun_api import FlowRunApi, retrying, short_error
 from kflow.cluster.rest import KubeRestClient
 from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
 from kflow.cluster.status import StateEntry, current_state, parse_time
+from kflow.engine.flow_calls import run_flow
+from kflow.flows import Flow
+from kflow.logging import ConsoleFormatter, ConsoleHandler, setup_logging
 from kflow.states import TERMINAL_STATE_TYPES, State, StateType
 
 NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
@@ -105,9 +108,6 @@ def _on_stop_signal(backend: FlowRunBackend) -> Any:
 
 
 def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> State[Any]:
-    from kflow.engine import run_flow
-    from kflow.flows import Flow
-
     if current_state(flow_run.get("status") or {}) is None:
         # No operator wrote PENDING (a FlowRun run by hand): start the history where it would.
         backend.propose(StateEntry(StateType.PENDING, "Pending", None, datetime.now(UTC)))
@@ -164,8 +164,6 @@ def _fail_before_start(backend: FlowRunBackend, message: str) -> State[Any]:
 
 def log_to_stdout() -> None:
     """The SDK's console format, on stdout: the stream every infrastructure keeps."""
-    from kflow.logging import ConsoleFormatter, ConsoleHandler, setup_logging
-
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A pipe or file is block-buffered: print() in a flow would show up late or be lost.
         sys.stdout.reconfigure(line_buffering=True)

@@ -1,4 +1,4 @@
-"""The spec's rules ("最終的な状態の決定") for a flow run's final state from its return value.
+"""Prefect's rules for a flow run's final state from its return value.
 
 * raises → FAILED (handled by the flow engine, not here);
 * returns None → from all its task runs and subflow runs: `All states completed.`,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kflow.context import flow_run_ctx, task_run_ctx
+from kflow.engine.event_loop import loop_running
 from kflow.engine.flow_engine import FlowRunExec, outcome
 from kflow.engine.resolution import has_unfinished, resolve_inputs
-from kflow.engine.task_engine import _loop_running, check_boundary
+from kflow.engine.task_engine import check_boundary
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 
@@ -32,12 +33,12 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     upstream_failed: UpstreamFailed | None = None
     if parent is not None:
         check_boundary(parent)
-        if flow.isasync and _loop_running() and has_unfinished(params):
+        if flow.isasync and loop_running() and has_unfinished(params):
             return _run_async_subflow_when_inputs_ready(flow, params, parent, return_state)
         params, upstream_failed = _subflow_inputs(params)
     run = FlowRunExec(flow, params, parent, invalid=upstream_failed)
     if flow.isasync:
-        if parent is not None and not _loop_running():
+        if parent is not None and not loop_running():
             import asyncio
 
             return outcome(asyncio.run(run.run_async()), return_state)
@@ -46,8 +47,8 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
 
 
 def _subflow_inputs(params: dict[str, Any]) -> tuple[dict[str, Any], UpstreamFailed | None]:
-    """Futures and states handed to a subflow arrive as their values, as the spec says; a
-    failed upstream ends the subflow run FAILED before its body runs, as for a task."""
+    """Futures and states handed to a subflow arrive as their values, as in Prefect; a failed
+    upstream ends the subflow run FAILED before its body runs, as for a task."""
     try:
         return {name: resolve_inputs(value) for name, value in params.items()}, None
     except UpstreamFailed as exc:

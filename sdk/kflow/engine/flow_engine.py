@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from kflow.backend import Backend, FlowRun, TaskRun, get_backend
+from kflow.backend import Backend, FlowRun, TaskRun
+from kflow.backend_selection import get_backend
 from kflow.context import FlowRunContext, flow_run_ctx
 from kflow.engine import cancellation
 from kflow.engine.final_state import final_state

@@ -6,6 +6,7 @@ not turn a completed run into a failed one).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,8 +39,6 @@ def _await_outside_loop(awaitable: Any) -> None:
     except RuntimeError:
         asyncio.run(wrapper())
         return
-    import threading
-
     failure: list[BaseException] = []
 
     def target() -> None:

@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
-from kflow.futures import TaskRunFuture, TaskRunFutureList, UpstreamFailed, allow_failure
+from kflow.futures import TaskRunFuture, UpstreamFailed, allow_failure
+from kflow.run_collections import BUILTIN_COLLECTIONS as _BUILTIN_COLLECTIONS
+from kflow.run_collections import rebuild
 from kflow.states import State, StateType
 
 SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
-_BUILTIN_COLLECTIONS = (list, tuple, set, frozenset, dict)
 
 
 def resolve_inputs(value: Any, allow_failed: bool = False) -> Any:
@@ -111,27 +112,6 @@ def _changed(items: Iterable[Any], visit: Callable[[Any], Any]) -> list[Any] | N
             result.extend(visit(rest) for rest in iterator)
             return result
     return None
-
-
-def rebuild(like: Any, items: Iterable[Any]) -> Any:
-    """A collection of the same kind as `like` holding `items` (key/value pairs for a dict).
-
-    The list `.map()` returns becomes a plain list: it holds values now, not futures. A named
-    tuple keeps its class; another subclass that cannot be built from an iterable becomes its
-    builtin base.
-    """
-    cls = type(like)
-    if cls in _BUILTIN_COLLECTIONS or cls is TaskRunFutureList:
-        base: Any = list if cls is TaskRunFutureList else cls
-        return base(items)
-    if isinstance(like, tuple) and hasattr(cls, "_fields"):
-        return cls(*items)
-    materialised = list(items)
-    try:
-        return cls(materialised)
-    except TypeError:
-        base = next(b for b in _BUILTIN_COLLECTIONS if isinstance(like, b))
-        return base(materialised)
 
 
 def wait_for_all(items: Iterable[Any]) -> None:

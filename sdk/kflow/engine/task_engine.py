@@ -7,7 +7,7 @@ timeout. This is the hot path: keep per-call work to attribute reads and a few a
 
 from __future__ import annotations
 
-import sys
+import random
 import threading
 import time
 from concurrent.futures import Future
@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from kflow.backend import TaskRun
 from kflow.context import FlowRunContext, TaskRunContext, flow_run_ctx, task_run_ctx
+from kflow.engine.cancellation import claim_thread, release_thread
+from kflow.engine.event_loop import loop_running
 from kflow.engine.hooks import run_hooks
 from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
+from kflow.engine.pausing import pause_blocking
 from kflow.engine.resolution import SCALARS, has_unfinished, resolve_inputs, wait_for_all
 from kflow.engine.tracebacks import format_user_exception
+from kflow.exceptions import MappingLengthMismatch
 from kflow.futures import TaskRunFuture, TaskRunFutureList, UpstreamFailed, unmapped
 from kflow.logging import task_run_logger
 from kflow.names import new_id
@@ -46,7 +50,8 @@ _INFO = 20
 
 
 def _enter(task: Task[Any, Any]) -> FlowRunContext:
-    """The flow run this task call belongs to; the spec's call restrictions are enforced here."""
+    """The flow run this task call belongs to; Prefect's call restrictions (inside a flow, not
+    inside another task) are enforced here."""
     if task_run_ctx.get() is not None:
         raise RuntimeError(
             f"Task {task.name!r} was called from inside another task. Tasks cannot be run from "
@@ -74,22 +79,13 @@ def check_boundary(flow_ctx: FlowRunContext) -> None:
             ctx.next_control_poll = now + ctx.backend.control_poll_interval
             ctx.backend.poll_control(ctx.flow_run, control)
         if control.cancel_requested:
-            from kflow.engine.cancellation import claim_thread
-
             if claim_thread(threading.get_ident()):
                 raise CancelInterrupt()
             return  # the canceller raises it into this thread
         if control.pause_requested:
             control.pause_requested = False
-            from kflow.pause import pause_blocking
-
             pause_blocking(ctx, timeout=3600)
         ctx = ctx.parent
-
-
-def _loop_running() -> bool:
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio.events._get_running_loop() is not None
 
 
 def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -99,7 +95,7 @@ def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     params = task.call_signature().bind(args, kwargs)
     run = TaskRunExec(task, flow_ctx, params, wait_for)
     if task.isasync:
-        if _loop_running():
+        if loop_running():
             return run.run_async_for_caller(return_state)
         import asyncio
 
@@ -171,8 +167,6 @@ def map_task(
         )
     lengths = {name: len(values) for name, values in mapped.items()}
     if len(set(lengths.values())) > 1:
-        from kflow.exceptions import MappingLengthMismatch
-
         raise MappingLengthMismatch(
             "Received iterable parameters with different lengths. Parameters for map must all "
             f"be the same length. Got lengths: {lengths}"
@@ -309,8 +303,6 @@ class TaskRunExec:
         delays = task.retry_delays
         delay = delays[min(run_count - 1, len(delays) - 1)]
         if task.retry_jitter_factor:
-            import random
-
             spread = delay * task.retry_jitter_factor
             delay = max(0.0, random.uniform(delay - spread, delay + spread))
         self._propose(
@@ -430,8 +422,6 @@ class TaskRunExec:
             return self.final_state or self._finish(self._interrupted("its flow run ended"))
         finally:
             flow_ctx.running_task_threads.pop(thread_id, None)
-            from kflow.engine.cancellation import release_thread
-
             release_thread(thread_id)
 
     # -- async -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kflow.backend import kflow_home
 from kflow.exceptions import KflowException
 from kflow.history import schema
 
@@ -110,8 +111,6 @@ class History:
 
     @classmethod
     def at(cls, home: Path | None = None) -> History:
-        from kflow.backend import kflow_home
-
         return cls(schema.database_path(home if home is not None else kflow_home()))
 
     @contextmanager
