@@ -184,7 +184,7 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task now, in this thread, and return its value (or a coroutine for async
         tasks in an async flow). Only allowed inside a flow run, and not inside a task."""
-        from kflow.engine.task_engine import call_task
+        from kflow.engine.task_calls import call_task
 
         return call_task(self, args, kwargs)
 
@@ -207,7 +207,7 @@ class Task(Generic[P, R]):
     ) -> TaskRunFuture[T]: ...
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Hand the task run to the flow's task runner and return its future at once."""
-        from kflow.engine.task_engine import submit_task
+        from kflow.engine.task_calls import submit_task
 
         return submit_task(self, args, kwargs)
 
@@ -216,7 +216,7 @@ class Task(Generic[P, R]):
 
         All iterable arguments must have the same length.
         """
-        from kflow.engine.task_engine import map_task
+        from kflow.engine.task_calls import map_task
 
         return map_task(self, args, kwargs)
 

@@ -9,7 +9,7 @@ from kflow.context import flow_run_ctx, task_run_ctx
 from kflow.engine.event_loop import loop_running
 from kflow.engine.flow_engine import FlowRunExec, outcome
 from kflow.engine.resolution import has_unfinished, resolve_inputs
-from kflow.engine.task_engine import check_boundary
+from kflow.engine.task_calls import check_boundary
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 
