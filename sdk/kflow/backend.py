@@ -82,10 +82,25 @@ def _as_datetime(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
+class DeploymentInfo:
+    """The Deployment a flow run was started for (`kflow.runtime.deployment`)."""
+
+    __slots__ = ("id", "name", "parameters")
+
+    def __init__(self, id: str | None, name: str, parameters: dict[str, Any]) -> None:
+        self.id = id
+        self.name = name
+        self.parameters = parameters
+
+    def __repr__(self) -> str:
+        return f"DeploymentInfo(id={self.id!r}, name={self.name!r})"
+
+
 class FlowRun:
     """One run of a flow, as the engine and the hooks (`hook(flow, flow_run, state)`) see it."""
 
     __slots__ = (
+        "deployment",
         "end_time",
         "existing",
         "flow_name",
@@ -115,6 +130,7 @@ class FlowRun:
         parent_task_run_id: str | None = None,
         scheduled_time: float | None = None,
         existing: bool = False,
+        deployment: DeploymentInfo | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -126,10 +142,16 @@ class FlowRun:
         self.parent_task_run_id = parent_task_run_id
         self.scheduled_time = scheduled_time if scheduled_time is not None else time.time()
         self.existing = existing
+        #: Set for the top-level run of a Deployment; its subflow runs have None.
+        self.deployment = deployment
         self.start_time: float | None = None
         self.end_time: float | None = None
         self.run_count = 0
         self.state: State[Any] | None = None
+
+    @property
+    def deployment_id(self) -> str | None:
+        return self.deployment.id if self.deployment is not None else None
 
     @property
     def expected_start_time(self) -> datetime | None:

@@ -1,6 +1,8 @@
 """The run contexts: which flow run and task run the current code executes in.
 
-Context variables (not thread-locals) so that submitted tasks carry their flow run into worker
+`get_run_context()` returns the innermost one, with the attributes a Prefect port commonly
+reads (`.flow_run`, `.flow`, `.parameters`; in a task also `.task_run`, `.task`). Context
+variables (not thread-locals) so that submitted tasks carry their flow run into worker
 threads (the task runner copies the context) and concurrent async subflows under
 `asyncio.gather` each see their own run.
 """
@@ -11,6 +13,9 @@ import threading
 from contextvars import ContextVar
 from itertools import count
 from typing import TYPE_CHECKING, Any
+
+from kflow.exceptions import MissingContextError
+from kflow.unsupported import module_getattr
 
 if TYPE_CHECKING:
     from kflow.backend import Backend, FlowRun, RunControl, TaskRun
@@ -71,6 +76,11 @@ class FlowRunContext:
         self.async_task: Any = None
         self.loop: Any = None
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow run's parameters, validated and coerced."""
+        return self.flow_run.parameters
+
     def next_dynamic_key(self, task_key: str) -> int:
         counter = self.task_counters.get(task_key)
         if counter is None:
@@ -95,6 +105,42 @@ class TaskRunContext:
         self.logger = logger
         self.log_prints = log_prints
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The task run's inputs, futures resolved to their values."""
+        return self.task_run.parameters
+
+    @property
+    def flow_run(self) -> FlowRun:
+        """The flow run this task run belongs to (Prefect reaches it through the runtime)."""
+        return self.flow_ctx.flow_run
+
+    @property
+    def flow(self) -> Flow[Any, Any]:
+        return self.flow_ctx.flow
+
 
 flow_run_ctx: ContextVar[FlowRunContext | None] = ContextVar("kflow_flow_run", default=None)
 task_run_ctx: ContextVar[TaskRunContext | None] = ContextVar("kflow_task_run", default=None)
+
+
+def get_run_context() -> TaskRunContext | FlowRunContext:
+    """The context of the task run, else the flow run, the calling code runs in.
+
+    Raises MissingContextError (a RuntimeError) outside any run, as Prefect does.
+    """
+    task_ctx = task_run_ctx.get()
+    if task_ctx is not None:
+        return task_ctx
+    flow_ctx = flow_run_ctx.get()
+    if flow_ctx is not None:
+        return flow_ctx
+    raise MissingContextError(
+        "No run context available: get_run_context() was called outside a flow run or task "
+        "run. Call it inside a @flow or @task function; kflow.runtime.flow_run and "
+        "kflow.runtime.task_run give empty values outside a run instead of raising."
+    )
+
+
+if not TYPE_CHECKING:  # Prefect names kflow lacks: a clear error, not "no attribute"
+    __getattr__ = module_getattr(__name__)

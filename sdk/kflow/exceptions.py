@@ -41,3 +41,31 @@ class ReschedulingNotSupported(KflowException, RuntimeError):
 
 class FlowPauseTimeout(KflowException):
     """A paused flow run was not resumed within its timeout; the run fails."""
+
+
+class MissingContextError(KflowException, RuntimeError):
+    """`get_run_context()` was called outside a flow run or task run."""
+
+
+class HashError(KflowException, TypeError):
+    """A value could not be hashed into a cache key (neither JSON nor pickle can encode it)."""
+
+
+class NotSupportedError(KflowException):
+    """A Prefect feature kflow does not have; the message names what to use instead.
+
+    Raised as one of the subclasses below, each also the builtin exception Python would raise
+    in its place, so code that catches ImportError, AttributeError or TypeError still does.
+    """
+
+
+class NotSupportedImportError(NotSupportedError, ImportError):
+    """`from kflow import X` (or `from kflow.<module> import X`) of a Prefect name kflow lacks."""
+
+
+class NotSupportedAttributeError(NotSupportedError, AttributeError):
+    """A Prefect method or attribute kflow lacks, such as `Flow.serve`."""
+
+
+class NotSupportedArgumentError(NotSupportedError, TypeError):
+    """A Prefect keyword argument kflow does not accept, such as `@task(result_storage=...)`."""

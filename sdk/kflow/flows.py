@@ -6,11 +6,12 @@ The engine and `kflow.parameters` are imported by the first call, not here (see 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from kflow.names import function_key, source_file_hash
 from kflow.task_runners import TaskRunner, ThreadPoolTaskRunner
 from kflow.tasks import RetryDelay, _is_async, _retry_delays
+from kflow.unsupported import check_options, missing_method, module_getattr
 
 if TYPE_CHECKING:
     from kflow.backend import FlowRun
@@ -153,6 +154,7 @@ class Flow(Generic[P, R]):
             "on_crashed": self.on_crashed_hooks,
             "on_running": self.on_running_hooks,
         }
+        check_options("Flow.with_options", changes, options)
         options.update(changes)
         return Flow(self.fn, **options)
 
@@ -187,6 +189,15 @@ class Flow(Generic[P, R]):
 
         return call_flow(self, args, kwargs)
 
+    @classmethod
+    def from_source(cls, *args: Any, **kwargs: Any) -> NoReturn:
+        missing_method("Flow", "from_source")
+
+    if not TYPE_CHECKING:  # type checkers keep flagging attributes a Flow does not have
+
+        def __getattr__(self, name: str) -> NoReturn:
+            missing_method("Flow", name, self)
+
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
 
@@ -217,6 +228,7 @@ def flow(
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 def flow(__fn: Any = None, **options: Any) -> Any:
     """Decorate a function as a flow: `@flow` or `@flow(name=..., retries=..., ...)`."""
+    check_options("@flow", options, FLOW_OPTIONS)
     if __fn is not None:
         return Flow(__fn, **options)
 
@@ -224,3 +236,30 @@ def flow(__fn: Any = None, **options: Any) -> Any:
         return Flow(fn, **options)
 
     return decorate
+
+
+# Prefect's `flow.from_source(...)` is called on the decorator itself.
+flow.__dict__["from_source"] = Flow.from_source
+
+FLOW_OPTIONS = (
+    "name",
+    "version",
+    "flow_run_name",
+    "retries",
+    "retry_delay_seconds",
+    "task_runner",
+    "description",
+    "timeout_seconds",
+    "validate_parameters",
+    "persist_result",
+    "log_prints",
+    "tags",
+    "on_completion",
+    "on_failure",
+    "on_cancellation",
+    "on_crashed",
+    "on_running",
+)
+
+if not TYPE_CHECKING:  # Prefect names kflow lacks: a clear error, not "no attribute"
+    __getattr__ = module_getattr(__name__)

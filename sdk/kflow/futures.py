@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from kflow.exceptions import UpstreamTaskError
 from kflow.run_collections import TaskRunFutureList
 from kflow.states import Pending, State
+from kflow.unsupported import module_getattr
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -114,6 +115,9 @@ class UpstreamFailed(UpstreamTaskError):
     def __init__(self, name: str, kind: str = "task run") -> None:
         super().__init__(f"Upstream {kind} {name!r} did not reach a 'COMPLETED' state.")
 
+
+if not TYPE_CHECKING:  # Prefect names kflow lacks: a clear error, not "no attribute"
+    __getattr__ = module_getattr(__name__)
 
 __all__ = [
     "PrefectFuture",

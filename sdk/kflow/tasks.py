@@ -8,12 +8,17 @@ import cycle, is why those imports sit in the methods.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from kflow.names import function_key
+from kflow.unsupported import check_options, missing_method
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from kflow.backend import TaskRun
+    from kflow.cache_policies import CacheKeyFn, CachePolicy
+    from kflow.context import TaskRunContext
     from kflow.futures import TaskRunFuture, TaskRunFutureList
     from kflow.parameters import CallSignature
     from kflow.states import State
@@ -23,6 +28,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 TaskHook = Callable[["Task[Any, Any]", "TaskRun", "State[Any]"], Any]
+RetryConditionFn = Callable[["Task[Any, Any]", "TaskRun", "State[Any]"], Any]
 RetryDelay = float | int | list[float] | list[int] | Callable[[int], Any]
 
 
@@ -80,6 +86,11 @@ class Task(Generic[P, R]):
         task_run_name: str | Callable[[], str] | None = None,
         on_completion: list[TaskHook] | None = None,
         on_failure: list[TaskHook] | None = None,
+        cache_policy: CachePolicy | None = None,
+        cache_key_fn: CacheKeyFn | None = None,
+        cache_expiration: timedelta | None = None,
+        refresh_cache: bool | None = None,
+        retry_condition_fn: RetryConditionFn | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function; got {fn!r}.")
@@ -104,6 +115,25 @@ class Task(Generic[P, R]):
         self.task_run_name = task_run_name
         self.on_completion_hooks = list(on_completion or [])
         self.on_failure_hooks = list(on_failure or [])
+        if retry_condition_fn is not None and not callable(retry_condition_fn):
+            raise TypeError(
+                "retry_condition_fn must be a function (task, task_run, state) -> bool; got "
+                f"{retry_condition_fn!r}."
+            )
+        self.retry_condition_fn = retry_condition_fn
+        self._cache_options = (cache_policy, cache_key_fn)
+        self.cache_key_fn = cache_key_fn
+        self.cache_policy: CachePolicy | None = None
+        if cache_policy is not None or cache_key_fn is not None:
+            # Start-up: kflow.cache_policies (hashlib, json, pickle, inspect) is for tasks
+            # that cache, not for every `import kflow`.
+            from kflow.cache_policies import task_cache_policy
+
+            self.cache_policy = task_cache_policy(
+                self.name, cache_policy, cache_key_fn, persist_result
+            )
+        self.cache_expiration = _expiration(self.name, cache_expiration)
+        self.refresh_cache = refresh_cache
         self.isasync = _is_async(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", self.name)
@@ -157,7 +187,13 @@ class Task(Generic[P, R]):
             "task_run_name": self.task_run_name,
             "on_completion": self.on_completion_hooks,
             "on_failure": self.on_failure_hooks,
+            "cache_policy": self._cache_options[0],
+            "cache_key_fn": self._cache_options[1],
+            "cache_expiration": self.cache_expiration,
+            "refresh_cache": self.refresh_cache,
+            "retry_condition_fn": self.retry_condition_fn,
         }
+        check_options("Task.with_options", changes, options)
         options.update(changes)
         return Task(self.fn, **options)
 
@@ -220,6 +256,11 @@ class Task(Generic[P, R]):
 
         return map_task(self, args, kwargs)
 
+    if not TYPE_CHECKING:  # type checkers keep flagging attributes a Task does not have
+
+        def __getattr__(self, name: str) -> NoReturn:
+            missing_method("Task", name, self)
+
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 
@@ -243,9 +284,15 @@ def task(
     task_run_name: str | Callable[[], str] | None = None,
     on_completion: list[TaskHook] | None = None,
     on_failure: list[TaskHook] | None = None,
+    cache_policy: CachePolicy | None = None,
+    cache_key_fn: CacheKeyFn | None = None,
+    cache_expiration: timedelta | None = None,
+    refresh_cache: bool | None = None,
+    retry_condition_fn: RetryConditionFn | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(__fn: Any = None, **options: Any) -> Any:
     """Decorate a function as a task: `@task` or `@task(name=..., retries=..., ...)`."""
+    check_options("@task", options, TASK_OPTIONS)
     if __fn is not None:
         return Task(__fn, **options)
 
@@ -253,3 +300,51 @@ def task(__fn: Any = None, **options: Any) -> Any:
         return Task(fn, **options)
 
     return decorate
+
+
+TASK_OPTIONS = (
+    "name",
+    "description",
+    "tags",
+    "version",
+    "retries",
+    "retry_delay_seconds",
+    "retry_jitter_factor",
+    "timeout_seconds",
+    "persist_result",
+    "log_prints",
+    "task_run_name",
+    "on_completion",
+    "on_failure",
+    "cache_policy",
+    "cache_key_fn",
+    "cache_expiration",
+    "refresh_cache",
+    "retry_condition_fn",
+)
+
+
+def _expiration(task_name: str, cache_expiration: Any) -> timedelta | None:
+    if cache_expiration is None:
+        return None
+    seconds = getattr(cache_expiration, "total_seconds", None)
+    if not callable(seconds) or isinstance(cache_expiration, type):
+        raise TypeError(
+            f"cache_expiration of task {task_name!r} must be a datetime.timedelta such as "
+            f"timedelta(hours=1); got {cache_expiration!r}."
+        )
+    if seconds() <= 0:
+        raise ValueError(
+            f"cache_expiration of task {task_name!r} must be longer than zero; got "
+            f"{cache_expiration!r}."
+        )
+    expiration: timedelta = cache_expiration
+    return expiration
+
+
+def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str | None:
+    """A cache_key_fn hashing the task and all its inputs (None when one cannot be hashed)."""
+    # Start-up: hashing is for tasks that cache (see Task.__init__).
+    from kflow.cache_policies import input_hash
+
+    return input_hash(context, arguments)

@@ -34,7 +34,12 @@ from kflow.cluster.credentials import KubeConfigError, load_credentials
 from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
 from kflow.cluster.flowrun_api import FlowRunApi, retrying, short_error
 from kflow.cluster.rest import KubeRestClient
-from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
+from kflow.cluster.run_spec import (
+    RunSpecError,
+    deployment_info,
+    deployment_name,
+    resolve_run_spec,
+)
 from kflow.cluster.status import StateEntry, current_state, parse_time
 from kflow.engine.flow_calls import run_flow
 from kflow.flows import Flow
@@ -143,6 +148,7 @@ def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> 
             tags=list(run_spec.get("tags") or []),
             scheduled_time=parse_time(scheduled).timestamp() if scheduled else None,
             existing=True,
+            deployment=deployment_info(deployment),
         )
     except Exception as error:
         # The engine reports every failure of the flow itself as a state; what escapes is a

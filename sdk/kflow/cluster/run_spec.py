@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kflow.backend import DeploymentInfo
+
 
 class RunSpecError(ValueError):
     """The FlowRun cannot be run as written; the message names the field."""
@@ -27,6 +29,19 @@ def deployment_name(flow_run: Mapping[str, Any]) -> str | None:
     ref = spec.get("deploymentRef") or {}
     name = ref.get("name")
     return str(name) if name else None
+
+
+def deployment_info(deployment: Mapping[str, Any] | None) -> DeploymentInfo | None:
+    """What `kflow.runtime.deployment` shows for a run of `deployment` (None: no Deployment)."""
+    if deployment is None:
+        return None
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    return DeploymentInfo(
+        id=str(metadata["uid"]) if metadata.get("uid") else None,
+        name=str(metadata.get("name") or ""),
+        parameters=dict(spec.get("parameters") or {}),
+    )
 
 
 def merge_parameters(

@@ -14,7 +14,7 @@ from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 
 if TYPE_CHECKING:
-    from kflow.backend import Backend
+    from kflow.backend import Backend, DeploymentInfo
     from kflow.context import FlowRunContext
     from kflow.flows import Flow
     from kflow.states import State
@@ -77,6 +77,7 @@ def run_flow(
     tags: list[str] | None = None,
     scheduled_time: float | None = None,
     existing: bool = True,
+    deployment: DeploymentInfo | None = None,
 ) -> State[Any]:
     """Run `flow` as a given, pre-existing flow run (what `kflow execute` does for a FlowRun).
 
@@ -101,6 +102,7 @@ def run_flow(
         scheduled_time=scheduled_time,
         existing=existing,
         invalid=invalid,
+        deployment=deployment,
     )
     if flow.isasync:
         import asyncio

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from kflow.backend import Backend, FlowRun, TaskRun
+from kflow.backend import Backend, DeploymentInfo, FlowRun, TaskRun
 from kflow.backend_selection import get_backend
 from kflow.context import FlowRunContext, flow_run_ctx
 from kflow.engine import cancellation
@@ -23,6 +23,7 @@ from kflow.engine.interrupts import (
     raise_in_thread,
     timeout_scope,
 )
+from kflow.engine.run_names import render_run_name
 from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
@@ -33,7 +34,7 @@ from kflow.logging import (
     flow_run_logger,
     setup_logging,
 )
-from kflow.names import generate_run_name, new_id
+from kflow.names import new_id
 from kflow.states import (
     AwaitingRetry,
     Cancelled,
@@ -79,6 +80,7 @@ class FlowRunExec:
         scheduled_time: float | None = None,
         existing: bool = False,
         invalid: ParameterTypeError | UpstreamFailed | None = None,
+        deployment: DeploymentInfo | None = None,
     ) -> None:
         setup_logging()
         self.flow = flow
@@ -104,6 +106,7 @@ class FlowRunExec:
             parent_flow_run_id=parent.flow_run.id if parent is not None else None,
             scheduled_time=scheduled_time,
             existing=existing,
+            deployment=deployment,
         )
         self.flow_run = flow_run
         self.ctx = ctx = FlowRunContext(
@@ -115,7 +118,7 @@ class FlowRunExec:
             engine_logger(),  # replaced once the run has a name
             parent,
         )
-        flow_run.name = flow_run_name or self._run_name()
+        flow_run.name = flow_run_name or render_run_name(flow, self.params, ctx, self.invalid)
         ctx.logger = flow_run_logger(flow_run.name, flow_run.id, flow.name)
         self.mirror: TaskRun | None = None
         if parent is not None:
@@ -142,30 +145,6 @@ class FlowRunExec:
         self.backend.create_flow_run(flow_run)
         if not existing:
             self._propose(Pending())
-
-    def _run_name(self) -> str:
-        template = self.flow.flow_run_name
-        if template is None:
-            return generate_run_name()
-        token = flow_run_ctx.set(self.ctx)
-        try:
-            name = template() if callable(template) else template.format(**self.params)
-        except Exception as exc:
-            if self.invalid is not None:
-                return generate_run_name()
-            raise ValueError(
-                f"flow_run_name of flow {self.flow.name!r} could not be rendered: "
-                f"{type(exc).__name__}: {exc}. A template may only use the flow's parameter "
-                f"names ({', '.join(self.params) or 'none'}); a callable must return a string."
-            ) from exc
-        finally:
-            flow_run_ctx.reset(token)
-        if not isinstance(name, str):
-            raise TypeError(
-                f"flow_run_name of flow {self.flow.name!r} returned {name!r}; it must return a "
-                "string."
-            )
-        return name
 
     # -- shared steps ------------------------------------------------------------------
     def _details(self) -> StateDetails:

@@ -20,30 +20,31 @@ def run_hooks(hooks: Iterable[Any], owner: Any, run: Any, state: Any, logger: Ru
         try:
             outcome = hook(owner, run, state)
             if hasattr(outcome, "__await__"):
-                _await_outside_loop(outcome)
+                await_outside_loop(outcome)
         except Exception:
             logger.error("An error was encountered while running hook %r", name, exc_info=True)
         else:
             logger.info("Hook %r finished running successfully", name)
 
 
-def _await_outside_loop(awaitable: Any) -> None:
-    """Run an async hook to completion, in a helper thread when a loop already runs here."""
+def await_outside_loop(awaitable: Any) -> Any:
+    """Run an awaitable (an async hook's) to completion and return its value, in a helper
+    thread when an event loop already runs in this one."""
     import asyncio
 
-    async def wrapper() -> None:
-        await awaitable
+    async def wrapper() -> Any:
+        return await awaitable
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(wrapper())
-        return
+        return asyncio.run(wrapper())
     failure: list[BaseException] = []
+    value: list[Any] = []
 
     def target() -> None:
         try:
-            asyncio.run(wrapper())
+            value.append(asyncio.run(wrapper()))
         except BaseException as exc:
             failure.append(exc)
 
@@ -52,3 +53,4 @@ def _await_outside_loop(awaitable: Any) -> None:
     thread.join()
     if failure:
         raise failure[0]
+    return value[0]

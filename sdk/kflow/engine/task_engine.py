@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from kflow.backend import TaskRun
 from kflow.context import FlowRunContext, TaskRunContext, task_run_ctx
+from kflow.engine import task_cache
 from kflow.engine.cancellation import release_thread
-from kflow.engine.hooks import run_hooks
+from kflow.engine.hooks import await_outside_loop, run_hooks
 from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
 from kflow.engine.resolution import SCALARS, has_unfinished, resolve_inputs, wait_for_all
 from kflow.engine.tracebacks import format_user_exception
@@ -51,6 +52,7 @@ class TaskRunExec:
 
     __slots__ = (
         "backend",
+        "cache_key",
         "final_state",
         "flow_ctx",
         "logger",
@@ -100,6 +102,7 @@ class TaskRunExec:
         persist = task.persist_result
         self.persist = flow_ctx.persist_result if persist is None else persist
         self.result_key = f"{flow_run_id}/{key}-{index}"
+        self.cache_key: str | None = None
         self.final_state: State[Any] | None = None
         self.backend.create_task_run(task_run)
         flow_ctx.logger.emit_fast(
@@ -131,6 +134,10 @@ class TaskRunExec:
             found, value = self.backend.read_result(self.result_key)
             if found:
                 return Cached(value, state_details=self._details())
+        if self.task.cache_policy is not None:
+            found, value = self._cache_lookup()
+            if found:
+                return Cached(value, state_details=self._details())
         in_force = self._propose(Running(state_details=self._details()))
         if in_force.type is not StateType.RUNNING:
             if in_force.type is StateType.CANCELLING:
@@ -138,6 +145,22 @@ class TaskRunExec:
             return in_force
         self.task_run.start_time = time.time()
         return None
+
+    def _cache_lookup(self) -> tuple[bool, Any]:
+        """Compute the run's cache key (in its task-run context, as a cache_key_fn may read
+        it) and look it up, unless refresh_cache asks for a fresh result."""
+        task = self.task
+        assert task.cache_policy is not None
+        ctx = self._task_context()
+        token = task_run_ctx.set(ctx)
+        try:
+            key = task_cache.compute_key(task.cache_policy, ctx, self.params, self.logger)
+        finally:
+            task_run_ctx.reset(token)
+        self.cache_key = key
+        if key is None or task.refresh_cache:
+            return False, None
+        return task_cache.lookup(self.backend, key, self.logger)
 
     def _from_return(self, value: Any) -> State[Any]:
         if isinstance(value, State):
@@ -165,6 +188,8 @@ class TaskRunExec:
         run_count = self.task_run.run_count
         if state.type is not StateType.FAILED or run_count > task.retries:
             return None
+        if task.retry_condition_fn is not None and not self._retry_wanted(state):
+            return None
         delays = task.retry_delays
         delay = delays[min(run_count - 1, len(delays) - 1)]
         if task.retry_jitter_factor:
@@ -180,12 +205,33 @@ class TaskRunExec:
         )
         return delay
 
+    def _retry_wanted(self, state: State[Any]) -> bool:
+        """What the task's retry_condition_fn says; one that raises means no retry (Prefect)."""
+        condition = self.task.retry_condition_fn
+        assert condition is not None
+        try:
+            wanted = condition(self.task, self.task_run, state)
+            if hasattr(wanted, "__await__"):
+                wanted = await_outside_loop(wanted)
+        except Exception as exc:
+            self.logger.error(
+                "An error was encountered while running `retry_condition_fn` %r for task %r; "
+                "not retrying: %s: %s",
+                getattr(condition, "__name__", condition),
+                self.task.name,
+                type(exc).__name__,
+                exc,
+            )
+            return False
+        return bool(wanted)
+
     def _finish(self, state: State[Any]) -> State[Any]:
-        if self.persist and state.type is StateType.COMPLETED and state.name != "Cached":
-            try:
-                self.backend.write_result(self.result_key, state.data)
-            except Exception as exc:
-                self.logger.warning("Could not persist the result: %s", exc)
+        if (
+            (self.persist or self.cache_key is not None)
+            and state.type is StateType.COMPLETED
+            and state.name != "Cached"
+        ):
+            self._persist(state.data)
         in_force = self._propose(state)
         self.task_run.end_time = time.time()
         self.final_state = in_force
@@ -197,6 +243,15 @@ class TaskRunExec:
         elif in_force.type is StateType.FAILED and task.on_failure_hooks:
             run_hooks(task.on_failure_hooks, task, self.task_run, in_force, self.logger)
         return in_force
+
+    def _persist(self, value: Any) -> None:
+        try:
+            if self.persist:
+                self.backend.write_result(self.result_key, value)
+            if self.cache_key is not None:
+                task_cache.store(self.backend, self.cache_key, value, self.task.cache_expiration)
+        except Exception as exc:
+            self.logger.warning("Could not persist the result: %s", exc)
 
     def _task_context(self) -> TaskRunContext:
         log_prints = self.task.log_prints

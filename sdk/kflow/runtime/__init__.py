@@ -4,6 +4,6 @@ Outside a run the attributes are empty (None, {} or []), so code such as a `flow
 callable can use them without checking first.
 """
 
-from kflow.runtime import flow_run, task_run
+from kflow.runtime import deployment, flow_run, task_run
 
-__all__ = ["flow_run", "task_run"]
+__all__ = ["deployment", "flow_run", "task_run"]

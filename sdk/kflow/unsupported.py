@@ -1,0 +1,219 @@
+"""Prefect names kflow does not have, and what a port uses instead.
+
+A port changes `from prefect import ...` to `from kflow import ...`; where it meets something
+kflow lacks it gets, at that line, `kflow does not support 'X' (Prefect's ...); use Y` as a
+NotSupportedError that is also the ImportError, AttributeError or TypeError Python would
+otherwise raise. docs/porting.md has the same table for reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+
+from kflow.exceptions import (
+    NotSupportedArgumentError,
+    NotSupportedAttributeError,
+    NotSupportedImportError,
+)
+
+_DEPLOY = (
+    "create a Deployment resource instead: `kflow deploy -f kflow.yaml` or `kubectl apply` "
+    "(README, 'Run it on Kubernetes')"
+)
+_RUN_DEPLOYMENT = (
+    "start a run of a Deployment with `kflow deployment run NAME -p key=value` or by creating "
+    "a FlowRun with `kubectl apply`; call the flow directly to run it as a subflow"
+)
+_ENV = (
+    "read an environment variable (a Deployment's infrastructure `env`, which can come from a "
+    "Kubernetes ConfigMap or Secret)"
+)
+_ARTIFACT = (
+    "log it with get_run_logger().info(...), or return it as the flow's result (`kflow "
+    "flow-run inspect` shows it)"
+)
+_CLIENT = (
+    "kflow has no API server of its own: read and change FlowRun and Deployment resources "
+    "with `kflow flow-run ...`, `kubectl`, or a Kubernetes client"
+)
+_CONCURRENCY = (
+    "limit a flow's parallel task runs with task_runner=ThreadPoolTaskRunner(max_workers=N), "
+    "or runs of a Deployment with its concurrency policy"
+)
+
+#: (What it is in Prefect, what to use instead), by name, for each kflow module that is the
+#: counterpart of a Prefect module.
+NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "kflow": {
+        "serve": ("Prefect's process that serves deployments", _DEPLOY),
+        "aserve": ("Prefect's process that serves deployments", _DEPLOY),
+        "deploy": ("Prefect's deployment builder", _DEPLOY),
+        "get_client": ("Prefect's API client", _CLIENT),
+        "tags": (
+            "Prefect's tags context manager",
+            "pass tags=[...] to @task or @flow (a flow run's tags apply to its task runs)",
+        ),
+        "Transaction": ("Prefect's transactions", "use persist_result or a cache_policy"),
+        "Manifest": ("Prefect's deployment manifests", _DEPLOY),
+        "suspend_flow_run": (
+            "Prefect's suspension of a flow run",
+            "use pause_flow_run(reschedule=True, timeout=...) in a run of a Deployment",
+        ),
+        "run_deployment": ("Prefect's run of a deployment from Python", _RUN_DEPLOYMENT),
+        "Variable": ("Prefect's server-side variables", _ENV),
+    },
+    "kflow.flows": {
+        "serve": ("Prefect's process that serves deployments", _DEPLOY),
+        "aserve": ("Prefect's process that serves deployments", _DEPLOY),
+    },
+    "kflow.deployments": {
+        "run_deployment": ("Prefect's run of a deployment from Python", _RUN_DEPLOYMENT),
+        "deploy": ("Prefect's deployment builder", _DEPLOY),
+        "Deployment": ("Prefect's deployment objects", _DEPLOY),
+        "RunnerDeployment": ("Prefect's deployment objects", _DEPLOY),
+    },
+    "kflow.variables": {"Variable": ("Prefect's server-side variables", _ENV)},
+    "kflow.blocks": {"Block": ("Prefect's blocks", _ENV)},
+    "kflow.blocks.core": {"Block": ("Prefect's blocks", _ENV)},
+    "kflow.blocks.system": {
+        name: ("Prefect's blocks", _ENV) for name in ("Secret", "JSON", "String", "DateTime")
+    },
+    "kflow.artifacts": {
+        name: ("Prefect's UI artifacts", _ARTIFACT)
+        for name in (
+            "Artifact",
+            "create_markdown_artifact",
+            "create_table_artifact",
+            "create_link_artifact",
+            "create_progress_artifact",
+            "update_progress_artifact",
+            "create_image_artifact",
+        )
+    },
+    "kflow.client": {"get_client": ("Prefect's API client", _CLIENT)},
+    "kflow.client.orchestration": {
+        name: ("Prefect's API client", _CLIENT)
+        for name in ("get_client", "PrefectClient", "SyncPrefectClient")
+    },
+    "kflow.concurrency": {},
+    "kflow.concurrency.sync": {
+        name: ("Prefect's global concurrency limits", _CONCURRENCY)
+        for name in ("concurrency", "rate_limit")
+    },
+    "kflow.concurrency.asyncio": {
+        name: ("Prefect's global concurrency limits", _CONCURRENCY)
+        for name in ("concurrency", "rate_limit")
+    },
+    "kflow.events": {
+        name: ("Prefect's events", "log it with get_run_logger() or use a state hook")
+        for name in ("emit_event", "Event")
+    },
+    "kflow.automations": {
+        "Automation": (
+            "Prefect's automations",
+            "react to a run's end with state hooks: on_completion, on_failure, on_crashed",
+        )
+    },
+    "kflow.transactions": {
+        name: ("Prefect's transactions", "use persist_result or a cache_policy")
+        for name in ("transaction", "Transaction")
+    },
+    "kflow.futures": {
+        name: (
+            "Prefect's helpers over several futures",
+            "call .wait() or .result() on each future, or on the list .map() returns",
+        )
+        for name in ("wait", "as_completed", "PrefectFutureList")
+    },
+    "kflow.task_runners": {
+        name: (
+            "Prefect's other task runners",
+            "use ThreadPoolTaskRunner (the default) or SequentialTaskRunner",
+        )
+        for name in ("ProcessPoolTaskRunner", "PrefectTaskRunner", "DaskTaskRunner")
+    },
+    "kflow.context": {
+        "tags": (
+            "Prefect's tags context manager",
+            "pass tags=[...] to @task or @flow (a flow run's tags apply to its task runs)",
+        )
+    },
+}
+
+_STORAGE = "persist_result=True keeps results under $KFLOW_HOME/results as pickles"
+_PREFECT_TASK_OPTIONS: dict[str, tuple[str, str]] = {
+    "result_storage": ("Prefect's result storage blocks", _STORAGE),
+    "result_storage_key": ("Prefect's result storage keys", "use cache_key_fn"),
+    "result_serializer": ("Prefect's result serializers", _STORAGE),
+    "cache_result_in_memory": ("Prefect's in-memory result cache", "leave it out"),
+    "on_commit": ("Prefect's transaction hooks", "use on_completion"),
+    "on_rollback": ("Prefect's transaction hooks", "use on_failure"),
+    "viz_return_value": ("Prefect's flow visualisation", "leave it out"),
+    "asset_deps": ("Prefect's assets", "leave it out"),
+}
+_PREFECT_FLOW_OPTIONS: dict[str, tuple[str, str]] = {
+    name: _PREFECT_TASK_OPTIONS[name]
+    for name in ("result_storage", "result_serializer", "cache_result_in_memory")
+}
+_PREFECT_TASK_METHODS: dict[str, tuple[str, str]] = {
+    "delay": ("Prefect's background task workers", "call .submit() inside a flow"),
+    "apply_async": ("Prefect's background task workers", "call .submit() inside a flow"),
+    "serve": ("Prefect's background task workers", "call .submit() inside a flow"),
+    "on_commit": ("Prefect's transaction hooks", "use on_completion"),
+    "on_rollback": ("Prefect's transaction hooks", "use on_failure"),
+}
+_PREFECT_FLOW_METHODS: dict[str, tuple[str, str]] = {
+    "serve": ("Prefect's process that serves a deployment", _DEPLOY),
+    "deploy": ("Prefect's deployment builder", _DEPLOY),
+    "to_deployment": ("Prefect's deployment builder", _DEPLOY),
+    "from_source": (
+        "Prefect's loading of a flow from remote source code",
+        "build an image holding the flow and name its entrypoint in a Deployment",
+    ),
+    "visualize": ("Prefect's flow visualisation", "leave it out"),
+}
+
+
+def message(name: str, what: str, instead: str) -> str:
+    return f"kflow does not support {name!r} ({what}); {instead}. See docs/porting.md."
+
+
+def module_getattr(module: str) -> Callable[[str], NoReturn]:
+    """A module `__getattr__` that names the Prefect feature a missing name stands for."""
+    names = NAMES[module]
+
+    def __getattr__(name: str) -> NoReturn:
+        known = names.get(name)
+        if known is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        raise NotSupportedImportError(message(name, *known), name=name, path=None)
+
+    return __getattr__
+
+
+def missing_method(kind: str, name: str, owner: Any = None) -> NoReturn:
+    """What `Flow.__getattr__` / `Task.__getattr__` raise for an attribute they lack."""
+    methods = _PREFECT_FLOW_METHODS if kind == "Flow" else _PREFECT_TASK_METHODS
+    known = methods.get(name)
+    if known is None:
+        raise AttributeError(f"{kind!r} object has no attribute {name!r}")
+    raise NotSupportedAttributeError(message(f"{kind}.{name}", *known), name=name, obj=owner)
+
+
+def check_options(where: str, options: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Reject keyword arguments of `@task`/`@flow`/`with_options` kflow does not take."""
+    allowed = set(allowed)
+    unknown = [name for name in options if name not in allowed]
+    if not unknown:
+        return
+    flow = where.startswith(("@flow", "Flow"))
+    prefect = _PREFECT_FLOW_OPTIONS if flow else _PREFECT_TASK_OPTIONS
+    for name in unknown:
+        known = prefect.get(name)
+        if known is not None:
+            raise NotSupportedArgumentError(message(f"{where}({name}=...)", *known))
+    raise TypeError(
+        f"{where} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+        f"allowed: {', '.join(sorted(allowed))}."
+    )
