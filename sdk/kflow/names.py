@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from types import CodeType
+from typing import Any
 
 ADJECTIVES = [
     "able",
@@ -482,9 +484,38 @@ def function_key(fn: object) -> tuple[str, str]:
     digest.update(qualname.encode())
     if code is not None:
         digest.update(code.co_code)
-        digest.update(repr(code.co_consts).encode())
+        digest.update(_stable_consts(code).encode())
     short = digest.hexdigest()[:8]
     return f"{qualname}-{short}", short
+
+
+def _stable_consts(code: Any) -> str:
+    """`repr(code.co_consts)`, but the same in every process: a nested code object (a
+    comprehension, a lambda, an inner function) is described by its own bytecode and constants
+    instead of its repr, which holds its memory address, and a frozenset constant (`x in {"a",
+    "b"}`) lists its items sorted, not in the order of the process's string hashes. A key that
+    changed with the process would leave a restarted run without its persisted results and a
+    cache entry serving only the process that wrote it."""
+    consts = code.co_consts
+    if not any(_varies(const) for const in consts):
+        return repr(consts)
+    return _stable_repr(consts)
+
+
+def _varies(value: Any) -> bool:
+    if isinstance(value, CodeType | frozenset):
+        return True
+    return isinstance(value, tuple) and any(_varies(item) for item in value)
+
+
+def _stable_repr(value: Any) -> str:
+    if isinstance(value, CodeType):
+        return f"<code {value.co_qualname} {value.co_code.hex()} {_stable_consts(value)}>"
+    if isinstance(value, frozenset):
+        return "frozenset({" + ", ".join(sorted(_stable_repr(item) for item in value)) + "})"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_stable_repr(item) for item in value) + ",)"
+    return repr(value)
 
 
 def source_file_hash(fn: object) -> str | None:

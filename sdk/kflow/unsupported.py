@@ -96,14 +96,12 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
         name: ("Prefect's API client", _CLIENT)
         for name in ("get_client", "PrefectClient", "SyncPrefectClient")
     },
-    "kflow.concurrency": {},
-    "kflow.concurrency.sync": {
-        name: ("Prefect's global concurrency limits", _CONCURRENCY)
-        for name in ("concurrency", "rate_limit")
-    },
-    "kflow.concurrency.asyncio": {
-        name: ("Prefect's global concurrency limits", _CONCURRENCY)
-        for name in ("concurrency", "rate_limit")
+    **{
+        module: {
+            name: ("Prefect's global concurrency limits", _CONCURRENCY)
+            for name in ("concurrency", "rate_limit", "ConcurrencyLimit")
+        }
+        for module in ("kflow.concurrency", "kflow.concurrency.sync", "kflow.concurrency.asyncio")
     },
     "kflow.events": {
         name: ("Prefect's events", "log it with get_run_logger() or use a state hook")
