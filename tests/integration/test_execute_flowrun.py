@@ -38,7 +38,7 @@ import os
 import time
 from pathlib import Path
 
-from kflow import flow, pause_flow_run, resume_flow_run, task
+from kflow import flow, get_run_context, pause_flow_run, resume_flow_run, runtime, task
 
 MARKS = Path(os.environ["TEST_MARKS"])
 
@@ -64,6 +64,16 @@ def double(x: int) -> int:
 def step(i: int) -> int:
     time.sleep(0.05)
     return i
+
+
+@flow
+def whoami(n: int = 0) -> dict:
+    return {
+        "id": runtime.deployment.id,
+        "name": runtime.deployment.name,
+        "parameters": runtime.deployment.parameters,
+        "context": get_run_context().flow_run.deployment_id,
+    }
 
 
 @flow
@@ -278,6 +288,33 @@ def test_deployment_parameters_are_merged_under_the_flow_runs(runner: Runner) ->
     execution = runner.execute("merged")
     assert execution.wait() == 0, execution.output()
     assert runner.status("merged")["result"]["value"] == {"total": 6, "label": "from-run"}
+
+
+def test_a_run_of_a_deployment_sees_it_in_kflow_runtime(runner: Runner) -> None:
+    deployment = runner.cluster.deployment(
+        "who",
+        {
+            "entrypoint": "flows.py:whoami",
+            "parameters": {"n": 1},
+            "infrastructure": {"type": "process"},
+        },
+    )
+    runner.cluster.flowrun("who-run", {"deploymentRef": {"name": "who"}, "parameters": {"n": 2}})
+    execution = runner.execute("who-run")
+    assert execution.wait() == 0, execution.output()
+    uid = deployment["metadata"]["uid"]
+    assert runner.status("who-run")["result"]["value"] == {
+        "id": uid,
+        "name": "who",
+        "parameters": {"n": 1},
+        "context": uid,
+    }
+
+    runner.flowrun("adhoc", "flows.py:whoami")
+    execution = runner.execute("adhoc")
+    assert execution.wait() == 0, execution.output()
+    # None values do not survive the status merge patch: only the empty parameters remain.
+    assert runner.status("adhoc")["result"]["value"] == {"parameters": {}}
 
 
 def test_failing_flow_ends_failed_with_the_error(runner: Runner) -> None:
