@@ -1,6 +1,7 @@
 """`@flow`: a function whose calls become observable flow runs with a final state.
 
-The engine and `kflow.parameters` are imported by the first call, not here (see `kflow.tasks`).
+The engine, `kflow.parameters` and `kflow.names` are imported when first needed (see
+`kflow.tasks`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, TypeVar, overload
 
-from kflow.names import function_key, source_file_hash
 from kflow.task_runners import TaskRunner, ThreadPoolTaskRunner
 from kflow.tasks import RetryDelay, _is_async, _retry_delays
 from kflow.unsupported import check_options, missing_method, module_getattr
@@ -93,6 +93,8 @@ class Flow(Generic[P, R]):
     def version(self) -> str | None:
         """Default: a hash of the source file defining the flow (None if it cannot be read)."""
         if self._version is _UNSET:
+            from kflow.names import source_file_hash
+
             self._version = source_file_hash(self.fn)
         version: str | None = self._version
         return version
@@ -115,6 +117,8 @@ class Flow(Generic[P, R]):
 
     def _keys(self) -> tuple[str, str]:
         if self._key is None:
+            from kflow.names import function_key
+
             self._key = function_key(self.fn)
         return self._key
 

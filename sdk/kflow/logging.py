@@ -153,13 +153,20 @@ def setup_logging() -> None:
         _configured = True
 
 
+# Looked up once: `logging.getLogger` takes the logging module's lock, and a task run's
+# logger is made on the per-task hot path.
+_ENGINE = logging.getLogger("kflow.engine")
+_FLOW_RUNS = logging.getLogger("kflow.flow_runs")
+_TASK_RUNS = logging.getLogger("kflow.task_runs")
+
+
 def engine_logger() -> RunLogger:
-    return RunLogger(logging.getLogger("kflow.engine"), {})
+    return RunLogger(_ENGINE, {})
 
 
 def flow_run_logger(flow_run_name: str, flow_run_id: str, flow_name: str) -> RunLogger:
     return RunLogger(
-        logging.getLogger("kflow.flow_runs"),
+        _FLOW_RUNS,
         {
             "run_label": f"Flow run {flow_run_name!r}",
             "flow_run_name": flow_run_name,
@@ -171,7 +178,7 @@ def flow_run_logger(flow_run_name: str, flow_run_id: str, flow_name: str) -> Run
 
 def task_run_logger(task_run_name: str, task_run_id: str, flow_run_id: str) -> RunLogger:
     return RunLogger(
-        logging.getLogger("kflow.task_runs"),
+        _TASK_RUNS,
         {
             "run_label": f"Task run {task_run_name!r}",
             "task_run_name": task_run_name,

@@ -166,8 +166,9 @@ class State(Generic[T]):
         shown = []
         if self.message:
             shown.append(repr(self.message))
-        if self.type.value.lower() != self.name.lower():
-            shown.append(f"type={self.type.value}")
+        # A StrEnum member is its value: `.value` is a slow descriptor on this hot path.
+        if self.type.lower() != self.name.lower():
+            shown.append(f"type={self.type}")
         return f"{self.name}({', '.join(shown)})"
 
     def __repr__(self) -> str:

@@ -1,8 +1,9 @@
 """`@task`: a function whose calls inside a flow become observable, retryable task runs.
 
-The engine (about 15 ms to import) and `kflow.parameters` (about 1.5 ms) are imported by the
-first call, not here: `import kflow` and defining tasks must not pay for them. That, not an
-import cycle, is why those imports sit in the methods.
+The engine (about 15 ms to import), `kflow.parameters` (about 1.5 ms), `kflow.names` (its word
+lists) and `kflow.cache_policies` are imported when first needed, not here: `import kflow` and
+defining tasks must not pay for them. That, not an import cycle, is why those imports sit in
+functions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, TypeVar, overload
 
-from kflow.names import function_key
 from kflow.unsupported import check_options, missing_method
 
 if TYPE_CHECKING:
@@ -161,6 +161,8 @@ class Task(Generic[P, R]):
 
     def _keys(self) -> tuple[str, str]:
         if self._key is None:
+            from kflow.names import function_key
+
             self._key = function_key(self.fn)
         return self._key
 

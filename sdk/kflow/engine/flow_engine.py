@@ -21,9 +21,9 @@ from kflow.engine.interrupts import (
     DeadlineExceeded,
     SuspendInterrupt,
     raise_in_thread,
-    timeout_scope,
 )
 from kflow.engine.run_names import render_run_name
+from kflow.engine.timeouts import timeout_scope
 from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed

@@ -19,8 +19,9 @@ from kflow.context import FlowRunContext, TaskRunContext, task_run_ctx
 from kflow.engine import task_cache
 from kflow.engine.cancellation import release_thread
 from kflow.engine.hooks import await_outside_loop, run_hooks
-from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, timeout_scope
+from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded
 from kflow.engine.resolution import SCALARS, has_unfinished, resolve_inputs, wait_for_all
+from kflow.engine.timeouts import timeout_scope
 from kflow.engine.tracebacks import format_user_exception
 from kflow.futures import TaskRunFuture, UpstreamFailed
 from kflow.logging import task_run_logger
