@@ -1,6 +1,6 @@
 """`@flow`: a function whose calls become observable flow runs with a final state.
 
-The engine, `kflow.parameters` and `kflow.names` are imported when first needed (see
+The engine, `kflow.parameters` and `kflow.function_keys` are imported when first needed (see
 `kflow.tasks`).
 """
 
@@ -93,7 +93,7 @@ class Flow(Generic[P, R]):
     def version(self) -> str | None:
         """Default: a hash of the source file defining the flow (None if it cannot be read)."""
         if self._version is _UNSET:
-            from kflow.names import source_file_hash
+            from kflow.function_keys import source_file_hash
 
             self._version = source_file_hash(self.fn)
         version: str | None = self._version
@@ -117,7 +117,7 @@ class Flow(Generic[P, R]):
 
     def _keys(self) -> tuple[str, str]:
         if self._key is None:
-            from kflow.names import function_key
+            from kflow.function_keys import function_key
 
             self._key = function_key(self.fn)
         return self._key

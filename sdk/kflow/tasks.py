@@ -1,9 +1,9 @@
 """`@task`: a function whose calls inside a flow become observable, retryable task runs.
 
-The engine (about 15 ms to import), `kflow.parameters` (about 1.5 ms), `kflow.names` (its word
-lists) and `kflow.cache_policies` are imported when first needed, not here: `import kflow` and
-defining tasks must not pay for them. That, not an import cycle, is why those imports sit in
-functions.
+The engine (about 15 ms to import), `kflow.parameters` (about 1.5 ms), `kflow.function_keys`
+(hashlib, about 2 ms) and `kflow.cache_policies` are imported when first needed, not here:
+`import kflow` and defining tasks must not pay for them. That, not an import cycle, is why
+those imports sit in functions.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class Task(Generic[P, R]):
 
     def _keys(self) -> tuple[str, str]:
         if self._key is None:
-            from kflow.names import function_key
+            from kflow.function_keys import function_key
 
             self._key = function_key(self.fn)
         return self._key
