@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from random import getrandbits
 
 ADJECTIVES = [
     "able",
@@ -462,7 +463,5 @@ def new_id() -> str:
     Drawn from `random` (seeded from os.urandom, reseeded after fork) rather than a urandom
     syscall per id: ids must be unique, not secret, and this is on the per-task hot path.
     """
-    from random import getrandbits
-
     h = f"{(getrandbits(128) & _VERSION_MASK) | _VERSION_4:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
