@@ -34,14 +34,8 @@ from kflow.resources import (
     format_timestamp,
     parse_timestamp,
 )
-from kflow.resources.flowrun import (
-    HISTORY_MESSAGE_LIMIT,
-    STATE_HISTORY_LIMIT,
-    STATE_MESSAGE_LIMIT,
-    truncate,
-)
-from kflow.states import TERMINAL_STATE_TYPES, StateType
-from kflow.transitions import is_accepted
+from kflow.resources.status_patch import StateEntry, patch_to_state
+from kflow.states import StateType
 from kubernetes.client import CustomObjectsApi, V1DeleteOptions, V1Preconditions
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -303,23 +297,6 @@ class ScheduleApi:
 # --- run state writes ------------------------------------------------------------------
 
 
-def _state_record(
-    state_type: StateType, name: str, message: str, now: datetime, limit: int
-) -> dict[str, Any]:
-    return {
-        "type": state_type.value,
-        "name": name,
-        "message": truncate(message, limit),
-        "timestamp": format_timestamp(now),
-    }
-
-
-@dataclass(frozen=True)
-class _StateView:
-    type: StateType
-    name: str
-
-
 def write_run_state(
     api: ScheduleApi,
     body: Mapping[str, Any],
@@ -328,24 +305,15 @@ def write_run_state(
     message: str,
     now: datetime,
 ) -> Body | None:
-    """Move a run to a state through kflow.transitions, at the resourceVersion read.
+    """Move a run to a state through kflow.transitions, at the resourceVersion read; the patch
+    is kflow.resources.status_patch's, the builder every state writer uses.
 
     None when the transition is refused or the run moved meanwhile (decide again later).
     """
     meta = body["metadata"]
-    status = body.get("status") or {}
-    current = status.get("state")
-    current_view = (
-        _StateView(StateType(current["type"]), current.get("name", "")) if current else None
-    )
-    if not is_accepted(current_view, _StateView(state_type, name)):
+    patch = patch_to_state(body.get("status") or {}, StateEntry(state_type, name, message, now))
+    if patch is None:
         return None
-    record = _state_record(state_type, name, message, now, STATE_MESSAGE_LIMIT)
-    entry = _state_record(state_type, name, message, now, HISTORY_MESSAGE_LIMIT)
-    history = [*(status.get("stateHistory") or []), entry][-STATE_HISTORY_LIMIT:]
-    patch: dict[str, Any] = {"state": record, "stateHistory": history}
-    if state_type in TERMINAL_STATE_TYPES:
-        patch["endTime"] = format_timestamp(now)
     return api.patch_run_status(meta["namespace"], meta["name"], patch, meta["resourceVersion"])
 
 

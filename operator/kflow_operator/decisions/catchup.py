@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kflow.resources.common import format_timestamp
+
 from kflow_operator.decisions.runs import (
     AWAITING_SLOT_NAME,
     LATE_NAME,
@@ -32,7 +34,6 @@ from kflow_operator.decisions.runs import (
     RunView,
     scheduled_order,
 )
-from kflow_operator.decisions.schedules import format_instant
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _deadline_or_pause_reason(run: RunView, policy: RunPolicy, now: datetime) ->
     if run.state_name == LATE_NAME or (deadline is not None and now > deadline):
         return (
             f"not started within startingDeadlineSeconds={policy.starting_deadline_seconds} "
-            f"of its scheduled time {format_instant(run.due_at)}"
+            f"of its scheduled time {_due(run)}"
         )
     return None
 
@@ -103,10 +104,10 @@ def _catchup_skips(
 ) -> list[tuple[RunView, str]]:
     window = f"missed while no operator was scheduling (due {{}}, catchup={policy.catchup.value})"
     if policy.catchup is Catchup.NONE:
-        return [(run, window.format(format_instant(run.due_at))) for run in missed]
+        return [(run, window.format(_due(run))) for run in missed]
     if policy.catchup is Catchup.LATEST:
         return [
-            (run, window.format(format_instant(run.due_at)) + f"; {newest_due.name} runs instead")
+            (run, window.format(_due(run)) + f"; {newest_due.name} runs instead")
             for run in missed
             if run.name != newest_due.name
         ]
@@ -114,11 +115,16 @@ def _catchup_skips(
     return [
         (
             run,
-            window.format(format_instant(run.due_at))
+            window.format(_due(run))
             + f"; only the latest catchupLimit={policy.catchup_limit} missed runs start",
         )
         for run in too_old
     ]
+
+
+def _due(run: RunView) -> str:
+    """When the run was due, to the second, as messages quote it."""
+    return format_timestamp(run.due_at, timespec="seconds")
 
 
 def missed_fire_times_to_create(

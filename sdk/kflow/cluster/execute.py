@@ -35,7 +35,8 @@ from kflow.cluster.entrypoint import EntrypointError, load_entrypoint
 from kflow.cluster.flowrun_api import FlowRunApi, retrying, short_error
 from kflow.cluster.rest import KubeRestClient
 from kflow.cluster.run_spec import RunSpecError, deployment_name, resolve_run_spec
-from kflow.cluster.status import StateEntry, current_state, parse_time
+from kflow.resources.common import parse_timestamp
+from kflow.resources.status_patch import StateEntry, current_state
 from kflow.states import TERMINAL_STATE_TYPES, State, StateType
 
 NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
@@ -141,7 +142,7 @@ def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> 
             flow_run_name=status.get("runName") or run_spec.get("runName"),
             backend=backend,
             tags=list(run_spec.get("tags") or []),
-            scheduled_time=parse_time(scheduled).timestamp() if scheduled else None,
+            scheduled_time=parse_timestamp(scheduled).timestamp() if scheduled else None,
             existing=True,
         )
     except Exception as error:

@@ -41,7 +41,6 @@ from kflow.resources.flowrun import (
     TaskRunCounts,
     TaskRunsStatus,
     TaskRunSummary,
-    append_state_history,
 )
 from kflow.resources.infrastructure import (
     DockerOptions,
@@ -51,6 +50,7 @@ from kflow.resources.infrastructure import (
     JobOptions,
     ProcessOptions,
 )
+from kflow.resources.status_patch import append_state_history
 
 __all__ = [
     "API_VERSION",
