@@ -26,10 +26,10 @@ from kflow.cluster.status import (
     PendingReport,
     StateEntry,
     TaskRunEvent,
-    encode_result,
     format_time,
 )
 from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
+from kflow.results import encode_result
 from kflow.states import State, StateType
 from kflow.transitions import is_accepted
 
