@@ -1,9 +1,10 @@
 """States of a local run written by someone other than the run's own process.
 
-Two writers: a read of the history that finds a run's process gone (→ CRASHED), and
-`kflow flow-run cancel --local` (→ CANCELLING, and CANCELLED when the process had to be
-killed). Each write is a compare-and-set on the state the writer saw, in one transaction with
-its state-history row, so it never replaces a state the run's process wrote meanwhile.
+Two writers: a read of the history that finds a run's process gone (→ CRASHED, or CANCELLED
+when it was CANCELLING: a cancelled run whose process is gone is cancelled, as the operator
+has it), and `kflow flow-run cancel --local` (→ CANCELLING). Each write is a compare-and-set on
+the state the writer saw, in one transaction with its state-history row, so it never replaces
+a state the run's process wrote meanwhile.
 """
 
 from __future__ import annotations
@@ -20,10 +21,24 @@ if TYPE_CHECKING:
 _FINAL_LIST = ", ".join(f"'{t}'" for t in sorted(FINAL_TYPES))
 
 
-def gone_process_message(record: FlowRunRecord) -> str:
-    return (
-        f"Flow run process {record.pid} on {record.hostname} is gone without reporting a final "
-        "state: killed (SIGKILL, the out-of-memory killer) or the machine stopped."
+def gone_process_state(record: FlowRunRecord, now: float) -> StateRecord:
+    """What a run whose process is gone without a final state has become."""
+    from kflow.history.queries import StateRecord
+
+    where = f"process {record.pid} on {record.hostname}"
+    if record.state is not None and record.state.type == "CANCELLING":
+        return StateRecord(
+            "CANCELLED",
+            "Cancelled",
+            f"Flow run was cancelled; its {where} stopped before reporting it.",
+            now,
+        )
+    return StateRecord(
+        "CRASHED",
+        "Crashed",
+        f"Flow run {where} is gone without reporting a final state: killed (SIGKILL, the "
+        "out-of-memory killer) or the machine stopped.",
+        now,
     )
 
 
@@ -49,16 +64,15 @@ def set_flow_run_state(
     return True
 
 
-def record_crash(db: sqlite3.Connection, record: FlowRunRecord) -> FlowRunRecord | None:
-    """Record a run whose process is gone as CRASHED, with its unfinished task runs.
+def record_gone(db: sqlite3.Connection, record: FlowRunRecord) -> FlowRunRecord | None:
+    """Record a run whose process is gone as ended (`gone_process_state`), with its unfinished
+    task runs.
 
     Its end is the last thing it was seen doing (its latest state or task-run state), not the
     moment this read noticed. None when the run's state changed since `record` was read.
     """
-    from kflow.history.queries import StateRecord
-
     now = time.time()
-    state = StateRecord("CRASHED", "Crashed", gone_process_message(record), now)
+    state = gone_process_state(record, now)
     seen = record.state.type if record.state is not None else None
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -78,15 +92,13 @@ def record_crash(db: sqlite3.Connection, record: FlowRunRecord) -> FlowRunRecord
         message = "Its flow run's process is gone."
         db.execute(
             "INSERT INTO task_run_states (flow_run_id, task_run_id, type, name, message, "
-            f"timestamp) SELECT flow_run_id, id, 'CRASHED', 'Crashed', ?, ? FROM task_runs "
-            f"WHERE {unfinished}",
-            (message, now, record.id),
+            f"timestamp) SELECT flow_run_id, id, ?, ?, ?, ? FROM task_runs WHERE {unfinished}",
+            (state.type, state.name, message, now, record.id),
         )
         db.execute(
-            "UPDATE task_runs SET state_type = 'CRASHED', state_name = 'Crashed', "
-            "state_message = ?, state_timestamp = ?, end_time = coalesce(end_time, ?) "
-            f"WHERE {unfinished}",
-            (message, now, end_time, record.id),
+            "UPDATE task_runs SET state_type = ?, state_name = ?, state_message = ?, "
+            f"state_timestamp = ?, end_time = coalesce(end_time, ?) WHERE {unfinished}",
+            (state.type, state.name, message, now, end_time, record.id),
         )
         db.execute("COMMIT")
     except BaseException:

@@ -254,6 +254,16 @@ class History:
             ).fetchall()
             return _settled(db, [_flow_run(r) for r in rows])
 
+    def record_state(self, flow_run_id: str, state: StateRecord, *, seen: str | None) -> bool:
+        """Write a state from outside the run's process, if its state type is still `seen`
+        (kflow.history.external_states); False when it moved on."""
+        from kflow.history.external_states import set_flow_run_state
+
+        with self._connection() as db:
+            if db is None:
+                return False
+            return set_flow_run_state(db, flow_run_id, state, seen=seen)
+
     def logs(self, flow_run_id: str, after: int = 0) -> list[LogLine]:
         """The run's kept log lines (kflow.history.run_logs), oldest first, after `after`."""
         with self._connection() as db:
@@ -277,29 +287,25 @@ class History:
 
 
 def _settled(db: sqlite3.Connection, records: list[FlowRunRecord]) -> list[FlowRunRecord]:
-    """The records, each run whose process is gone recorded CRASHED first.
+    """The records, each run whose process is gone recorded as ended first.
 
-    Where the history cannot be written (a read-only copy), the CRASHED state is shown but not
-    kept.
+    Where the history cannot be written (a read-only copy), the end is shown but not kept.
     """
-    from kflow.history.external_states import gone_process_message, record_crash
+    from kflow.history.external_states import gone_process_state, record_gone
 
     settled = []
     for record in records:
         if record.process_gone:
             try:
-                crashed = record_crash(db, record)
+                ended = record_gone(db, record)
             except sqlite3.Error:
-                crashed = record.with_state(
-                    StateRecord("CRASHED", "Crashed", gone_process_message(record), time.time()),
-                    record.end_time,
-                )
-            if crashed is None:  # its state changed meanwhile: read it again
+                ended = record.with_state(gone_process_state(record, time.time()), None)
+            if ended is None:  # its state changed meanwhile: read it again
                 (row,) = db.execute(
                     f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs WHERE id = ?", (record.id,)
                 ).fetchall()
-                crashed = _flow_run(row)
-            record = crashed
+                ended = _flow_run(row)
+            record = ended
         settled.append(record)
     return settled
 
