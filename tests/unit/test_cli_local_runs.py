@@ -136,7 +136,7 @@ def test_inspect_shows_the_run_its_states_tasks_and_subflows(home: Path) -> None
     ]
     assert "Task runs (3: 2 COMPLETED, 1 FAILED)" in out
     assert "Task run encountered an exception." in out
-    assert "Subflow runs (1)" in out
+    assert "Subflow runs (1: 1 COMPLETED)" in out
     assert "calm-lynx" in out
 
 

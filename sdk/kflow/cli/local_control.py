@@ -3,12 +3,13 @@
 Every command takes a run as `inspect` does: its id, a unique start of it, or its name.
 
 `cancel` works like a cluster cancel (DESIGN §5a) with this command as the operator: it records
-the request (CANCELLING in the history, and the flag the run's backend reads,
-`Backend.request_cancel`), then sends SIGTERM to the run's process — the process recorded with
-the run, by PID plus start time, never another program that got its PID since. The process
-tells the request from a plain SIGTERM (kflow.engine.stop_signals) and ends the run CANCELLED
-after its on_cancellation hooks. A process still there after `--grace-period` seconds is killed;
-the history then records the run CANCELLED (a cancelled run whose process is gone).
+the request (CANCELLING in the history, and the request file the run's SIGTERM handler reads,
+kflow.engine.stop_signals), then sends SIGTERM to the run's process — the process recorded
+with the run, by PID plus start time, never another program that got its PID since. The
+process tells the request from a plain SIGTERM and ends the run CANCELLED after its
+on_cancellation hooks, exiting 143. A process still there after `--grace-period` seconds (one
+that handles SIGTERM itself, or is stuck in C code) is killed; the history then records the run
+CANCELLED (a cancelled run whose process is gone).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kflow import processes
@@ -46,12 +48,15 @@ def flow_run_cancel(args: argparse.Namespace) -> int:
     history = History.at()
     run = history.flow_run(args.id)
     process = _signalable_process(run)
-    _record_request(history, run)
-    if processes.signal_process(process, signal.SIGTERM):
-        print(f"Cancelling {_label(run)}: SIGTERM sent to its process {run.pid}")
-        run = _wait_for_end(history, run, process, args.grace_period)
-    else:
-        run = history.flow_run(run.id)  # gone meanwhile: the read records its end
+    request = _record_request(history, run)
+    try:
+        if processes.signal_process(process, signal.SIGTERM):
+            print(f"Cancelling {_label(run)}: SIGTERM sent to its process {run.pid}")
+            run = _wait_for_end(history, run, process, args.grace_period)
+        else:
+            run = history.flow_run(run.id)  # gone meanwhile: the read records its end
+    finally:
+        request.unlink(missing_ok=True)
     state = run.state
     if state is not None and state.type == "CANCELLED":
         print(f"Flow run {run.name!r} is CANCELLED")
@@ -88,20 +93,23 @@ def _signalable_process(run: FlowRunRecord) -> processes.ProcessId:
     return process
 
 
-def _record_request(history: History, run: FlowRunRecord) -> None:
-    """The flag the run's process reads on SIGTERM, then CANCELLING in the history."""
-    from kflow.backend import Backend
+def _record_request(history: History, run: FlowRunRecord) -> Path:
+    """The request file the run's process reads on SIGTERM, then CANCELLING in the history."""
+    from kflow.engine.stop_signals import cancel_request_file
     from kflow.history.queries import StateRecord
 
-    Backend().request_cancel(run.id, CANCEL_REASON)
+    request = cancel_request_file(run.id)
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.write_text(CANCEL_REASON)
     for _ in range(5):  # the run's process may write a state between the read and the write
         if run.final or (run.state is not None and run.state.type == "CANCELLING"):
-            return
+            break
         cancelling = StateRecord("CANCELLING", "Cancelling", CANCEL_REASON, time.time())
         seen = run.state.type if run.state is not None else None
         if history.record_state(run.id, cancelling, seen=seen):
-            return
+            break
         run = history.flow_run(run.id)
+    return request
 
 
 def _wait_for_end(

@@ -3,9 +3,13 @@
 Without this, SIGTERM's default action kills the process on the spot: no final state, no
 hooks, and the history shows the run RUNNING until a read finds its process gone. With it:
 
-* a SIGTERM after a cancellation request (`kflow flow-run cancel --local` leaves one where the
-  run's backend reads it, `Backend.poll_control`, before it signals) cancels the run: it ends
-  CANCELLED after its `on_cancellation` hooks;
+* a SIGTERM after a cancellation request cancels the run: it ends CANCELLED after its
+  `on_cancellation` hooks. `kflow flow-run cancel --local` leaves the request as a file
+  (`cancel_request_file`) before it signals; the file is read only here, on the signal, so
+  the run is stopped by the signal whichever way, and the process always exits 143 (a request
+  seen earlier at a task boundary would end the run before the signal came, and the process
+  with it, in a way that depends on timing). A run already being cancelled in its process
+  counts as requested too;
 * any other SIGTERM (`kill`, a shutdown, a container stop) ends it CRASHED after its
   `on_crashed` hooks — the same distinction `kflow execute` makes from the FlowRun's
   `spec.cancel`;
@@ -24,8 +28,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
+from kflow.backend import kflow_home
 from kflow.engine import cancellation
 from kflow.engine.interrupts import CancelInterrupt
 
@@ -38,6 +44,11 @@ CANCEL_REASON = "Flow run was cancelled."
 
 _stopped: set[str] = set()
 _handled = False
+
+
+def cancel_request_file(flow_run_id: str) -> Path:
+    """Where a cancellation request waits for the SIGTERM that follows it; holds the reason."""
+    return kflow_home() / "control" / f"{flow_run_id}.cancel-on-sigterm"
 
 
 def install() -> bool:
@@ -77,23 +88,37 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         return
     _handled = True
+    requested: list[tuple[str, str]] = []
     for ctx in active:
-        try:
-            ctx.backend.poll_control(ctx.flow_run, ctx.control)
-        except Exception:  # an unreadable request is no request
-            continue
-    requested = [ctx for ctx in active if ctx.control.cancel_requested]
+        reason = _take_cancel_request(ctx.flow_run.id)
+        if reason is None and ctx.control.cancel_requested:
+            reason = ctx.control.reason or CANCEL_REASON
+        if reason is not None:
+            requested.append((ctx.flow_run.id, reason))
     if not requested:
         _stopped.update(ctx.flow_run.id for ctx in active)
         # Raises into this thread when it runs a flow body: keep it last.
         cancellation.crash_flow_run(None, CRASH_REASON)
         return
     interrupted: CancelInterrupt | None = None
-    for ctx in requested:
-        _stopped.add(ctx.flow_run.id)
+    for flow_run_id, reason in requested:
+        _stopped.add(flow_run_id)
         try:
-            cancellation.cancel_flow_run(ctx.flow_run.id, ctx.control.reason or CANCEL_REASON)
+            cancellation.cancel_flow_run(flow_run_id, reason)
         except CancelInterrupt as exc:
             interrupted = exc
     if interrupted is not None:
         raise interrupted
+
+
+def _take_cancel_request(flow_run_id: str) -> str | None:
+    """The reason of a pending request for this run (consumed), or None when there is none."""
+    request = cancel_request_file(flow_run_id)
+    try:
+        reason = request.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        reason = ""
+    request.unlink(missing_ok=True)
+    return reason or CANCEL_REASON

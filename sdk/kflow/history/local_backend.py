@@ -86,7 +86,7 @@ class LocalHistoryBackend(Backend):
         self._flow_events: deque[Event] = deque()
         self._task_events: deque[Event] = deque()
         self._log_events: deque[LogEvent] = deque()
-        self._results: deque[tuple[str, str]] = deque()
+        self._shown_results: deque[tuple[str, str]] = deque()
         self._logs_allowed = LogAllowance()
         self._ended_runs: set[str] = set()
         self._writer_lock = threading.Lock()
@@ -153,7 +153,7 @@ class LocalHistoryBackend(Backend):
         except Exception as exc:  # a repr or a property of the user's value that raises
             logger.warning("the result of flow run %s is not shown in the history: %s", key, exc)
             return
-        self._results.append((flow_run.id, shown))
+        self._shown_results.append((flow_run.id, shown))
 
     def _flow_event(self, flow_run: FlowRun, payload: float | State[Any]) -> None:
         self._flow_events.append((flow_run, payload))
@@ -249,7 +249,7 @@ class LocalHistoryBackend(Backend):
         flow_events = _drain(self._flow_events)
         task_events = _drain(self._task_events)
         # After the flow events: a result or log line is never written before its run.
-        results = _drain(self._results)
+        results = _drain(self._shown_results)
         log_events = _drain(self._log_events)
         if not flow_events and not task_events and not results and not log_events:
             return
