@@ -40,6 +40,11 @@ class LocalResultStore:
             pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
 
+    def stored_at(self, key: str) -> Path | None:
+        """Where the result under `key` is, if one was stored."""
+        path = self._path(key)
+        return path if path.exists() else None
+
     def read(self, key: str) -> tuple[bool, Any]:
         try:
             with self._path(key).open("rb") as src:

@@ -163,18 +163,19 @@ def flow_run_logs(args: argparse.Namespace) -> int:
 
     history = History.at()
     run = history.flow_run(args.id)
-    last = _print_lines(history, run.id, 0)
+    printed = _PrintedLines()
+    printed.print_new(history, run.id)
     if not args.follow:
-        if last == 0:
+        if not printed.count:
             print(f"No log lines in the local history for {_label(run)}.", file=sys.stderr)
         return 0
     quiet_since: float | None = None
     while True:
         final = history.flow_run(run.id).final
-        printed = _print_lines(history, run.id, last)
+        new = printed.print_new(history, run.id)
         now = time.monotonic()
-        if printed != last or not final:
-            last, quiet_since = printed, (now if final else None)
+        if new or not final:
+            quiet_since = now if final else None
         elif quiet_since is None:
             quiet_since = now
         elif now - quiet_since >= SETTLE_SECONDS:
@@ -182,9 +183,27 @@ def flow_run_logs(args: argparse.Namespace) -> int:
         time.sleep(FOLLOW_POLL_SECONDS)
 
 
-def _print_lines(history: History, flow_run_id: str, after: int) -> int:
-    """Print the lines after seq `after`; the last seq printed."""
-    for line in history.logs(flow_run_id, after):
-        print(line.format(), flush=True)
-        after = line.seq
-    return after
+class _PrintedLines:
+    """Which of a run's numbered lines were printed. Threads of the run number their lines
+    before they queue them, so line n may reach the history a batch after line n + 1: each
+    read starts after the lines printed without a gap and skips the ones already printed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._through = 0  # every line up to this one is printed
+        self._beyond: set[int] = set()
+
+    def print_new(self, history: History, flow_run_id: str) -> int:
+        """Print the lines not printed yet, in order; how many."""
+        new = 0
+        for line in history.logs(flow_run_id, self._through):
+            if line.line in self._beyond:
+                continue
+            print(line.format(), flush=True)
+            new += 1
+            self._beyond.add(line.line)
+            while self._through + 1 in self._beyond:
+                self._through += 1
+                self._beyond.discard(self._through)
+        self.count += new
+        return new

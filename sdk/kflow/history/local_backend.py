@@ -130,10 +130,10 @@ class LocalHistoryBackend(Backend):
 
     def record_log(self, flow_run_id: str, record: logging.LogRecord) -> None:
         """A log record of one of this backend's runs (from its RunLogHandler)."""
-        past_cap = self._logs_allowed.take(flow_run_id)
-        if past_cap is None:
+        line = self._logs_allowed.take(flow_run_id)
+        if line is None:
             return
-        self._log_events.append((flow_run_id, record, past_cap))
+        self._log_events.append((flow_run_id, line, record))
         if not self._pending.is_set():
             self._wake_writer(hurry=False)
 
@@ -145,8 +145,8 @@ class LocalHistoryBackend(Backend):
         key = f"{flow_run.id}/flow"
 
         def persisted() -> str | None:
-            path = store._path(key)
-            return str(path) if path.exists() else None
+            path = store.stored_at(key)
+            return str(path) if path is not None else None
 
         try:
             shown = rows.to_json(encode_result(value, persisted))

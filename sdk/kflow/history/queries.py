@@ -265,13 +265,13 @@ class History:
             return set_flow_run_state(db, flow_run_id, state, seen=seen)
 
     def logs(self, flow_run_id: str, after: int = 0) -> list[LogLine]:
-        """The run's kept log lines (kflow.history.run_logs), oldest first, after `after`."""
+        """The run's kept log lines (kflow.history.run_logs) after line number `after`."""
         with self._connection() as db:
             if db is None:
                 return []
             rows = db.execute(
-                "SELECT seq, flow_run_id, task_run_id, level, timestamp, label, message"
-                " FROM flow_run_logs WHERE flow_run_id = ? AND seq > ? ORDER BY seq",
+                "SELECT line, flow_run_id, task_run_id, level, timestamp, label, message"
+                " FROM flow_run_logs WHERE flow_run_id = ? AND line > ? ORDER BY line",
                 (flow_run_id, after),
             ).fetchall()
         return [LogLine(*r) for r in rows]

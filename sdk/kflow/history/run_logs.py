@@ -12,8 +12,8 @@ included. The line after the last one kept says that the rest is not; the consol
 
 from __future__ import annotations
 
+import itertools
 import logging
-import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,13 +24,13 @@ LOG_LINES_PER_RUN = 10_000
 LOG_MESSAGE_LIMIT = 16_384
 
 LOG_INSERT = (
-    "INSERT INTO flow_run_logs (flow_run_id, task_run_id, level, timestamp, label, message)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO flow_run_logs (flow_run_id, line, task_run_id, level, timestamp,"
+    " label, message) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
-# One kept record: the flow run's id, the record, and whether it is the first one past the cap
-# (which is written as the "not kept" notice instead).
-LogEvent = tuple[str, logging.LogRecord, bool]
+# One kept record: the flow run's id, its line number in the run (from 1), the record; a line
+# number past the cap stands for the "not kept" notice.
+LogEvent = tuple[str, int, logging.LogRecord]
 
 
 class LogSink(Protocol):
@@ -38,34 +38,28 @@ class LogSink(Protocol):
 
 
 class LogAllowance:
-    """How many lines each flow run has had kept; decides what is kept (thread-safe)."""
+    """Numbers each flow run's lines and decides which are kept; thread-safe without a lock
+    (`next()` on an itertools.count and dict reads are atomic)."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lines: dict[str, itertools.count[int]] = {}
 
     def open(self, flow_run_id: str) -> None:
         """Keep the lines of this run from now on."""
-        with self._lock:
-            self._kept.setdefault(flow_run_id, 0)
+        self._lines.setdefault(flow_run_id, itertools.count(1))
 
     def close(self, flow_run_ids: set[str]) -> None:
-        """These runs have ended: forget their counts (a long-lived process runs many)."""
-        with self._lock:
-            for flow_run_id in flow_run_ids:
-                self._kept.pop(flow_run_id, None)
+        """These runs have ended: forget them (a long-lived process runs many)."""
+        for flow_run_id in flow_run_ids:
+            self._lines.pop(flow_run_id, None)
 
-    def take(self, flow_run_id: str) -> bool | None:
-        """None: not kept; False: kept; True: the first line past the cap (kept as a notice)."""
-        kept = self._kept.get(flow_run_id)
-        if kept is None or kept > LOG_LINES_PER_RUN:
-            return None  # the common refusals take no lock
-        with self._lock:
-            kept = self._kept.get(flow_run_id)
-            if kept is None or kept > LOG_LINES_PER_RUN:
-                return None
-            self._kept[flow_run_id] = kept + 1
-        return kept == LOG_LINES_PER_RUN
+    def take(self, flow_run_id: str) -> int | None:
+        """The line number of a kept line (one past the cap: the notice); None: not kept."""
+        lines = self._lines.get(flow_run_id)
+        if lines is None:
+            return None
+        line = next(lines)
+        return line if line <= LOG_LINES_PER_RUN + 1 else None
 
 
 class RunLogHandler(logging.Handler):
@@ -96,34 +90,37 @@ _exception_formatter = logging.Formatter()
 
 def log_row(event: LogEvent) -> tuple[Any, ...]:
     """The flow_run_logs row of one kept record (formatted here, in the writer thread)."""
-    flow_run_id, record, past_cap = event
-    label = record.__dict__.get("run_label") or record.name
-    task_run_id = record.__dict__.get("task_run_id")
-    if past_cap:
+    flow_run_id, line, record = event
+    extra = record.__dict__
+    label = extra.get("run_label") or record.name
+    if line > LOG_LINES_PER_RUN:
         message = (
             f"This flow run logged more than {LOG_LINES_PER_RUN} lines: later lines are not "
             "kept in the local history (the console showed them)."
         )
-        return (flow_run_id, None, logging.WARNING, record.created, label, message)
+        return (flow_run_id, line, None, logging.WARNING, record.created, label, message)
     try:
         message = record.getMessage()
     except Exception:
         message = f"{record.msg!r} {record.args!r}"
     if record.exc_info:
         message = f"{message}\n{_exception_formatter.formatException(record.exc_info)}"
+    if len(message) > LOG_MESSAGE_LIMIT:
+        message = truncate(message, LOG_MESSAGE_LIMIT)
     return (
         flow_run_id,
-        task_run_id,
+        line,
+        extra.get("task_run_id"),
         record.levelno,
         record.created,
         label,
-        truncate(message, LOG_MESSAGE_LIMIT),
+        message,
     )
 
 
 @dataclass(frozen=True)
 class LogLine:
-    seq: int
+    line: int
     flow_run_id: str
     task_run_id: str | None
     level: int

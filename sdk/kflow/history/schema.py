@@ -89,16 +89,18 @@ CREATE TABLE IF NOT EXISTS task_run_states (
 );
 CREATE INDEX IF NOT EXISTS task_run_states_by_flow_run ON task_run_states (flow_run_id);
 
+-- Keyed by run and line number (counted by the run's process): a run's lines are written, and
+-- read, next to each other, with no second index to keep up.
 CREATE TABLE IF NOT EXISTS flow_run_logs (
-    seq INTEGER PRIMARY KEY,
     flow_run_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
     task_run_id TEXT,
     level INTEGER NOT NULL,
     timestamp REAL NOT NULL,
     label TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS flow_run_logs_by_run ON flow_run_logs (flow_run_id, seq);
+    message TEXT NOT NULL,
+    PRIMARY KEY (flow_run_id, line)
+) WITHOUT ROWID;
 """
 
 
