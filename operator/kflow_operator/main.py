@@ -23,7 +23,7 @@ from kopf._core.engines.peering import Identity  # not re-exported; a NewType of
 
 from kflow_operator import handlers
 from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
-from kflow_operator.identifiers import ProcessId, host_scope, read_proc_stat
+from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kube import KubeApi
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
@@ -233,11 +233,6 @@ def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) 
     settings.networking.request_timeout = 60
 
 
-def _alive(process: ProcessId) -> bool:
-    stat = read_proc_stat(process.pid)
-    return stat is not None and stat.start_ticks == process.start_ticks and stat.state not in "ZX"
-
-
 class _QuietEventHandlers(logging.Filter):
     """Kopf logs every successful handler call; for per-event handlers that is one line per
     watch event of every run. Failures and everything else still get through."""
@@ -272,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 api.ensure_peering(PEERING_NAME, namespace)
             listed = api.peering_identities(PEERING_NAME, namespace)
             api.remove_peers(
-                PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), _alive)
+                PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), is_alive)
             )
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:

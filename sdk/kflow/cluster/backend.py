@@ -22,10 +22,11 @@ from typing import Any
 from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
 from kflow.cluster.control import ControlView, FlowRunWatcher, control_view
 from kflow.cluster.flowrun_api import FlowRunApi, retrying
-from kflow.cluster.status import PendingReport, TaskRunEvent, encode_result
+from kflow.cluster.status import PendingReport, TaskRunEvent
 from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
 from kflow.resources.common import format_timestamp
 from kflow.resources.status_patch import StateEntry
+from kflow.results import encode_result
 from kflow.states import State, StateType
 from kflow.transitions import is_accepted
 

@@ -13,9 +13,8 @@ object therefore stays a few tens of KiB whatever the number of task runs.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +22,6 @@ from typing import Any
 from kflow.resources.common import format_timestamp, truncate
 from kflow.resources.flowrun import HISTORY_MESSAGE_LIMIT as MESSAGE_LIMIT
 from kflow.resources.flowrun import RECENT_TASK_RUNS_LIMIT, STATE_NAME_LIMIT
-from kflow.resources.flowrun import RESULT_INLINE_LIMIT_BYTES as INLINE_RESULT_LIMIT
 from kflow.resources.status_patch import StateEntry, StatePatch, TransitionRule, build_state_patch
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
@@ -174,25 +172,3 @@ class TaskRunTally:
             "counts": {state.value: count for state, count in self._counts.items()},
             "recent": [view.to_status(key) for key, view in reversed(self._recent.items())],
         }
-
-
-def encode_result(value: Any, reference: Callable[[], str | None]) -> dict[str, Any]:
-    """`status.result`: small JSON inline, anything else as a reference to where it is kept.
-
-    `reference` is only called when the value cannot go inline; it returns the persisted
-    result's location, or None when the result was not persisted. `summary` is always there,
-    so `kubectl get -o yaml` shows something readable either way.
-    """
-    summary = truncate(repr(value), MESSAGE_LIMIT)
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        text = None
-    if value is None:
-        return {"summary": summary}
-    if text is not None and len(text.encode()) <= INLINE_RESULT_LIMIT:
-        return {"value": value, "summary": summary}
-    where = reference()
-    if where:
-        return {"reference": truncate(where, 4096), "summary": summary}
-    return {"summary": summary}
