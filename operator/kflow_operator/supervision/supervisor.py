@@ -71,7 +71,7 @@ def now() -> datetime:
 class Step(enum.Enum):
     """How carrying out an action went, for the loop."""
 
-    DONE = "done"
+    CARRIED_OUT = "carried out"
     """Carried out (or nothing to write): decide again on what is known."""
     REFUSED = "refused"
     """kflow.transitions refused the state from the current one: re-read, decide again."""
@@ -182,7 +182,7 @@ class Supervisor:
         t = now()
         match action:
             case Wait() | Done():
-                return Step.DONE
+                return Step.CARRIED_OUT
             case MarkScheduled():
                 return await self._write(run, run_writes.scheduled(action), t)
             case Launch():
@@ -223,7 +223,7 @@ class Supervisor:
                 return await self._write(run, run_writes.unkillable(run, t), t)
             case Finish():
                 step = await self._write(run, run_writes.finished(run, action, t), t)
-                if step is not Step.DONE:
+                if step is not Step.CARRIED_OUT:
                     return step
                 if launcher is not None and run.identifier is not None:
                     launcher.forget(run.identifier)
@@ -245,7 +245,7 @@ class Supervisor:
                 return Step.MOVED
             case ReplaceOthers():
                 await self._replace_others(run, action)
-                return Step.DONE
+                return Step.CARRIED_OUT
 
     async def _launch(self, run: RunView, t: datetime) -> Step:
         deployment = await self._deployment_spec(run)
@@ -289,7 +289,7 @@ class Supervisor:
             else:
                 await asyncio.to_thread(launcher.discard, launched)
             raise
-        if step is Step.DONE:
+        if step is Step.CARRIED_OUT:
             await asyncio.to_thread(launcher.release, launched)
         else:
             await asyncio.to_thread(launcher.discard, launched)
@@ -322,7 +322,7 @@ class Supervisor:
             patch.update(moved)
         patch.update(write.fields)
         if not patch:
-            return Step.DONE
+            return Step.CARRIED_OUT
         written = await asyncio.to_thread(
             self.runtime.api.patch_flowrun_status,
             run.namespace,
@@ -334,7 +334,7 @@ class Supervisor:
             return Step.MOVED
         self.body = written
         self._post_state_events(RunView.from_body(written))
-        return Step.DONE
+        return Step.CARRIED_OUT
 
     async def _deployment_spec(self, run: RunView) -> DeploymentSpec | None:
         ref = run.spec.deployment_ref
