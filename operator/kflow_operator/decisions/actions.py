@@ -1,7 +1,9 @@
-"""What the FlowRun supervisor does next: one action per decision, carried out by the handler.
+"""What the FlowRun supervisor does next: one action per decision (decisions.lifecycle, or the
+launch gate), carried out by supervision/supervisor.py, which writes what
+decisions/run_writes.py says.
 
-Every action is idempotent against a fresh read: the handler writes with the resourceVersion
-the decision was made on, and on a conflict re-reads and decides again.
+Every action is idempotent against a fresh read: the supervisor writes with the resourceVersion
+the decision was made on, and when the run moved meanwhile re-reads and decides again.
 """
 
 from __future__ import annotations
