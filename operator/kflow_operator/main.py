@@ -24,7 +24,9 @@ from kopf._core.engines.peering import Identity  # not re-exported; a NewType of
 from kflow_operator import handlers
 from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import host_scope, is_alive
-from kflow_operator.kube import KubeApi
+from kflow_operator.kubeapi.clients import ThreadClients
+from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.peering import Peering
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
@@ -258,24 +260,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(_QuietEventHandlers())
     operator_settings = settings_from(args)
-    api = KubeApi()
+    clients = ThreadClients()
+    api = KflowObjects(clients)
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
+            peering = Peering(PEERING_NAME, namespace, clients)
             if not args.external_peering:
                 # Creating it here would race the chart, which owns it (helm install then
                 # fails on "already exists" when this pod starts first).
-                api.ensure_peering(PEERING_NAME, namespace)
-            listed = api.peering_identities(PEERING_NAME, namespace)
-            api.remove_peers(
-                PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), is_alive)
-            )
+                peering.ensure()
+            peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:
         launchers["process"] = ProcessLauncher(operator_settings.log_dir)
     namespaces = operator_settings.namespaces
     for launcher in (
-        job_flags.from_arguments(args, namespaces, api.get_flowrun),
-        docker_flags.from_arguments(args, operator_settings.state_dir, namespaces, api.get_flowrun),
+        job_flags.from_arguments(args, namespaces, api.get_flowrun, clients),
+        docker_flags.from_arguments(
+            args, operator_settings.state_dir, namespaces, api.get_flowrun, clients
+        ),
     ):
         if launcher is not None:
             launchers[launcher.type.value] = launcher

@@ -6,15 +6,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from kflow.states import StateType
-from kflow_operator.scheduler import (
+from kflow_operator.scheduling.deployment_pass import _window_start
+from kflow_operator.scheduling.run_bodies import (
     DEPLOYMENT_LABEL,
     SCHEDULED_LABEL,
-    _window_start,
     deployment_label_value,
     is_schedule_run_name,
-    run_view,
     scheduled_run_body,
 )
+from kflow_operator.scheduling.views import run_view
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kflow_operator.scheduler import ScheduleApi, run_view, scheduling_pass
+from kflow_operator.scheduling.deployment_pass import scheduling_pass
+from kflow_operator.scheduling.store import ScheduleApi
+from kflow_operator.scheduling.views import run_view
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 _versions = itertools.count(1)

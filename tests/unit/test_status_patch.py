@@ -22,7 +22,8 @@ from kflow.resources.status_patch import (
 )
 from kflow.states import StateType
 from kflow_operator.decisions.run import RunView, state_patch
-from kflow_operator.scheduler import ScheduleApi, write_run_state
+from kflow_operator.scheduling.run_states import write_run_state
+from kflow_operator.scheduling.store import ScheduleApi
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 S = StateType

@@ -14,7 +14,7 @@ The rules, applied to a Deployment's due, unstarted runs at one instant `now`:
 3. A paused Deployment starts no scheduled run; due ones are skipped with that reason.
 
 Runs a user started by hand (not from a schedule) are never skipped by these rules.
-Runs the Deployment handler never created (because they fell into downtime beyond the
+Runs the scheduling pass never created (because they fell into downtime beyond the
 runs created ahead) follow the same rules: it creates only the ones `keep` says go on.
 """
 

@@ -1,8 +1,9 @@
 """Whether a due run starts now, waits for a slot, is skipped, or replaces running ones.
 
-This is the gate in front of every launch of a Deployment's run. The FlowRun handler calls
-`decide_run` for a SCHEDULED run whose time has come, with all the Deployment's runs, and acts
-on the verdict; the Deployment handler calls `plan_due_runs` for the status it shows.
+This is the gate in front of every launch of a Deployment's run. The launch gate
+(scheduling/admission.py) calls `decide_run` for a SCHEDULED run whose time has come, with all
+the Deployment's runs, and the supervisor acts on the verdict; the scheduling pass
+(scheduling/deployment_pass.py) calls `plan_due_runs` for the runs it holds and releases.
 
 Every operator that evaluates the same runs at the same instant reaches the same verdicts:
 slots go to due runs in scheduled order (scheduled time, then name), so two handlers deciding

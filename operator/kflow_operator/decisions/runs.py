@@ -1,6 +1,6 @@
 """What the scheduling decisions know about a FlowRun and about its Deployment's run policy.
 
-Plain values built by the handlers from the resources, so that catch-up, concurrency and
+Plain values built from the resources by scheduling/views.py, so that catch-up, concurrency and
 history decisions are functions of data and can be tested without an API server.
 """
 

@@ -1,6 +1,6 @@
 """Schedule maths: when a Deployment's schedules fire, and what a scheduled run is called.
 
-Pure functions over aware UTC datetimes; the Deployment handler feeds them the spec and the
+Pure functions over aware UTC datetimes; the scheduling pass feeds them the spec and the
 clock and writes what they return.
 
 Cron expressions are wall-clock times in an IANA time zone. Daylight saving time makes some
