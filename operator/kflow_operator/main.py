@@ -22,7 +22,7 @@ from kflow.resources.deployment import MAX_GRACE_PERIOD_SECONDS
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
-from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
+from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kubeapi.clients import ThreadClients
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
@@ -31,8 +31,8 @@ from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
-from kflow_operator.runtime import Runtime
 from kflow_operator.settings import (
     ANNOTATIONS_PREFIX,
     DIFFBASE_KEY,
@@ -283,12 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if launcher is not None:
             launchers[launcher.type.value] = launcher
     logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
-    runtime = Runtime(settings=operator_settings, api=api, launchers=launchers)
+    context = OperatorContext(settings=operator_settings, api=api, launchers=launchers)
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
     configure(kopf_settings, priority, args.standalone)
-    memo: Any = kopf.Memo(runtime=runtime)
+    memo: Any = kopf.Memo(context=context)
     try:
         asyncio.run(
             kopf.operator(
@@ -301,5 +301,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     finally:
-        runtime.close()
+        context.close()
     return 0

@@ -10,7 +10,7 @@ import pytest
 from kflow.resources import DeploymentSpec
 from kflow_operator.decisions.actions import HoldForSlot, ReplaceOthers, Skip
 from kflow_operator.decisions.events import replaced_event
-from kflow_operator.decisions.run import RunView
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.scheduling.admission import admit_launch
 from kflow_operator.scheduling.store import ScheduleApi
 
@@ -62,14 +62,14 @@ def spec(**fields: Any) -> DeploymentSpec:
 
 def test_a_run_of_an_unlimited_deployment_launches_without_looking_at_others() -> None:
     runs = Runs(body("old", "RUNNING"), body("new"))
-    due = RunView.from_body(runs.bodies["new"])
+    due = SupervisedRun.from_body(runs.bodies["new"])
     assert admit_launch(runs, due, spec(), NOW) is None
     assert runs.listed == 0
 
 
 def test_a_run_without_a_free_slot_is_held_at_the_version_decided_on() -> None:
     runs = Runs(body("old", "RUNNING"), body("new"))
-    due = RunView.from_body(runs.bodies["new"])
+    due = SupervisedRun.from_body(runs.bodies["new"])
     held = admit_launch(runs, due, spec(concurrencyLimit=1), NOW)
     assert isinstance(held, HoldForSlot)
     assert held.body is runs.bodies["new"]
@@ -78,7 +78,7 @@ def test_a_run_without_a_free_slot_is_held_at_the_version_decided_on() -> None:
 
 def test_forbid_skips_a_run_that_finds_its_slot_taken() -> None:
     runs = Runs(body("old", "RUNNING"), body("new"))
-    due = RunView.from_body(runs.bodies["new"])
+    due = SupervisedRun.from_body(runs.bodies["new"])
     skipped = admit_launch(runs, due, spec(concurrencyPolicy="Forbid"), NOW)
     assert isinstance(skipped, Skip)
     assert skipped.body is runs.bodies["new"]
@@ -87,7 +87,7 @@ def test_forbid_skips_a_run_that_finds_its_slot_taken() -> None:
 
 def test_replace_asks_the_older_run_to_cancel_and_says_so_on_it() -> None:
     runs = Runs(body("old", "RUNNING"), body("new"))
-    due = RunView.from_body(runs.bodies["new"])
+    due = SupervisedRun.from_body(runs.bodies["new"])
     assert admit_launch(runs, due, spec(concurrencyPolicy="Replace"), NOW) == ReplaceOthers(
         ("old",), (replaced_event(runs.bodies["old"], "new"),)
     )
@@ -96,5 +96,5 @@ def test_replace_asks_the_older_run_to_cancel_and_says_so_on_it() -> None:
 @pytest.mark.parametrize("policy", ["Allow", "Forbid", "Replace"])
 def test_a_free_slot_launches_at_once(policy: str) -> None:
     runs = Runs(body("old", "COMPLETED"), body("new"))
-    due = RunView.from_body(runs.bodies["new"])
+    due = SupervisedRun.from_body(runs.bodies["new"])
     assert admit_launch(runs, due, spec(concurrencyPolicy=policy, concurrencyLimit=1), NOW) is None

@@ -20,8 +20,8 @@ from kflow_operator.decisions.actions import (
     MarkScheduled,
 )
 from kflow_operator.decisions.events import Event, replaced_event, state_event
-from kflow_operator.decisions.run import RunView
 from kflow_operator.decisions.run_writes import NewState, RunWrite
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.identifiers import InfrastructureId
 from kflow_operator.infrastructure import Launched, Observation, ObservedPhase
 
@@ -32,7 +32,7 @@ KILLED = Observation(ObservedPhase.EXITED, exit_code=137, signal="SIGKILL")
 GONE = Observation(ObservedPhase.MISSING, reason="no process with PID 7")
 
 
-def run(state: str | None = None, launched: bool = False, **status: Any) -> RunView:
+def run(state: str | None = None, launched: bool = False, **status: Any) -> SupervisedRun:
     body_status: dict[str, Any] = dict(status)
     if state is not None:
         body_status["state"] = {"type": state, "name": state.title(), "timestamp": STAMP}
@@ -44,7 +44,7 @@ def run(state: str | None = None, launched: bool = False, **status: Any) -> RunV
             "pid": "h/b:7@70",
             "attempt": 1,
         }
-    return RunView.from_body(
+    return SupervisedRun.from_body(
         {
             "metadata": {
                 "namespace": "ns",

@@ -21,7 +21,7 @@ from kflow.resources.status_patch import (
     patch_to_state,
 )
 from kflow.states import StateType
-from kflow_operator.decisions.run import RunView, state_patch
+from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.scheduling.run_states import write_run_state
 from kflow_operator.scheduling.store import ScheduleApi
 
@@ -286,7 +286,7 @@ def test_the_supervisor_and_the_scheduler_write_what_the_builder_builds() -> Non
     stored = status_with(entry(S.PENDING, message="Launched process 12"))
     expected = patch_to_state(stored, entry(S.CANCELLED, 9, name="Skipped", message="late"))
     supervisor = state_patch(
-        RunView.from_body(body_with(stored)), S.CANCELLED, "Skipped", "late", at(9)
+        SupervisedRun.from_body(body_with(stored)), S.CANCELLED, "Skipped", "late", at(9)
     )
     api = RecordingScheduleApi()
     write_run_state(api, body_with(stored), S.CANCELLED, "Skipped", "late", at(9))
@@ -298,7 +298,7 @@ def test_the_supervisor_and_the_scheduler_write_what_the_builder_builds() -> Non
 def test_the_supervisors_state_without_a_message_clears_the_stale_one() -> None:
     stored = status_with(entry(S.RUNNING, message="step 3 of 5"))
     patch = state_patch(
-        RunView.from_body(body_with(stored)), S.CANCELLING, "Cancelling", None, at(1)
+        SupervisedRun.from_body(body_with(stored)), S.CANCELLING, "Cancelling", None, at(1)
     )
     assert patch is not None
     assert "message" not in merged(stored, patch)["state"]

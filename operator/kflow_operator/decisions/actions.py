@@ -100,7 +100,7 @@ class Finish:
     observation: Observation | None
 
 
-# --- what the launch gate (Runtime.admission) answers instead of letting a due run launch ----
+# --- what the launch gate (OperatorContext.admission) answers instead of a due run's launch ---
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kflow.resources.common import format_timestamp
+from kflow.resources.deployment import CatchupPolicy
 
-from kflow_operator.decisions.runs import (
+from kflow_operator.decisions.deployment_runs import (
     AWAITING_SLOT_NAME,
     LATE_NAME,
-    Catchup,
+    DeploymentRun,
     RunPolicy,
-    RunView,
     scheduled_order,
 )
 
@@ -44,11 +44,11 @@ class Skip:
 
 @dataclass(frozen=True)
 class CatchupPlan:
-    keep: tuple[RunView, ...]  # in scheduled order
+    keep: tuple[DeploymentRun, ...]  # in scheduled order
     skip: tuple[Skip, ...]
 
 
-def plan_catchup(due: Sequence[RunView], policy: RunPolicy, now: datetime) -> CatchupPlan:
+def plan_catchup(due: Sequence[DeploymentRun], policy: RunPolicy, now: datetime) -> CatchupPlan:
     """Split due, unstarted runs into those that may go on to the concurrency check and those
     that end as skipped."""
     ordered = sorted(due, key=scheduled_order)
@@ -71,7 +71,7 @@ def plan_catchup(due: Sequence[RunView], policy: RunPolicy, now: datetime) -> Ca
     )
 
 
-def is_missed(run: RunView, policy: RunPolicy, now: datetime) -> bool:
+def is_missed(run: DeploymentRun, policy: RunPolicy, now: datetime) -> bool:
     return (
         run.from_schedule
         and run.state_name != AWAITING_SLOT_NAME
@@ -79,13 +79,13 @@ def is_missed(run: RunView, policy: RunPolicy, now: datetime) -> bool:
     )
 
 
-def deadline_of(run: RunView, policy: RunPolicy) -> datetime | None:
+def deadline_of(run: DeploymentRun, policy: RunPolicy) -> datetime | None:
     if not run.from_schedule or policy.starting_deadline_seconds is None:
         return None
     return run.due_at + timedelta(seconds=policy.starting_deadline_seconds)
 
 
-def _deadline_or_pause_reason(run: RunView, policy: RunPolicy, now: datetime) -> str | None:
+def _deadline_or_pause_reason(run: DeploymentRun, policy: RunPolicy, now: datetime) -> str | None:
     if not run.from_schedule:
         return None
     if policy.paused:
@@ -100,12 +100,12 @@ def _deadline_or_pause_reason(run: RunView, policy: RunPolicy, now: datetime) ->
 
 
 def _catchup_skips(
-    missed: list[RunView], newest_due: RunView, policy: RunPolicy
-) -> list[tuple[RunView, str]]:
+    missed: list[DeploymentRun], newest_due: DeploymentRun, policy: RunPolicy
+) -> list[tuple[DeploymentRun, str]]:
     window = f"missed while no operator was scheduling (due {{}}, catchup={policy.catchup.value})"
-    if policy.catchup is Catchup.NONE:
+    if policy.catchup is CatchupPolicy.NONE:
         return [(run, window.format(_due(run))) for run in missed]
-    if policy.catchup is Catchup.LATEST:
+    if policy.catchup is CatchupPolicy.LATEST:
         return [
             (run, window.format(_due(run)) + f"; {newest_due.name} runs instead")
             for run in missed
@@ -122,7 +122,7 @@ def _catchup_skips(
     ]
 
 
-def _due(run: RunView) -> str:
+def _due(run: DeploymentRun) -> str:
     """When the run was due, to the second, as messages quote it."""
     return format_timestamp(run.due_at, timespec="seconds")
 
@@ -136,7 +136,7 @@ def missed_fire_times_to_create(
     them later agree: none past the deadline; `None` creates none, `Latest` the newest unless a
     newer due run already exists, `All` the newest `catchupLimit`.
     """
-    if policy.paused or policy.catchup is Catchup.NONE:
+    if policy.paused or policy.catchup is CatchupPolicy.NONE:
         return ()
     deadline = policy.starting_deadline_seconds
     ordered = sorted(
@@ -146,6 +146,6 @@ def missed_fire_times_to_create(
     )
     if not ordered:
         return ()
-    if policy.catchup is Catchup.LATEST:
+    if policy.catchup is CatchupPolicy.LATEST:
         return () if newer_due_exists else (ordered[-1],)
     return tuple(ordered[-policy.catchup_limit :])

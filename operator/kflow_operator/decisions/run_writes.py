@@ -25,15 +25,15 @@ from kflow_operator.decisions.actions import (
     MarkFailed,
     MarkScheduled,
 )
+from kflow_operator.decisions.deployment_runs import SCHEDULED_NAME
 from kflow_operator.decisions.events import Event
-from kflow_operator.decisions.run import (
+from kflow_operator.decisions.supervised_run import (
     CANCEL_FAILED,
     FINISHED,
     LAUNCHED,
-    RunView,
+    SupervisedRun,
     conditions_patch,
 )
-from kflow_operator.decisions.runs import SCHEDULED_NAME
 from kflow_operator.infrastructure import Launched, Observation
 
 
@@ -88,7 +88,7 @@ def no_launcher(infrastructure_type: str, enabled: Iterable[str]) -> MarkFailed:
     )
 
 
-def launched(run: RunView, launch: Launched, attempt: int, now: datetime) -> RunWrite:
+def launched(run: SupervisedRun, launch: Launched, attempt: int, now: datetime) -> RunWrite:
     """PENDING with the identifier: written before the infrastructure may run the flow."""
     identifier = launch.identifier
     message = f"Launched {identifier.type} {identifier.pid}."
@@ -114,7 +114,7 @@ def launched(run: RunView, launch: Launched, attempt: int, now: datetime) -> Run
 # --- cancellation ----------------------------------------------------------------------------
 
 
-def cancelled_now(run: RunView, action: CancelNow, now: datetime) -> RunWrite:
+def cancelled_now(run: SupervisedRun, action: CancelNow, now: datetime) -> RunWrite:
     """CANCELLED at once; when it could not be enforced, a CancelFailed condition and Event."""
     fields: dict[str, Any] = {"cancellation": {"requestedTime": format_timestamp(now)}}
     events: tuple[Event, ...] = ()
@@ -143,11 +143,11 @@ def cancelling(now: datetime, grace_seconds: int) -> RunWrite:
     return RunWrite(NewState(StateType.CANCELLING, "Cancelling", message), fields)
 
 
-def stop_grace_seconds(run: RunView) -> int:
+def stop_grace_seconds(run: SupervisedRun) -> int:
     return run.cancellation.grace_period_seconds or 0
 
 
-def stop_sent(run: RunView, now: datetime) -> RunWrite:
+def stop_sent(run: SupervisedRun, now: datetime) -> RunWrite:
     """The stop request went out at `now`: the grace period counts from it (the deadline
     written with CANCELLING, before any signal, only covers a crash before this point)."""
     deadline = now + timedelta(seconds=stop_grace_seconds(run))
@@ -162,7 +162,7 @@ def stop_sent(run: RunView, now: datetime) -> RunWrite:
     )
 
 
-def killed(run: RunView, action: Kill, now: datetime) -> RunWrite:
+def killed(run: SupervisedRun, action: Kill, now: datetime) -> RunWrite:
     """A kill at the end of the grace period is recorded; a lingering process's is only
     announced (the run has ended already)."""
     if action.lingering:
@@ -183,7 +183,7 @@ def cancelled(action: MarkCancelled, now: datetime) -> RunWrite:
     return RunWrite(NewState(StateType.CANCELLED, "Cancelled", message), fields)
 
 
-def unkillable(run: RunView, now: datetime) -> RunWrite:
+def unkillable(run: SupervisedRun, now: datetime) -> RunWrite:
     message = f"{_pid(run)} is still there after SIGKILL; the run stays CANCELLING."
     return RunWrite(
         fields={
@@ -196,7 +196,7 @@ def unkillable(run: RunView, now: datetime) -> RunWrite:
 # --- the end ---------------------------------------------------------------------------------
 
 
-def finished(run: RunView, action: Finish, now: datetime) -> RunWrite:
+def finished(run: SupervisedRun, action: Finish, now: datetime) -> RunWrite:
     """The Finished condition, reason the final state's type, and how the infrastructure
     ended."""
     state = run.status.state
@@ -212,6 +212,6 @@ def finished(run: RunView, action: Finish, now: datetime) -> RunWrite:
     return RunWrite(fields=fields)
 
 
-def _pid(run: RunView) -> str:
+def _pid(run: SupervisedRun) -> str:
     assert run.identifier is not None, "only a run with recorded infrastructure is stopped"
     return run.identifier.pid

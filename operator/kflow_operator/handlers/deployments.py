@@ -5,7 +5,7 @@ next fire time or the next deadline of a waiting run — not a coarse poll — o
 by a spec change or by one of the Deployment's runs changing state type (a slot frees, a run
 ends and history may be pruned). Starting a due run is the FlowRun supervisor's job
 (supervision/); right before it launches one, it asks the launch gate
-(scheduling/admission.py), installed as `Runtime.admission` at start-up.
+(scheduling/admission.py), installed as `OperatorContext.admission` at start-up.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
 from kflow_operator import events
 from kflow_operator.informers import apply_change
 from kflow_operator.kubeapi.list_watch import Change
-from kflow_operator.runtime import Runtime
+from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.admission import admit_launch
 from kflow_operator.scheduling.deployment_pass import scheduling_pass, seconds_until
 from kflow_operator.wakeups import DeploymentWaker, doze
@@ -46,38 +46,38 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _in_pool(runtime: Runtime, function: Callable[..., T], *args: Any) -> T:
+async def _in_pool(context: OperatorContext, function: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(runtime.pass_pool, functools.partial(function, *args))
+    return await loop.run_in_executor(context.pass_pool, functools.partial(function, *args))
 
 
 @kopf.on.startup()
 def install_launch_gate(memo: kopf.Memo, **_: Any) -> None:
-    runtime: Runtime | None = memo.get("runtime")
-    if runtime is not None:
-        runtime.admission = functools.partial(admit_launch, runtime.schedules)
-        runtime.start_informers()
+    context: OperatorContext | None = memo.get("context")
+    if context is not None:
+        context.admission = functools.partial(admit_launch, context.schedules)
+        context.start_informers()
 
 
 @kopf.daemon(*DEPLOYMENTS, cancellation_timeout=10.0, backoff=RETRY_SECONDS)
 async def schedule_deployment(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
-    runtime: Runtime = memo.runtime
+    context: OperatorContext = memo.context
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     waker = DeploymentWaker(asyncio.get_running_loop(), body["metadata"].get("generation"))
-    runtime.deployment_wakers[(namespace, name)] = waker
+    context.deployment_wakers[(namespace, name)] = waker
     try:
         while not stopped:
             try:
                 deployment = await _in_pool(
-                    runtime, runtime.schedules.get_deployment, namespace, name
+                    context, context.schedules.get_deployment, namespace, name
                 )
                 if deployment is None or deployment["metadata"].get("deletionTimestamp"):
                     return
                 waker.generation = deployment["metadata"].get("generation")
                 result = await _in_pool(
-                    runtime, scheduling_pass, runtime.schedules, deployment, now()
+                    context, scheduling_pass, context.schedules, deployment, now()
                 )
             except Exception:
                 logger.exception("Scheduling pass for Deployment %s/%s failed", namespace, name)
@@ -96,8 +96,8 @@ async def schedule_deployment(
             wake_at = None if result.wake_at is None else result.wake_at + OVERSLEEP
             await doze(waker.wake, stopped, seconds_until(wake_at, now(), IDLE_SECONDS))
     finally:
-        if runtime.deployment_wakers.get((namespace, name)) is waker:
-            del runtime.deployment_wakers[(namespace, name)]
+        if context.deployment_wakers.get((namespace, name)) is waker:
+            del context.deployment_wakers[(namespace, name)]
 
 
 @kopf.on.event(*DEPLOYMENTS)
@@ -107,10 +107,10 @@ async def deployment_changed(body: kopf.Body, memo: kopf.Memo, type: str | None,
     Kopf's watch and the index's are separate streams: Kopf's news goes into the index too, so
     a daemon woken here never reads an older spec than the one that woke it.
     """
-    runtime: Runtime = memo.runtime
+    context: OperatorContext = memo.context
     meta = body["metadata"]
-    _remember(runtime, body, type)
-    waker = runtime.deployment_wakers.get((meta["namespace"], meta["name"]))
+    _remember(context, body, type)
+    waker = context.deployment_wakers.get((meta["namespace"], meta["name"]))
     if waker is None:
         return
     if (
@@ -126,14 +126,14 @@ async def flowrun_changed_for_schedule(
     body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any
 ) -> None:
     """Wake the run's Deployment when the run changes state type or disappears."""
-    runtime: Runtime = memo.runtime
+    context: OperatorContext = memo.context
     meta = body["metadata"]
-    _remember(runtime, body, type, runs=True)
+    _remember(context, body, type, runs=True)
     ref = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
     if not ref:
         return
     namespace, name = meta["namespace"], meta["name"]
-    waker = runtime.deployment_wakers.get((namespace, ref))
+    waker = context.deployment_wakers.get((namespace, ref))
     if waker is None:
         return
     state = ((body.get("status") or {}).get("state") or {}).get("type", "")
@@ -145,7 +145,9 @@ async def flowrun_changed_for_schedule(
         waker.wake.set()
 
 
-def _remember(runtime: Runtime, body: kopf.Body, type: str | None, runs: bool = False) -> None:
-    index = runtime.schedules.runs if runs else runtime.schedules.deployments
+def _remember(
+    context: OperatorContext, body: kopf.Body, type: str | None, runs: bool = False
+) -> None:
+    index = context.schedules.runs if runs else context.schedules.deployments
     if index is not None:
         apply_change(index, Change(type or "MODIFIED", dict(body)))

@@ -12,8 +12,8 @@ import kopf
 from kflow.resources import FLOWRUN_PLURAL, GROUP, VERSION
 from kflow.states import TERMINAL_STATE_TYPES
 
-from kflow_operator.decisions.run import FINISHED, RunView
-from kflow_operator.runtime import Runtime
+from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
+from kflow_operator.operator_context import OperatorContext
 from kflow_operator.supervision.supervisor import Supervisor
 from kflow_operator.supervision.take_down import take_down
 
@@ -54,7 +54,7 @@ async def widen_thread_pool(**_: Any) -> None:
 async def supervise_flowrun(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
-    supervisor = Supervisor(memo.runtime, dict(body))
+    supervisor = Supervisor(memo.context, dict(body))
     memo.supervisor = supervisor
     await supervisor.run(stopped, memo)
 
@@ -74,5 +74,5 @@ async def flowrun_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **
     deleting = type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
     if deleting and not memo.get("taken_down"):
         memo.taken_down = True
-        runtime: Runtime = memo.runtime
-        runtime.in_background(take_down(runtime, RunView.from_body(body)))
+        context: OperatorContext = memo.context
+        context.in_background(take_down(context, SupervisedRun.from_body(body)))

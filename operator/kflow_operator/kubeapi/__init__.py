@@ -1,7 +1,7 @@
 """The operator's one door to the Kubernetes API: every client, every call, and what a 404 or a
 409 means. Nothing else in the operator imports the `kubernetes` package.
 
-- clients.py: one API client per thread, the `Body` of raw objects;
+- clients.py: one API client per thread;
 - errors.py: the rules for absent objects and refusals, and the server's own words for them;
 - kflow_objects.py: FlowRuns and Deployments (reads, writes at a resourceVersion);
 - peering.py: Kopf's peering objects;
@@ -18,4 +18,5 @@ the existing object, where the caller needs it).
 from typing import Any
 
 Body = dict[str, Any]
-"""A Kubernetes object as the API server sends it (parsed JSON); importing it costs nothing."""
+"""A Kubernetes object as the API server sends it (parsed JSON). The operator's one name for
+it; importing it costs nothing (this package's root imports no `kubernetes`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from kflow.cluster.kube import new_api_client
+from kflow.cluster.kubernetes_client import new_api_client
 from kubernetes.client import ApiClient
 
 ClientFactory = Callable[[], ApiClient]

@@ -13,14 +13,12 @@ administrators.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP
 
+from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.accounts import AccountsApi
 from kflow_operator.kubeapi.clients import ClientFactory
-
-Body = dict[str, Any]
 
 FLOW_SERVICE_ACCOUNT = "kflow-flow-run"
 """The ServiceAccount (and Role, RoleBinding) every namespace's flows run as by default."""

@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 from kflow.resources import parse_timestamp
 
+from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.accounts import AccountsApi
 from kflow_operator.kubeapi.clients import ClientFactory
 from kflow_operator.kubeapi.errors import NOT_FOUND, Refused
@@ -55,8 +56,6 @@ from kflow_operator.launchers.base import LaunchError
 from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts
 
 logger = logging.getLogger(__name__)
-
-Body = dict[str, Any]
 
 CONTAINER_DIR = "/var/run/kflow"
 """Where a run's credential files are copied in its container."""

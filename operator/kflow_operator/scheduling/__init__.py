@@ -2,7 +2,7 @@
 a worker thread), and the launch gate every due run of a Deployment goes through.
 
 - deployment_pass.py: the pass: read the Deployment and its runs, ask the decisions, write;
-- admission.py: the launch gate (Runtime.admission): whether a due run may launch now;
+- admission.py: the launch gate (OperatorContext.admission): whether a due run may launch now;
 - store.py: the reads and writes they make, from the operator's indexes and through kubeapi;
 - run_states.py: the state writes they make on runs (Late, Skipped, AwaitingConcurrencySlot);
 - deployment_status.py: the Deployment's status (schedule summary, times, conditions);

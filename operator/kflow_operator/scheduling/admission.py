@@ -1,5 +1,5 @@
 """The launch gate: right before a FlowRun's supervisor launches a due run of a Deployment, it
-asks `admit_launch` (installed as `Runtime.admission`), which applies catch-up, the starting
+asks `admit_launch` (installed as `OperatorContext.admission`), which applies catch-up, the starting
 deadline, the Deployment's pause and its concurrency policy.
 
 It only reads and decides; the supervisor carries out what it answers, like any other action:
@@ -16,13 +16,13 @@ from kflow.states import StateType
 
 from kflow_operator.decisions.actions import Action, HoldForSlot, ReplaceOthers, Skip
 from kflow_operator.decisions.catchup import deadline_of, is_missed
-from kflow_operator.decisions.concurrency import Verdict, decide_run
+from kflow_operator.decisions.concurrency import StartVerdict, decide_run
+from kflow_operator.decisions.deployment_runs import ConcurrencyPolicy, DeploymentRun
 from kflow_operator.decisions.events import replaced_event
-from kflow_operator.decisions.run import RunView as SupervisedRun
-from kflow_operator.decisions.runs import ConcurrencyPolicy, RunView
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.scheduling.run_bodies import is_schedule_run_name
 from kflow_operator.scheduling.store import ScheduleApi
-from kflow_operator.scheduling.views import run_policy, run_view
+from kflow_operator.scheduling.views import deployment_run, run_policy
 
 
 def admit_launch(
@@ -53,18 +53,18 @@ def admit_launch(
     if own is None:
         return None
     bodies[run.name] = own
-    views = [run_view(b) for b in bodies.values()]
+    views = [deployment_run(b) for b in bodies.values()]
     decision = decide_run(run.name, views, policy, at)
-    if decision.verdict is Verdict.START:
+    if decision.verdict is StartVerdict.START:
         if not decision.cancel:
             return None
         events = tuple(
             replaced_event(bodies[other], run.name) for other in decision.cancel if other in bodies
         )
         return ReplaceOthers(decision.cancel, events)
-    if decision.verdict is Verdict.WAIT:
+    if decision.verdict is StartVerdict.WAIT:
         return HoldForSlot(decision.message, own)
-    if decision.verdict is Verdict.SKIP:
+    if decision.verdict is StartVerdict.SKIP:
         return Skip(decision.message, own)
     return None
 
@@ -74,7 +74,7 @@ def _on_time(run: SupervisedRun, from_schedule: bool, spec: DeploymentSpec, at: 
     if spec.paused:
         return False
     due = run.spec.scheduled_time or at
-    view = RunView(
+    view = DeploymentRun(
         name=run.name,
         state_type=run.state_type or StateType.SCHEDULED,
         state_name=run.status.state.name if run.status.state else "Scheduled",

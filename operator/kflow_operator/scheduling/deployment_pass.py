@@ -23,15 +23,15 @@ from kflow.states import StateType
 from pydantic import ValidationError
 
 from kflow_operator.decisions.catchup import missed_fire_times_to_create
-from kflow_operator.decisions.concurrency import Verdict, plan_due_runs
-from kflow_operator.decisions.events import Event, replaced_event
-from kflow_operator.decisions.history import runs_to_delete
-from kflow_operator.decisions.runs import (
+from kflow_operator.decisions.concurrency import StartVerdict, plan_due_runs
+from kflow_operator.decisions.deployment_runs import (
     AWAITING_SLOT_NAME,
     SCHEDULED_NAME,
+    DeploymentRun,
     RunPolicy,
-    RunView,
 )
+from kflow_operator.decisions.events import Event, replaced_event
+from kflow_operator.decisions.history import runs_to_delete
 from kflow_operator.decisions.schedules import (
     Schedule,
     ScheduleError,
@@ -48,7 +48,7 @@ from kflow_operator.scheduling.deployment_status import last_success, write_stat
 from kflow_operator.scheduling.run_bodies import scheduled_run_body
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.scheduling.store import ScheduleApi
-from kflow_operator.scheduling.views import run_policy, run_view
+from kflow_operator.scheduling.views import deployment_run, run_policy
 
 
 @dataclass
@@ -89,7 +89,7 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
 
     policy = run_policy(spec)
     bodies = {run["metadata"]["name"]: run for run in api.list_runs(namespace, name)}
-    views = {run_name: run_view(body) for run_name, body in bodies.items()}
+    views = {run_name: deployment_run(body) for run_name, body in bodies.items()}
     window_start = _window_start(deployment, now)
 
     if not spec.paused and schedules:
@@ -113,13 +113,13 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
         if found is None:
             continue
         body, view = found, views[run_name]
-        if decision.verdict is Verdict.SKIP:
+        if decision.verdict is StartVerdict.SKIP:
             skip_run(api, body, decision.message, now)
-        elif decision.verdict is Verdict.WAIT and view.state_name != AWAITING_SLOT_NAME:
+        elif decision.verdict is StartVerdict.WAIT and view.state_name != AWAITING_SLOT_NAME:
             write_run_state(
                 api, body, StateType.SCHEDULED, AWAITING_SLOT_NAME, decision.message, now
             )
-        elif decision.verdict is Verdict.START and view.state_name == AWAITING_SLOT_NAME:
+        elif decision.verdict is StartVerdict.START and view.state_name == AWAITING_SLOT_NAME:
             write_run_state(
                 api,
                 body,
@@ -128,7 +128,7 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
                 "A concurrency slot is free; starting in scheduled order.",
                 now,
             )
-    starting = [n for n, d in plan.decisions.items() if d.verdict is Verdict.START]
+    starting = [n for n, d in plan.decisions.items() if d.verdict is StartVerdict.START]
     for run_name in plan.cancel:
         if not views[run_name].cancel_requested:
             api.request_cancel(namespace, run_name)
@@ -187,7 +187,7 @@ def _create_missed_runs(
     deployment: Body,
     schedules: Sequence[Schedule],
     policy: RunPolicy,
-    views: dict[str, RunView],
+    views: dict[str, DeploymentRun],
     window_start: datetime,
     now: datetime,
     result: PassResult,
@@ -223,7 +223,7 @@ def _create_missed_runs(
         if api.create_run(meta["namespace"], body):
             result.created.append(body["metadata"]["name"])
         stamped = {**body["metadata"], "creationTimestamp": format_timestamp(now)}
-        views[body["metadata"]["name"]] = run_view({**body, "metadata": stamped})
+        views[body["metadata"]["name"]] = deployment_run({**body, "metadata": stamped})
     not_created = len(missing) - len(to_create)
     if not_created > 0:
         count = f"{not_created}" if window.count_is_exact else f"more than {not_created}"
@@ -260,7 +260,7 @@ def _window_start(deployment: Mapping[str, Any], now: datetime) -> datetime:
 
 def _is_future_preview(body: Mapping[str, Any], now: datetime) -> bool:
     """A schedule-created run that has not started and is not due yet."""
-    view = run_view(body)
+    view = deployment_run(body)
     return (
         view.from_schedule
         and view.state_type is StateType.SCHEDULED

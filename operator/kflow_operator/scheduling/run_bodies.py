@@ -12,8 +12,7 @@ from typing import Any
 from kflow.resources import API_VERSION, FLOWRUN_KIND, GROUP, format_timestamp
 
 from kflow_operator.decisions.schedules import run_name_prefix, scheduled_run_name
-
-Body = dict[str, Any]
+from kflow_operator.kubeapi import Body
 
 DEPLOYMENT_LABEL = f"{GROUP}/deployment"
 """On every FlowRun a schedule creates, for `kubectl get fr -l`; the operator itself finds a

@@ -14,7 +14,7 @@ from typing import Any
 from kflow.resources.status_patch import StateEntry, patch_to_state
 from kflow.states import StateType
 
-from kflow_operator.decisions.runs import LATE_NAME, SKIPPED_NAME
+from kflow_operator.decisions.deployment_runs import LATE_NAME, SKIPPED_NAME
 from kflow_operator.kubeapi import Body
 from kflow_operator.scheduling.store import ScheduleApi
 

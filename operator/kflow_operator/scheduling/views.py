@@ -8,18 +8,18 @@ from typing import Any
 from kflow.resources import DeploymentSpec, parse_timestamp
 from kflow.states import StateType
 
-from kflow_operator.decisions.runs import SCHEDULED_NAME, RunPolicy, RunView
+from kflow_operator.decisions.deployment_runs import SCHEDULED_NAME, DeploymentRun, RunPolicy
 from kflow_operator.scheduling.run_bodies import SCHEDULED_LABEL
 
 
-def run_view(body: Mapping[str, Any]) -> RunView:
+def deployment_run(body: Mapping[str, Any]) -> DeploymentRun:
     meta = body["metadata"]
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     state = status.get("state") or {}
     scheduled = spec.get("scheduledTime")
     ended = status.get("endTime")
-    return RunView(
+    return DeploymentRun(
         name=meta["name"],
         state_type=StateType(state.get("type", StateType.SCHEDULED.value)),
         state_name=state.get("name", SCHEDULED_NAME),

@@ -45,15 +45,15 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import grace_period
+from kflow_operator.decisions.deployment_runs import AWAITING_SLOT_NAME
 from kflow_operator.decisions.events import state_event
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import decide
-from kflow_operator.decisions.run import RunView, state_patch
-from kflow_operator.decisions.runs import AWAITING_SLOT_NAME
+from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
-from kflow_operator.runtime import Runtime
+from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.supervision.take_down import take_down
 from kflow_operator.wakeups import doze
@@ -82,8 +82,8 @@ class Step(enum.Enum):
 
 
 class Supervisor:
-    def __init__(self, runtime: Runtime, body: Body) -> None:
-        self.runtime = runtime
+    def __init__(self, context: OperatorContext, body: Body) -> None:
+        self.context = context
         self.body = body
         self.loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
@@ -104,7 +104,7 @@ class Supervisor:
         """Re-read the run; False when it no longer exists."""
         meta = self.body["metadata"]
         fresh = await asyncio.to_thread(
-            self.runtime.api.get_flowrun, meta["namespace"], meta["name"]
+            self.context.api.get_flowrun, meta["namespace"], meta["name"]
         )
         if fresh is None:
             return False
@@ -118,12 +118,12 @@ class Supervisor:
             await self._supervise(stopped)
             reason = stopped.reason
             deleted = reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason
-            if deleted or RunView.from_body(self.body).deleting:
+            if deleted or SupervisedRun.from_body(self.body).deleting:
                 memo.taken_down = True
                 # Finishes even when Kopf cancels this daemon meanwhile.
                 await asyncio.shield(
-                    self.runtime.in_background(
-                        take_down(self.runtime, RunView.from_body(self.body))
+                    self.context.in_background(
+                        take_down(self.context, SupervisedRun.from_body(self.body))
                     )
                 )
         finally:
@@ -131,7 +131,7 @@ class Supervisor:
 
     async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
-            run = RunView.from_body(self.body)
+            run = SupervisedRun.from_body(self.body)
             self._post_state_events(run)
             if run.deleting:
                 return
@@ -153,11 +153,11 @@ class Supervisor:
             elif step is Step.MOVED and not await self.refresh():
                 return
 
-    def _launcher(self, run: RunView) -> Launcher | None:
+    def _launcher(self, run: SupervisedRun) -> Launcher | None:
         identifier = run.identifier
-        return None if identifier is None else self.runtime.launcher_for(identifier)
+        return None if identifier is None else self.context.launcher_for(identifier)
 
-    async def _observe(self, run: RunView, launcher: Launcher | None) -> Observation | None:
+    async def _observe(self, run: SupervisedRun, launcher: Launcher | None) -> Observation | None:
         identifier = run.identifier
         if launcher is None or identifier is None:
             return None
@@ -169,7 +169,7 @@ class Supervisor:
     async def _sleep(
         self, until: datetime | None, watching: bool, stopped: kopf.DaemonStopped
     ) -> None:
-        settings = self.runtime.settings
+        settings = self.context.settings
         timeout = settings.poll_seconds if watching else settings.idle_poll_seconds
         if until is not None:
             timeout = min(timeout, max(0.0, (until - now()).total_seconds()))
@@ -177,7 +177,7 @@ class Supervisor:
 
     # --- actions ------------------------------------------------------------------------------
 
-    async def _do(self, action: Action, run: RunView, launcher: Launcher | None) -> Step:
+    async def _do(self, action: Action, run: SupervisedRun, launcher: Launcher | None) -> Step:
         """Carry out one action: its effect, then its write."""
         t = now()
         match action:
@@ -202,7 +202,7 @@ class Supervisor:
                 grace = grace_period(
                     run.spec,
                     await self._deployment_spec(run),
-                    default=self.runtime.settings.default_grace_period_seconds,
+                    default=self.context.settings.default_grace_period_seconds,
                 )
                 return await self._write(run, run_writes.cancelling(t, grace), t)
             case SendStop():
@@ -232,7 +232,7 @@ class Supervisor:
                 # Through the scheduling store: the Deployment's next decisions see it at once.
                 await asyncio.to_thread(
                     write_run_state,
-                    self.runtime.schedules,
+                    self.context.schedules,
                     decided_on,
                     StateType.SCHEDULED,
                     AWAITING_SLOT_NAME,
@@ -241,42 +241,42 @@ class Supervisor:
                 )
                 return Step.MOVED
             case Skip(message=message, body=decided_on):
-                await asyncio.to_thread(skip_run, self.runtime.schedules, decided_on, message, t)
+                await asyncio.to_thread(skip_run, self.context.schedules, decided_on, message, t)
                 return Step.MOVED
             case ReplaceOthers():
                 await self._replace_others(run, action)
                 return Step.CARRIED_OUT
 
-    async def _launch(self, run: RunView, t: datetime) -> Step:
+    async def _launch(self, run: SupervisedRun, t: datetime) -> Step:
         deployment = await self._deployment_spec(run)
         # May list the Deployment's runs (blocking while the index's first listing is not in).
-        admitted = await asyncio.to_thread(self.runtime.admission, run, deployment, t)
+        admitted = await asyncio.to_thread(self.context.admission, run, deployment, t)
         if isinstance(admitted, ReplaceOthers):
             await self._replace_others(run, admitted)
         elif admitted is not None:
             return await self._do(admitted, run, None)
-        plan = plan_launch(run, deployment, default_image=self.runtime.settings.default_image)
+        plan = plan_launch(run, deployment, default_image=self.context.settings.default_image)
         if isinstance(plan, MarkFailed):
             return await self._do(plan, run, None)
         kind = plan.infrastructure.type.value
-        launcher = self.runtime.launchers.get(kind)
+        launcher = self.context.launchers.get(kind)
         if launcher is None:
-            return await self._do(run_writes.no_launcher(kind, self.runtime.launchers), run, None)
+            return await self._do(run_writes.no_launcher(kind, self.context.launchers), run, None)
         try:
             launched = await asyncio.to_thread(launcher.launch, plan)
         except LaunchError as error:
             return await self._do(MarkFailed("LaunchFailed", str(error)), run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
 
-    async def _replace_others(self, run: RunView, replace: ReplaceOthers) -> None:
-        schedules = self.runtime.schedules
+    async def _replace_others(self, run: SupervisedRun, replace: ReplaceOthers) -> None:
+        schedules = self.context.schedules
         for other in replace.runs:
             await asyncio.to_thread(schedules.request_cancel, run.namespace, other)
         for event in replace.events:
             events.post(event, self.body)
 
     async def _record_launch(
-        self, run: RunView, launcher: Launcher, launched: Launched, attempt: int, t: datetime
+        self, run: SupervisedRun, launcher: Launcher, launched: Launched, attempt: int, t: datetime
     ) -> Step:
         """PENDING + identifier, written before the infrastructure may run the flow; released
         only once written, discarded when not."""
@@ -308,7 +308,7 @@ class Supervisor:
 
     # --- writing ------------------------------------------------------------------------------
 
-    async def _write(self, run: RunView, write: run_writes.RunWrite, t: datetime) -> Step:
+    async def _write(self, run: SupervisedRun, write: run_writes.RunWrite, t: datetime) -> Step:
         """Post the write's Events, then merge-patch the status at the run's resourceVersion;
         a new state only if kflow.transitions accepts it."""
         for event in write.events:
@@ -324,7 +324,7 @@ class Supervisor:
         if not patch:
             return Step.CARRIED_OUT
         written = await asyncio.to_thread(
-            self.runtime.api.patch_flowrun_status,
+            self.context.api.patch_flowrun_status,
             run.namespace,
             run.name,
             {**patch, "observedGeneration": run.generation},
@@ -333,23 +333,23 @@ class Supervisor:
         if written is None:
             return Step.MOVED
         self.body = written
-        self._post_state_events(RunView.from_body(written))
+        self._post_state_events(SupervisedRun.from_body(written))
         return Step.CARRIED_OUT
 
-    async def _deployment_spec(self, run: RunView) -> DeploymentSpec | None:
+    async def _deployment_spec(self, run: SupervisedRun) -> DeploymentSpec | None:
         ref = run.spec.deployment_ref
         if ref is None:
             return None
-        body = self.runtime.indexed_deployment(run.namespace, ref.name)
+        body = self.context.indexed_deployment(run.namespace, ref.name)
         if body is None:
-            body = await asyncio.to_thread(self.runtime.api.get_deployment, run.namespace, ref.name)
+            body = await asyncio.to_thread(self.context.api.get_deployment, run.namespace, ref.name)
         if body is None:
             return None
         return DeploymentSpec.model_validate(body.get("spec") or {})
 
     # --- events -------------------------------------------------------------------------------
 
-    def _post_state_events(self, run: RunView) -> None:
+    def _post_state_events(self, run: SupervisedRun) -> None:
         """One Kubernetes Event per state change, whoever wrote it (kubectl describe)."""
         for entry in run.status.state_history or []:
             if self.evented_until is not None and entry.timestamp <= self.evented_until:
@@ -374,6 +374,6 @@ class Supervisor:
 
 
 def _latest_state_time(body: Body) -> datetime | None:
-    run = RunView.from_body(body)
+    run = SupervisedRun.from_body(body)
     history = run.status.state_history or []
     return history[-1].timestamp if history else None

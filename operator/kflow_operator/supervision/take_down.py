@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from kflow_operator.decisions.run import RunView
-from kflow_operator.runtime import Runtime
+from kflow_operator.decisions.supervised_run import SupervisedRun
+from kflow_operator.operator_context import OperatorContext
 
 DELETION_GRACE_SECONDS = 10
 """A deleted run's process gets this long after SIGTERM before SIGKILL."""
@@ -17,9 +17,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def take_down(runtime: Runtime, run: RunView) -> None:
+async def take_down(context: OperatorContext, run: SupervisedRun) -> None:
     identifier = run.identifier
-    launcher = None if identifier is None else runtime.launcher_for(identifier)
+    launcher = None if identifier is None else context.launcher_for(identifier)
     if run.terminal or identifier is None or launcher is None:
         return
     await asyncio.to_thread(launcher.stop, identifier, DELETION_GRACE_SECONDS)

@@ -96,7 +96,7 @@ def _signalable_process(run: FlowRunRecord) -> processes.ProcessId:
 def _record_request(history: History, run: FlowRunRecord) -> Path:
     """The request file the run's process reads on SIGTERM, then CANCELLING in the history."""
     from kflow.engine.stop_signals import cancel_request_file
-    from kflow.history.queries import StateRecord
+    from kflow.history.queries import HistoryState
 
     request = cancel_request_file(run.id)
     request.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ def _record_request(history: History, run: FlowRunRecord) -> Path:
     for _ in range(5):  # the run's process may write a state between the read and the write
         if run.final or (run.state is not None and run.state.type == "CANCELLING"):
             break
-        cancelling = StateRecord("CANCELLING", "Cancelling", CANCEL_REASON, time.time())
+        cancelling = HistoryState("CANCELLING", "Cancelling", CANCEL_REASON, time.time())
         seen = run.state.type if run.state is not None else None
         if history.record_state(run.id, cancelling, seen=seen):
             break

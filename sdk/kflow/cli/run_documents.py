@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kflow.history.queries import FlowRunRecord, StateRecord, TaskRunRecord
+    from kflow.history.queries import FlowRunRecord, HistoryState, TaskRunRecord
 
 
 def timestamp(value: float | None) -> str | None:
@@ -22,7 +22,7 @@ def timestamp(value: float | None) -> str | None:
     )
 
 
-def state_document(state: StateRecord | None) -> dict[str, Any] | None:
+def state_document(state: HistoryState | None) -> dict[str, Any] | None:
     if state is None:
         return None
     return {
@@ -67,7 +67,7 @@ def task_run_document(task: TaskRunRecord) -> dict[str, Any]:
     }
 
 
-def state_counts(states: list[StateRecord | None]) -> dict[str, int]:
+def state_counts(states: list[HistoryState | None]) -> dict[str, int]:
     """How many are in each state type ("NONE": no state yet), by type name."""
     counts = Counter(s.type if s is not None else "NONE" for s in states)
     return dict(sorted(counts.items()))

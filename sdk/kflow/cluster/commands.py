@@ -21,7 +21,7 @@ from kflow.cli import Handler
 from kflow.cli.output import render
 from kflow.cluster.credentials import load_credentials
 from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
-from kflow.cluster.kube import (
+from kflow.cluster.kubernetes_client import (
     DEPLOYMENTS,
     FLOWRUNS,
     GROUP,

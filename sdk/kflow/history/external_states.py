@@ -16,24 +16,24 @@ from typing import TYPE_CHECKING
 from kflow.history.rows import FINAL_TYPES
 
 if TYPE_CHECKING:
-    from kflow.history.queries import FlowRunRecord, StateRecord
+    from kflow.history.queries import FlowRunRecord, HistoryState
 
 _FINAL_LIST = ", ".join(f"'{t}'" for t in sorted(FINAL_TYPES))
 
 
-def gone_process_state(record: FlowRunRecord, now: float) -> StateRecord:
+def gone_process_state(record: FlowRunRecord, now: float) -> HistoryState:
     """What a run whose process is gone without a final state has become."""
-    from kflow.history.queries import StateRecord
+    from kflow.history.queries import HistoryState
 
     where = f"process {record.pid} on {record.hostname}"
     if record.state is not None and record.state.type == "CANCELLING":
-        return StateRecord(
+        return HistoryState(
             "CANCELLED",
             "Cancelled",
             f"Flow run was cancelled; its {where} stopped before reporting it.",
             now,
         )
-    return StateRecord(
+    return HistoryState(
         "CRASHED",
         "Crashed",
         f"Flow run {where} is gone without reporting a final state: killed (SIGKILL, the "
@@ -45,7 +45,7 @@ def gone_process_state(record: FlowRunRecord, now: float) -> StateRecord:
 def set_flow_run_state(
     db: sqlite3.Connection,
     flow_run_id: str,
-    state: StateRecord,
+    state: HistoryState,
     *,
     seen: str | None,
     end_time: float | None = None,
@@ -111,7 +111,7 @@ def record_gone(db: sqlite3.Connection, record: FlowRunRecord) -> FlowRunRecord 
 def _set_flow_run_state(
     db: sqlite3.Connection,
     flow_run_id: str,
-    state: StateRecord,
+    state: HistoryState,
     seen: str | None,
     end_time: float | None,
 ) -> bool:

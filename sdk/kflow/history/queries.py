@@ -31,7 +31,10 @@ from kflow.history.run_logs import LogLine
 
 
 @dataclass(frozen=True)
-class StateRecord:
+class HistoryState:
+    """A run's state as the local history database stores it (the FlowRun status's is
+    kflow.resources.StateRecord)."""
+
     type: str
     name: str
     message: str | None
@@ -54,7 +57,7 @@ class FlowRunRecord:
     start_time: float | None
     end_time: float | None
     run_count: int
-    state: StateRecord | None
+    state: HistoryState | None
     boot_id: str | None = None
     process_start_ticks: int | None = None
     result: dict[str, Any] | None = None
@@ -92,7 +95,7 @@ class FlowRunRecord:
             return False
         return False
 
-    def with_state(self, state: StateRecord, end_time: float | None) -> FlowRunRecord:
+    def with_state(self, state: HistoryState, end_time: float | None) -> FlowRunRecord:
         return dataclasses.replace(self, state=state, end_time=end_time)
 
 
@@ -110,7 +113,7 @@ class TaskRunRecord:
     start_time: float | None
     end_time: float | None
     run_count: int
-    state: StateRecord | None
+    state: HistoryState | None
 
 
 class FlowRunNotFound(KflowException, LookupError):
@@ -207,7 +210,7 @@ class History:
             f"{select} WHERE name = ? ORDER BY created DESC LIMIT 6", (reference,)
         ).fetchall()
 
-    def flow_run_states(self, flow_run_id: str) -> list[StateRecord]:
+    def flow_run_states(self, flow_run_id: str) -> list[HistoryState]:
         """Every state the flow run went through, oldest first."""
         with self._connection() as db:
             if db is None:
@@ -217,7 +220,7 @@ class History:
                 " WHERE flow_run_id = ? ORDER BY seq",
                 (flow_run_id,),
             ).fetchall()
-        return [StateRecord(*r) for r in rows]
+        return [HistoryState(*r) for r in rows]
 
     def task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
         """The flow run's task runs (subflow mirrors included), in creation order."""
@@ -231,7 +234,7 @@ class History:
             ).fetchall()
         return [_task_run(r) for r in rows]
 
-    def task_run_states(self, flow_run_id: str, task_run_id: str) -> list[StateRecord]:
+    def task_run_states(self, flow_run_id: str, task_run_id: str) -> list[HistoryState]:
         """Every state the task run went through, oldest first."""
         with self._connection() as db:
             if db is None:
@@ -241,7 +244,7 @@ class History:
                 " WHERE flow_run_id = ? AND task_run_id = ? ORDER BY seq",
                 (flow_run_id, task_run_id),
             ).fetchall()
-        return [StateRecord(*r) for r in rows]
+        return [HistoryState(*r) for r in rows]
 
     def subflow_runs(self, flow_run_id: str) -> list[FlowRunRecord]:
         with self._connection() as db:
@@ -254,7 +257,7 @@ class History:
             ).fetchall()
             return _settled(db, [_flow_run(r) for r in rows])
 
-    def record_state(self, flow_run_id: str, state: StateRecord, *, seen: str | None) -> bool:
+    def record_state(self, flow_run_id: str, state: HistoryState, *, seen: str | None) -> bool:
         """Write a state from outside the run's process, if its state type is still `seen`
         (kflow.history.external_states); False when it moved on."""
         from kflow.history.external_states import set_flow_run_state
@@ -312,10 +315,10 @@ def _settled(db: sqlite3.Connection, records: list[FlowRunRecord]) -> list[FlowR
 
 def _state(
     type_: str | None, name: str | None, message: str | None, ts: float | None
-) -> StateRecord | None:
+) -> HistoryState | None:
     if type_ is None or name is None or ts is None:
         return None
-    return StateRecord(type_, name, message, ts)
+    return HistoryState(type_, name, message, ts)
 
 
 def _flow_run(row: Any) -> FlowRunRecord:

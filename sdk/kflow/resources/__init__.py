@@ -21,7 +21,7 @@ from kflow.resources.deployment import (
     ConcurrencyPolicy,
     DeploymentSpec,
     DeploymentStatus,
-    Schedule,
+    ScheduleSpec,
 )
 from kflow.resources.flowrun import (
     FLOWRUN_KIND,
@@ -82,7 +82,7 @@ __all__ = [
     "ParentRef",
     "PauseStatus",
     "ProcessOptions",
-    "Schedule",
+    "ScheduleSpec",
     "StateHistoryEntry",
     "StateRecord",
     "TaskRunCounts",

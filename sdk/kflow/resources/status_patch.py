@@ -2,9 +2,10 @@
 
 Three parties write a run's state and race through the API: the flow's own process
 (`kflow.cluster.status.decide_status_patch`), the operator's supervisor
-(`kflow_operator.decisions.run.state_patch`) and its scheduler (`write_run_state`). Each reads
-the object, asks `build_state_patch` for the patch and writes it at the resourceVersion it
-read; on a conflict it re-reads and asks again. What a state write contains is decided here:
+(`kflow_operator.decisions.supervised_run.state_patch`) and its scheduler (`write_run_state`).
+Each reads the object, asks `build_state_patch` for the patch and writes it at the
+resourceVersion it read; on a conflict it re-reads and asks again. What a state write contains
+is decided here:
 
 - a proposed state is applied only if the transition rule (kflow.transitions) accepts it from
   the current one, so an operator's CANCELLING is never overwritten by the flow's COMPLETED;

@@ -1,4 +1,4 @@
-"""A FlowRun as the operator's decisions see it: parsed once, immutable, no API types."""
+"""A FlowRun as its supervisor's decisions see it: parsed once, immutable, no API types."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ DEFAULT_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
-class RunView:
+class SupervisedRun:
+    """The FlowRun a supervisor handles, whole: metadata, parsed spec and status. A sibling run
+    as the scheduling decisions compare it is the slimmer deployment_runs.DeploymentRun."""
+
     namespace: str
     name: str
     uid: str
@@ -41,7 +44,7 @@ class RunView:
     status: FlowRunStatus
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> RunView:
+    def from_body(cls, body: Mapping[str, Any]) -> SupervisedRun:
         meta = body["metadata"]
         return cls(
             namespace=meta["namespace"],
@@ -90,7 +93,7 @@ class RunView:
 
 
 def state_patch(
-    run: RunView, state_type: StateType, name: str, message: str | None, now: datetime
+    run: SupervisedRun, state_type: StateType, name: str, message: str | None, now: datetime
 ) -> dict[str, Any] | None:
     """The status merge patch that moves `run` to a new state (kflow.resources.status_patch,
     the builder the flow process uses too); None when kflow.transitions refuses it from the
@@ -100,7 +103,7 @@ def state_patch(
 
 
 def conditions_patch(
-    run: RunView, kind: str, status: bool, reason: str, message: str, now: datetime
+    run: SupervisedRun, kind: str, status: bool, reason: str, message: str, now: datetime
 ) -> list[dict[str, Any]]:
     """`status.conditions` with one condition set; its transition time moves only when its
     status does (the Kubernetes convention)."""

@@ -13,7 +13,7 @@ from typing import Any
 from kflow.resources import DeploymentSpec
 
 from kflow_operator.decisions.actions import Action
-from kflow_operator.decisions.run import RunView
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.identifiers import InfrastructureId
 from kflow_operator.informers import Informers
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
@@ -22,7 +22,7 @@ from kflow_operator.scheduling.store import ScheduleApi
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.wakeups import DeploymentWaker
 
-LaunchAdmission = Callable[[RunView, DeploymentSpec | None, datetime], Action | None]
+LaunchAdmission = Callable[[SupervisedRun, DeploymentSpec | None, datetime], Action | None]
 """Asked right before a due run is launched: None admits it; an action (e.g. a HoldForSlot, a
 Skip) is done instead. The Deployment side plugs concurrency and deadlines in here."""
 
@@ -31,7 +31,7 @@ PASS_THREADS = 8
 must not queue the launches (asyncio.to_thread's default pool) behind them."""
 
 
-def admit_everything(run: RunView, deployment: DeploymentSpec | None, now: datetime) -> None:
+def admit_everything(run: SupervisedRun, deployment: DeploymentSpec | None, now: datetime) -> None:
     return None
 
 
@@ -40,7 +40,7 @@ def _pass_pool() -> ThreadPoolExecutor:
 
 
 @dataclass
-class Runtime:
+class OperatorContext:
     settings: OperatorSettings
     api: KflowObjects
     launchers: dict[str, Launcher]
