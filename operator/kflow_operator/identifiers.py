@@ -8,13 +8,35 @@ clock ticks since boot, so a PID reused by another program never matches.
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-PROC = Path("/proc")
+# The process identity rule is the SDK's (the local run history uses it too): one rule.
+from kflow.processes import (
+    PROC,
+    ProcessId,
+    ProcStat,
+    host_scope,
+    is_alive,
+    own_process_id,
+    process_id_of,
+    read_proc_stat,
+    signal_process,
+)
+
+__all__ = [
+    "PROC",
+    "InfrastructureId",
+    "ProcStat",
+    "ProcessId",
+    "format_pid",
+    "host_scope",
+    "is_alive",
+    "own_process_id",
+    "parse_pid",
+    "process_id_of",
+    "read_proc_stat",
+    "signal_process",
+]
 
 
 @dataclass(frozen=True)
@@ -47,64 +69,3 @@ def parse_pid(pid: str) -> tuple[str, str]:
             f"infrastructure pid {pid!r} is not `scope:id` (e.g. `host/boot-id:1234@5678`)"
         )
     return scope, ident
-
-
-@dataclass(frozen=True)
-class ProcessId:
-    """A process, told apart from later ones with the same PID by its start time."""
-
-    pid: int
-    start_ticks: int
-
-    def format(self) -> str:
-        return f"{self.pid}@{self.start_ticks}"
-
-    @classmethod
-    def parse(cls, text: str) -> ProcessId:
-        pid, sep, ticks = text.partition("@")
-        if not sep or not pid.isdigit() or not ticks.isdigit():
-            raise ValueError(f"process id {text!r} is not `PID@START_TICKS` (e.g. `1234@5678`)")
-        return cls(int(pid), int(ticks))
-
-
-@cache
-def host_scope() -> str:
-    """`hostname/boot-id`: the scope of every process this host runs until it reboots."""
-    boot_id = (PROC / "sys/kernel/random/boot_id").read_text().strip()
-    return f"{socket.gethostname()}/{boot_id}"
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    """The fields of /proc/PID/stat this module needs."""
-
-    state: str
-    start_ticks: int
-    exit_code: int | None
-    """The raw wait status of a zombie (`exit_code` field, Linux 3.5+); None otherwise."""
-
-
-def read_proc_stat(pid: int) -> ProcStat | None:
-    """None when no process has this PID."""
-    try:
-        raw = (PROC / str(pid) / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) is in parentheses and may contain spaces or parentheses.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    state = fields[0]
-    start_ticks = int(fields[19])
-    exit_code = int(fields[49]) if state in ("Z", "X") and len(fields) > 49 else None
-    return ProcStat(state=state, start_ticks=start_ticks, exit_code=exit_code)
-
-
-def process_id_of(pid: int) -> ProcessId:
-    """The identity of a live process (e.g. a child just started)."""
-    stat = read_proc_stat(pid)
-    if stat is None:
-        raise ProcessLookupError(f"no process with PID {pid}")
-    return ProcessId(pid, stat.start_ticks)
-
-
-def own_process_id() -> ProcessId:
-    return process_id_of(os.getpid())

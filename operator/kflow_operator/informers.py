@@ -14,11 +14,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kflow.cluster.kube import new_api_client
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
-from kubernetes.client import CustomObjectsApi
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL
 
-from kflow_operator.kubeapi.list_watch import Change, ListWatch
+from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
 from kflow_operator.object_index import ObjectIndex
 
 logger = logging.getLogger(__name__)
@@ -66,30 +65,23 @@ class _Countdown:
 class _Listing:
     """The list call of one ListWatch; its first watch request means the list was applied."""
 
-    def __init__(self, plural: str, namespace: str | None, on_listed: _Countdown) -> None:
-        self._plural = plural
-        self._namespace = namespace
+    def __init__(self, lister: Lister, on_listed: _Countdown) -> None:
+        self._lister = lister
         self._on_listed = on_listed
         self._listed = False
-        self._api: CustomObjectsApi | None = None
 
     def __call__(self, **kwargs: Any) -> Any:
         if kwargs.get("watch") and not self._listed:
             self._listed = True
             self._on_listed.tick()
-        if self._api is None:
-            self._api = CustomObjectsApi(new_api_client())
-        if self._namespace is None:
-            return self._api.list_cluster_custom_object(GROUP, VERSION, self._plural, **kwargs)
-        return self._api.list_namespaced_custom_object(
-            GROUP, VERSION, self._namespace, self._plural, **kwargs
-        )
+        return self._lister(**kwargs)
 
 
 class Informers:
     """FlowRuns (grouped by Deployment) and Deployments of the served namespaces."""
 
-    def __init__(self, namespaces: tuple[str, ...]) -> None:
+    def __init__(self, namespaces: tuple[str, ...], api: KflowObjects) -> None:
+        self._api = api
         self.flowruns = ObjectIndex(group_of=deployment_ref, drop_status=("taskRuns", "result"))
         self.deployments = ObjectIndex()
         self._namespaces: tuple[str | None, ...] = namespaces or (None,)
@@ -106,7 +98,7 @@ class Informers:
             for namespace in self._namespaces:
                 watch = ListWatch(
                     f"{plural} in {namespace or 'all namespaces'}",
-                    _Listing(plural, namespace, listed),
+                    _Listing(self._api.lister(plural, namespace), listed),
                     "",
                     functools.partial(apply_change, index),
                     self._closed,

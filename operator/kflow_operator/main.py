@@ -22,15 +22,17 @@ from kflow.resources.deployment import MAX_GRACE_PERIOD_SECONDS
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
-from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
-from kflow_operator.identifiers import ProcessId, host_scope, read_proc_stat
-from kflow_operator.kube import KubeApi
+from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
+from kflow_operator.identifiers import host_scope, is_alive
+from kflow_operator.kubeapi.clients import ThreadClients
+from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.peering import Peering
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
-from kflow_operator.runtime import Runtime
 from kflow_operator.settings import (
     ANNOTATIONS_PREFIX,
     DIFFBASE_KEY,
@@ -233,11 +235,6 @@ def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) 
     settings.networking.request_timeout = 60
 
 
-def _alive(process: ProcessId) -> bool:
-    stat = read_proc_stat(process.pid)
-    return stat is not None and stat.start_ticks == process.start_ticks and stat.state not in "ZX"
-
-
 class _QuietEventHandlers(logging.Filter):
     """Kopf logs every successful handler call; for per-event handlers that is one line per
     watch event of every run. Failures and everything else still get through."""
@@ -263,34 +260,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(_QuietEventHandlers())
     operator_settings = settings_from(args)
-    api = KubeApi()
+    clients = ThreadClients()
+    api = KflowObjects(clients)
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
+            peering = Peering(PEERING_NAME, namespace, clients)
             if not args.external_peering:
                 # Creating it here would race the chart, which owns it (helm install then
                 # fails on "already exists" when this pod starts first).
-                api.ensure_peering(PEERING_NAME, namespace)
-            listed = api.peering_identities(PEERING_NAME, namespace)
-            api.remove_peers(
-                PEERING_NAME, namespace, dead_local_peers(listed, host_scope(), _alive)
-            )
+                peering.ensure()
+            peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:
         launchers["process"] = ProcessLauncher(operator_settings.log_dir)
     namespaces = operator_settings.namespaces
     for launcher in (
-        job_flags.from_arguments(args, namespaces, api.get_flowrun),
-        docker_flags.from_arguments(args, operator_settings.state_dir, namespaces, api.get_flowrun),
+        job_flags.from_arguments(args, namespaces, api.get_flowrun, clients),
+        docker_flags.from_arguments(
+            args, operator_settings.state_dir, namespaces, api.get_flowrun, clients
+        ),
     ):
         if launcher is not None:
             launchers[launcher.type.value] = launcher
     logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
-    runtime = Runtime(settings=operator_settings, api=api, launchers=launchers)
+    context = OperatorContext(settings=operator_settings, api=api, launchers=launchers)
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
     configure(kopf_settings, priority, args.standalone)
-    memo: Any = kopf.Memo(runtime=runtime)
+    memo: Any = kopf.Memo(context=context)
     try:
         asyncio.run(
             kopf.operator(
@@ -303,5 +301,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     finally:
-        runtime.close()
+        context.close()
     return 0

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Body = dict[str, Any]
+from kflow_operator.kubeapi import Body
+
 Grouping = Callable[[Mapping[str, Any]], str | None]
 
 TOMBSTONE_SECONDS = 600.0

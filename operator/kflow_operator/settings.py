@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kflow.resources import GROUP
 
-from kflow_operator.decisions.run import DEFAULT_GRACE_SECONDS
+from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 
 FINALIZER = f"{GROUP}/finalizer"
 ANNOTATIONS_PREFIX = GROUP

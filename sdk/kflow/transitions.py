@@ -80,7 +80,10 @@ class StateLike(Protocol):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class TransitionVerdict:
+    """Whether a run may move from one state to another, and why (a due run's start/wait/skip is
+    the operator's StartVerdict)."""
+
     accepted: bool
     reason: str
 
@@ -88,20 +91,24 @@ class Verdict:
         return self.accepted
 
 
-def check_transition(current: StateLike | None, proposed: StateLike) -> Verdict:
+def check_transition(current: StateLike | None, proposed: StateLike) -> TransitionVerdict:
     """Whether `proposed` may replace `current`, with the reason either way (for logs/Events)."""
     if current is None:
-        return Verdict(True, "first state of the run")
+        return TransitionVerdict(True, "first state of the run")
     cur, new = StateType(current.type), StateType(proposed.type)
     if cur in TERMINAL_STATE_TYPES:
         if cur in _RETRY_FROM and (new, proposed.name) in _RETRY_STATES:
-            return Verdict(True, f"a retry starts a new attempt after {cur.value}")
-        return Verdict(False, f"the run is already {cur.value}; a terminal state is final")
+            return TransitionVerdict(True, f"a retry starts a new attempt after {cur.value}")
+        return TransitionVerdict(
+            False, f"the run is already {cur.value}; a terminal state is final"
+        )
     if cur is S.CANCELLING and new not in _FORWARD[cur]:
-        return Verdict(False, f"the run is being cancelled; {new.value} cannot replace CANCELLING")
+        return TransitionVerdict(
+            False, f"the run is being cancelled; {new.value} cannot replace CANCELLING"
+        )
     if new in _FORWARD[cur]:
-        return Verdict(True, f"{cur.value} → {new.value}")
-    return Verdict(False, f"{cur.value} → {new.value} is not a transition a run makes")
+        return TransitionVerdict(True, f"{cur.value} → {new.value}")
+    return TransitionVerdict(False, f"{cur.value} → {new.value} is not a transition a run makes")
 
 
 def is_accepted(current: StateLike | None, proposed: StateLike) -> bool:

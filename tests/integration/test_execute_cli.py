@@ -3,6 +3,7 @@ resume|logs, and the choice between the cluster and the local history."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -119,6 +120,14 @@ def test_flow_run_ls_inspect_cancel_and_resume(
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith("etl-one"))
     assert row.split()[:4] == ["etl-one", "Running", "etl", "brave-otter"]
+    for output, parse in (("json", json.loads), ("yaml", yaml.safe_load)):
+        printed = kflow("flow-run", "ls", "-o", output, *ns, kubeconfig=kubeconfig, home=home)
+        assert printed.returncode == 0, printed.stderr
+        listing = parse(printed.stdout)
+        assert listing["kind"] == "List"
+        assert [item["metadata"]["name"] for item in listing["items"]] == ["etl-one"]
+        assert listing["items"][0]["status"]["runName"] == "brave-otter"
+        assert "managedFields" not in listing["items"][0]["metadata"]
     summary = kflow("flow-run", "inspect", "etl-one", *ns, kubeconfig=kubeconfig, home=home)
     assert summary.returncode == 0, summary.stderr
     assert "Run name        brave-otter" in summary.stdout
@@ -211,7 +220,7 @@ def test_flow_run_commands_use_the_local_history_without_a_kube_config(home: Pat
     assert "No flow runs in the local history" in listed.stdout
     cancelled = kflow("flow-run", "cancel", "x", kubeconfig=home / "absent", home=home)
     assert cancelled.returncode == 1
-    assert "cancelling needs a cluster" in cancelled.stderr
+    assert "no flow run 'x' in the local history" in cancelled.stderr
 
 
 def test_local_flag_wins_over_a_kube_config(kubeconfig: Path, home: Path) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from kflow_operator.decisions.runs import DEFAULT_ON_TIME_TOLERANCE
+from kflow_operator.decisions.deployment_runs import DEFAULT_ON_TIME_TOLERANCE
 
 from tests.integration.conftest import Cluster, OperatorFactory, wait_until
 from tests.integration.schedules_support import (

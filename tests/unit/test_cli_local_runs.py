@@ -136,7 +136,7 @@ def test_inspect_shows_the_run_its_states_tasks_and_subflows(home: Path) -> None
     ]
     assert "Task runs (3: 2 COMPLETED, 1 FAILED)" in out
     assert "Task run encountered an exception." in out
-    assert "Subflow runs (1)" in out
+    assert "Subflow runs (1: 1 COMPLETED)" in out
     assert "calm-lynx" in out
 
 
@@ -197,7 +197,7 @@ def test_local_listing_never_loads_the_kubernetes_client(home: Path) -> None:
     assert "KUBERNETES False" in result.stdout
 
 
-def test_a_run_whose_process_died_is_marked_as_such(tmp_path: Path) -> None:
+def test_a_run_whose_process_died_is_recorded_crashed(tmp_path: Path) -> None:
     died = textwrap.dedent(
         """
         import os
@@ -217,4 +217,11 @@ def test_a_run_whose_process_died_is_marked_as_such(tmp_path: Path) -> None:
     env["KFLOW_HOME"] = str(tmp_path)
     subprocess.run([sys.executable, "-c", died], env=env, check=True, timeout=60)
     result = kflow(tmp_path, "flow-run", "ls", "--local")
-    assert "RUNNING - process gone" in result.stdout
+    assert result.stdout.splitlines()[1].split()[3] == "CRASHED"
+    inspected = kflow(tmp_path, "flow-run", "inspect", "lost-lemur", "--local").stdout
+    assert "is gone without reporting a final state" in inspected
+    history = inspected.split("State history (2)")[1].split("Task runs")[0]
+    assert [line.split()[2] for line in history.strip().splitlines()[1:]] == [
+        "RUNNING",
+        "CRASHED",
+    ]

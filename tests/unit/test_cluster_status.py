@@ -7,18 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.cluster.status import (
-    INLINE_RESULT_LIMIT,
     RECENT_TASK_RUNS_LIMIT,
-    STATE_HISTORY_LIMIT,
     PendingReport,
-    StateEntry,
     TaskRunEvent,
     TaskRunTally,
     decide_status_patch,
-    encode_result,
-    format_time,
 )
-from kflow.resources import FlowRunStatus
+from kflow.resources import STATE_HISTORY_LIMIT, FlowRunStatus
+from kflow.resources.common import format_timestamp as format_time
+from kflow.resources.status_patch import StateEntry
+from kflow.results import INLINE_RESULT_LIMIT, encode_result
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kflow.cluster.rest import ApiError
-from kflow.cluster.status import PendingReport, StateEntry, TaskRunEvent
+from kflow.cluster.status import PendingReport, TaskRunEvent
 from kflow.cluster.status_writer import StatusWriter
+from kflow.resources.status_patch import StateEntry
 from kflow.states import StateType
 from kflow.transitions import is_accepted
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kflow.states import StateType
+from kflow_operator.decisions.deployment_runs import DeploymentRun
 from kflow_operator.decisions.history import runs_to_delete
-from kflow_operator.decisions.runs import RunView
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def finished(name: str, state: StateType, minute: int | None) -> RunView:
+def finished(name: str, state: StateType, minute: int | None) -> DeploymentRun:
     end = None if minute is None else T0 + timedelta(minutes=minute)
-    return RunView(name, state, state.value.title(), T0, T0, True, end_time=end)
+    return DeploymentRun(name, state, state.value.title(), T0, T0, True, end_time=end)
 
 
 def test_keeps_the_newest_of_each_kind_and_deletes_the_rest_oldest_first() -> None:
@@ -32,8 +32,8 @@ def test_zero_limits_delete_every_finished_run_and_nothing_else() -> None:
     runs = [
         finished("ok", StateType.COMPLETED, 1),
         finished("bad", StateType.FAILED, 2),
-        RunView("running", StateType.RUNNING, "Running", T0, T0, True),
-        RunView("next", StateType.SCHEDULED, "Scheduled", T0, T0, True),
+        DeploymentRun("running", StateType.RUNNING, "Running", T0, T0, True),
+        DeploymentRun("next", StateType.SCHEDULED, "Scheduled", T0, T0, True),
     ]
     assert runs_to_delete(runs, 0, 0) == ["ok", "bad"]
 

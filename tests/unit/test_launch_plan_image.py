@@ -9,7 +9,7 @@ import pytest
 from kflow.resources import DeploymentSpec
 from kflow_operator.decisions.actions import MarkFailed
 from kflow_operator.decisions.launch_plan import plan_launch
-from kflow_operator.decisions.run import RunView
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.infrastructure import LaunchRequest
 
 
@@ -19,8 +19,8 @@ def deployment(**infrastructure: Any) -> DeploymentSpec:
     )
 
 
-def run(spec: dict[str, Any] | None = None) -> RunView:
-    return RunView.from_body(
+def run(spec: dict[str, Any] | None = None) -> SupervisedRun:
+    return SupervisedRun.from_body(
         {
             "metadata": {"namespace": "ns", "name": "r", "uid": "u-1", "resourceVersion": "1"},
             "spec": spec or {"deploymentRef": {"name": "d"}},

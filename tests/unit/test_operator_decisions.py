@@ -27,7 +27,7 @@ from kflow_operator.decisions.actions import (
 from kflow_operator.decisions.cancellation import KILL_CONFIRM_SECONDS, grace_period
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import LINGER_SECONDS, decide
-from kflow_operator.decisions.run import RunView, conditions_patch, state_patch
+from kflow_operator.decisions.supervised_run import SupervisedRun, conditions_patch, state_patch
 from kflow_operator.infrastructure import RUNNING, LaunchRequest, Observation, ObservedPhase
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def run(
     spec: dict[str, Any] | None = None,
     launched: bool = False,
     **status: Any,
-) -> RunView:
+) -> SupervisedRun:
     body_status: dict[str, Any] = dict(status)
     if state is not None:
         body_status["state"] = {"type": state, "name": name or state.title(), "timestamp": ts(-5)}
@@ -57,7 +57,7 @@ def run(
             "pid": "h/b:7@70",
             "attempt": 1,
         }
-    return RunView.from_body(
+    return SupervisedRun.from_body(
         {
             "metadata": {"namespace": "ns", "name": "r", "uid": "u-1", "resourceVersion": "9"},
             "spec": {"deploymentRef": {"name": "d"}, **(spec or {})},
@@ -185,7 +185,7 @@ def test_done_once_finished() -> None:
 # --- cancellation ------------------------------------------------------------------------------
 
 
-def cancelling(**steps: str) -> RunView:
+def cancelling(**steps: str) -> SupervisedRun:
     return run(
         "CANCELLING",
         spec={"cancel": True},

@@ -11,7 +11,7 @@ from kflow.resources import (
     FlowRunSpec,
     FlowRunStatus,
     InfrastructureSpec,
-    Schedule,
+    ScheduleSpec,
     StateRecord,
     append_state_history,
     format_timestamp,
@@ -23,13 +23,13 @@ from pydantic import ValidationError
 
 def test_schedule_needs_exactly_one_kind() -> None:
     with pytest.raises(ValidationError, match="exactly one of `cron` or `interval`"):
-        Schedule()
+        ScheduleSpec()
     with pytest.raises(ValidationError, match="exactly one of `cron` or `interval`"):
-        Schedule(cron="0 9 * * *", interval=60)
+        ScheduleSpec(cron="0 9 * * *", interval=60)
     with pytest.raises(ValidationError, match="`timezone` applies to `cron`"):
-        Schedule(interval=60, timezone="UTC")
+        ScheduleSpec(interval=60, timezone="UTC")
     with pytest.raises(ValidationError, match="`anchorTime` applies to `interval`"):
-        Schedule(cron="0 9 * * *", anchor_time=datetime(2026, 1, 1, tzinfo=UTC))
+        ScheduleSpec(cron="0 9 * * *", anchor_time=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_infrastructure_rules() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from kflow.resources import CatchupPolicy, ConcurrencyPolicy
 from kflow.resources.schedules import EPOCH, CheckedSchedule, check_schedule, parse_cron
-from kflow_operator.decisions import runs
+from kflow_operator.decisions import deployment_runs
 from kflow_operator.decisions.schedules import ScheduleError
 
 LEGEND = "minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-6"
@@ -85,5 +85,5 @@ def test_an_item_lists_every_problem_it_has() -> None:
 
 def test_the_operator_uses_the_resources_enums() -> None:
     """One definition of the run policies: the scheduler passes the spec's values through."""
-    assert runs.ConcurrencyPolicy is ConcurrencyPolicy
-    assert runs.RunPolicy().catchup is CatchupPolicy.LATEST
+    assert deployment_runs.ConcurrencyPolicy is ConcurrencyPolicy
+    assert deployment_runs.RunPolicy().catchup is CatchupPolicy.LATEST

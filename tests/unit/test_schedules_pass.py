@@ -6,15 +6,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from kflow.states import StateType
-from kflow_operator.scheduler import (
+from kflow_operator.scheduling.deployment_pass import _window_start
+from kflow_operator.scheduling.run_bodies import (
     DEPLOYMENT_LABEL,
     SCHEDULED_LABEL,
-    _window_start,
     deployment_label_value,
     is_schedule_run_name,
-    run_view,
     scheduled_run_body,
 )
+from kflow_operator.scheduling.views import deployment_run
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -63,7 +63,7 @@ def test_a_scheduled_run_body_is_labelled_owned_and_named_by_uid_and_time() -> N
 def test_run_view_of_a_run_the_operator_has_not_touched_yet() -> None:
     body = scheduled_run_body(deployment(), NOW)
     body["metadata"]["creationTimestamp"] = "2026-06-01T11:00:00Z"
-    view = run_view(body)
+    view = deployment_run(body)
     assert (view.state_type, view.state_name) == (StateType.SCHEDULED, "Scheduled")
     assert view.from_schedule and view.scheduled_time == NOW and view.is_unstarted
 

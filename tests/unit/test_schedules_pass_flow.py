@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kflow_operator.scheduler import ScheduleApi, run_view, scheduling_pass
+from kflow_operator.scheduling.deployment_pass import scheduling_pass
+from kflow_operator.scheduling.store import ScheduleApi
+from kflow_operator.scheduling.views import deployment_run
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 _versions = itertools.count(1)
@@ -94,7 +96,7 @@ class Store(ScheduleApi):
         return {name: (v.state_type.value, v.state_name) for name, v in self.views().items()}
 
     def views(self) -> dict[str, Any]:
-        return {name: run_view(run) for name, run in sorted(self.runs.items())}
+        return {name: deployment_run(run) for name, run in sorted(self.runs.items())}
 
     def scheduled_times(self) -> list[datetime]:
         return sorted(v.scheduled_time for v in self.views().values() if v.scheduled_time)

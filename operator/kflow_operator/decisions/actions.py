@@ -1,14 +1,19 @@
-"""What the FlowRun supervisor does next: one action per decision, carried out by the handler.
+"""What the FlowRun supervisor does next: one action per decision (decisions.lifecycle, or the
+launch gate), carried out by supervision/supervisor.py, which writes what
+decisions/run_writes.py says.
 
-Every action is idempotent against a fresh read: the handler writes with the resourceVersion
-the decision was made on, and on a conflict re-reads and decides again.
+Every action is idempotent against a fresh read: the supervisor writes with the resourceVersion
+the decision was made on, and when the run moved meanwhile re-reads and decides again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from kflow_operator.decisions.events import Event
 from kflow_operator.infrastructure import Observation
 
 
@@ -95,6 +100,38 @@ class Finish:
     observation: Observation | None
 
 
+# --- what the launch gate (OperatorContext.admission) answers instead of a due run's launch ---
+
+
+@dataclass(frozen=True)
+class HoldForSlot:
+    """Concurrency: the due run waits in SCHEDULED `AwaitingConcurrencySlot`; the Deployment's
+    scheduling pass lets it start, in scheduled order, once a slot is free."""
+
+    message: str
+    body: Mapping[str, Any]
+    """The run as the gate saw it: the state is written at its resourceVersion."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The due run must not start (missed, too late, or Forbid finds no slot): `Late`, then
+    CANCELLED `Skipped`, both with `message`."""
+
+    message: str
+    body: Mapping[str, Any]
+    """The run as the gate saw it: the states are written from its resourceVersion on."""
+
+
+@dataclass(frozen=True)
+class ReplaceOthers:
+    """concurrencyPolicy=Replace: ask `runs` to cancel (spec.cancel) and announce it on each
+    (`events`), then launch."""
+
+    runs: tuple[str, ...]
+    events: tuple[Event, ...] = ()
+
+
 Action = (
     Wait
     | Done
@@ -109,4 +146,7 @@ Action = (
     | MarkCancelled
     | ReportUnkillable
     | Finish
+    | HoldForSlot
+    | Skip
+    | ReplaceOthers
 )

@@ -25,7 +25,11 @@ from kflow_operator.decisions.actions import (
     SendStop,
     Wait,
 )
-from kflow_operator.decisions.run import CANCEL_FAILED, DEFAULT_GRACE_SECONDS, RunView
+from kflow_operator.decisions.supervised_run import (
+    CANCEL_FAILED,
+    DEFAULT_GRACE_SECONDS,
+    SupervisedRun,
+)
 from kflow_operator.infrastructure import Observation
 
 KILL_CONFIRM_SECONDS = 10
@@ -45,7 +49,7 @@ def grace_period(
 
 
 def decide_cancellation(
-    run: RunView, observation: Observation | None, ours: bool, now: datetime
+    run: SupervisedRun, observation: Observation | None, ours: bool, now: datetime
 ) -> Action:
     """For a non-terminal run with spec.cancel set.
 

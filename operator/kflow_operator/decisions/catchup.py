@@ -14,7 +14,7 @@ The rules, applied to a Deployment's due, unstarted runs at one instant `now`:
 3. A paused Deployment starts no scheduled run; due ones are skipped with that reason.
 
 Runs a user started by hand (not from a schedule) are never skipped by these rules.
-Runs the Deployment handler never created (because they fell into downtime beyond the
+Runs the scheduling pass never created (because they fell into downtime beyond the
 runs created ahead) follow the same rules: it creates only the ones `keep` says go on.
 """
 
@@ -24,15 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kflow_operator.decisions.runs import (
+from kflow.resources.common import format_timestamp
+from kflow.resources.deployment import CatchupPolicy
+
+from kflow_operator.decisions.deployment_runs import (
     AWAITING_SLOT_NAME,
     LATE_NAME,
-    Catchup,
+    DeploymentRun,
     RunPolicy,
-    RunView,
     scheduled_order,
 )
-from kflow_operator.decisions.schedules import format_instant
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,11 @@ class Skip:
 
 @dataclass(frozen=True)
 class CatchupPlan:
-    keep: tuple[RunView, ...]  # in scheduled order
+    keep: tuple[DeploymentRun, ...]  # in scheduled order
     skip: tuple[Skip, ...]
 
 
-def plan_catchup(due: Sequence[RunView], policy: RunPolicy, now: datetime) -> CatchupPlan:
+def plan_catchup(due: Sequence[DeploymentRun], policy: RunPolicy, now: datetime) -> CatchupPlan:
     """Split due, unstarted runs into those that may go on to the concurrency check and those
     that end as skipped."""
     ordered = sorted(due, key=scheduled_order)
@@ -70,7 +71,7 @@ def plan_catchup(due: Sequence[RunView], policy: RunPolicy, now: datetime) -> Ca
     )
 
 
-def is_missed(run: RunView, policy: RunPolicy, now: datetime) -> bool:
+def is_missed(run: DeploymentRun, policy: RunPolicy, now: datetime) -> bool:
     return (
         run.from_schedule
         and run.state_name != AWAITING_SLOT_NAME
@@ -78,13 +79,13 @@ def is_missed(run: RunView, policy: RunPolicy, now: datetime) -> bool:
     )
 
 
-def deadline_of(run: RunView, policy: RunPolicy) -> datetime | None:
+def deadline_of(run: DeploymentRun, policy: RunPolicy) -> datetime | None:
     if not run.from_schedule or policy.starting_deadline_seconds is None:
         return None
     return run.due_at + timedelta(seconds=policy.starting_deadline_seconds)
 
 
-def _deadline_or_pause_reason(run: RunView, policy: RunPolicy, now: datetime) -> str | None:
+def _deadline_or_pause_reason(run: DeploymentRun, policy: RunPolicy, now: datetime) -> str | None:
     if not run.from_schedule:
         return None
     if policy.paused:
@@ -93,20 +94,20 @@ def _deadline_or_pause_reason(run: RunView, policy: RunPolicy, now: datetime) ->
     if run.state_name == LATE_NAME or (deadline is not None and now > deadline):
         return (
             f"not started within startingDeadlineSeconds={policy.starting_deadline_seconds} "
-            f"of its scheduled time {format_instant(run.due_at)}"
+            f"of its scheduled time {_due(run)}"
         )
     return None
 
 
 def _catchup_skips(
-    missed: list[RunView], newest_due: RunView, policy: RunPolicy
-) -> list[tuple[RunView, str]]:
+    missed: list[DeploymentRun], newest_due: DeploymentRun, policy: RunPolicy
+) -> list[tuple[DeploymentRun, str]]:
     window = f"missed while no operator was scheduling (due {{}}, catchup={policy.catchup.value})"
-    if policy.catchup is Catchup.NONE:
-        return [(run, window.format(format_instant(run.due_at))) for run in missed]
-    if policy.catchup is Catchup.LATEST:
+    if policy.catchup is CatchupPolicy.NONE:
+        return [(run, window.format(_due(run))) for run in missed]
+    if policy.catchup is CatchupPolicy.LATEST:
         return [
-            (run, window.format(format_instant(run.due_at)) + f"; {newest_due.name} runs instead")
+            (run, window.format(_due(run)) + f"; {newest_due.name} runs instead")
             for run in missed
             if run.name != newest_due.name
         ]
@@ -114,11 +115,16 @@ def _catchup_skips(
     return [
         (
             run,
-            window.format(format_instant(run.due_at))
+            window.format(_due(run))
             + f"; only the latest catchupLimit={policy.catchup_limit} missed runs start",
         )
         for run in too_old
     ]
+
+
+def _due(run: DeploymentRun) -> str:
+    """When the run was due, to the second, as messages quote it."""
+    return format_timestamp(run.due_at, timespec="seconds")
 
 
 def missed_fire_times_to_create(
@@ -130,7 +136,7 @@ def missed_fire_times_to_create(
     them later agree: none past the deadline; `None` creates none, `Latest` the newest unless a
     newer due run already exists, `All` the newest `catchupLimit`.
     """
-    if policy.paused or policy.catchup is Catchup.NONE:
+    if policy.paused or policy.catchup is CatchupPolicy.NONE:
         return ()
     deadline = policy.starting_deadline_seconds
     ordered = sorted(
@@ -140,6 +146,6 @@ def missed_fire_times_to_create(
     )
     if not ordered:
         return ()
-    if policy.catchup is Catchup.LATEST:
+    if policy.catchup is CatchupPolicy.LATEST:
         return () if newer_due_exists else (ordered[-1],)
     return tuple(ordered[-policy.catchup_limit :])

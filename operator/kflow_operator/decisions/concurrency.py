@@ -1,8 +1,9 @@
 """Whether a due run starts now, waits for a slot, is skipped, or replaces running ones.
 
-This is the gate in front of every launch of a Deployment's run. The FlowRun handler calls
-`decide_run` for a SCHEDULED run whose time has come, with all the Deployment's runs, and acts
-on the verdict; the Deployment handler calls `plan_due_runs` for the status it shows.
+This is the gate in front of every launch of a Deployment's run. The launch gate
+(scheduling/admission.py) calls `decide_run` for a SCHEDULED run whose time has come, with all
+the Deployment's runs, and the supervisor acts on the verdict; the scheduling pass
+(scheduling/deployment_pass.py) calls `plan_due_runs` for the runs it holds and releases.
 
 Every operator that evaluates the same runs at the same instant reaches the same verdicts:
 slots go to due runs in scheduled order (scheduled time, then name), so two handlers deciding
@@ -30,16 +31,19 @@ from enum import StrEnum
 from kflow.states import StateType
 
 from kflow_operator.decisions.catchup import deadline_of, plan_catchup
-from kflow_operator.decisions.runs import (
+from kflow_operator.decisions.deployment_runs import (
     AWAITING_SLOT_NAME,
     ConcurrencyPolicy,
+    DeploymentRun,
     RunPolicy,
-    RunView,
     scheduled_order,
 )
 
 
-class Verdict(StrEnum):
+class StartVerdict(StrEnum):
+    """What happens to a due run of a Deployment now (a state transition's acceptance is
+    kflow.transitions.TransitionVerdict)."""
+
     NOT_DUE = "NotDue"  # leave it SCHEDULED; look again at `recheck_at`
     START = "Start"  # launch it (after cancelling `cancel`, for Replace)
     WAIT = "Wait"  # SCHEDULED, name AwaitingConcurrencySlot, with `message`
@@ -49,7 +53,7 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class RunDecision:
     run: str
-    verdict: Verdict
+    verdict: StartVerdict
     message: str = ""
     cancel: tuple[str, ...] = ()
     recheck_at: datetime | None = None
@@ -64,23 +68,25 @@ class DuePlan:
     recheck_at: datetime | None = None
 
 
-def decide_run(name: str, runs: Sequence[RunView], policy: RunPolicy, now: datetime) -> RunDecision:
+def decide_run(
+    name: str, runs: Sequence[DeploymentRun], policy: RunPolicy, now: datetime
+) -> RunDecision:
     """The verdict for one of the Deployment's runs; `runs` includes it and all its siblings."""
     plan = plan_due_runs(runs, policy, now)
     if name in plan.decisions:
         return plan.decisions[name]
     run = next((run for run in runs if run.name == name), None)
     if run is not None and run.is_unstarted:
-        return RunDecision(name, Verdict.NOT_DUE, recheck_at=run.due_at)
-    return RunDecision(name, Verdict.NOT_DUE)
+        return RunDecision(name, StartVerdict.NOT_DUE, recheck_at=run.due_at)
+    return RunDecision(name, StartVerdict.NOT_DUE)
 
 
-def plan_due_runs(runs: Sequence[RunView], policy: RunPolicy, now: datetime) -> DuePlan:
+def plan_due_runs(runs: Sequence[DeploymentRun], policy: RunPolicy, now: datetime) -> DuePlan:
     unstarted = [run for run in runs if run.is_unstarted]
     due = [run for run in unstarted if run.due_at <= now]
     catchup = plan_catchup(due, policy, now)
     decisions = {
-        skip.run: RunDecision(skip.run, Verdict.SKIP, skip.message) for skip in catchup.skip
+        skip.run: RunDecision(skip.run, StartVerdict.SKIP, skip.message) for skip in catchup.skip
     }
 
     active = sorted((run for run in runs if run.is_active), key=scheduled_order)
@@ -97,32 +103,32 @@ def plan_due_runs(runs: Sequence[RunView], policy: RunPolicy, now: datetime) -> 
     recheck_candidates = [run.due_at for run in unstarted if run.due_at > now]
     for run in due:
         deadline = deadline_of(run, policy)
-        if decisions[run.name].verdict is Verdict.WAIT and deadline is not None:
+        if decisions[run.name].verdict is StartVerdict.WAIT and deadline is not None:
             recheck_candidates.append(deadline)
     return DuePlan(decisions, cancel, min(recheck_candidates, default=None))
 
 
 def _allow(
-    candidates: list[RunView], active: list[RunView], policy: RunPolicy
+    candidates: list[DeploymentRun], active: list[DeploymentRun], policy: RunPolicy
 ) -> list[RunDecision]:
     limit = policy.effective_limit
     if limit is None:
-        return [RunDecision(run.name, Verdict.START) for run in candidates]
+        return [RunDecision(run.name, StartVerdict.START) for run in candidates]
     free = max(0, limit - len(active))
     waiting = (
         f"{AWAITING_SLOT_NAME}: concurrencyLimit={limit} runs are active"
         f" ({_names(active)}); starts when a slot frees, in scheduled order"
     )
     return [
-        RunDecision(run.name, Verdict.START)
+        RunDecision(run.name, StartVerdict.START)
         if index < free
-        else RunDecision(run.name, Verdict.WAIT, waiting)
+        else RunDecision(run.name, StartVerdict.WAIT, waiting)
         for index, run in enumerate(candidates)
     ]
 
 
 def _forbid(
-    candidates: list[RunView], active: list[RunView], policy: RunPolicy
+    candidates: list[DeploymentRun], active: list[DeploymentRun], policy: RunPolicy
 ) -> list[RunDecision]:
     limit = policy.effective_limit or 1
     free = max(0, limit - len(active))
@@ -131,12 +137,12 @@ def _forbid(
     decisions = []
     for run in candidates:
         if run.name in starting_names:
-            decisions.append(RunDecision(run.name, Verdict.START))
+            decisions.append(RunDecision(run.name, StartVerdict.START))
         elif active:
             decisions.append(
                 RunDecision(
                     run.name,
-                    Verdict.SKIP,
+                    StartVerdict.SKIP,
                     f"concurrencyPolicy=Forbid: {len(active)} of concurrencyLimit={limit} "
                     f"runs still active ({_names(active)})",
                 )
@@ -145,7 +151,7 @@ def _forbid(
             decisions.append(
                 RunDecision(
                     run.name,
-                    Verdict.SKIP,
+                    StartVerdict.SKIP,
                     f"concurrencyPolicy=Forbid: due together with newer runs "
                     f"({_names(starting)}) that take the concurrencyLimit={limit} slots",
                 )
@@ -154,7 +160,7 @@ def _forbid(
 
 
 def _replace(
-    candidates: list[RunView], active: list[RunView], policy: RunPolicy
+    candidates: list[DeploymentRun], active: list[DeploymentRun], policy: RunPolicy
 ) -> tuple[list[RunDecision], tuple[str, ...]]:
     limit = policy.effective_limit or 1
     starting = candidates[-limit:] if candidates else []
@@ -169,18 +175,18 @@ def _replace(
     decisions = []
     for run in candidates:
         if run.name in starting_names:
-            decisions.append(RunDecision(run.name, Verdict.START, cancel=cancel))
+            decisions.append(RunDecision(run.name, StartVerdict.START, cancel=cancel))
         else:
             decisions.append(
                 RunDecision(
                     run.name,
-                    Verdict.SKIP,
+                    StartVerdict.SKIP,
                     f"concurrencyPolicy=Replace: replaced by newer runs ({_names(starting)})",
                 )
             )
     return decisions, cancel
 
 
-def _names(runs: Sequence[RunView]) -> str:
+def _names(runs: Sequence[DeploymentRun]) -> str:
     shown = ", ".join(run.name for run in runs[:5])
     return shown + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")

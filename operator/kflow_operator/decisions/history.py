@@ -14,10 +14,12 @@ from datetime import datetime
 
 from kflow.states import StateType
 
-from kflow_operator.decisions.runs import RunView
+from kflow_operator.decisions.deployment_runs import DeploymentRun
 
 
-def runs_to_delete(runs: Sequence[RunView], successful_limit: int, failed_limit: int) -> list[str]:
+def runs_to_delete(
+    runs: Sequence[DeploymentRun], successful_limit: int, failed_limit: int
+) -> list[str]:
     """Names of terminal runs beyond the limits, oldest first."""
     successful = [run for run in runs if run.state_type is StateType.COMPLETED]
     failed = [run for run in runs if run.is_terminal and run.state_type is not StateType.COMPLETED]
@@ -25,11 +27,11 @@ def runs_to_delete(runs: Sequence[RunView], successful_limit: int, failed_limit:
     return [run.name for run in sorted(excess, key=_finished_order)]
 
 
-def _beyond_limit(runs: list[RunView], limit: int) -> list[RunView]:
+def _beyond_limit(runs: list[DeploymentRun], limit: int) -> list[DeploymentRun]:
     newest_first = sorted(runs, key=_finished_order, reverse=True)
     return newest_first[max(0, limit) :]
 
 
-def _finished_order(run: RunView) -> tuple[datetime, str]:
+def _finished_order(run: DeploymentRun) -> tuple[datetime, str]:
     finished = run.end_time if run.end_time is not None else run.due_at
     return (finished, run.name)

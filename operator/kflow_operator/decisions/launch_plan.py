@@ -5,7 +5,7 @@ from __future__ import annotations
 from kflow.resources import DeploymentSpec, InfrastructureType
 
 from kflow_operator.decisions.actions import MarkFailed
-from kflow_operator.decisions.run import RunView
+from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.infrastructure import LaunchRequest
 
 RUN_NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
@@ -17,7 +17,7 @@ CONTAINER_TYPES = frozenset({InfrastructureType.DOCKER, InfrastructureType.KUBER
 
 
 def plan_launch(
-    run: RunView,
+    run: SupervisedRun,
     deployment: DeploymentSpec | None,
     deployment_error: str | None = None,
     *,

@@ -27,7 +27,7 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
-from kflow_operator.decisions.run import FINISHED, RunView
+from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
 from kflow_operator.infrastructure import Observation
 
 LINGER_SECONDS = 30
@@ -37,7 +37,9 @@ HELD_SCHEDULED_NAMES = frozenset({"AwaitingConcurrencySlot", "Late"})
 """SCHEDULED runs in these states wait for the Deployment reconciler, never launch on their own."""
 
 
-def decide(run: RunView, observation: Observation | None, ours: bool, now: datetime) -> Action:
+def decide(
+    run: SupervisedRun, observation: Observation | None, ours: bool, now: datetime
+) -> Action:
     """The next step for `run`.
 
     `ours` tells whether its recorded infrastructure is in this operator's scope, and then
@@ -60,7 +62,7 @@ def decide(run: RunView, observation: Observation | None, ours: bool, now: datet
     return Wait()
 
 
-def _before_launch(run: RunView, now: datetime) -> Action:
+def _before_launch(run: SupervisedRun, now: datetime) -> Action:
     state = run.status.state
     if state is not None and state.type is not StateType.SCHEDULED:
         # PENDING or later without an identifier: someone else launched it (or it runs outside
@@ -81,7 +83,7 @@ def _readable(instant: datetime) -> str:
     return format_timestamp(instant).replace(".000000Z", "Z")
 
 
-def _rescheduled_pause(run: RunView, observation: Observation, now: datetime) -> Action:
+def _rescheduled_pause(run: SupervisedRun, observation: Observation, now: datetime) -> Action:
     """The flow paused with reschedule=True and ended its process; resume launches it again."""
     if not observation.gone:
         return Wait()
@@ -99,7 +101,7 @@ def _rescheduled_pause(run: RunView, observation: Observation, now: datetime) ->
 
 
 def _after_the_end(
-    run: RunView, observation: Observation | None, ours: bool, now: datetime
+    run: SupervisedRun, observation: Observation | None, ours: bool, now: datetime
 ) -> Action:
     if run.condition_true(FINISHED):
         return Done()

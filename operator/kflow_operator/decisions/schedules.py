@@ -1,6 +1,6 @@
 """Schedule maths: when a Deployment's schedules fire, and what a scheduled run is called.
 
-Pure functions over aware UTC datetimes; the Deployment handler feeds them the spec and the
+Pure functions over aware UTC datetimes; the scheduling pass feeds them the spec and the
 clock and writes what they return.
 
 Cron expressions are wall-clock times in an IANA time zone. Daylight saving time makes some
@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterError, croniter
+from kflow.resources.common import format_timestamp
 from kflow.resources.schedules import EPOCH as EPOCH
 from kflow.resources.schedules import ScheduleError as ScheduleError
 from kflow.resources.schedules import check_schedule
@@ -69,7 +70,7 @@ class IntervalSchedule:
     def describe(self) -> str:
         text = f"every {_describe_seconds(self.seconds)}"
         if self.anchor != EPOCH:
-            text += f" from {format_instant(self.anchor)}"
+            text += f" from {format_timestamp(self.anchor, timespec='seconds')}"
         return text
 
 
@@ -95,11 +96,6 @@ def parse_schedules(raw: Sequence[Mapping[str, Any]] | None) -> list[Schedule]:
         elif checked.interval is not None:
             schedules.append(IntervalSchedule(checked.interval, checked.anchor))
     return schedules
-
-
-def format_instant(instant: datetime) -> str:
-    """RFC 3339 in UTC with a Z, the form Kubernetes shows for date-time fields."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_instant(text: str) -> datetime:

@@ -27,9 +27,9 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-logger = logging.getLogger(__name__)
+from kflow_operator.kubeapi import Body
 
-Body = dict[str, Any]
+logger = logging.getLogger(__name__)
 
 WATCH_SECONDS = 300
 """How long the API server keeps one watch open; it is then resumed from where it was."""

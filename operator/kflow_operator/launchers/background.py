@@ -1,5 +1,7 @@
 """The machinery the Docker and Job launchers share: who to wake when something they watch
-changes, the daemon threads that do the watching and sweeping, and one API client per thread.
+changes, the daemon threads that do the watching and sweeping, and one client per thread for
+clients that must not be shared (the Docker launcher's; Kubernetes API clients come from
+kubeapi/clients.py).
 
 Launchers are called from the operator's worker threads and run threads of their own, so each
 piece here is thread-safe; none of it knows about Docker or Kubernetes.

@@ -1,6 +1,6 @@
 """The Launcher interface: what the FlowRun lifecycle needs from every kind of infrastructure.
 
-The lifecycle (handlers/flowruns.py over decisions/) drives it; launchers never write the
+The lifecycle (supervision/supervisor.py over decisions/) drives it; launchers never write the
 FlowRun. Methods are blocking and may be slow (Docker, the Kubernetes API); the operator calls
 them from worker threads, never on its event loop. The values a launcher exchanges with the
 lifecycle (`LaunchRequest`, `Launched`, `Observation`) are in infrastructure.py, which

@@ -12,16 +12,13 @@ administrators.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-Body = dict[str, Any]
+from kflow_operator.kubeapi import Body
+from kflow_operator.kubeapi.accounts import AccountsApi
+from kflow_operator.kubeapi.clients import ClientFactory
 
 FLOW_SERVICE_ACCOUNT = "kflow-flow-run"
 """The ServiceAccount (and Role, RoleBinding) every namespace's flows run as by default."""
@@ -46,9 +43,9 @@ no Secrets, no pods, no other resources."""
 class FlowAccounts:
     """Makes sure the flow ServiceAccount, Role and RoleBinding exist in a namespace."""
 
-    def __init__(self, api: Callable[[], client.ApiClient], manage: bool = True) -> None:
+    def __init__(self, api: ClientFactory, manage: bool = True) -> None:
         """`api` gives the calling thread's client; `manage=False` only expects them."""
-        self._api = api
+        self._api = AccountsApi(api)
         self._manage = manage
         self._ready: set[str] = set()
         self._lock = threading.Lock()
@@ -62,31 +59,17 @@ class FlowAccounts:
         known ready costs one read, which notices a namespace deleted and made anew."""
         if not self._manage:
             return
-        core: Any = client.CoreV1Api(self._api())
         with self._lock:
             known = namespace in self._ready
         if known:
-            try:
-                core.read_namespaced_service_account(FLOW_SERVICE_ACCOUNT, namespace)
+            if self._api.service_account_exists(namespace, FLOW_SERVICE_ACCOUNT):
                 return
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-                with self._lock:
-                    self._ready.discard(namespace)
+            with self._lock:
+                self._ready.discard(namespace)
         labels = {LABEL_MANAGED: MANAGED_BY}
         meta = {"name": FLOW_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels}
-        rbac: Any = client.RbacAuthorizationV1Api(self._api())
-        _create_or_keep(
-            lambda: core.create_namespaced_service_account(namespace, {"metadata": meta})
-        )
-        role = {"metadata": meta, "rules": FLOW_ROLE_RULES}
-        try:
-            rbac.create_namespaced_role(namespace, role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            rbac.patch_namespaced_role(FLOW_SERVICE_ACCOUNT, namespace, {"rules": FLOW_ROLE_RULES})
+        self._api.create_service_account(namespace, meta)
+        self._api.apply_role(namespace, {"metadata": meta, "rules": FLOW_ROLE_RULES})
         binding = {
             "metadata": meta,
             "roleRef": {
@@ -98,22 +81,6 @@ class FlowAccounts:
                 {"kind": "ServiceAccount", "name": FLOW_SERVICE_ACCOUNT, "namespace": namespace}
             ],
         }
-        _create_or_keep(lambda: rbac.create_namespaced_role_binding(namespace, binding))
+        self._api.create_role_binding(namespace, binding)
         with self._lock:
             self._ready.add(namespace)
-
-
-def _create_or_keep(create: Callable[[], object]) -> None:
-    try:
-        create()
-    except ApiException as error:
-        if error.status != 409:
-            raise
-
-
-def api_message(error: ApiException) -> str:
-    """The API server's own words for a refusal (its Status message), else the HTTP reason."""
-    try:
-        return str(json.loads(error.body or "").get("message"))
-    except (TypeError, ValueError, AttributeError):
-        return str(error.reason)

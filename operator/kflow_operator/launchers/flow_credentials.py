@@ -47,15 +47,15 @@ from typing import Any
 
 import yaml
 from kflow.resources import parse_timestamp
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
+from kflow_operator.kubeapi import Body
+from kflow_operator.kubeapi.accounts import AccountsApi
+from kflow_operator.kubeapi.clients import ClientFactory
+from kflow_operator.kubeapi.errors import NOT_FOUND, Refused
 from kflow_operator.launchers.base import LaunchError
-from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts, api_message
+from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts
 
 logger = logging.getLogger(__name__)
-
-Body = dict[str, Any]
 
 CONTAINER_DIR = "/var/run/kflow"
 """Where a run's credential files are copied in its container."""
@@ -170,14 +170,14 @@ class FlowCredentials:
 
     def __init__(
         self,
-        api: Callable[[], client.ApiClient],
+        api: ClientFactory,
         accounts: FlowAccounts,
         cluster: Mapping[str, Any],
         directory: Path,
         lifetime: timedelta = DEFAULT_LIFETIME,
     ) -> None:
         """`directory` holds one sub-directory per run; only the operator may list it."""
-        self._api = api
+        self._api = AccountsApi(api)
         self._accounts = accounts
         self._cluster = dict(cluster)
         self._directory = directory
@@ -211,28 +211,23 @@ class FlowCredentials:
             self._write_token(run, namespace, target)
 
     def _write_token(self, run: str, namespace: str, target: Path) -> None:
-        core: Any = client.CoreV1Api(self._api())
-        request = {"spec": {"expirationSeconds": int(self._lifetime.total_seconds())}}
         try:
-            granted = core.create_namespaced_service_account_token(
-                FLOW_SERVICE_ACCOUNT, namespace, request, _preload_content=False
+            status = self._api.request_token(
+                namespace, FLOW_SERVICE_ACCOUNT, int(self._lifetime.total_seconds())
             )
-        except ApiException as error:
-            if error.status == 404:
+        except Refused as error:
+            if error.status == NOT_FOUND:
                 raise LaunchError(
                     f"the ServiceAccount {FLOW_SERVICE_ACCOUNT} does not exist in namespace "
                     f"{namespace!r}: create it with its Role (see `kubectl get role "
                     f"{FLOW_SERVICE_ACCOUNT} -n <a namespace that ran a flow> -o yaml`) or let "
                     "the operator manage them (without --no-flow-service-accounts)"
                 ) from error
-            if error.status == 403:
-                raise LaunchError(
-                    f"the operator may not request tokens of {FLOW_SERVICE_ACCOUNT} in "
-                    f"namespace {namespace!r} ({api_message(error)}); grant it `create` on "
-                    "`serviceaccounts/token` there (the Helm chart does)"
-                ) from error
-            raise
-        status = json.loads(granted.data)["status"]
+            raise LaunchError(
+                f"the operator may not request tokens of {FLOW_SERVICE_ACCOUNT} in "
+                f"namespace {namespace!r} ({error.message}); grant it `create` on "
+                "`serviceaccounts/token` there (the Helm chart does)"
+            ) from error
         issued = datetime.now(UTC)
         expires = parse_timestamp(status["expirationTimestamp"])
         if expires - issued < self._lifetime * 0.9:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, cast
+from typing import Any
 
 from kflow_operator.identifiers import host_scope, own_process_id
 
@@ -28,20 +28,17 @@ RECORD_WAIT_SECONDS = 5.0
 def _recorded_here() -> bool:
     """Whether the FlowRun's status names this process as its infrastructure."""
     # Imported here: only a gate orphaned by its operator pays for the Kubernetes client.
-    from kflow.cluster.kube import new_api_client
-    from kflow.resources import FLOWRUN_PLURAL, GROUP, VERSION
-    from kubernetes.client import CustomObjectsApi
+    from kflow_operator.kubeapi.kflow_objects import KflowObjects
 
-    api = CustomObjectsApi(new_api_client())
+    api = KflowObjects()
     namespace = os.environ["KFLOW_FLOW_RUN_NAMESPACE"]
     name = os.environ["KFLOW_FLOW_RUN_NAME"]
     me = own_process_id().format()
     deadline = time.monotonic() + RECORD_WAIT_SECONDS
     while True:
-        body = cast(
-            dict[str, Any],
-            api.get_namespaced_custom_object(GROUP, VERSION, namespace, FLOWRUN_PLURAL, name),
-        )
+        body = api.get_flowrun(namespace, name)
+        if body is None:
+            raise LookupError(f"FlowRun {namespace}/{name} does not exist")
         status: dict[str, Any] = body.get("status") or {}
         infrastructure: dict[str, Any] = status.get("infrastructure") or {}
         recorded = infrastructure.get("id")

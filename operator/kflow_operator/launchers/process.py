@@ -28,8 +28,10 @@ from kflow_operator.identifiers import (
     InfrastructureId,
     ProcessId,
     host_scope,
+    is_alive,
     process_id_of,
     read_proc_stat,
+    signal_process,
 )
 from kflow_operator.infrastructure import (
     RUNNING,
@@ -204,21 +206,7 @@ class ProcessLauncher(Launcher):
 
     def _signal(self, identifier: InfrastructureId, sig: signal.Signals) -> bool:
         """Signal exactly the recorded process: a pidfd pins it, the start time proves it."""
-        target = ProcessId.parse(identifier.id)
-        try:
-            pidfd = os.pidfd_open(target.pid)
-        except ProcessLookupError:
-            return False
-        try:
-            stat = read_proc_stat(target.pid)
-            if stat is None or stat.start_ticks != target.start_ticks or stat.state in "ZX":
-                return False
-            signal.pidfd_send_signal(pidfd, sig)
-            return True
-        except ProcessLookupError:
-            return False
-        finally:
-            os.close(pidfd)
+        return signal_process(ProcessId.parse(identifier.id), sig)
 
     def stop(self, identifier: InfrastructureId, grace_seconds: int) -> None:
         self._signal(identifier, signal.SIGTERM)
@@ -231,8 +219,7 @@ class ProcessLauncher(Launcher):
 
     def adopt(self, identifier: InfrastructureId, wake: Wake) -> None:
         target = ProcessId.parse(identifier.id)
-        stat = read_proc_stat(target.pid)
-        if stat is None or stat.start_ticks != target.start_ticks or stat.state in "ZX":
+        if not is_alive(target):
             wake()
             return
         self._exits.watch(target.pid, wake)

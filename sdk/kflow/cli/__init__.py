@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
         "kflow.cli.execute:register",
     ),
     Command("deploy", "create or update Deployments from kflow.yaml", "kflow.cli.deploy:register"),
+    Command("history", "reset the local run history", "kflow.cli.history:register"),
 )
 
 
@@ -64,6 +65,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         prog="kflow",
         description="Prefect-style flows, run locally or natively on Kubernetes.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="print kflow's version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True)
     selected = next((arg for arg in argv if not arg.startswith("-")), None)
     for command in COMMANDS:
@@ -73,6 +75,23 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             subparsers.add_parser(command.name, help=command.help)
     name_choices(subparsers)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, with the version looked up only when asked for (not on every command)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("kflow")
+        except PackageNotFoundError:
+            found = "unknown (not installed as a package)"
+        print(f"kflow {found}")
+        parser.exit()
 
 
 def name_choices(subparsers: Any) -> None:

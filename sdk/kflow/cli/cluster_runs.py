@@ -50,38 +50,9 @@ def register_deployment(subparsers: Any) -> None:
 def extend_flow_run(commands: Any, parsers: dict[str, argparse.ArgumentParser]) -> None:
     """Add the cluster side to `kflow flow-run` (kflow.cli.local_runs builds the group)."""
     parsers["ls"].add_argument("--deployment", help="only runs of this Deployment (cluster)")
-    parsers["inspect"].add_argument(
-        "-o",
-        "--output",
-        choices=("yaml", "json"),
-        help="print the whole FlowRun object instead of the summary (cluster)",
-    )
-    for name in ("ls", "inspect"):
-        add_cluster_options(parsers[name])
-        parsers[name].set_defaults(
-            cluster_handler=_cluster_or_local(f"{_COMMANDS}:flow_run_{name}")
-        )
-    for name, help_text in (
-        ("cancel", "cancel a flow run (sets spec.cancel; the operator stops its process)"),
-        ("resume", "resume a paused flow run (sets spec.paused to false)"),
-        ("logs", "print a flow run's output"),
-    ):
-        parser = commands.add_parser(name, help=help_text)
-        parser.add_argument(
-            "id", metavar="FLOW_RUN", help="the FlowRun's name (or a local run's id)"
-        )
-        if name == "logs":
-            parser.add_argument(
-                "-f", "--follow", action="store_true", help="keep printing until the run ends"
-            )
+    for name, parser in parsers.items():
         add_cluster_options(parser)
-        parser.add_argument(
-            "--local", action="store_true", help="use the local run history of this machine"
-        )
-        parser.set_defaults(
-            handler=_cluster_or_local(f"{_COMMANDS}:flow_run_{name}"),
-            local_handler=f"{_COMMANDS}:local_{name}",
-        )
+        parser.set_defaults(cluster_handler=_cluster_or_local(f"{_COMMANDS}:flow_run_{name}"))
 
 
 def _cluster_or_local(reference: str) -> Handler:

@@ -9,7 +9,7 @@ one line each. Applying is server-side apply with field manager `kflow-deploy`, 
 re-deploy updates exactly the fields kflow.yaml sets and leaves the operator's status alone.
 
 A missing kube config or an unreachable API server is one line saying what to set, as for the
-other cluster commands (kflow.cluster.kube.new_api_client).
+other cluster commands (kflow.cluster.kubernetes_client.new_api_client).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
     from kubernetes.client import CustomObjectsApi
     from kubernetes.client.exceptions import ApiException
 
-    from kflow.cluster.kube import KubeConfigError, default_namespace, new_api_client
+    from kflow.cluster.kubernetes_client import KubeConfigError, default_namespace, new_api_client
     from kflow.resources import DEPLOYMENT_PLURAL, GROUP, VERSION
 
     try:

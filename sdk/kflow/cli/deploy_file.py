@@ -41,7 +41,7 @@ from kflow.cli.flow_signature import (
     parameter_problems,
     parameter_schema,
 )
-from kflow.resources import API_VERSION, DEPLOYMENT_KIND, DeploymentSpec, Schedule
+from kflow.resources import API_VERSION, DEPLOYMENT_KIND, DeploymentSpec, ScheduleSpec
 from kflow.resources.schedules import check_schedule
 
 METADATA_KEYS = ("name", "namespace")
@@ -247,7 +247,7 @@ def _check_metadata(entry: Entry, problems: Problems) -> None:
 
 def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     """`schedule: {...}` or `schedules: [...]` → spec.schedules, each item checked by the
-    operator's own validator (kflow.resources.schedules) and the Schedule model."""
+    operator's own validator (kflow.resources.schedules) and the ScheduleSpec model."""
     if "schedule" in raw and "schedules" in raw:
         problems.add("schedule", "give `schedule` (one) or `schedules` (a list), not both")
         return {}
@@ -261,7 +261,7 @@ def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
             )
             return {}
         located = [(f"schedules[{index}]", item) for index, item in enumerate(items)]
-    keys = _keys_of(Schedule)
+    keys = _keys_of(ScheduleSpec)
     result = []
     for where, item in located:
         if not isinstance(item, dict):
@@ -272,7 +272,7 @@ def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
         for error in check_schedule(known, where)[1]:
             if not problems.covers(error.field):  # `crn:` already said why `cron` is missing
                 problems.add(error.field, error.message)
-        _check_model(Schedule, known, where, problems)
+        _check_model(ScheduleSpec, known, where, problems)
         result.append(dict(item))
     return {"schedules": result} if result else {}
 

@@ -24,6 +24,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kflow.cluster.execute import execute
+    from kflow.cluster.flowrun_process import execute
 
     return execute()

@@ -1,10 +1,11 @@
-"""`kflow flow-run ls|inspect` over the local run history (runs started on this machine).
+"""`kflow flow-run ls|inspect|cancel|resume|logs` over the local run history (runs started on
+this machine); `ls` and `inspect` are here, the control commands in kflow.cli.local_control.
 
 The `flow-run` group is built here. The cluster side plugs in through `CLUSTER_EXTENSION`
 ("module:function", called with the group's subparsers action and the parsers made here by
-name): it may add options and subcommands and set `cluster_handler` on a parser. A subcommand
-then runs its `cluster_handler` unless `--local` was given; that handler decides whether the
-cluster is the target and may hand back to `args.local_handler`.
+name): it may add options and set `cluster_handler` on a parser. A subcommand then runs its
+`cluster_handler` unless `--local` was given; that handler decides whether the cluster is the
+target and may hand back to `args.local_handler`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from kflow.cli import Handler, load, name_choices, run_handler
+from kflow.cli.output import FORMATS, render
 
 CLUSTER_EXTENSION: str | None = "kflow.cli.cluster_runs:extend_flow_run"
 
 DEFAULT_LIST_LIMIT = 20
 DEFAULT_TASK_LIMIT = 100
+DEFAULT_GRACE_SECONDS = 30
+_RUN_REFERENCE = (
+    "a local run's id, a unique start of it, or its name; in a cluster, the FlowRun's name"
+)
+_CONTROL = "kflow.cli.local_control"
 
 
 def register_flow_run(subparsers: Any) -> None:
@@ -41,26 +47,65 @@ def register_flow_run(subparsers: Any) -> None:
         default=DEFAULT_LIST_LIMIT,
         help=f"show at most this many runs, 0 for all (default {DEFAULT_LIST_LIMIT})",
     )
+    _add_output_option(ls)
     _add_local_option(ls, flow_run_ls)
 
     inspect = commands.add_parser(
         "inspect", help="show a flow run, its state history, its task runs and subflow runs"
     )
-    inspect.add_argument("id", metavar="ID", help="flow run id, a unique start of it, or its name")
+    inspect.add_argument("id", metavar="FLOW_RUN", help=_RUN_REFERENCE)
     inspect.add_argument(
         "--task-limit",
         type=_non_negative_int,
         default=DEFAULT_TASK_LIMIT,
         help=f"list at most this many task runs, 0 for all (default {DEFAULT_TASK_LIMIT})",
     )
+    _add_output_option(inspect)
     _add_local_option(inspect, flow_run_inspect)
 
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a flow run: CANCELLING, then CANCELLED once its process has stopped "
+        "(on_cancellation hooks run)",
+    )
+    cancel.add_argument("id", metavar="FLOW_RUN", help=_RUN_REFERENCE)
+    cancel.add_argument(
+        "--grace-period",
+        type=_non_negative_int,
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="local runs: how long the process may take to stop after SIGTERM before it is "
+        f"killed (default {DEFAULT_GRACE_SECONDS}); a cluster run's is its FlowRun's",
+    )
+    _add_local_option(cancel, f"{_CONTROL}:flow_run_cancel")
+
+    resume = commands.add_parser("resume", help="resume a paused flow run")
+    resume.add_argument("id", metavar="FLOW_RUN", help=_RUN_REFERENCE)
+    _add_local_option(resume, f"{_CONTROL}:flow_run_resume")
+
+    logs = commands.add_parser("logs", help="print a flow run's log lines")
+    logs.add_argument("id", metavar="FLOW_RUN", help=_RUN_REFERENCE)
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing until the run ends"
+    )
+    _add_local_option(logs, f"{_CONTROL}:flow_run_logs")
+
     if CLUSTER_EXTENSION is not None:
-        load(CLUSTER_EXTENSION)(commands, {"ls": ls, "inspect": inspect})
+        parsers = {"ls": ls, "inspect": inspect, "cancel": cancel, "resume": resume, "logs": logs}
+        load(CLUSTER_EXTENSION)(commands, parsers)
     name_choices(commands)
 
 
-def _add_local_option(parser: argparse.ArgumentParser, local_handler: Handler) -> None:
+def _add_output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=FORMATS,
+        help="print the run(s) as a JSON or YAML document instead of a table",
+    )
+
+
+def _add_local_option(parser: argparse.ArgumentParser, local_handler: Handler | str) -> None:
     parser.add_argument(
         "--local", action="store_true", help="use the local run history of this machine"
     )
@@ -70,8 +115,7 @@ def _add_local_option(parser: argparse.ArgumentParser, local_handler: Handler) -
 def _dispatch(args: argparse.Namespace) -> int:
     cluster_handler: Handler | str | None = getattr(args, "cluster_handler", None)
     if args.local or cluster_handler is None:
-        local_handler: Handler = args.local_handler
-        return local_handler(args)
+        return run_handler(args.local_handler, args)
     return run_handler(cluster_handler, args)
 
 
@@ -91,6 +135,12 @@ def flow_run_ls(args: argparse.Namespace) -> int:
 
     history = History.at()
     runs = history.flow_runs(limit=args.limit or None)
+    if args.output:
+        from kflow.cli.run_documents import flow_run_document
+
+        document = {"items": [flow_run_document(run) for run in runs]}
+        print(render(document, args.output), end="")
+        return 0
     if not runs:
         print(f"No flow runs in the local history ({history.path}).")
         return 0
@@ -100,7 +150,7 @@ def flow_run_ls(args: argparse.Namespace) -> int:
             run.id,
             run.name,
             run.flow_name,
-            _state_label(run.state, run.process_gone),
+            _state_label(run.state),
             _datetime(run.start_time),
             _duration(run.start_time, run.end_time, now, finished=run.end_time is not None),
         ]
@@ -112,16 +162,25 @@ def flow_run_ls(args: argparse.Namespace) -> int:
 
 # -- inspect ----------------------------------------------------------------------------------
 def flow_run_inspect(args: argparse.Namespace) -> int:
+    from kflow.cli.run_documents import state_counts
     from kflow.history.queries import History
 
     history = History.at()
     run = history.flow_run(args.id)
+    states = history.flow_run_states(run.id)
+    task_runs = history.task_runs(run.id)
+    shown = task_runs if not args.task_limit else task_runs[: args.task_limit]
+    subflows = history.subflow_runs(run.id)
+    if args.output:
+        document = _inspect_document(run, states, task_runs, shown, subflows)
+        print(render(document, args.output), end="")
+        return 0
     now = time.time()
     state = run.state
     fields = [
         ("Flow run", f"{run.name} ({run.id})"),
         ("Flow", run.flow_name + (f" (version {run.flow_version})" if run.flow_version else "")),
-        ("State", _state_label(state, run.process_gone)),
+        ("State", _state_label(state)),
         ("Message", (state.message if state else None) or "-"),
         ("Parameters", json.dumps(run.parameters, sort_keys=True)),
         ("Tags", ", ".join(run.tags) or "-"),
@@ -132,12 +191,12 @@ def flow_run_inspect(args: argparse.Namespace) -> int:
         ("Duration", _duration(run.start_time, run.end_time, now, run.end_time is not None)),
         ("Run count", str(run.run_count)),
         ("Process", f"{run.pid} on {run.hostname}"),
+        ("Result", _result_label(run.result)),
     ]
     width = max(len(label) for label, _ in fields)
     for label, value in fields:
         print(f"{label.ljust(width)}  {value}")
 
-    states = history.flow_run_states(run.id)
     print(f"\nState history ({len(states)})")
     if states:
         state_rows = [
@@ -145,16 +204,12 @@ def flow_run_inspect(args: argparse.Namespace) -> int:
         ]
         print(_indent(_table(["TIME", "TYPE", "NAME", "MESSAGE"], state_rows)))
 
-    task_runs = history.task_runs(run.id)
-    by_state = Counter(t.state.type if t.state else "NONE" for t in task_runs)
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(by_state.items()))
-    print(f"\nTask runs ({len(task_runs)}{': ' + summary if summary else ''})")
-    shown = task_runs if not args.task_limit else task_runs[: args.task_limit]
+    print(f"\nTask runs ({_counted(len(task_runs), state_counts([t.state for t in task_runs]))})")
     if shown:
         task_rows = [
             [
                 t.name,
-                _state_label(t.state, False),
+                _state_label(t.state),
                 _datetime(t.start_time, millis=True),
                 _duration(t.start_time, t.end_time, now, t.end_time is not None),
                 str(t.run_count),
@@ -168,26 +223,78 @@ def flow_run_inspect(args: argparse.Namespace) -> int:
     if len(shown) < len(task_runs):
         print(f"  ... {len(task_runs) - len(shown)} more (--task-limit 0 lists all)")
 
-    subflows = history.subflow_runs(run.id)
     if subflows:
-        print(f"\nSubflow runs ({len(subflows)})")
+        print(
+            f"\nSubflow runs ({_counted(len(subflows), state_counts([s.state for s in subflows]))})"
+        )
         sub_rows = [
-            [s.id, s.name, s.flow_name, _state_label(s.state, s.process_gone)] for s in subflows
+            [
+                s.id,
+                s.name,
+                s.flow_name,
+                _state_label(s.state),
+                _datetime(s.start_time, millis=True),
+                _duration(s.start_time, s.end_time, now, s.end_time is not None),
+            ]
+            for s in subflows
         ]
-        print(_indent(_table(["ID", "NAME", "FLOW", "STATE"], sub_rows)))
+        print(_indent(_table(["ID", "NAME", "FLOW", "STATE", "START", "DURATION"], sub_rows)))
     return 0
 
 
+def _inspect_document(
+    run: Any, states: list[Any], task_runs: list[Any], shown: list[Any], subflows: list[Any]
+) -> dict[str, Any]:
+    from kflow.cli.run_documents import (
+        flow_run_document,
+        state_counts,
+        state_document,
+        task_run_document,
+    )
+
+    return {
+        **flow_run_document(run),
+        "stateHistory": [state_document(s) for s in states],
+        "taskRuns": {
+            "total": len(task_runs),
+            "counts": state_counts([t.state for t in task_runs]),
+            "items": [task_run_document(t) for t in shown],
+        },
+        "subflowRuns": {
+            "total": len(subflows),
+            "counts": state_counts([s.state for s in subflows]),
+            "items": [flow_run_document(s) for s in subflows],
+        },
+    }
+
+
 # -- presentation -----------------------------------------------------------------------------
-def _state_label(state: Any, process_gone: bool) -> str:
+def _state_label(state: Any) -> str:
     if state is None:
         return "-"
     label: str = state.type
     if state.name.upper() != state.type:
         label += f" ({state.name})"
-    if process_gone:
-        label += " - process gone"
     return label
+
+
+def _counted(total: int, counts: dict[str, int]) -> str:
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return f"{total}: {summary}" if summary else str(total)
+
+
+def _result_label(result: dict[str, Any] | None) -> str:
+    """`encode_result`'s record as a line: the value, or where it is stored, or why not shown."""
+    if result is None:
+        return "-"
+    if "value" in result:
+        return json.dumps(result["value"], sort_keys=True)
+    if result.get("reference"):
+        return f"{result.get('summary', '')} (stored at {result['reference']})"
+    summary = str(result.get("summary") or "-")
+    if summary == "None":
+        return summary
+    return f"{summary} (not kept: not JSON or over 16 KiB; @flow(persist_result=True) stores it)"
 
 
 def _parent(parent_flow_run_id: str | None, parent_task_run_id: str | None) -> str:

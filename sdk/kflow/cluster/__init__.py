@@ -3,9 +3,10 @@ its spec (cancel, pause), and the `kflow` CLI's view of runs in a cluster.
 
 Nothing here is imported by the plain local SDK path, so `python my_flow.py` never needs a
 cluster or the kubernetes client to be configured. The flow process's own path (`kflow
-execute`: execute, backend, status_writer, control, flowrun_api) never imports the `kubernetes`
-package either — it talks through `rest.py` with credentials from `credentials.py` — because
-that import alone costs about half a CPU-second per run; the CLI commands may use it.
+execute`: flowrun_process, backend, status_writer, control, flowrun_api) never imports the
+`kubernetes` package either — it talks through `rest.py` with credentials from `credentials.py`
+— because that import alone costs about half a CPU-second per run; the CLI commands may use it
+(through kubernetes_client.py).
 
 What the flow process (`kflow execute`) writes — always a merge patch of the status
 subresource carrying the resourceVersion it decided on, re-decided after a 409:

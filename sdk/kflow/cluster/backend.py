@@ -16,21 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
 from kflow.cluster.control import ControlView, FlowRunWatcher, control_view
 from kflow.cluster.flowrun_api import FlowRunApi, retrying
-from kflow.cluster.status import (
-    PendingReport,
-    StateEntry,
-    TaskRunEvent,
-    encode_result,
-    format_time,
-)
+from kflow.cluster.status import PendingReport, TaskRunEvent
 from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
 from kflow.engine.cancellation import cancel_flow_run, crash_flow_run
+from kflow.resources.common import format_timestamp
+from kflow.resources.status_patch import StateEntry
+from kflow.results import encode_result
 from kflow.states import State, StateType
 from kflow.transitions import is_accepted
 
@@ -322,6 +319,6 @@ def pause_status(reschedule: bool, timeout: float | None) -> dict[str, Any]:
     """`status.pause` for a pause starting now."""
     timeout_time = None
     if timeout is not None:
-        timeout_time = format_time(datetime.now(UTC).timestamp() + timeout)
+        timeout_time = format_timestamp(datetime.now(UTC) + timedelta(seconds=timeout))
     # Every field present (None deletes in a merge patch): nothing of an earlier pause lingers.
     return {"reschedule": reschedule, "timeoutTime": timeout_time, "key": None}

@@ -10,19 +10,18 @@ between the two sees the same objects. Changes go through the FlowRun spec only 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import urllib3
-import yaml
 from kubernetes import client
 
 from kflow.cli import Handler
+from kflow.cli.output import render
 from kflow.cluster.credentials import load_credentials
 from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
-from kflow.cluster.kube import (
+from kflow.cluster.kubernetes_client import (
     DEPLOYMENTS,
     FLOWRUNS,
     GROUP,
@@ -44,7 +43,6 @@ from kflow.cluster.presentation import (
     table,
 )
 from kflow.cluster.rest import ApiError, KubeRestClient
-from kflow.pause import resume_flow_run
 from kflow.resources import API_VERSION, FLOWRUN_KIND
 from kflow.states import StateType
 
@@ -172,7 +170,13 @@ def flow_run_ls(args: argparse.Namespace) -> int:
             if ((o.get("spec") or {}).get("deploymentRef") or {}).get("name") == deployment
         ]
     limit = getattr(args, "limit", None) or None
-    rows = [flow_run_row(o, now) for o in by_creation(objects)[:limit]]
+    shown = by_creation(objects)[:limit]
+    output = getattr(args, "output", None)
+    if output:
+        items = [_without_managed_fields(dict(o)) for o in shown]
+        print(render({"apiVersion": "v1", "kind": "List", "items": items}, output), end="")
+        return 0
+    rows = [flow_run_row(o, now) for o in shown]
     if not rows:
         print(f"No flow runs in namespace {target.namespace}.")
         return 0
@@ -182,16 +186,19 @@ def flow_run_ls(args: argparse.Namespace) -> int:
 
 @_guarded
 def flow_run_inspect(args: argparse.Namespace) -> int:
-    obj = _Target(args).flow_run(args.id).get()
-    obj.get("metadata", {}).pop("managedFields", None)
+    obj = _without_managed_fields(_Target(args).flow_run(args.id).get())
     output = getattr(args, "output", None)
-    if output == "yaml":
-        print(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True), end="")
-    elif output == "json":
-        print(json.dumps(obj, indent=2))
+    if output:
+        print(render(obj, output), end="")
     else:
         print(flow_run_details(obj))
     return 0
+
+
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """What kubectl shows: the server's field-ownership bookkeeping left out."""
+    obj["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return obj
 
 
 @_guarded
@@ -230,24 +237,3 @@ def _state_type(obj: dict[str, Any]) -> str | None:
 
 def _name(obj: dict[str, Any]) -> str:
     return str(obj["metadata"]["name"])
-
-
-def local_cancel(args: argparse.Namespace) -> int:
-    return _fail(
-        "cancelling needs a cluster: a local run stops with Ctrl-C in its terminal "
-        "(no kube config found; set KUBECONFIG or pass --context)"
-    )
-
-
-def local_resume(args: argparse.Namespace) -> int:
-    """Resume a run paused in another local process (the local backend's resume flag)."""
-    resume_flow_run(args.id)
-    print(f"Resumed flow run {args.id}")
-    return 0
-
-
-def local_logs(args: argparse.Namespace) -> int:
-    return _fail(
-        "logs are kept by a cluster run's infrastructure; a local run logs to its terminal "
-        "(no kube config found; set KUBECONFIG or pass --context)"
-    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from kflow.resources.common import format_timestamp, parse_timestamp
 
 
 class ParameterSyntaxError(ValueError):
@@ -36,7 +38,7 @@ def age(created: str | None, now: datetime) -> str:
     """kubectl's short age: 42s, 5m, 3h, 2d."""
     if not created:
         return "<unknown>"
-    return _short_duration(now - _parse_time(created))
+    return _short_duration(now - parse_timestamp(created))
 
 
 def scheduled_label(scheduled: str | None, now: datetime) -> str:
@@ -44,15 +46,11 @@ def scheduled_label(scheduled: str | None, now: datetime) -> str:
     (SCHEDULED) read at a glance, past ones keep their time. Empty for runs started at once."""
     if not scheduled:
         return ""
-    due = _parse_time(scheduled)
-    label = due.isoformat(timespec="seconds").replace("+00:00", "Z")
+    due = parse_timestamp(scheduled)
+    label = format_timestamp(due, timespec="seconds")
     if due > now:
         label += f" (in {_short_duration(due - now)})"
     return label
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _short_duration(span: timedelta) -> str:

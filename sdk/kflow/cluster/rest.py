@@ -1,7 +1,7 @@
 """A small client for the few Kubernetes API calls the flow process makes: JSON over HTTPS with
 the standard library, so `kflow execute` never imports the `kubernetes` package (measured on a
-2-CPU node: importing kflow.cluster.execute went from ~0.49 to ~0.27 CPU-s, and a trivial run
-from process start to RUNNING from ~0.59 s to ~0.29 s).
+2-CPU node: importing kflow.cluster.flowrun_process went from ~0.49 to ~0.27 CPU-s, and a
+trivial run from process start to RUNNING from ~0.59 s to ~0.29 s).
 
 One kept-alive connection per thread (the status writer and the watcher each have their own
 thread); a watch gets a connection of its own for its lifetime. A request on a kept-alive

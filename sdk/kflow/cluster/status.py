@@ -1,9 +1,10 @@
 """What the flow process writes into its FlowRun's status, decided without touching the API.
 
-The writer thread re-reads the object on every conflict and calls `decide_status_patch` again,
-so every rule about which state wins lives here, pure and unit-tested: a state the current one
-does not accept (an operator's CANCELLING against the flow's RUNNING or COMPLETED) is dropped,
-never written over it.
+The writer thread re-reads the object on every conflict and calls `decide_status_patch` again.
+Which state wins, and what a state write holds, is kflow.resources.status_patch's job (the same
+builder the operator uses): a state the current one does not accept (an operator's CANCELLING
+against the flow's RUNNING or COMPLETED) is dropped, never written over it. This module adds
+what only the flow process reports: names, the pause, the result and the task-run tally.
 
 Size is bounded by construction: a fixed number of history entries and recent task runs,
 truncated messages and names, and results above a small limit written as a reference. The
@@ -12,86 +13,20 @@ object therefore stays a few tens of KiB whatever the number of task runs.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kflow.resources.common import format_timestamp
+from kflow.resources.common import format_timestamp, truncate
 from kflow.resources.flowrun import HISTORY_MESSAGE_LIMIT as MESSAGE_LIMIT
-from kflow.resources.flowrun import RECENT_TASK_RUNS_LIMIT, STATE_HISTORY_LIMIT, STATE_MESSAGE_LIMIT
-from kflow.resources.flowrun import RESULT_INLINE_LIMIT_BYTES as INLINE_RESULT_LIMIT
+from kflow.resources.flowrun import RECENT_TASK_RUNS_LIMIT, STATE_NAME_LIMIT
+from kflow.resources.status_patch import StateEntry, StatePatch, TransitionRule, build_state_patch
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
-STATE_NAME_LIMIT = 64
 NAME_LIMIT = 253
 ID_LIMIT = 128
-
-
-def format_time(moment: datetime | float) -> str:
-    """RFC 3339 in UTC with a Z; engine timestamps are epoch seconds."""
-    if isinstance(moment, int | float):
-        moment = datetime.fromtimestamp(moment, UTC)
-    elif moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_timestamp(moment)
-
-
-def truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    marker = "… (truncated)"
-    return text[: limit - len(marker)] + marker
-
-
-@dataclass(frozen=True)
-class StateEntry:
-    """One state as it appears in `status.state` and in `status.stateHistory`."""
-
-    type: StateType
-    name: str
-    message: str | None
-    timestamp: datetime
-
-    def to_status(self, message_limit: int = STATE_MESSAGE_LIMIT) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "type": self.type.value,
-            "name": truncate(self.name, STATE_NAME_LIMIT),
-            "timestamp": format_time(self.timestamp),
-        }
-        if self.message:
-            entry["message"] = truncate(self.message, message_limit)
-        return entry
-
-    @classmethod
-    def from_status(cls, raw: Mapping[str, Any]) -> StateEntry:
-        return cls(
-            type=StateType(raw["type"]),
-            name=str(raw.get("name") or raw["type"].title()),
-            message=raw.get("message"),
-            timestamp=parse_time(raw.get("timestamp")),
-        )
-
-
-def parse_time(raw: object) -> datetime:
-    if isinstance(raw, datetime):
-        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    if isinstance(raw, str) and raw:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return datetime.fromtimestamp(0, UTC)
-
-
-def current_state(status: Mapping[str, Any]) -> StateEntry | None:
-    raw = status.get("state")
-    if not isinstance(raw, Mapping) or not raw.get("type"):
-        return None
-    return StateEntry.from_status(raw)
-
-
-TransitionRule = Callable[[StateEntry | None, StateEntry], bool]
-"""Whether `proposed` may replace `current`; kflow.transitions supplies the real one."""
 
 
 @dataclass
@@ -126,53 +61,13 @@ class PendingReport:
             self.task_runs = newer.task_runs
 
 
-@dataclass(frozen=True)
-class StatusDecision:
-    """A status merge patch plus, per proposed state, whether it was accepted."""
-
-    patch: dict[str, Any]
-    accepted: tuple[bool, ...]
-    state: StateEntry | None
-
-
 def decide_status_patch(
     status: Mapping[str, Any], report: PendingReport, accepts: TransitionRule
-) -> StatusDecision:
-    """The merge patch that applies `report` to `status`, given the current object.
-
-    Derived fields follow the accepted states only: `runCount` grows when RUNNING is entered
-    from anything but PAUSED/RUNNING (a resumed pause is the same attempt), `startTime` is the
-    first RUNNING, `endTime` the time of an accepted terminal state.
-    """
-    patch: dict[str, Any] = {}
-    state = current_state(status)
-    history: list[dict[str, Any]] = list(status.get("stateHistory") or [])
-    run_count = int(status.get("runCount") or 0)
-    accepted: list[bool] = []
-    history_changed = False
-    for proposed in report.states:
-        ok = accepts(state, proposed)
-        accepted.append(ok)
-        if not ok:
-            continue
-        previous_type = state.type if state else None
-        if proposed.type is StateType.RUNNING and previous_type not in (
-            StateType.RUNNING,
-            StateType.PAUSED,
-        ):
-            run_count += 1
-            patch["runCount"] = run_count
-            if not status.get("startTime") and "startTime" not in patch:
-                patch["startTime"] = format_time(proposed.timestamp)
-        if proposed.type in TERMINAL_STATE_TYPES:
-            patch["endTime"] = format_time(proposed.timestamp)
-        state = proposed
-        history = append_bounded(history, proposed.to_status(MESSAGE_LIMIT), STATE_HISTORY_LIMIT)
-        history_changed = True
-        # A merge patch merges nested objects: a state without a message must clear the old one.
-        patch["state"] = {"message": None, **proposed.to_status()}
-    if history_changed:
-        patch["stateHistory"] = history
+) -> StatePatch:
+    """The merge patch that applies `report` to `status`, given the current object: its states
+    through kflow.resources.status_patch, then the fields only the flow process reports."""
+    decided = build_state_patch(status, report.states, accepts)
+    patch = dict(decided.patch)
     if report.run_name is not None and report.run_name != status.get("runName"):
         patch["runName"] = truncate(report.run_name, NAME_LIMIT)
     if report.flow_name is not None and report.flow_name != status.get("flowName"):
@@ -183,14 +78,7 @@ def decide_status_patch(
         patch["result"] = report.result
     if report.task_runs is not None:
         patch["taskRuns"] = report.task_runs
-    return StatusDecision(patch=patch, accepted=tuple(accepted), state=state)
-
-
-def append_bounded(
-    items: Sequence[dict[str, Any]], item: dict[str, Any], limit: int
-) -> list[dict[str, Any]]:
-    """Append and keep the newest `limit` entries."""
-    return [*items, item][-limit:]
+    return replace(decided, patch=patch)
 
 
 @dataclass(frozen=True)
@@ -228,9 +116,9 @@ class _TaskRunView:
         if self.run_count is not None:
             entry["runCount"] = self.run_count
         if self.start_time is not None:
-            entry["startTime"] = format_time(self.start_time)
+            entry["startTime"] = format_timestamp(datetime.fromtimestamp(self.start_time, UTC))
         if self.end_time is not None:
-            entry["endTime"] = format_time(self.end_time)
+            entry["endTime"] = format_timestamp(datetime.fromtimestamp(self.end_time, UTC))
         return entry
 
 
@@ -284,25 +172,3 @@ class TaskRunTally:
             "counts": {state.value: count for state, count in self._counts.items()},
             "recent": [view.to_status(key) for key, view in reversed(self._recent.items())],
         }
-
-
-def encode_result(value: Any, reference: Callable[[], str | None]) -> dict[str, Any]:
-    """`status.result`: small JSON inline, anything else as a reference to where it is kept.
-
-    `reference` is only called when the value cannot go inline; it returns the persisted
-    result's location, or None when the result was not persisted. `summary` is always there,
-    so `kubectl get -o yaml` shows something readable either way.
-    """
-    summary = truncate(repr(value), MESSAGE_LIMIT)
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        text = None
-    if value is None:
-        return {"summary": summary}
-    if text is not None and len(text.encode()) <= INLINE_RESULT_LIMIT:
-        return {"value": value, "summary": summary}
-    where = reference()
-    if where:
-        return {"reference": truncate(where, 4096), "summary": summary}
-    return {"summary": summary}

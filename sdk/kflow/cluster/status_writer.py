@@ -26,15 +26,8 @@ from kflow.cluster.flowrun_api import (
     short_error,
 )
 from kflow.cluster.rest import ApiError
-from kflow.cluster.status import (
-    PendingReport,
-    StateEntry,
-    TaskRunEvent,
-    TaskRunTally,
-    TransitionRule,
-    current_state,
-    decide_status_patch,
-)
+from kflow.cluster.status import PendingReport, TaskRunEvent, TaskRunTally, decide_status_patch
+from kflow.resources.status_patch import StateEntry, TransitionRule, current_state
 
 logger = logging.getLogger("kflow.cluster")
 

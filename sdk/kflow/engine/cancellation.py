@@ -31,6 +31,11 @@ def active_run(flow_run_id: str) -> FlowRunContext | None:
     return _active.get(flow_run_id)
 
 
+def active_runs() -> list[FlowRunContext]:
+    """Every flow run of this process now running (one C-level copy: signal-safe)."""
+    return list(_active.values())
+
+
 def _under(ctx: FlowRunContext, flow_run_id: str) -> bool:
     node: FlowRunContext | None = ctx
     while node is not None:

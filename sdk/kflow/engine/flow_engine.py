@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kflow.backend import Backend, DeploymentInfo, FlowRun, TaskRun
 from kflow.backend_selection import get_backend
 from kflow.context import FlowRunContext, flow_run_ctx
-from kflow.engine import cancellation
+from kflow.engine import cancellation, stop_signals
 from kflow.engine.final_state import final_state
 from kflow.engine.hooks import run_hooks
 from kflow.engine.interrupts import (
@@ -28,6 +28,7 @@ from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 from kflow.logging import (
+    RunLogger,
     disable_log_prints,
     enable_log_prints,
     engine_logger,
@@ -121,6 +122,7 @@ class FlowRunExec:
         flow_run.name = flow_run_name or render_run_name(flow, self.params, ctx, self.invalid)
         ctx.logger = flow_run_logger(flow_run.name, flow_run.id, flow.name)
         self.mirror: TaskRun | None = None
+        self.handles_sigterm = False
         if parent is not None:
             index = parent.next_dynamic_key(flow.flow_key)
             self.mirror = TaskRun(
@@ -138,11 +140,13 @@ class FlowRunExec:
             parent.logger.emit_fast(
                 _INFO, "Created subflow run %r for flow %r", flow_run.name, flow.name
             )
+            self.backend.create_flow_run(flow_run)
         else:
-            engine_logger().emit_fast(
+            self.backend.create_flow_run(flow_run)
+            # Carries the run's id, so the run's own log (the local history's) has it too.
+            RunLogger(engine_logger().logger, {"flow_run_id": flow_run.id}).emit_fast(
                 _INFO, "Created flow run %r for flow %r", flow_run.name, flow.name
             )
-        self.backend.create_flow_run(flow_run)
         if not existing:
             self._propose(Pending())
 
@@ -169,6 +173,8 @@ class FlowRunExec:
 
     def _enter(self) -> Any:
         cancellation.register(self.ctx)
+        if self.parent is None:
+            self.handles_sigterm = stop_signals.install()
         if self.flow.log_prints:
             enable_log_prints()
         return flow_run_ctx.set(self.ctx)
@@ -176,6 +182,8 @@ class FlowRunExec:
     def _exit(self, token: Any) -> None:
         flow_run_ctx.reset(token)
         cancellation.unregister(self.ctx)
+        if self.handles_sigterm:
+            stop_signals.uninstall()
         parent = self.parent
         if parent is None or parent.body_thread_id != self.ctx.body_thread_id:
             cancellation.release_thread(self.ctx.body_thread_id)
@@ -337,6 +345,11 @@ class FlowRunExec:
             self.backend.flush()
         return in_force
 
+    def _exit_if_terminated(self) -> None:
+        """A SIGTERM ended this run (stop_signals): end the process as SIGTERM would have."""
+        if self.handles_sigterm and stop_signals.stopped_by_signal(self.flow_run.id):
+            raise SystemExit(stop_signals.EXIT_STATUS)
+
     # -- sync --------------------------------------------------------------------------
     def run_sync(self) -> State[Any]:
         token = self._enter()
@@ -364,6 +377,7 @@ class FlowRunExec:
             final = self._finish(state)
         finally:
             self._exit(token)
+        self._exit_if_terminated()
         if reraise is not None:
             raise reraise
         return final
@@ -440,6 +454,7 @@ class FlowRunExec:
         finally:
             ctx.async_task = None
             self._exit(token)
+        self._exit_if_terminated()
         if reraise is not None:
             raise reraise
         return final

@@ -13,13 +13,14 @@ per batch:
 * at interpreter exit, so nothing reported is lost when a script ends without `flush()`.
 
 A task run created and finished within one batch becomes a single INSERT carrying its final
-state; its state history is kept in full.
+state; its state history is kept in full (kflow.history.rows). Each flow run records the
+process that runs it (host, boot id, PID, start time: kflow.processes), how its result is
+shown (`encode_result`), and its log lines, bounded per run (kflow.history.run_logs).
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import socket
@@ -29,215 +30,32 @@ import time
 import weakref
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from kflow import processes
 from kflow.backend import Backend, FlowRun, TaskRun, kflow_home
 from kflow.exceptions import KflowException
-from kflow.history import schema
+from kflow.history import rows, schema
 from kflow.history.queries import FlowRunNotFound
+from kflow.history.rows import Event, RecordingProcess
+from kflow.history.run_logs import LOG_INSERT, LogAllowance, LogEvent, RunLogHandler, log_row
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 if TYPE_CHECKING:
     from kflow.states import State
 
 logger = logging.getLogger("kflow.history")
+_T = TypeVar("_T")
 
-# Positions of the mutable columns at the end of a flow-run / task-run insert row.
-_MUTABLE = (
-    "start_time",
-    "end_time",
-    "run_count",
-    "state_type",
-    "state_name",
-    "state_message",
-    "state_timestamp",
-)
-_FLOW_RUN_INSERT = (
-    "INSERT INTO flow_runs (id, name, flow_name, flow_version, parameters, tags,"
-    " parent_flow_run_id, parent_task_run_id, created, scheduled_time, hostname, pid, "
-    + ", ".join(_MUTABLE)
-    + ") VALUES ("
-    + ", ".join("?" * (12 + len(_MUTABLE)))
-    + ") ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ("name", "parameters", *_MUTABLE))
-)
-_TASK_RUN_INSERT = (
-    "INSERT OR IGNORE INTO task_runs (id, flow_run_id, name, task_name, task_key, dynamic_key,"
-    " tags, child_flow_run_id, created, "
-    + ", ".join(_MUTABLE)
-    + ") VALUES ("
-    + ", ".join("?" * (9 + len(_MUTABLE)))
-    + ")"
-)
-_FLOW_RUN_UPDATE = (
-    "UPDATE flow_runs SET " + ", ".join(f"{c} = ?" for c in _MUTABLE) + " WHERE id = ?"
-)
-_TASK_RUN_UPDATE = (
-    "UPDATE task_runs SET "
-    + ", ".join(f"{c} = ?" for c in _MUTABLE)
-    + " WHERE flow_run_id = ? AND id = ?"
-)
-_FLOW_STATE_INSERT = (
-    "INSERT INTO flow_run_states (flow_run_id, type, name, message, timestamp)"
-    " VALUES (?, ?, ?, ?, ?)"
-)
-_TASK_STATE_INSERT = (
-    "INSERT INTO task_run_states (flow_run_id, task_run_id, type, name, message, timestamp)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
 
-_FINAL_TYPES = frozenset(t.value for t in TERMINAL_STATE_TYPES)
-# `StateType.X.value` is a Python-level property: a dict lookup costs a tenth of it.
-_TYPE_VALUE = {t: t.value for t in StateType}
 # A buffer this long wakes the writer at once, bounding memory in a flow with very many tasks.
 # Shorter flows are written at their end or every `max_delay` seconds: writing while tasks
 # run makes both threads wait on each other for the GIL at every row.
 EAGER_BATCH = 50_000
 
-# One event: the run, and either its creation time (a float) or a proposed state.
-_Event = tuple[Any, "float | State[Any]"]
-
-
-def _mutable_columns(run: FlowRun | TaskRun, state: State[Any] | None) -> tuple[Any, ...]:
-    start, end = run.start_time, run.end_time
-    if state is None:
-        return (start, end, run.run_count, None, None, None, None)
-    state_type = state.type
-    if start is None and state_type is StateType.RUNNING:
-        start = state.timestamp
-    if end is None and state_type in TERMINAL_STATE_TYPES:
-        end = state.timestamp
-    return (
-        start,
-        end,
-        run.run_count,
-        _TYPE_VALUE[state_type],
-        state.name,
-        state.message,
-        state.timestamp,
-    )
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_jsonable, sort_keys=True)
-
-
-def _parameters_json(parameters: dict[str, Any]) -> str:
-    """Parameters as JSON; a value JSON cannot hold (mixed key types, a cycle) as its repr."""
-    try:
-        return _to_json(parameters)
-    except (TypeError, ValueError):
-        shown: dict[str, Any] = {}
-        for name, value in parameters.items():
-            try:
-                shown[name] = json.loads(_to_json(value))
-            except (TypeError, ValueError):
-                shown[name] = repr(value)
-        return _to_json(shown)
-
-
-def _jsonable(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    isoformat = getattr(value, "isoformat", None)
-    if callable(isoformat):
-        return isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return repr(value)
-
 
 class FlowRunNotResumable(KflowException, ValueError):
     """`resume_flow_run` was given a run that has already ended."""
-
-
-class _Rows:
-    """The SQL rows of one batch of events, one pass over the events."""
-
-    __slots__ = ("inserts", "states", "updates")
-
-    def __init__(self) -> None:
-        self.inserts: list[tuple[Any, ...]] = []
-        self.updates: list[tuple[Any, ...]] = []
-        self.states: list[tuple[Any, ...]] = []
-
-
-def _latest_per_run(events: list[_Event], state_row: Any) -> tuple[dict[str, list[Any]], list[Any]]:
-    """Per run id: [run, creation time or None, last state or None]; and every state's row."""
-    latest: dict[str, list[Any]] = {}
-    states: list[Any] = []
-    for run, payload in events:
-        entry = latest.get(run.id)
-        if entry is None:
-            entry = latest[run.id] = [run, None, None]
-        if payload.__class__ is float:
-            entry[1] = payload
-        else:
-            entry[2] = payload
-            states.append(state_row(run, payload))
-    return latest, states
-
-
-def _flow_state_row(run: FlowRun, s: State[Any]) -> tuple[Any, ...]:
-    return (run.id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
-
-
-def _task_state_row(run: TaskRun, s: State[Any]) -> tuple[Any, ...]:
-    return (run.flow_run_id, run.id, _TYPE_VALUE[s.type], s.name, s.message, s.timestamp)
-
-
-def _flow_rows(events: list[_Event], hostname: str, pid: int) -> _Rows:
-    rows = _Rows()
-    latest, rows.states = _latest_per_run(events, _flow_state_row)
-    for run_id, (run, created, last) in latest.items():
-        columns = _mutable_columns(run, last)
-        if created is not None:
-            rows.inserts.append(
-                (
-                    run_id,
-                    run.name,
-                    run.flow_name,
-                    run.flow_version,
-                    _parameters_json(run.parameters),
-                    _to_json(run.tags),
-                    run.parent_flow_run_id,
-                    run.parent_task_run_id,
-                    created,
-                    run.scheduled_time,
-                    hostname,
-                    pid,
-                    *columns,
-                )
-            )
-        else:
-            rows.updates.append((*columns, run_id))
-    return rows
-
-
-def _task_rows(events: list[_Event]) -> _Rows:
-    rows = _Rows()
-    latest, rows.states = _latest_per_run(events, _task_state_row)
-    for run_id, (task, created, last) in latest.items():
-        columns = _mutable_columns(task, last)
-        if created is not None:
-            rows.inserts.append(
-                (
-                    run_id,
-                    task.flow_run_id,
-                    task.name,
-                    task.task_name,
-                    task.task_key,
-                    task.dynamic_key,
-                    _to_json(task.tags) if task.tags else "[]",
-                    task.child_flow_run_id,
-                    created,
-                    *columns,
-                )
-            )
-        else:
-            rows.updates.append((*columns, task.flow_run_id, run_id))
-    return rows
 
 
 class LocalHistoryBackend(Backend):
@@ -252,19 +70,25 @@ class LocalHistoryBackend(Backend):
         self.path = schema.database_path(home if home is not None else kflow_home())
         self._linger = linger
         self._max_delay = max_delay
-        self._hostname = socket.gethostname()
         self._init_process_state()
         self._closed = False
+        self._log_handler = RunLogHandler(self)
+        logging.getLogger("kflow").addHandler(self._log_handler)
         self_ref = weakref.ref(self)
         atexit.register(_flush_at_exit, self_ref)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(self_ref))
 
     def _init_process_state(self) -> None:
         self._pid = os.getpid()
+        self._process = _recording_process()
         # The hot path is one deque append: atomic, so engine threads never wait on a lock;
         # the writer drains from the other end.
-        self._flow_events: deque[_Event] = deque()
-        self._task_events: deque[_Event] = deque()
+        self._flow_events: deque[Event] = deque()
+        self._task_events: deque[Event] = deque()
+        self._log_events: deque[LogEvent] = deque()
+        self._shown_results: deque[tuple[str, str]] = deque()
+        self._logs_allowed = LogAllowance()
+        self._ended_runs: set[str] = set()
         self._writer_lock = threading.Lock()
         # `_pending`: there is something to write. `_hurry`: write it now, not in max_delay.
         self._pending = threading.Event()
@@ -277,11 +101,16 @@ class LocalHistoryBackend(Backend):
 
     # -- events (engine side) ------------------------------------------------------------
     def create_flow_run(self, flow_run: FlowRun) -> None:
+        self._logs_allowed.open(flow_run.id)
         self._flow_event(flow_run, time.time())
 
     def set_flow_run_state(self, flow_run: FlowRun, state: State[Any]) -> State[Any]:
+        if state.type is StateType.COMPLETED:
+            self._keep_result(flow_run, state.data)
         self._flow_event(flow_run, state)
-        if state.type is StateType.PAUSED:
+        if state.type in TERMINAL_STATE_TYPES:
+            self._ended_runs.add(flow_run.id)
+        elif state.type is StateType.PAUSED:
             # Whoever resumes the run (another process, `kflow flow-run inspect`) must see it.
             self.flush()
         return state
@@ -298,6 +127,33 @@ class LocalHistoryBackend(Backend):
         if not self._pending.is_set() or len(events) == EAGER_BATCH:
             self._wake_writer(hurry=len(events) >= EAGER_BATCH)
         return state
+
+    def record_log(self, flow_run_id: str, record: logging.LogRecord) -> None:
+        """A log record of one of this backend's runs (from its RunLogHandler)."""
+        line = self._logs_allowed.take(flow_run_id)
+        if line is None:
+            return
+        self._log_events.append((flow_run_id, line, record))
+        if not self._pending.is_set():
+            self._wake_writer(hurry=False)
+
+    def _keep_result(self, flow_run: FlowRun, value: Any) -> None:
+        """How `kflow flow-run inspect` shows the result, decided now: the value may change."""
+        from kflow.results import encode_result
+
+        store = self._result_store()
+        key = f"{flow_run.id}/flow"
+
+        def persisted() -> str | None:
+            path = store.stored_at(key)
+            return str(path) if path is not None else None
+
+        try:
+            shown = rows.to_json(encode_result(value, persisted))
+        except Exception as exc:  # a repr or a property of the user's value that raises
+            logger.warning("the result of flow run %s is not shown in the history: %s", key, exc)
+            return
+        self._shown_results.append((flow_run.id, shown))
 
     def _flow_event(self, flow_run: FlowRun, payload: float | State[Any]) -> None:
         self._flow_events.append((flow_run, payload))
@@ -338,7 +194,7 @@ class LocalHistoryBackend(Backend):
                 f"`kflow flow-run ls` lists the runs it knows (set KFLOW_HOME if the run used "
                 f"another directory)."
             )
-        if row[0] in _FINAL_TYPES:
+        if row[0] in rows.FINAL_TYPES:
             raise FlowRunNotResumable(
                 f"flow run {flow_run_id!r} has already ended in state {row[0]}; only a PAUSED "
                 f"(or still running) flow run can be resumed."
@@ -349,10 +205,15 @@ class LocalHistoryBackend(Backend):
     def flush(self) -> None:
         """Write everything reported so far, in one transaction, before returning."""
         self._write_batch()
+        # The engine flushes once a top-level run and its hooks are done: runs that ended by
+        # then log nothing more.
+        ended, self._ended_runs = self._ended_runs, set()
+        self._logs_allowed.close(ended)
 
     def close(self) -> None:
         """Write what is left and stop the writer; never waits for the writer to wake up."""
         self._closed = True
+        logging.getLogger("kflow").removeHandler(self._log_handler)
         self._closing.set()
         self._hurry.set()
         self._pending.set()
@@ -387,10 +248,13 @@ class LocalHistoryBackend(Backend):
         # in the order they were taken (an update never precedes the insert it refers to).
         flow_events = _drain(self._flow_events)
         task_events = _drain(self._task_events)
-        if not flow_events and not task_events:
+        # After the flow events: a result or log line is never written before its run.
+        results = _drain(self._shown_results)
+        log_events = _drain(self._log_events)
+        if not flow_events and not task_events and not results and not log_events:
             return
         try:
-            self._write(flow_events, task_events)
+            self._write(flow_events, task_events, results, log_events)
         except (sqlite3.Error, schema.HistoryDatabaseError) as exc:
             # Said once per distinct problem: a writer retrying every second must not flood
             # the console of a flow that otherwise runs fine.
@@ -417,22 +281,31 @@ class LocalHistoryBackend(Backend):
             self._connection = schema.connect(self.path)
         return self._connection
 
-    def _write(self, flow_events: list[_Event], task_events: list[_Event]) -> None:
-        flow = _flow_rows(flow_events, self._hostname, self._pid)
-        task = _task_rows(task_events)
+    def _write(
+        self,
+        flow_events: list[Event],
+        task_events: list[Event],
+        results: list[tuple[str, str]],
+        log_events: list[LogEvent],
+    ) -> None:
+        flow = rows.flow_rows(flow_events, self._process)
+        task = rows.task_rows(task_events)
+        logs = [log_row(event) for event in log_events]
         connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement, rows in (
-                (_FLOW_RUN_INSERT, flow.inserts),
-                (_FLOW_RUN_UPDATE, flow.updates),
-                (_FLOW_STATE_INSERT, flow.states),
-                (_TASK_RUN_INSERT, task.inserts),
-                (_TASK_RUN_UPDATE, task.updates),
-                (_TASK_STATE_INSERT, task.states),
+            for statement, batch in (
+                (rows.FLOW_RUN_INSERT, flow.inserts),
+                (rows.FLOW_RUN_UPDATE, flow.updates),
+                (rows.FLOW_STATE_INSERT, flow.states),
+                (rows.TASK_RUN_INSERT, task.inserts),
+                (rows.TASK_RUN_UPDATE, task.updates),
+                (rows.TASK_STATE_INSERT, task.states),
+                (rows.FLOW_RESULT_UPDATE, [(shown, run_id) for run_id, shown in results]),
+                (LOG_INSERT, logs),
             ):
-                if rows:
-                    connection.executemany(statement, rows)
+                if batch:
+                    connection.executemany(statement, batch)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -440,13 +313,21 @@ class LocalHistoryBackend(Backend):
             raise
 
 
-def _drain(events: deque[_Event]) -> list[_Event]:
+def _drain(events: deque[_T]) -> list[_T]:
     """Take every event queued so far; appends racing with this land in the next batch.
 
     Only a holder of the write lock drains, so the events counted are there to be taken.
     """
     take = events.popleft
     return [take() for _ in range(len(events))]
+
+
+def _recording_process() -> RecordingProcess:
+    """This process as the history records it (start time and boot id only where /proc is)."""
+    if not processes.proc_available():
+        return RecordingProcess(socket.gethostname(), os.getpid(), None, None)
+    me = processes.own_process_id()
+    return RecordingProcess(socket.gethostname(), me.pid, processes.boot_id(), me.start_ticks)
 
 
 def _flush_at_exit(backend_ref: weakref.ref[LocalHistoryBackend]) -> None:

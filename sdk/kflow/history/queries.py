@@ -1,27 +1,41 @@
-"""Reading the local run history: what `kflow flow-run ls|inspect` and tests look at.
+"""Reading the local run history: what `kflow flow-run ls|inspect|logs` and tests look at.
 
 Reads never create the database: a machine that never ran a flow has an empty history.
+
+A run that is not final while the process that ran it is gone (killed by SIGKILL or the
+out-of-memory killer, or the machine stopped) is recorded CRASHED when a read finds it
+(kflow.history.external_states): the process is identified by PID plus start time and boot id
+(kflow.processes, the process launcher's rule), so a PID reused by another program does not
+keep a dead run RUNNING. Runs recorded before start times were (schema 2) or where /proc is
+missing are looked for by PID alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kflow import processes
 from kflow.backend import kflow_home
 from kflow.exceptions import KflowException
 from kflow.history import schema
+from kflow.history.run_logs import LogLine
 
 
 @dataclass(frozen=True)
-class StateRecord:
+class HistoryState:
+    """A run's state as the local history database stores it (the FlowRun status's is
+    kflow.resources.StateRecord)."""
+
     type: str
     name: str
     message: str | None
@@ -44,7 +58,21 @@ class FlowRunRecord:
     start_time: float | None
     end_time: float | None
     run_count: int
-    state: StateRecord | None
+    state: HistoryState | None
+    boot_id: str | None = None
+    process_start_ticks: int | None = None
+    result: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state is not None and self.state.type in _FINAL
+
+    @property
+    def process(self) -> processes.ProcessId | None:
+        """The recorded process, when it can be told apart from a later one with its PID."""
+        if self.process_start_ticks is None:
+            return None
+        return processes.ProcessId(self.pid, self.process_start_ticks)
 
     @property
     def process_gone(self) -> bool:
@@ -53,8 +81,13 @@ class FlowRunRecord:
         Such a run ended without reporting (killed, or the machine stopped): its last state
         is stale. Only knowable for runs of this host.
         """
-        if self.state is None or self.state.type in _FINAL or self.hostname != _HOSTNAME:
+        if self.final or self.hostname != _HOSTNAME:
             return False
+        process = self.process
+        if process is not None and processes.proc_available():
+            if self.boot_id != processes.boot_id():
+                return True  # the machine restarted since: every process of then is gone
+            return not processes.is_alive(process)
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -62,6 +95,9 @@ class FlowRunRecord:
         except PermissionError:
             return False
         return False
+
+    def with_state(self, state: HistoryState, end_time: float | None) -> FlowRunRecord:
+        return dataclasses.replace(self, state=state, end_time=end_time)
 
 
 @dataclass(frozen=True)
@@ -78,7 +114,7 @@ class TaskRunRecord:
     start_time: float | None
     end_time: float | None
     run_count: int
-    state: StateRecord | None
+    state: HistoryState | None
 
 
 class FlowRunNotFound(KflowException, LookupError):
@@ -94,7 +130,8 @@ _HOSTNAME = socket.gethostname()
 _FLOW_RUN_COLUMNS = (
     "id, name, flow_name, flow_version, parameters, tags, parent_flow_run_id, "
     "parent_task_run_id, created, hostname, pid, start_time, end_time, run_count, "
-    "state_type, state_name, state_message, state_timestamp"
+    "state_type, state_name, state_message, state_timestamp, boot_id, process_start_ticks, "
+    "result"
 )
 _TASK_RUN_COLUMNS = (
     "id, flow_run_id, name, task_name, task_key, dynamic_key, tags, child_flow_run_id, "
@@ -133,23 +170,27 @@ class History:
                 f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs ORDER BY created DESC LIMIT ?",
                 (-1 if limit is None else limit,),
             ).fetchall()
-        return [_flow_run(r) for r in rows]
+            return _settled(db, [_flow_run(r) for r in rows])
 
     def flow_run(self, reference: str) -> FlowRunRecord:
         """The flow run with this id, unique id prefix, or run name."""
         with self._connection() as db:
             rows = [] if db is None else self._matching(db, reference)
-        if not rows:
-            raise FlowRunNotFound(
-                f"no flow run {reference!r} in the local history at {self.path}: give its id "
-                f"(or a unique start of it) or its name as `kflow flow-run ls` shows them."
-            )
-        if len(rows) > 1:
-            shown = ", ".join(f"{r[0]} ({r[1]})" for r in rows[:5])
-            raise AmbiguousFlowRun(
-                f"{reference!r} matches {len(rows)} flow runs ({shown}); give more of the id."
-            )
-        return _flow_run(rows[0])
+            if not rows:
+                raise FlowRunNotFound(
+                    f"no flow run {reference!r} in the local history at {self.path}: give its "
+                    "id (or a unique start of it) or its name as `kflow flow-run ls --local` "
+                    "shows them."
+                )
+            if len(rows) > 1:
+                shown = "\n".join(f"  {r[0]}  {r[1]}" for r in rows[:5])
+                more = "\n  ..." if len(rows) > 5 else ""
+                raise AmbiguousFlowRun(
+                    f"{reference!r} matches {'more than 5' if more else len(rows)} flow runs; "
+                    f"give more of the id:\n{shown}{more}"
+                )
+            assert db is not None
+            return _settled(db, [_flow_run(rows[0])])[0]
 
     @staticmethod
     def _matching(db: sqlite3.Connection, reference: str) -> list[Any]:
@@ -168,7 +209,7 @@ class History:
             f"{select} WHERE name = ? ORDER BY created DESC LIMIT 6", (reference,)
         ).fetchall()
 
-    def flow_run_states(self, flow_run_id: str) -> list[StateRecord]:
+    def flow_run_states(self, flow_run_id: str) -> list[HistoryState]:
         """Every state the flow run went through, oldest first."""
         with self._connection() as db:
             if db is None:
@@ -178,7 +219,7 @@ class History:
                 " WHERE flow_run_id = ? ORDER BY seq",
                 (flow_run_id,),
             ).fetchall()
-        return [StateRecord(*r) for r in rows]
+        return [HistoryState(*r) for r in rows]
 
     def task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
         """The flow run's task runs (subflow mirrors included), in creation order."""
@@ -192,7 +233,7 @@ class History:
             ).fetchall()
         return [_task_run(r) for r in rows]
 
-    def task_run_states(self, flow_run_id: str, task_run_id: str) -> list[StateRecord]:
+    def task_run_states(self, flow_run_id: str, task_run_id: str) -> list[HistoryState]:
         """Every state the task run went through, oldest first."""
         with self._connection() as db:
             if db is None:
@@ -202,7 +243,7 @@ class History:
                 " WHERE flow_run_id = ? AND task_run_id = ? ORDER BY seq",
                 (flow_run_id, task_run_id),
             ).fetchall()
-        return [StateRecord(*r) for r in rows]
+        return [HistoryState(*r) for r in rows]
 
     def subflow_runs(self, flow_run_id: str) -> list[FlowRunRecord]:
         with self._connection() as db:
@@ -213,7 +254,29 @@ class History:
                 " ORDER BY created",
                 (flow_run_id,),
             ).fetchall()
-        return [_flow_run(r) for r in rows]
+            return _settled(db, [_flow_run(r) for r in rows])
+
+    def record_state(self, flow_run_id: str, state: HistoryState, *, seen: str | None) -> bool:
+        """Write a state from outside the run's process, if its state type is still `seen`
+        (kflow.history.external_states); False when it moved on."""
+        from kflow.history.external_states import set_flow_run_state
+
+        with self._connection() as db:
+            if db is None:
+                return False
+            return set_flow_run_state(db, flow_run_id, state, seen=seen)
+
+    def logs(self, flow_run_id: str, after: int = 0) -> list[LogLine]:
+        """The run's kept log lines (kflow.history.run_logs) after line number `after`."""
+        with self._connection() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT line, flow_run_id, task_run_id, level, timestamp, label, message"
+                " FROM flow_run_logs WHERE flow_run_id = ? AND line > ? ORDER BY line",
+                (flow_run_id, after),
+            ).fetchall()
+        return [LogLine(*r) for r in rows]
 
     def count_task_runs(self, flow_run_id: str) -> int:
         with self._connection() as db:
@@ -225,12 +288,36 @@ class History:
         return int(row[0])
 
 
+def _settled(db: sqlite3.Connection, records: list[FlowRunRecord]) -> list[FlowRunRecord]:
+    """The records, each run whose process is gone recorded as ended first.
+
+    Where the history cannot be written (a read-only copy), the end is shown but not kept.
+    """
+    from kflow.history.external_states import gone_process_state, record_gone
+
+    settled = []
+    for record in records:
+        if record.process_gone:
+            try:
+                ended = record_gone(db, record)
+            except sqlite3.Error:
+                ended = record.with_state(gone_process_state(record, time.time()), None)
+            if ended is None:  # its state changed meanwhile: read it again
+                (row,) = db.execute(
+                    f"SELECT {_FLOW_RUN_COLUMNS} FROM flow_runs WHERE id = ?", (record.id,)
+                ).fetchall()
+                ended = _flow_run(row)
+            record = ended
+        settled.append(record)
+    return settled
+
+
 def _state(
     type_: str | None, name: str | None, message: str | None, ts: float | None
-) -> StateRecord | None:
+) -> HistoryState | None:
     if type_ is None or name is None or ts is None:
         return None
-    return StateRecord(type_, name, message, ts)
+    return HistoryState(type_, name, message, ts)
 
 
 def _flow_run(row: Any) -> FlowRunRecord:
@@ -250,6 +337,9 @@ def _flow_run(row: Any) -> FlowRunRecord:
         end_time=row[12],
         run_count=row[13],
         state=_state(*row[14:18]),
+        boot_id=row[18],
+        process_start_ticks=row[19],
+        result=json.loads(row[20]) if row[20] else None,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from kflow.exceptions import KflowException
 
 DATABASE_NAME = "history.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS flow_runs (
     state_type TEXT,
     state_name TEXT,
     state_message TEXT,
-    state_timestamp REAL
+    state_timestamp REAL,
+    boot_id TEXT,
+    process_start_ticks INTEGER,
+    result TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created DESC);
 CREATE INDEX IF NOT EXISTS flow_runs_by_parent ON flow_runs (parent_flow_run_id);
@@ -85,6 +88,19 @@ CREATE TABLE IF NOT EXISTS task_run_states (
     timestamp REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS task_run_states_by_flow_run ON task_run_states (flow_run_id);
+
+-- Keyed by run and line number (counted by the run's process): a run's lines are written, and
+-- read, next to each other, with no second index to keep up.
+CREATE TABLE IF NOT EXISTS flow_run_logs (
+    flow_run_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    task_run_id TEXT,
+    level INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    label TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (flow_run_id, line)
+) WITHOUT ROWID;
 """
 
 
@@ -102,6 +118,15 @@ INSERT INTO task_run_states (flow_run_id, task_run_id, type, name, message, time
     FROM task_run_states_v1 AS s JOIN task_runs_v1 AS t ON t.id = s.task_run_id ORDER BY s.seq;
 DROP TABLE task_runs_v1;
 DROP TABLE task_run_states_v1
+"""
+
+
+# Version 2 had no process start time (a run's process was looked for by PID alone), no
+# result and no log lines; its runs keep NULL there and are read the old way.
+_MIGRATE_2_TO_3 = """
+ALTER TABLE flow_runs ADD COLUMN boot_id TEXT;
+ALTER TABLE flow_runs ADD COLUMN process_start_ticks INTEGER;
+ALTER TABLE flow_runs ADD COLUMN result TEXT
 """
 
 
@@ -177,6 +202,9 @@ def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
         if version == 1:
             _run_script(connection, _MIGRATE_1_TO_2_BEFORE)
+        if version in (1, 2):
+            # Before the schema script: CREATE TABLE IF NOT EXISTS leaves old tables as they are.
+            _run_script(connection, _MIGRATE_2_TO_3)
         if version < SCHEMA_VERSION:
             _run_script(connection, _SCHEMA)
         if version == 1:

@@ -21,7 +21,7 @@ from kflow.resources.deployment import (
     ConcurrencyPolicy,
     DeploymentSpec,
     DeploymentStatus,
-    Schedule,
+    ScheduleSpec,
 )
 from kflow.resources.flowrun import (
     FLOWRUN_KIND,
@@ -41,7 +41,6 @@ from kflow.resources.flowrun import (
     TaskRunCounts,
     TaskRunsStatus,
     TaskRunSummary,
-    append_state_history,
 )
 from kflow.resources.infrastructure import (
     DockerOptions,
@@ -51,6 +50,7 @@ from kflow.resources.infrastructure import (
     JobOptions,
     ProcessOptions,
 )
+from kflow.resources.status_patch import append_state_history
 
 __all__ = [
     "API_VERSION",
@@ -82,7 +82,7 @@ __all__ = [
     "ParentRef",
     "PauseStatus",
     "ProcessOptions",
-    "Schedule",
+    "ScheduleSpec",
     "StateHistoryEntry",
     "StateRecord",
     "TaskRunCounts",

@@ -1,4 +1,4 @@
-"""Pieces shared by both resources: the API group, timestamps, conditions, model config."""
+"""Pieces shared by both resources: API group, timestamps, truncation, conditions, model config."""
 
 from __future__ import annotations
 
@@ -13,10 +13,19 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 
-def format_timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, the way Kubernetes itself writes times."""
-    text = value.astimezone(UTC).isoformat(timespec="microseconds")
-    return text.replace("+00:00", "Z")
+TRUNCATION_MARKER = "… (truncated)"
+
+
+def format_timestamp(
+    value: datetime, *, timespec: Literal["microseconds", "seconds"] = "microseconds"
+) -> str:
+    """RFC 3339 in UTC with a `Z`, the way Kubernetes itself writes times.
+
+    Every time kflow writes into a resource goes through here; `timespec="seconds"` is for
+    times quoted in messages people read. A naive time is taken as UTC, as `parse_timestamp`
+    does.
+    """
+    return _as_utc(value).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -29,6 +38,18 @@ def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Shorten `text` to at most `limit` characters, ending in a marker so a reader knows.
+
+    The CRD bounds every message and name; cutting here keeps a write from being refused.
+    """
+    if len(text) <= limit:
+        return text
+    if limit <= len(TRUNCATION_MARKER):
+        return text[:limit]
+    return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
 
 
 Timestamp = Annotated[

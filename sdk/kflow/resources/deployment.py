@@ -34,7 +34,10 @@ class ConcurrencyPolicy(StrEnum):
     REPLACE = "Replace"
 
 
-class Schedule(SpecModel):
+class ScheduleSpec(SpecModel):
+    """One entry of a Deployment's `spec.schedules`; the operator computes fire times from its
+    parsed form, kflow_operator.decisions.schedules.Schedule."""
+
     cron: Annotated[str, Field(min_length=9, max_length=256)] | None = None
     timezone: (
         Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$")]
@@ -45,7 +48,7 @@ class Schedule(SpecModel):
     active: bool = True
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Schedule:
+    def _one_kind(self) -> ScheduleSpec:
         """The same rules as the CRD's CEL validations."""
         if (self.cron is None) == (self.interval is None):
             raise ValueError("each schedule needs exactly one of `cron` or `interval`")
@@ -61,7 +64,7 @@ class DeploymentSpec(SpecModel):
     description: Annotated[str, Field(max_length=4096)] | None = None
     parameters: dict[str, Any] | None = None
     parameter_schema: dict[str, Any] | None = None
-    schedules: Annotated[list[Schedule], Field(max_length=20)] | None = None
+    schedules: Annotated[list[ScheduleSpec], Field(max_length=20)] | None = None
     paused: bool = False
     catchup: CatchupPolicy = CatchupPolicy.LATEST
     catchup_limit: Annotated[int, Field(ge=1, le=1000)] = 10

@@ -1,12 +1,12 @@
 """The FlowRun resource: one run of a flow.
 
 Its status stays small however long the run is (DESIGN §2): the state history and the list of
-recent task runs are bounded here and in the CRD (maxItems), and messages are truncated.
+recent task runs are bounded here and in the CRD (maxItems), and messages are truncated
+(kflow.resources.status_patch writes states within these limits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
@@ -21,17 +21,11 @@ FLOWRUN_PLURAL = "flowruns"
 
 STATE_HISTORY_LIMIT = 30
 RECENT_TASK_RUNS_LIMIT = 20
+STATE_NAME_LIMIT = 64
 STATE_MESSAGE_LIMIT = 4096
 HISTORY_MESSAGE_LIMIT = 1024
 RESULT_INLINE_LIMIT_BYTES = 16384
 """A result whose JSON is larger than this is stored elsewhere and referenced."""
-
-
-def truncate(text: str, limit: int) -> str:
-    """Shorten `text` to `limit` characters, marking the cut so a reader knows."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
 
 
 class DeploymentRef(SpecModel):
@@ -71,29 +65,16 @@ class StateRecord(StatusModel):
     """The current state: `type` is one of the nine types, `name` e.g. `Late` or `Running`."""
 
     type: StateType
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=STATE_NAME_LIMIT)]
     message: Annotated[str, Field(max_length=STATE_MESSAGE_LIMIT)] | None = None
     timestamp: Timestamp
 
 
 class StateHistoryEntry(StatusModel):
     type: StateType
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=STATE_NAME_LIMIT)]
     message: Annotated[str, Field(max_length=HISTORY_MESSAGE_LIMIT)] | None = None
     timestamp: Timestamp
-
-
-def append_state_history(
-    history: Sequence[StateHistoryEntry], state: StateRecord, limit: int = STATE_HISTORY_LIMIT
-) -> list[StateHistoryEntry]:
-    """The history with `state` appended, oldest entries dropped beyond `limit`."""
-    entry = StateHistoryEntry(
-        type=state.type,
-        name=state.name,
-        message=None if state.message is None else truncate(state.message, HISTORY_MESSAGE_LIMIT),
-        timestamp=state.timestamp,
-    )
-    return [*history, entry][-limit:]
 
 
 class InfrastructureStatus(StatusModel):
@@ -149,7 +130,7 @@ class TaskRunSummary(StatusModel):
     id: Annotated[str, Field(max_length=128)]
     name: Annotated[str, Field(max_length=253)]
     state_type: StateType
-    state_name: Annotated[str, Field(max_length=64)] | None = None
+    state_name: Annotated[str, Field(max_length=STATE_NAME_LIMIT)] | None = None
     message: Annotated[str, Field(max_length=HISTORY_MESSAGE_LIMIT)] | None = None
     run_count: Annotated[int, Field(ge=0)] | None = None
     start_time: Timestamp | None = None

@@ -62,7 +62,7 @@ def probes_access() -> dict[str, Any]:
     attempt (200 allowed, 403 refused), as the flow's own credentials see it."""
     import os
 
-    from kflow.cluster.kube import new_api_client
+    from kflow.cluster.kubernetes_client import new_api_client
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 

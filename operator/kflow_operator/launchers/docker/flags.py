@@ -7,8 +7,9 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from kflow.cluster.kube import in_cluster, kubeconfig_paths, new_api_client
+from kflow.cluster.discovery import in_cluster, kubeconfig_paths
 
+from kflow_operator.kubeapi.clients import ClientFactory, ThreadClients
 from kflow_operator.kubeapi.cluster_identity import cluster_identity
 from kflow_operator.launchers.base import FlowRunReader
 from kflow_operator.launchers.docker.launcher import DockerLauncher
@@ -70,6 +71,7 @@ def from_arguments(
     state_dir: Path,
     namespaces: tuple[str, ...],
     read_flow_run: FlowRunReader,
+    clients: ClientFactory | None = None,
 ) -> DockerLauncher | None:
     """The launcher the command line asks for, or None when Docker is not enabled."""
     if not (args.docker or args.docker_host):
@@ -93,4 +95,5 @@ def from_arguments(
         sweep_seconds=args.docker_sweep_seconds,
         namespaces=namespaces,
     )
-    return DockerLauncher(options, cluster_identity(new_api_client()), read_flow_run)
+    clients = clients or ThreadClients()
+    return DockerLauncher(options, cluster_identity(clients()), read_flow_run, clients)

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 from docker.errors import APIError
-from kflow.cluster.kube import in_cluster, new_api_client
+from kflow.cluster.discovery import in_cluster
 
-from kflow_operator.launchers.background import PerThread
+from kflow_operator.kubeapi.clients import ClientFactory
 from kflow_operator.launchers.base import LaunchError
 from kflow_operator.launchers.docker.options import DockerLauncherOptions
 from kflow_operator.launchers.flow_account import FlowAccounts
@@ -67,7 +67,9 @@ def flatten_kubeconfig(path: Path) -> dict[str, Any]:
     return config
 
 
-def flow_credentials(options: DockerLauncherOptions) -> FlowCredentials | None:
+def flow_credentials(
+    options: DockerLauncherOptions, clients: ClientFactory
+) -> FlowCredentials | None:
     """Who issues the runs' credential files, or None when containers get no Kubernetes access
     (no kubeconfig given and not in a cluster)."""
     source = options.kubeconfig
@@ -82,10 +84,9 @@ def flow_credentials(options: DockerLauncherOptions) -> FlowCredentials | None:
         )
         return None
     state_dir = options.state_dir or (source.parent if source else Path.cwd())
-    api = PerThread(new_api_client)
     return FlowCredentials(
-        api.get,
-        FlowAccounts(api.get, manage=options.manage_service_accounts),
+        clients,
+        FlowAccounts(clients, manage=options.manage_service_accounts),
         cluster,
         state_dir / "docker" / "runs",
         options.token_lifetime,

@@ -27,6 +27,7 @@ from kflow.resources import InfrastructureType
 
 from kflow_operator.identifiers import InfrastructureId
 from kflow_operator.infrastructure import Launched, LaunchRequest, Observation, ObservedPhase
+from kflow_operator.kubeapi.clients import ClientFactory, ThreadClients
 from kflow_operator.launchers.background import PerThread, Wakes, Workers
 from kflow_operator.launchers.base import (
     UNRECORDED_GRACE_SECONDS,
@@ -64,10 +65,12 @@ class DockerLauncher(Launcher):
         options: DockerLauncherOptions,
         cluster_identity: str,
         read_flow_run: FlowRunReader | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         """`cluster_identity` (the kube-system namespace's UID) labels every container, so
         operators of two clusters sharing one engine never sweep each other's containers;
-        `read_flow_run` enables the sweeper."""
+        `read_flow_run` enables the sweeper; `clients` gives the Kubernetes API client that
+        issues the containers' tokens."""
         self._options = options
         self._cluster = cluster_identity
         self._read_flow_run = read_flow_run
@@ -83,7 +86,7 @@ class DockerLauncher(Launcher):
                 "DOCKER_HOST (or the operator's --docker-host) at a running one"
             ) from error
         self._scope = docker_scope(self._api_url, daemon_id)
-        self._credentials = flow_credentials(options)
+        self._credentials = flow_credentials(options, clients or ThreadClients())
         if self._credentials is not None:
             self._credentials.delivered = self._deliver_by_name
         self._run_names: dict[str, str] = {}

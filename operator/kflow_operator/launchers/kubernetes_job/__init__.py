@@ -3,7 +3,7 @@
 - names.py: what the Job, its labels and its identifier are called;
 - manifest.py: the Job built for an attempt (pure);
 - observe.py: what a Job and its pods say about the run, and which Jobs to sweep (pure);
-- job_api.py: the calls to the Kubernetes API, and what their 404s and 409s mean;
-- launcher.py: the Launcher, its watches and its sweeper (the effects);
+- launcher.py: the Launcher, its watches and its sweeper (the effects), calling the API
+  through kubeapi/jobs.py;
 - options.py and flags.py: its settings, and the operator's command line that sets them.
 """

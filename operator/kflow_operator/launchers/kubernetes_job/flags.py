@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from kubernetes.client.exceptions import ApiException
-
+from kflow_operator.kubeapi.clients import ClientFactory
+from kflow_operator.kubeapi.errors import Refused
 from kflow_operator.launchers.base import FlowRunReader
-from kflow_operator.launchers.flow_account import api_message
 from kflow_operator.launchers.kubernetes_job.launcher import KubernetesJobLauncher
 from kflow_operator.launchers.kubernetes_job.options import JobLauncherOptions
 
@@ -42,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_arguments(
-    args: argparse.Namespace, namespaces: tuple[str, ...], read_flow_run: FlowRunReader
+    args: argparse.Namespace,
+    namespaces: tuple[str, ...],
+    read_flow_run: FlowRunReader,
+    clients: ClientFactory | None = None,
 ) -> KubernetesJobLauncher | None:
     if args.no_kubernetes_jobs:
         return None
@@ -52,14 +54,12 @@ def from_arguments(
         manage_service_accounts=not args.no_flow_service_accounts,
     )
     try:
-        return KubernetesJobLauncher(options, read_flow_run)
-    except ApiException as error:
-        if error.status != 403:
-            raise
+        return KubernetesJobLauncher(options, read_flow_run, clients)
+    except Refused as error:  # 403: cluster_identity may not read kube-system
         logger.error(
             "Kubernetes Job launcher disabled: the operator may not read the kube-system "
             "namespace (the cluster's identity): %s; grant `get` on namespaces (the Helm chart "
             "does) to run kubernetes-job infrastructure",
-            api_message(error),
+            error.message,
         )
         return None

@@ -26,13 +26,15 @@ from kflow.resources import FLOWRUN_KIND, InfrastructureType
 
 from kflow_operator.identifiers import InfrastructureId
 from kflow_operator.infrastructure import Launched, LaunchRequest, Observation
-from kflow_operator.kube import Body
+from kflow_operator.kubeapi import Body
+from kflow_operator.kubeapi.clients import ClientFactory
 from kflow_operator.kubeapi.cluster_identity import cluster_identity
+from kflow_operator.kubeapi.errors import Refused
+from kflow_operator.kubeapi.jobs import JobsApi
 from kflow_operator.kubeapi.list_watch import Change, ListWatch
 from kflow_operator.launchers.background import Wakes, Workers
-from kflow_operator.launchers.base import FlowRunReader, Launcher, Wake
+from kflow_operator.launchers.base import FlowRunReader, Launcher, LaunchError, Wake
 from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts
-from kflow_operator.launchers.kubernetes_job.job_api import JobApi
 from kflow_operator.launchers.kubernetes_job.manifest import job_manifest
 from kflow_operator.launchers.kubernetes_job.names import (
     JOB_UID_LABEL,
@@ -57,13 +59,16 @@ class KubernetesJobLauncher(Launcher):
     type = InfrastructureType.KUBERNETES_JOB
 
     def __init__(
-        self, options: JobLauncherOptions, read_flow_run: FlowRunReader | None = None
+        self,
+        options: JobLauncherOptions,
+        read_flow_run: FlowRunReader | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         self._options = options
         self._read_flow_run = read_flow_run
-        self._jobs = JobApi()
-        self._scope = cluster_identity(self._jobs.client())
-        self.accounts = FlowAccounts(self._jobs.client, manage=options.manage_service_accounts)
+        self._jobs = JobsApi(clients)
+        self._scope = cluster_identity(self._jobs.clients())
+        self.accounts = FlowAccounts(self._jobs.clients, manage=options.manage_service_accounts)
         self._lock = threading.Lock()
         self._wakes = Wakes()
         self._deleted_pods: dict[str, dict[str, Body]] = {}
@@ -98,7 +103,13 @@ class KubernetesJobLauncher(Launcher):
         if account is not None:
             self.accounts.ensure(request.namespace)
         manifest = job_manifest(request, account)
-        uid = self._jobs.create_job(request.namespace, manifest)
+        try:
+            uid = self._jobs.create_job(request.namespace, manifest)
+        except Refused as error:
+            raise LaunchError(
+                f"Kubernetes refused the Job for this run: {error.message}; "
+                "check spec.infrastructure (image, job.podTemplatePatch)"
+            ) from error
         ident = format_job_id(request.namespace, manifest["metadata"]["name"], uid)
         return Launched(InfrastructureId(self.type.value, self._scope, ident))
 
@@ -115,7 +126,7 @@ class KubernetesJobLauncher(Launcher):
         job_id = JobId.parse(identifier.id)
         job = self._jobs.read_job(job_id)
         uid = job_id.uid or ((job or {}).get("metadata") or {}).get("uid")
-        pods = self._jobs.pods_of(job_id.namespace, uid) if uid else []
+        pods = self._pods_of(job_id.namespace, uid) if uid else []
         with self._lock:
             remembered = list(self._deleted_pods.get(uid or "", {}).values())
             stopping = (uid or "") in self._stopping
@@ -147,11 +158,14 @@ class KubernetesJobLauncher(Launcher):
             self._deleted_pods.pop(key, None)
             self._stopping.discard(key)
         if job_id.uid and any(
-            pod_left_running(pod) for pod in self._jobs.pods_of(job_id.namespace, job_id.uid)
+            pod_left_running(pod) for pod in self._pods_of(job_id.namespace, job_id.uid)
         ):
             # Finished with, yet a pod is still there and not done (stuck pulling its image,
             # say): no leftovers. Finished pods stay for their logs, until the FlowRun goes.
             self._jobs.delete_job(job_id, propagation="Background", grace=0)
+
+    def _pods_of(self, namespace: str, job_uid: str) -> list[Body]:
+        return self._jobs.pods(namespace, f"{JOB_UID_LABEL}={job_uid}")
 
     def _on_change(self, kind: str, change: Change) -> None:
         """Wake the run a Job or pod belongs to; keep the last state of its deleted pods."""
@@ -177,7 +191,7 @@ class KubernetesJobLauncher(Launcher):
             self._stopping.add(job_id.uid or job_id.name)
         mark = {"metadata": {"annotations": {STOP_ANNOTATION: datetime.now(UTC).isoformat()}}}
         self._jobs.mark_job(job_id, mark)
-        for pod in self._jobs.pods_of(job_id.namespace, job_id.uid or "") if job_id.uid else []:
+        for pod in self._pods_of(job_id.namespace, job_id.uid or "") if job_id.uid else []:
             self._jobs.mark_and_delete_pod(
                 job_id.namespace, pod["metadata"]["name"], mark, grace_seconds
             )
@@ -188,7 +202,7 @@ class KubernetesJobLauncher(Launcher):
         job_id = JobId.parse(identifier.id)
         with self._lock:
             self._stopping.add(job_id.uid or job_id.name)
-        for pod in self._jobs.pods_of(job_id.namespace, job_id.uid) if job_id.uid else []:
+        for pod in self._pods_of(job_id.namespace, job_id.uid) if job_id.uid else []:
             self._jobs.delete_pod(job_id.namespace, pod["metadata"]["name"], grace=0)
         self._jobs.delete_job(job_id, propagation="Foreground", grace=0)
 
@@ -199,7 +213,7 @@ class KubernetesJobLauncher(Launcher):
         assert self._read_flow_run is not None
         removed = []
         for namespace in self._options.namespaces or (None,):
-            for job in self._jobs.own_jobs(namespace):
+            for job in self._jobs.jobs(namespace, OWN_SELECTOR):
                 meta = job["metadata"]
                 owner = next(
                     (o for o in meta.get("ownerReferences") or [] if o.get("kind") == FLOWRUN_KIND),

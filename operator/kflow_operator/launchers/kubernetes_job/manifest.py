@@ -15,7 +15,7 @@ from kflow.resources import API_VERSION, FLOWRUN_KIND
 
 from kflow_operator.decisions.launch_plan import RUN_NAME_ENV, RUN_NAMESPACE_ENV, RUN_UID_ENV
 from kflow_operator.infrastructure import LaunchRequest
-from kflow_operator.kube import Body
+from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import DEFAULT_COMMAND, LaunchError
 from kflow_operator.launchers.kubernetes_job.names import FLOW_CONTAINER, job_name, run_labels
 

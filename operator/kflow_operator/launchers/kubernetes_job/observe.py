@@ -21,7 +21,7 @@ from kflow_operator.infrastructure import (
     ObservedPhase,
     signal_of_exit_code,
 )
-from kflow_operator.kube import Body
+from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import UNRECORDED_GRACE_SECONDS
 from kflow_operator.launchers.kubernetes_job.names import FLOW_CONTAINER, STOP_ANNOTATION
 

@@ -1,6 +1,6 @@
-"""What the scheduling decisions know about a FlowRun and about its Deployment's run policy.
+"""What the scheduling decisions know about a Deployment's FlowRuns and its run policy.
 
-Plain values built by the handlers from the resources, so that catch-up, concurrency and
+Plain values built from the resources by scheduling/views.py, so that catch-up, concurrency and
 history decisions are functions of data and can be tested without an API server.
 """
 
@@ -28,12 +28,12 @@ ACTIVE_STATE_TYPES = frozenset(
 DEFAULT_ON_TIME_TOLERANCE = timedelta(seconds=5)
 
 
-Catchup = CatchupPolicy
-"""The Deployment's `catchup` policy, under the name the catch-up decisions use."""
-
-
 @dataclass(frozen=True)
-class RunView:
+class DeploymentRun:
+    """One of a Deployment's FlowRuns as catch-up, concurrency and history limits see it: its
+    name, state and times, nothing else (scheduling/views.py builds it from the object). The
+    supervisor's fuller view of the one run it handles is supervised_run.SupervisedRun."""
+
     name: str
     state_type: StateType
     state_name: str
@@ -61,7 +61,7 @@ class RunView:
         return self.state_type in TERMINAL_STATE_TYPES
 
 
-def scheduled_order(run: RunView) -> tuple[datetime, str]:
+def scheduled_order(run: DeploymentRun) -> tuple[datetime, str]:
     """The order in which due runs start: scheduled time first, name to break ties."""
     return (run.due_at, run.name)
 

@@ -1,4 +1,4 @@
-"""A FlowRun as the operator's decisions see it: parsed once, immutable, no API types."""
+"""A FlowRun as its supervisor's decisions see it: parsed once, immutable, no API types."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ from kflow.resources import (
     ConditionStatus,
     FlowRunSpec,
     FlowRunStatus,
-    StateRecord,
-    append_state_history,
 )
-from kflow.resources.common import format_timestamp
+from kflow.resources.status_patch import StateEntry, patch_to_state
 from kflow.states import TERMINAL_STATE_TYPES, StateType
-from kflow.transitions import check_transition
 
 from kflow_operator.identifiers import InfrastructureId
 
@@ -33,7 +30,10 @@ DEFAULT_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
-class RunView:
+class SupervisedRun:
+    """The FlowRun a supervisor handles, whole: metadata, parsed spec and status. A sibling run
+    as the scheduling decisions compare it is the slimmer deployment_runs.DeploymentRun."""
+
     namespace: str
     name: str
     uid: str
@@ -44,7 +44,7 @@ class RunView:
     status: FlowRunStatus
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> RunView:
+    def from_body(cls, body: Mapping[str, Any]) -> SupervisedRun:
         meta = body["metadata"]
         return cls(
             namespace=meta["namespace"],
@@ -93,32 +93,17 @@ class RunView:
 
 
 def state_patch(
-    run: RunView, state_type: StateType, name: str, message: str | None, now: datetime
+    run: SupervisedRun, state_type: StateType, name: str, message: str | None, now: datetime
 ) -> dict[str, Any] | None:
-    """The status merge patch that moves `run` to a new state; None when kflow.transitions
-    refuses it from the current one (then the caller re-reads and decides again)."""
-    proposed = StateRecord(
-        type=state_type,
-        name=name,
-        message=None if message is None else message[:4096],
-        timestamp=now,
-    )
-    if not check_transition(run.status.state, proposed):
-        return None
-    history = append_state_history(run.status.state_history or [], proposed)
-    patch: dict[str, Any] = {
-        "state": proposed.model_dump(mode="json", by_alias=True, exclude_none=True),
-        "stateHistory": [
-            entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in history
-        ],
-    }
-    if state_type in TERMINAL_STATE_TYPES:
-        patch["endTime"] = format_timestamp(now)
-    return patch
+    """The status merge patch that moves `run` to a new state (kflow.resources.status_patch,
+    the builder the flow process uses too); None when kflow.transitions refuses it from the
+    current one (then the caller re-reads and decides again)."""
+    status = run.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return patch_to_state(status, StateEntry(state_type, name, message, now))
 
 
 def conditions_patch(
-    run: RunView, kind: str, status: bool, reason: str, message: str, now: datetime
+    run: SupervisedRun, kind: str, status: bool, reason: str, message: str, now: datetime
 ) -> list[dict[str, Any]]:
     """`status.conditions` with one condition set; its transition time moves only when its
     status does (the Kubernetes convention)."""

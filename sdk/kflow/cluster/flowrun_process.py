@@ -40,10 +40,11 @@ from kflow.cluster.run_spec import (
     deployment_name,
     resolve_run_spec,
 )
-from kflow.cluster.status import StateEntry, current_state, parse_time
 from kflow.engine.flow_calls import run_flow
 from kflow.flows import Flow
 from kflow.logging import ConsoleFormatter, ConsoleHandler, setup_logging
+from kflow.resources.common import parse_timestamp
+from kflow.resources.status_patch import StateEntry, current_state
 from kflow.states import TERMINAL_STATE_TYPES, State, StateType
 
 NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
@@ -146,7 +147,7 @@ def _run(api: FlowRunApi, flow_run: dict[str, Any], backend: FlowRunBackend) -> 
             flow_run_name=status.get("runName") or run_spec.get("runName"),
             backend=backend,
             tags=list(run_spec.get("tags") or []),
-            scheduled_time=parse_time(scheduled).timestamp() if scheduled else None,
+            scheduled_time=parse_timestamp(scheduled).timestamp() if scheduled else None,
             existing=True,
             deployment=deployment_info(deployment),
         )

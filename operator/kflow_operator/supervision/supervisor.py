@@ -1,0 +1,379 @@
+"""The supervisor of one FlowRun, run as a Kopf daemon by handlers/flowruns.py.
+
+It loops: read the freshest body it has, observe the run's infrastructure (when in this
+operator's scope), ask decisions.lifecycle what to do, do it, sleep until woken (a watch event,
+the infrastructure ending) or until the decision's deadline. All blocking work (launchers, the
+Kubernetes client) runs in worker threads; the event loop only waits.
+
+Carrying out an action is its effect (launch, stop, kill) and then what decisions/run_writes.py
+says it writes and announces. Writes carry the resourceVersion the decision was made on. A run
+that moved meanwhile (the flow process, a user, Kopf changed it) is re-read and decided again,
+so no decision is ever applied to a run it was not made for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kflow.resources import DeploymentSpec, StateHistoryEntry
+from kflow.states import StateType
+
+from kflow_operator import events
+from kflow_operator.decisions import run_writes
+from kflow_operator.decisions.actions import (
+    Action,
+    BeginCancel,
+    CancelNow,
+    Done,
+    Finish,
+    HoldForSlot,
+    Kill,
+    Launch,
+    MarkCancelled,
+    MarkCrashed,
+    MarkFailed,
+    MarkScheduled,
+    ReplaceOthers,
+    ReportUnkillable,
+    SendStop,
+    Skip,
+    Wait,
+)
+from kflow_operator.decisions.cancellation import grace_period
+from kflow_operator.decisions.deployment_runs import AWAITING_SLOT_NAME
+from kflow_operator.decisions.events import state_event
+from kflow_operator.decisions.launch_plan import plan_launch
+from kflow_operator.decisions.lifecycle import decide
+from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
+from kflow_operator.infrastructure import Launched, Observation
+from kflow_operator.kubeapi import Body
+from kflow_operator.launchers.base import Launcher, LaunchError
+from kflow_operator.operator_context import OperatorContext
+from kflow_operator.scheduling.run_states import skip_run, write_run_state
+from kflow_operator.supervision.take_down import take_down
+from kflow_operator.wakeups import doze
+
+logger = logging.getLogger(__name__)
+
+LINGERING_KILL_PAUSE_SECONDS = 1.0
+"""After killing a process that outlived its run, before looking again."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Step(enum.Enum):
+    """How carrying out an action went, for the loop."""
+
+    CARRIED_OUT = "carried out"
+    """Carried out (or nothing to write): decide again on what is known."""
+    REFUSED = "refused"
+    """kflow.transitions refused the state from the current one: re-read, decide again."""
+    MOVED = "moved"
+    """The run is gone or changed since it was read: re-read (stop if gone), decide again."""
+    FINISHED = "finished"
+    """The operator is done with the run."""
+
+
+class Supervisor:
+    def __init__(self, context: OperatorContext, body: Body) -> None:
+        self.context = context
+        self.body = body
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        self.adopted: str | None = None
+        self.evented_until = _latest_state_time(body)
+        self.active = True
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def see(self, body: Body) -> None:
+        self.body = body
+        self.wake.set()
+
+    def wake_threadsafe(self) -> None:
+        self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def refresh(self) -> bool:
+        """Re-read the run; False when it no longer exists."""
+        meta = self.body["metadata"]
+        fresh = await asyncio.to_thread(
+            self.context.api.get_flowrun, meta["namespace"], meta["name"]
+        )
+        if fresh is None:
+            return False
+        self.body = fresh
+        return True
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stopped: kopf.DaemonStopped, memo: kopf.Memo) -> None:
+        try:
+            await self._supervise(stopped)
+            reason = stopped.reason
+            deleted = reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason
+            if deleted or SupervisedRun.from_body(self.body).deleting:
+                memo.taken_down = True
+                # Finishes even when Kopf cancels this daemon meanwhile.
+                await asyncio.shield(
+                    self.context.in_background(
+                        take_down(self.context, SupervisedRun.from_body(self.body))
+                    )
+                )
+        finally:
+            self.active = False
+
+    async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
+        while not stopped:
+            run = SupervisedRun.from_body(self.body)
+            self._post_state_events(run)
+            if run.deleting:
+                return
+            launcher = self._launcher(run)
+            observation = await self._observe(run, launcher)
+            action = decide(run, observation, launcher is not None, now())
+            if isinstance(action, Done):
+                if launcher is not None and run.identifier is not None:
+                    launcher.forget(run.identifier)
+                return
+            if isinstance(action, Wait):
+                await self._sleep(action.until, launcher is not None, stopped)
+                continue
+            step = await self._do(action, run, launcher)
+            if step is Step.FINISHED:
+                return
+            if step is Step.REFUSED:
+                await self.refresh()
+            elif step is Step.MOVED and not await self.refresh():
+                return
+
+    def _launcher(self, run: SupervisedRun) -> Launcher | None:
+        identifier = run.identifier
+        return None if identifier is None else self.context.launcher_for(identifier)
+
+    async def _observe(self, run: SupervisedRun, launcher: Launcher | None) -> Observation | None:
+        identifier = run.identifier
+        if launcher is None or identifier is None:
+            return None
+        if self.adopted != identifier.pid:
+            await asyncio.to_thread(launcher.adopt, identifier, self.wake_threadsafe)
+            self.adopted = identifier.pid
+        return await asyncio.to_thread(launcher.observe, identifier)
+
+    async def _sleep(
+        self, until: datetime | None, watching: bool, stopped: kopf.DaemonStopped
+    ) -> None:
+        settings = self.context.settings
+        timeout = settings.poll_seconds if watching else settings.idle_poll_seconds
+        if until is not None:
+            timeout = min(timeout, max(0.0, (until - now()).total_seconds()))
+        await doze(self.wake, stopped, timeout)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    async def _do(self, action: Action, run: SupervisedRun, launcher: Launcher | None) -> Step:
+        """Carry out one action: its effect, then its write."""
+        t = now()
+        match action:
+            case Wait() | Done():
+                return Step.CARRIED_OUT
+            case MarkScheduled():
+                return await self._write(run, run_writes.scheduled(action), t)
+            case Launch():
+                return await self._launch(run, t)
+            case MarkCrashed():
+                return await self._write(run, run_writes.crashed(action), t)
+            case MarkFailed(reason=reason, message=message):
+                step = await self._write(run, run_writes.failed(action), t)
+                if step is not Step.MOVED:
+                    logger.info(
+                        "FlowRun %s/%s failed: %s (%s)", run.namespace, run.name, message, reason
+                    )
+                return step
+            case CancelNow():
+                return await self._write(run, run_writes.cancelled_now(run, action, t), t)
+            case BeginCancel():
+                grace = grace_period(
+                    run.spec,
+                    await self._deployment_spec(run),
+                    default=self.context.settings.default_grace_period_seconds,
+                )
+                return await self._write(run, run_writes.cancelling(t, grace), t)
+            case SendStop():
+                assert launcher is not None and run.identifier is not None
+                grace = run_writes.stop_grace_seconds(run)
+                await asyncio.to_thread(launcher.stop, run.identifier, grace)
+                return await self._write(run, run_writes.stop_sent(run, t), t)
+            case Kill(lingering=lingering):
+                assert launcher is not None and run.identifier is not None
+                await asyncio.to_thread(launcher.kill, run.identifier)
+                step = await self._write(run, run_writes.killed(run, action, t), t)
+                if lingering:
+                    await asyncio.sleep(LINGERING_KILL_PAUSE_SECONDS)
+                return step
+            case MarkCancelled():
+                return await self._write(run, run_writes.cancelled(action, t), t)
+            case ReportUnkillable():
+                return await self._write(run, run_writes.unkillable(run, t), t)
+            case Finish():
+                step = await self._write(run, run_writes.finished(run, action, t), t)
+                if step is not Step.CARRIED_OUT:
+                    return step
+                if launcher is not None and run.identifier is not None:
+                    launcher.forget(run.identifier)
+                return Step.FINISHED
+            case HoldForSlot(message=message, body=decided_on):
+                # Through the scheduling store: the Deployment's next decisions see it at once.
+                await asyncio.to_thread(
+                    write_run_state,
+                    self.context.schedules,
+                    decided_on,
+                    StateType.SCHEDULED,
+                    AWAITING_SLOT_NAME,
+                    message,
+                    t,
+                )
+                return Step.MOVED
+            case Skip(message=message, body=decided_on):
+                await asyncio.to_thread(skip_run, self.context.schedules, decided_on, message, t)
+                return Step.MOVED
+            case ReplaceOthers():
+                await self._replace_others(run, action)
+                return Step.CARRIED_OUT
+
+    async def _launch(self, run: SupervisedRun, t: datetime) -> Step:
+        deployment = await self._deployment_spec(run)
+        # May list the Deployment's runs (blocking while the index's first listing is not in).
+        admitted = await asyncio.to_thread(self.context.admission, run, deployment, t)
+        if isinstance(admitted, ReplaceOthers):
+            await self._replace_others(run, admitted)
+        elif admitted is not None:
+            return await self._do(admitted, run, None)
+        plan = plan_launch(run, deployment, default_image=self.context.settings.default_image)
+        if isinstance(plan, MarkFailed):
+            return await self._do(plan, run, None)
+        kind = plan.infrastructure.type.value
+        launcher = self.context.launchers.get(kind)
+        if launcher is None:
+            return await self._do(run_writes.no_launcher(kind, self.context.launchers), run, None)
+        try:
+            launched = await asyncio.to_thread(launcher.launch, plan)
+        except LaunchError as error:
+            return await self._do(MarkFailed("LaunchFailed", str(error)), run, None)
+        return await self._record_launch(run, launcher, launched, plan.attempt, t)
+
+    async def _replace_others(self, run: SupervisedRun, replace: ReplaceOthers) -> None:
+        schedules = self.context.schedules
+        for other in replace.runs:
+            await asyncio.to_thread(schedules.request_cancel, run.namespace, other)
+        for event in replace.events:
+            events.post(event, self.body)
+
+    async def _record_launch(
+        self, run: SupervisedRun, launcher: Launcher, launched: Launched, attempt: int, t: datetime
+    ) -> Step:
+        """PENDING + identifier, written before the infrastructure may run the flow; released
+        only once written, discarded when not."""
+        try:
+            step = await self._write(run, run_writes.launched(run, launched, attempt, t), t)
+        except Exception:
+            # The write may or may not have landed: the status is the only truth.
+            if await self._recorded(launched):
+                await asyncio.to_thread(launcher.release, launched)
+            else:
+                await asyncio.to_thread(launcher.discard, launched)
+            raise
+        if step is Step.CARRIED_OUT:
+            await asyncio.to_thread(launcher.release, launched)
+        else:
+            await asyncio.to_thread(launcher.discard, launched)
+        return step
+
+    async def _recorded(self, launched: Launched) -> bool:
+        for delay in (0.5, 1, 2, 4, 8):
+            try:
+                if not await self.refresh():
+                    return False
+                infra = (self.body.get("status") or {}).get("infrastructure") or {}
+                return bool(infra.get("id") == launched.identifier.id)
+            except Exception:
+                await asyncio.sleep(delay)
+        return False
+
+    # --- writing ------------------------------------------------------------------------------
+
+    async def _write(self, run: SupervisedRun, write: run_writes.RunWrite, t: datetime) -> Step:
+        """Post the write's Events, then merge-patch the status at the run's resourceVersion;
+        a new state only if kflow.transitions accepts it."""
+        for event in write.events:
+            events.post(event, self.body)
+        patch: dict[str, Any] = {}
+        if write.state is not None:
+            state = write.state
+            moved = state_patch(run, state.type, state.name, state.message, t)
+            if moved is None:
+                return Step.REFUSED
+            patch.update(moved)
+        patch.update(write.fields)
+        if not patch:
+            return Step.CARRIED_OUT
+        written = await asyncio.to_thread(
+            self.context.api.patch_flowrun_status,
+            run.namespace,
+            run.name,
+            {**patch, "observedGeneration": run.generation},
+            run.resource_version,
+        )
+        if written is None:
+            return Step.MOVED
+        self.body = written
+        self._post_state_events(SupervisedRun.from_body(written))
+        return Step.CARRIED_OUT
+
+    async def _deployment_spec(self, run: SupervisedRun) -> DeploymentSpec | None:
+        ref = run.spec.deployment_ref
+        if ref is None:
+            return None
+        body = self.context.indexed_deployment(run.namespace, ref.name)
+        if body is None:
+            body = await asyncio.to_thread(self.context.api.get_deployment, run.namespace, ref.name)
+        if body is None:
+            return None
+        return DeploymentSpec.model_validate(body.get("spec") or {})
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _post_state_events(self, run: SupervisedRun) -> None:
+        """One Kubernetes Event per state change, whoever wrote it (kubectl describe)."""
+        for entry in run.status.state_history or []:
+            if self.evented_until is not None and entry.timestamp <= self.evented_until:
+                continue
+            self.evented_until = entry.timestamp
+            self._announce(entry)
+
+    def _announce(self, entry: StateHistoryEntry) -> None:
+        event = state_event(entry)
+        metadata = self.body.get("metadata") or {}
+        ref = {key: metadata.get(key) for key in ("namespace", "name", "uid")}
+        # One log line per state change; with --log-format json the run's reference is a field.
+        logger.info(
+            "FlowRun %s/%s %s (%s)",
+            ref["namespace"],
+            ref["name"],
+            event.message,
+            entry.name,
+            extra={"k8s_ref": ref},
+        )
+        events.post(event, self.body)
+
+
+def _latest_state_time(body: Body) -> datetime | None:
+    run = SupervisedRun.from_body(body)
+    history = run.status.state_history or []
+    return history[-1].timestamp if history else None
