@@ -179,7 +179,9 @@ def test_flow_tokens_are_renewed_in_place_at_half_life(
         return str(json.loads(credential_file.read_text())["status"]["token"])
 
     def user_of(current: str) -> str:
-        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        review = client.V1SelfSubjectReview(
+            api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+        )
         flow_api = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
             run_kubeconfig(
                 cluster_entry(flatten_kubeconfig(kubeconfig)),
@@ -189,6 +191,7 @@ def test_flow_tokens_are_renewed_in_place_at_half_life(
         )
         answer = client.AuthenticationV1Api(flow_api).create_self_subject_review(review)
         assert flow_api.configuration.api_key["BearerToken"] == f"Bearer {current}"
+        assert answer.status is not None and answer.status.user_info is not None, answer
         return str(answer.status.user_info.username)
 
     first = token()

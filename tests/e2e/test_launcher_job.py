@@ -132,6 +132,7 @@ def test_run_completes_with_result_and_logs(
     infrastructure = run["status"]["infrastructure"]
     kube_system = cluster.core.read_namespace("kube-system")
     assert infrastructure["type"] == "kubernetes-job"
+    assert kube_system.metadata is not None
     assert infrastructure["scope"] == kube_system.metadata.uid
     job = job_of(batch, run)
     assert infrastructure["id"] == f"{cluster.namespace}/{job.metadata.name}@{job.metadata.uid}"
@@ -248,11 +249,11 @@ def test_pod_evicted_through_the_eviction_api_is_crashed_with_the_reason(
     runs.start("sleeps", {"seconds": 300})
     cluster.wait_state("r", "RUNNING", timeout=90)
     pod = wait_until("the run's pod running", lambda: _running_pod(cluster), timeout=60)
-    eviction = {
-        "apiVersion": "policy/v1",
-        "kind": "Eviction",
-        "metadata": {"name": pod.metadata.name, "namespace": cluster.namespace},
-    }
+    eviction = client.V1Eviction(
+        api_version="policy/v1",
+        kind="Eviction",
+        metadata=client.V1ObjectMeta(name=pod.metadata.name, namespace=cluster.namespace),
+    )
     cluster.core.create_namespaced_pod_eviction(pod.metadata.name, cluster.namespace, eviction)
     evicted = time.monotonic()
     run = cluster.wait_state("r", "CRASHED", "CANCELLED", "COMPLETED", "FAILED", timeout=10)

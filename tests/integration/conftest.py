@@ -24,6 +24,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.kubectl import Kubectl, poll
+from tests.support.custom_objects import items_of, json_object
 from tests.support.namespaces import drop_finalizers
 from tests.support.operator_process import OperatorProcess as OperatorProcess
 from tests.support.waiting import wait_until as wait_until
@@ -55,7 +56,10 @@ def crds(kubectl: Kubectl) -> None:
 
 @pytest.fixture(scope="session")
 def api_client(kubeconfig: Path) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(kubeconfig))
+    made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
+    return made
 
 
 @dataclass
@@ -78,10 +82,11 @@ class Cluster:
             "metadata": {"name": name, "namespace": self.namespace},
             "spec": spec,
         }
-        created: dict[str, Any] = self.objects.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, "deployments", body
+        return json_object(
+            self.objects.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "deployments", body
+            )
         )
-        return created
 
     def flowrun(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         body = {
@@ -90,16 +95,18 @@ class Cluster:
             "metadata": {"name": name, "namespace": self.namespace},
             "spec": spec,
         }
-        created: dict[str, Any] = self.objects.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, "flowruns", body
+        return json_object(
+            self.objects.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "flowruns", body
+            )
         )
-        return created
 
     def get_flowrun(self, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.objects.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, "flowruns", name
+        return json_object(
+            self.objects.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "flowruns", name
+            )
         )
-        return found
 
     def patch_flowrun(self, name: str, spec: dict[str, Any]) -> None:
         self.objects.patch_namespaced_custom_object(
@@ -154,7 +161,7 @@ def cluster(crds: None, kubectl: Kubectl, api_client: client.ApiClient) -> Itera
     operator may already be gone)."""
     namespace = f"kf-{uuid.uuid4().hex[:10]}"
     core = client.CoreV1Api(api_client)
-    core.create_namespace({"metadata": {"name": namespace}})
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     objects = client.CustomObjectsApi(api_client)
     yield Cluster(namespace, kubectl.in_namespace(namespace), objects, core)
     for plural in ("flowruns", "deployments"):
@@ -202,9 +209,9 @@ def operator(operators: OperatorFactory) -> OperatorProcess:
 
 def _kill_launched(cluster: Cluster) -> None:
     """No test leaves a flow process behind, whatever happened to its operator."""
-    items = cluster.objects.list_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "flowruns"
-    )["items"]
+    items = items_of(
+        cluster.objects.list_namespaced_custom_object(GROUP, VERSION, cluster.namespace, "flowruns")
+    )
     for item in items:
         infra = (item.get("status") or {}).get("infrastructure") or {}
         ident = infra.get("id") or ""

@@ -12,6 +12,7 @@ from tests.integration.conftest import (
     Cluster,
     wait_until,
 )
+from tests.support.custom_objects import items_of, json_object
 
 PROCESS_ONLY = ("--no-kubernetes-jobs",)
 """Schedule tests run shell commands with the process launcher; no Jobs, no node needed."""
@@ -41,9 +42,9 @@ def shell_schedule_deployment(
 
 
 def runs_of(cluster: Cluster, deployment: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = cluster.objects.list_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "flowruns"
-    )["items"]
+    items = items_of(
+        cluster.objects.list_namespaced_custom_object(GROUP, VERSION, cluster.namespace, "flowruns")
+    )
     return sorted(
         (r for r in items if (r["spec"].get("deploymentRef") or {}).get("name") == deployment),
         key=lambda r: (r["spec"].get("scheduledTime") or "", r["metadata"]["name"]),
@@ -70,10 +71,11 @@ def launch_time(run: dict[str, Any]) -> datetime:
 
 
 def get_deployment(cluster: Cluster, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = cluster.objects.get_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "deployments", name
+    return json_object(
+        cluster.objects.get_namespaced_custom_object(
+            GROUP, VERSION, cluster.namespace, "deployments", name
+        )
     )
-    return found
 
 
 def patch_deployment(cluster: Cluster, name: str, spec: dict[str, Any]) -> None:

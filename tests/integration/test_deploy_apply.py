@@ -15,6 +15,7 @@ import yaml
 
 from tests.integration.conftest import Cluster, OperatorFactory, wait_until
 from tests.integration.schedules_support import PROCESS_ONLY, get_deployment, parse, runs_of
+from tests.support.custom_objects import items_of
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +120,9 @@ def test_an_invalid_deployment_applies_nothing_and_says_where(
     result = kflow(kubeconfig, "deploy", "-f", str(path), "--all", "-n", cluster.namespace)
     assert result.returncode == 2
     assert f"{path}: deployment bad: schedule.cron: " in result.stderr
-    items = cluster.objects.list_namespaced_custom_object(
-        "kflow.dev", "v1alpha1", cluster.namespace, "deployments"
-    )["items"]
+    items = items_of(
+        cluster.objects.list_namespaced_custom_object(
+            "kflow.dev", "v1alpha1", cluster.namespace, "deployments"
+        )
+    )
     assert items == []

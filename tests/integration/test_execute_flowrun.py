@@ -622,7 +622,7 @@ class _Modifications:
 
     def __init__(self, runner: Runner, name: str) -> None:
         self.count = 0
-        self._watch = watch.Watch()
+        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
         objects: client.CustomObjectsApi = runner.cluster.objects
         resource_version = runner.cluster.get_flowrun(name)["metadata"]["resourceVersion"]
 

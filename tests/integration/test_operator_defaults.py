@@ -44,6 +44,7 @@ def test_a_job_run_with_no_image_runs_the_operators_default_image(
     assert run["status"]["infrastructure"]["type"] == "kubernetes-job"
     jobs = client.BatchV1Api(cluster.core.api_client).list_namespaced_job(cluster.namespace)
     (job,) = jobs.items
+    assert job.spec is not None and job.spec.template.spec is not None
     images = {c.image for c in job.spec.template.spec.containers}
     assert images == {"registry.example/f:1"}
 

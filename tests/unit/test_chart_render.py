@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -247,7 +248,8 @@ def test_process_runs_are_off_by_default_the_operator_image_has_no_user_code() -
 
 
 def test_the_process_launcher_alone_needs_no_rights_beyond_kflows_own() -> None:
-    for values in (PROCESS_ONLY, {**PROCESS_ONLY, **NAMESPACED}):
+    variants: list[Mapping[str, str | int | bool]] = [PROCESS_ONLY, {**PROCESS_ONLY, **NAMESPACED}]
+    for values in variants:
         chart = render(values)
         for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
             groups = {g for g, _, _ in rules_of(role)}

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.cluster.status import (
-    RECENT_TASK_RUNS_LIMIT,
     PendingReport,
     TaskRunEvent,
     TaskRunTally,
     decide_status_patch,
 )
-from kflow.resources import STATE_HISTORY_LIMIT, FlowRunStatus
+from kflow.resources import RECENT_TASK_RUNS_LIMIT, STATE_HISTORY_LIMIT, FlowRunStatus
 from kflow.resources.common import format_timestamp as format_time
 from kflow.resources.status_patch import StateEntry
 from kflow.results import INLINE_RESULT_LIMIT, encode_result

@@ -12,6 +12,7 @@ from kflow.resources import (
     FlowRunStatus,
     InfrastructureSpec,
     ScheduleSpec,
+    StateHistoryEntry,
     StateRecord,
     append_state_history,
     format_timestamp,
@@ -92,7 +93,7 @@ def test_timestamps() -> None:
 
 
 def test_state_history_is_bounded_and_messages_truncated() -> None:
-    history = []
+    history: list[StateHistoryEntry] = []
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(STATE_HISTORY_LIMIT + 5):
         record = StateRecord(

@@ -31,8 +31,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def local(instants: list[datetime], zone: ZoneInfo = NEW_YORK) -> list[str]:
@@ -191,7 +193,11 @@ def test_interval_backwards() -> None:
 
 
 def test_several_schedules_merge_in_order_and_shared_instants_fire_once() -> None:
-    schedules = [CronSchedule("0 * * * *"), IntervalSchedule(1800), CronSchedule("15 10 * * *")]
+    schedules: list[CronSchedule | IntervalSchedule] = [
+        CronSchedule("0 * * * *"),
+        IntervalSchedule(1800),
+        CronSchedule("15 10 * * *"),
+    ]
     assert upcoming_fire_times(schedules, utc(2026, 1, 1, 10), 4) == [
         utc(2026, 1, 1, 10, 15),
         utc(2026, 1, 1, 10, 30),

@@ -26,42 +26,43 @@ def stamp(when: datetime) -> str:
 
 
 class Store(ScheduleApi):
-    """FlowRuns and one Deployment's status, in memory."""
+    """FlowRuns by name and one Deployment's status, in memory. They live in `flowruns`: the
+    base's `runs` is the operator's informer index, which a Store has none of (it stays None)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: dict[str, dict[str, Any]] = {}
+        self.flowruns: dict[str, dict[str, Any]] = {}
         self.deployment_status: dict[str, Any] = {}
         self.now = T0
         self.cancelled: list[str] = []
 
     def list_runs(self, namespace: str, deployment_name: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(run) for run in self.runs.values()]
+        return [copy.deepcopy(run) for run in self.flowruns.values()]
 
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.runs.get(name))
+        return copy.deepcopy(self.flowruns.get(name))
 
     def create_run(self, namespace: str, body: dict[str, Any]) -> bool:
         name = body["metadata"]["name"]
-        if name in self.runs:
+        if name in self.flowruns:
             return False
         run = copy.deepcopy(body)
         run["metadata"]["creationTimestamp"] = stamp(self.now)
         run["metadata"]["resourceVersion"] = str(next(_versions))
-        self.runs[name] = run
+        self.flowruns[name] = run
         return True
 
     def delete_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
-        run = self.runs.get(name)
+        run = self.flowruns.get(name)
         if run is None or run["metadata"]["resourceVersion"] != resource_version:
             return False
-        del self.runs[name]
+        del self.flowruns[name]
         return True
 
     def patch_run_status(
         self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str
     ) -> dict[str, Any] | None:
-        run = self.runs.get(name)
+        run = self.flowruns.get(name)
         if run is None or run["metadata"]["resourceVersion"] != resource_version:
             return None
         run.setdefault("status", {}).update(copy.deepcopy(dict(status)))
@@ -69,7 +70,7 @@ class Store(ScheduleApi):
         return copy.deepcopy(run)
 
     def request_cancel(self, namespace: str, name: str) -> None:
-        self.runs[name]["spec"]["cancel"] = True
+        self.flowruns[name]["spec"]["cancel"] = True
         self.cancelled.append(name)
 
     def patch_deployment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
@@ -82,7 +83,7 @@ class Store(ScheduleApi):
     # --- test helpers ------------------------------------------------------------------
 
     def set_state(self, name: str, state_type: str, state_name: str | None = None) -> None:
-        status = self.runs[name].setdefault("status", {})
+        status = self.flowruns[name].setdefault("status", {})
         status["state"] = {
             "type": state_type,
             "name": state_name or state_type.title(),
@@ -90,13 +91,13 @@ class Store(ScheduleApi):
         }
         if state_type in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED"):
             status["endTime"] = stamp(self.now)
-        self.runs[name]["metadata"]["resourceVersion"] = str(next(_versions))
+        self.flowruns[name]["metadata"]["resourceVersion"] = str(next(_versions))
 
     def states(self) -> dict[str, tuple[str, str]]:
         return {name: (v.state_type.value, v.state_name) for name, v in self.views().items()}
 
     def views(self) -> dict[str, Any]:
-        return {name: deployment_run(run) for name, run in sorted(self.runs.items())}
+        return {name: deployment_run(run) for name, run in sorted(self.flowruns.items())}
 
     def scheduled_times(self) -> list[datetime]:
         return sorted(v.scheduled_time for v in self.views().values() if v.scheduled_time)
@@ -146,7 +147,7 @@ def test_a_new_deployment_gets_its_upcoming_runs_and_a_status() -> None:
     deployment = Deployment(store, **every(60, upcomingRuns=3))
     result = deployment.run_pass(T0 + timedelta(seconds=1))
     assert store.scheduled_times() == [T0 + timedelta(minutes=m) for m in (1, 2, 3)]
-    assert set(result.created) == set(store.runs)
+    assert set(result.created) == set(store.flowruns)
     status = store.deployment_status
     assert status["nextScheduleTime"] == "2026-06-01T12:01:00.000000Z"
     assert status["scheduleSummary"] == "every 1m"
@@ -163,16 +164,16 @@ def test_a_second_pass_or_a_second_operator_creates_nothing_new() -> None:
     store = Store()
     deployment = Deployment(store, **every(60))
     deployment.run_pass(T0 + timedelta(seconds=1))
-    before = set(store.runs)
+    before = set(store.flowruns)
     again = deployment.run_pass(T0 + timedelta(seconds=2))
-    assert again.created == [] and set(store.runs) == before
+    assert again.created == [] and set(store.flowruns) == before
 
 
 def test_a_schedule_change_replaces_the_unstarted_runs_ahead() -> None:
     store = Store()
     deployment = Deployment(store, **every(60))
     deployment.run_pass(T0 + timedelta(seconds=1))
-    old = set(store.runs)
+    old = set(store.flowruns)
     deployment.change(schedules=[{"interval": 7200}])
     result = deployment.run_pass(T0 + timedelta(seconds=2))
     assert set(result.deleted) == old
@@ -189,7 +190,7 @@ def test_pausing_removes_the_runs_ahead_and_skips_a_due_one_visibly() -> None:
     assert store.scheduled_times() == [due]
     ((name, state),) = store.states().items()
     assert state == ("CANCELLED", "Skipped")
-    history = [entry["name"] for entry in store.runs[name]["status"]["stateHistory"]]
+    history = [entry["name"] for entry in store.flowruns[name]["status"]["stateHistory"]]
     assert history == ["Late", "Skipped"]
     assert len(result.deleted) == 2
     assert "nextScheduleTime" not in store.deployment_status
@@ -203,7 +204,7 @@ def test_an_invalid_time_zone_stops_scheduling_and_says_why() -> None:
     deployment.run_pass(T0 + timedelta(seconds=1))
     deployment.change(schedules=[{"cron": "0 9 * * *", "timezone": "Nowhere/Land"}])
     result = deployment.run_pass(T0 + timedelta(seconds=2))
-    assert store.runs == {}
+    assert store.flowruns == {}
     conditions = {c["type"]: c for c in store.deployment_status["conditions"]}
     assert conditions["Ready"]["status"] == "False"
     assert conditions["Scheduling"]["reason"] == "InvalidSchedule"
@@ -260,7 +261,7 @@ def test_a_full_deployment_queues_runs_and_releases_them_in_order() -> None:
     store = Store()
     deployment = Deployment(store, **every(60, concurrencyLimit=1))
     deployment.run_pass(T0 + timedelta(seconds=1))
-    first, second, _ = sorted(store.runs)
+    first, second, _ = sorted(store.flowruns)
     store.set_state(first, "RUNNING")
     deployment.run_pass(T0 + timedelta(minutes=2, seconds=0.5))
     assert store.states()[second] == ("SCHEDULED", "AwaitingConcurrencySlot")
@@ -274,19 +275,19 @@ def test_history_beyond_the_limits_is_deleted_oldest_first() -> None:
     store = Store()
     deployment = Deployment(store, **every(60, failedRunsHistoryLimit=1))
     deployment.run_pass(T0 + timedelta(seconds=1))
-    first, second, _ = sorted(store.runs)
+    first, second, _ = sorted(store.flowruns)
     store.set_state(first, "CRASHED")
     store.now += timedelta(seconds=1)
     store.set_state(second, "FAILED")
     result = deployment.run_pass(T0 + timedelta(seconds=3))
-    assert first in result.deleted and second in store.runs
+    assert first in result.deleted and second in store.flowruns
 
 
 def test_replace_asks_the_running_run_to_cancel() -> None:
     store = Store()
     deployment = Deployment(store, **every(60, concurrencyPolicy="Replace"))
     deployment.run_pass(T0 + timedelta(seconds=1))
-    first, _, _ = sorted(store.runs)
+    first, _, _ = sorted(store.flowruns)
     store.set_state(first, "RUNNING")
     result = deployment.run_pass(T0 + timedelta(minutes=2, seconds=0.5))
     assert store.cancelled == [first]

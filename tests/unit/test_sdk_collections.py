@@ -18,6 +18,8 @@ from kflow.exceptions import UpstreamTaskError
 from kflow.futures import TaskRunFuture
 from kflow.states import State, StateType
 
+from tests.support.passed_futures import resolved_on_entry
+
 pytestmark = pytest.mark.usefixtures("backend")
 
 
@@ -52,7 +54,7 @@ class Point(NamedTuple):
 def test_a_map_result_passed_to_a_task_call_arrives_as_values() -> None:
     @flow
     def f() -> int:
-        return total(square.map([1, 2, 3]))
+        return total(resolved_on_entry(square.map([1, 2, 3])))
 
     assert f() == 14
 
@@ -60,7 +62,7 @@ def test_a_map_result_passed_to_a_task_call_arrives_as_values() -> None:
 def test_a_map_result_passed_to_submit_arrives_as_values() -> None:
     @flow
     def f() -> int:
-        return total.submit(square.map([1, 2, 3])).result()
+        return total.submit(resolved_on_entry(square.map([1, 2, 3]))).result()
 
     assert f() == 14
 
@@ -168,7 +170,7 @@ def test_a_subflow_receives_a_map_result_as_a_list_of_ints() -> None:
 
     @flow
     def parent() -> int:
-        return child(square.map([1, 2, 3]))
+        return child(resolved_on_entry(square.map([1, 2, 3])))
 
     assert parent() == 14
     assert received == [[1, 4, 9]] and type(received[0]) is list
@@ -181,7 +183,8 @@ def test_a_dict_of_futures_returned_by_a_subflow_can_be_passed_to_a_task() -> No
 
     @task
     def add_up(parts: dict[str, Any]) -> int:
-        return int(parts["a"]) + sum(parts["b"])
+        squares: list[int] = parts["b"]
+        return int(parts["a"]) + sum(squares)
 
     @flow
     def parent() -> int:
@@ -254,7 +257,7 @@ def test_a_failed_future_in_a_submitted_or_mapped_input_stops_the_downstream_run
 def test_a_failed_upstream_raises_in_the_flow_calling_the_downstream() -> None:
     @flow
     def f() -> int:
-        return total([square.submit(1), boom.submit()])
+        return total(resolved_on_entry([square.submit(1), boom.submit()]))
 
     state = f(return_state=True)
     assert state.is_failed()
@@ -423,10 +426,10 @@ def test_async_flow_passes_a_map_result_to_async_and_sync_tasks_and_subflows() -
     async def f() -> tuple[int, int, int, int]:
         squares = square.map([1, 2, 3])
         return (
-            await async_total(squares),
-            await async_total.submit(squares),
-            total(squares),
-            await child(squares),
+            await async_total(resolved_on_entry(squares)),
+            await async_total.submit(resolved_on_entry(squares)),
+            total(resolved_on_entry(squares)),
+            await child(resolved_on_entry(squares)),
         )
 
     assert asyncio.run(f()) == (14, 14, 14, 14)
@@ -435,7 +438,7 @@ def test_async_flow_passes_a_map_result_to_async_and_sync_tasks_and_subflows() -
 def test_async_flow_returning_futures_gives_back_their_states() -> None:
     @flow
     async def f() -> tuple[Any, Any]:
-        return async_total.submit(square.map([1, 2])), boom.submit()
+        return async_total.submit(resolved_on_entry(square.map([1, 2]))), boom.submit()
 
     state = asyncio.run(f(return_state=True))
     assert str(state) == "Failed('1/2 states failed.')"
@@ -459,7 +462,7 @@ def test_async_task_waits_for_unfinished_nested_futures_off_the_event_loop() -> 
     @flow
     async def f() -> int:
         releasing = asyncio.create_task(release_from_the_loop())
-        result = await async_total([gated.submit(2)])
+        result = await async_total(resolved_on_entry([gated.submit(2)]))
         await releasing
         return result
 
@@ -486,7 +489,7 @@ def test_async_subflow_waits_for_unfinished_inputs_off_the_event_loop() -> None:
     @flow
     async def parent() -> int:
         releasing = asyncio.create_task(release_from_the_loop())
-        result = await child(gated.map([2, 3]))
+        result = await child(resolved_on_entry(gated.map([2, 3])))
         await releasing
         return result
 

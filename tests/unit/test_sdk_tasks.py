@@ -16,6 +16,8 @@ from kflow.states import State, StateType
 from kflow.task_runners import SequentialTaskRunner
 from kflow.tasks import Task, exponential_backoff
 
+from tests.support.passed_futures import resolved_on_entry
+
 pytestmark = pytest.mark.usefixtures("backend")
 
 
@@ -110,8 +112,8 @@ def test_futures_passed_to_tasks_arrive_as_values() -> None:
     @flow
     def f() -> int:
         a = double.submit(1)
-        b = double.submit(a)
-        return double([b, {"k": a}][0])
+        b = double.submit(resolved_on_entry(a))
+        return double(resolved_on_entry(b))
 
     assert f() == 8
 

@@ -80,8 +80,11 @@ def probes_access() -> dict[str, Any]:
             return int(error.status)
         return 200
 
-    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    review = client.V1SelfSubjectReview(
+        api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+    )
     user = client.AuthenticationV1Api(api).create_self_subject_review(review)
+    assert user.status is not None and user.status.user_info is not None, user
     return {
         "user": user.status.user_info.username,
         "read own FlowRun": status(
