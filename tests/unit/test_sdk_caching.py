@@ -35,6 +35,8 @@ from kflow.history.queries import History
 from kflow.states import State
 from kflow.tasks import task_input_hash
 
+from tests.support.passed_futures import resolved_on_entry
+
 pytestmark = pytest.mark.usefixtures("backend")
 
 
@@ -429,7 +431,7 @@ def test_cache_key_fn_gets_the_task_run_context_and_the_inputs() -> None:
 
     @flow
     def run() -> int:
-        return inc(one.submit())
+        return inc(resolved_on_entry(one.submit()))
 
     assert run() == 2
     assert seen == [("inc", seen[0][1], {"x": 1})], "the future arrives as its value"
@@ -449,7 +451,7 @@ def test_a_cache_key_fn_that_raises_or_returns_a_non_string_runs_the_task(
         calls.append(x)
         return x
 
-    @task(cache_key_fn=lambda context, parameters: 42)
+    @task(cache_key_fn=lambda context, parameters: 42)  # type: ignore[arg-type, return-value]
     def b(x: int) -> int:
         calls.append(x)
         return x
@@ -480,11 +482,11 @@ def test_options_are_checked_and_follow_prefect_precedence() -> None:
     assert off.cache_policy is None
     assert task(cache_policy=NONE)(body).cache_policy is None
     with pytest.raises(TypeError, match=r"must come from kflow\.cache_policies"):
-        task(cache_policy="inputs")(body)  # type: ignore[arg-type]
+        task(cache_policy="inputs")(body)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="must be a function"):
-        task(cache_key_fn="key")(body)  # type: ignore[arg-type]
+        task(cache_key_fn="key")(body)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match=r"must be a datetime\.timedelta"):
-        task(cache_policy=INPUTS, cache_expiration=60)(body)  # type: ignore[arg-type]
+        task(cache_policy=INPUTS, cache_expiration=60)(body)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="longer than zero"):
         task(cache_policy=INPUTS, cache_expiration=timedelta(0))(body)
     kept = task(cache_policy=Inputs(exclude=["y"]), cache_expiration=timedelta(hours=1))(body)

@@ -65,7 +65,7 @@ def test_importing_a_prefect_name_kflow_lacks_says_what_to_use(statement: str, n
 
 def test_attribute_access_on_the_module_fails_the_same_way() -> None:
     with pytest.raises(NotSupportedError, match="kflow does not support 'get_client'"):
-        _ = kflow.get_client
+        _ = kflow.get_client  # type: ignore[attr-defined]
 
 
 def test_names_kflow_has_still_import_and_unknown_names_stay_plain_errors() -> None:
@@ -115,7 +115,7 @@ def test_task_methods_prefect_has_fail_with_attribute_errors(method: str) -> Non
 def test_flow_from_source_on_the_decorator_and_the_class() -> None:
     for owner in (flow, kflow.Flow):
         with pytest.raises(NotSupportedAttributeError, match=r"'Flow\.from_source'"):
-            owner.from_source(source="https://example.invalid/repo", entrypoint="f.py:f")
+            owner.from_source(source="https://example.invalid/repo", entrypoint="f.py:f")  # type: ignore[union-attr]
 
 
 def test_other_missing_attributes_stay_plain_attribute_errors() -> None:
@@ -144,20 +144,20 @@ def test_task_options_prefect_has_name_the_option(option: str) -> None:
 @pytest.mark.parametrize("option", FLOW_OPTIONS)
 def test_flow_options_prefect_has_name_the_option(option: str) -> None:
     with pytest.raises(NotSupportedArgumentError, match=rf"'@flow\({option}=...\)'"):
-        flow(**{option: None})
+        flow(**{option: None})  # type: ignore[call-overload]
     with pytest.raises(NotSupportedArgumentError, match=rf"'Flow.with_options\({option}=...\)'"):
         a_flow.with_options(**{option: None})
 
 
 def test_options_no_one_knows_are_a_type_error_naming_the_allowed_ones() -> None:
     with pytest.raises(TypeError) as raised:
-        task(retrys=3)
+        task(retrys=3)  # type: ignore[call-overload]
     message = str(raised.value)
     assert not isinstance(raised.value, NotSupportedError)
     assert "@task got unexpected keyword argument(s) 'retrys'" in message
     assert "retries" in message and "cache_policy" in message
     with pytest.raises(TypeError, match=r"@flow got unexpected keyword argument.*'colour'"):
-        flow(colour="red")
+        flow(colour="red")  # type: ignore[call-overload]
 
 
 def test_a_decorated_function_is_checked_the_same_way() -> None:
@@ -165,7 +165,7 @@ def test_a_decorated_function_is_checked_the_same_way() -> None:
         pass
 
     with pytest.raises(NotSupportedArgumentError):
-        task(body, result_storage="s3://bucket")
+        task(body, result_storage="s3://bucket")  # type: ignore[call-overload]
     kwargs: dict[str, Any] = {"result_serializer": "json"}
     with pytest.raises(NotSupportedArgumentError):
         flow(body, **kwargs)

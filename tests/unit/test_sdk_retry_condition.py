@@ -128,6 +128,6 @@ def test_async_tasks_honour_the_condition_too() -> None:
 
 def test_the_condition_must_be_callable_and_survives_with_options() -> None:
     with pytest.raises(TypeError, match="retry_condition_fn must be a function"):
-        task(retry_condition_fn=True)(lambda: None)  # type: ignore[arg-type]
+        task(retry_condition_fn=True)(lambda: None)  # type: ignore[call-overload]
     t = task(retries=1, retry_condition_fn=only_transient)(lambda: None)
     assert t.with_options(retries=3).retry_condition_fn is only_transient
