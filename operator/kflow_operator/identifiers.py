@@ -1,4 +1,4 @@
-"""Infrastructure identifiers: where a run lives, as `scope:id` (DESIGN §5).
+"""Infrastructure identifiers: where a run lives, as `scope:id` (design.md §5).
 
 The scope says which operator may act on a run (its own host, Docker engine or cluster); the id
 names the thing inside that scope. For processes the scope is the host name plus the boot id

@@ -2,7 +2,7 @@
 process that was recorded.
 
 One rule for every part of kflow that records a process and later looks for it again: the
-operator's process launcher (DESIGN §5: `host/boot-id` scope, `PID@start-ticks` id) and the
+operator's process launcher (design.md §5: `host/boot-id` scope, `PID@start-ticks` id) and the
 local run history (a local run's process, to show a killed run as CRASHED and to let
 `kflow flow-run cancel --local` signal exactly that process). The start time is field 22 of
 /proc/PID/stat, in clock ticks since boot, so it only means something within one boot: the

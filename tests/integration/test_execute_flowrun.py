@@ -411,7 +411,7 @@ def test_sigterm_without_a_cancel_request_ends_crashed(runner: Runner) -> None:
 
 def test_an_operator_managed_run_is_left_cancelling_for_the_operator(runner: Runner) -> None:
     """With an infrastructure record the operator declares CANCELLED once the process is gone
-    (DESIGN §5a); the flow runs its hooks and ends leaving the run CANCELLING."""
+    (design.md §5a); the flow runs its hooks and ends leaving the run CANCELLING."""
     runner.flowrun("managed", "flows.py:long_steps")
     pending = {"type": "PENDING", "name": "Pending", "timestamp": _now()}
     infrastructure = {"type": "process", "scope": "test", "id": "1", "pid": "test:1"}

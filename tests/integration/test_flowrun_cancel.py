@@ -1,4 +1,4 @@
-"""Cancellation as DESIGN §5a, observed from outside: a patch of spec.cancel, the run's states,
+"""Cancellation as design.md §5a, observed from outside: a patch of spec.cancel, the run's states,
 the times of each step in status.cancellation, and whether the process really is gone."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Enforced cancellation (DESIGN §5a) as a pure decision over the FlowRun and what its
+"""Enforced cancellation (design.md §5a) as a pure decision over the FlowRun and what its
 infrastructure is doing.
 
 The steps are recorded in status.cancellation as they happen, a kill deadline first (with

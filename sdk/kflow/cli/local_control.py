@@ -2,7 +2,7 @@
 
 Every command takes a run as `inspect` does: its id, a unique start of it, or its name.
 
-`cancel` works like a cluster cancel (DESIGN §5a) with this command as the operator: it records
+`cancel` works like a cluster cancel (design.md §5a) with this command as the operator: it records
 the request (CANCELLING in the history, and the request file the run's SIGTERM handler reads,
 kflow.engine.stop_signals), then sends SIGTERM to the run's process — the process recorded
 with the run, by PID plus start time, never another program that got its PID since. The

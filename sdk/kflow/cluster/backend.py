@@ -56,7 +56,7 @@ class FlowRunBackend(Backend):
         self._api = api
         self._probe_api = watch_api or api
         # An operator launched this run (PENDING with its infrastructure record): it declares
-        # CANCELLED itself, once that infrastructure is gone (DESIGN §5a).
+        # CANCELLED itself, once that infrastructure is gone (design.md §5a).
         self._managed = bool((flow_run_object.get("status") or {}).get("infrastructure"))
         self.root_id = str(flow_run_object["metadata"]["uid"])
         self._writer = StatusWriter(

@@ -1,6 +1,6 @@
 """Turning a Deployment's `entrypoint` string into the object it names.
 
-Two forms, as DESIGN §2 fixes them: `path/to/file.py:function` (relative to the working
+Two forms, as design.md §2 fixes them: `path/to/file.py:function` (relative to the working
 directory the infrastructure gives the process) and `package.module:function` (importable from
 the process's Python path). A file is imported under a private module name, never `__main__`,
 so its `if __name__ == "__main__":` block does not run a second flow.

@@ -1,7 +1,7 @@
 """What a FlowRun asks to run: its entrypoint and parameters, resolved against its Deployment.
 
 Parameters merge key by key, the FlowRun's over the Deployment's (a FlowRun that sets one
-parameter keeps the Deployment's defaults for the rest), as DESIGN §2 says.
+parameter keeps the Deployment's defaults for the rest), as design.md §2 says.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The FlowRun resource: one run of a flow.
 
-Its status stays small however long the run is (DESIGN §2): the state history and the list of
+Its status stays small however long the run is (design.md §2): the state history and the list of
 recent task runs are bounded here and in the CRD (maxItems), and messages are truncated
 (kflow.resources.status_patch writes states within these limits).
 """
@@ -78,7 +78,7 @@ class StateHistoryEntry(StatusModel):
 
 
 class InfrastructureStatus(StatusModel):
-    """Where the run lives. `pid` is `scope:id` (DESIGN §5); the operator acts on it only when
+    """Where the run lives. `pid` is `scope:id` (design.md §5); the operator acts on it only when
     the scope is its own."""
 
     type: InfrastructureType
@@ -93,7 +93,7 @@ class InfrastructureStatus(StatusModel):
 
 
 class CancellationStatus(StatusModel):
-    """The steps of an enforced cancellation (DESIGN §5a); the deadline lives here so that it
+    """The steps of an enforced cancellation (design.md §5a); the deadline lives here so that it
     survives operator restarts."""
 
     requested_time: Timestamp | None = None
