@@ -2,7 +2,8 @@
 
 `FlowRunExec` holds the steps shared by sync and async flows. A subflow run is the same thing
 with a parent context: it also creates the parent's "mirror" task run and keeps its state in
-step with the child's, and it reports to the parent's backend.
+step with the child's, and it reports to the parent's backend. What state an attempt of the body
+ends in, and what becomes of its task runs then, is `attempt_endings`'.
 """
 
 from __future__ import annotations
@@ -14,17 +15,11 @@ from kflow.backend import Backend, DeploymentInfo, FlowRun, TaskRun
 from kflow.backend_selection import get_backend
 from kflow.context import FlowRunContext, flow_run_ctx
 from kflow.engine import cancellation, stop_signals
-from kflow.engine.final_state import final_state
+from kflow.engine.attempt_endings import AttemptEndings
 from kflow.engine.hooks import run_hooks
-from kflow.engine.interrupts import (
-    CancelInterrupt,
-    DeadlineExceeded,
-    SuspendInterrupt,
-    raise_in_thread,
-)
+from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded, SuspendInterrupt
 from kflow.engine.run_names import render_run_name
 from kflow.engine.timeouts import timeout_scope
-from kflow.engine.tracebacks import format_user_exception
 from kflow.exceptions import ParameterTypeError
 from kflow.futures import UpstreamFailed
 from kflow.logging import (
@@ -39,7 +34,6 @@ from kflow.names import new_id
 from kflow.states import (
     AwaitingRetry,
     Cancelled,
-    Crashed,
     Failed,
     Pending,
     Retrying,
@@ -47,8 +41,6 @@ from kflow.states import (
     State,
     StateDetails,
     StateType,
-    Suspended,
-    TimedOut,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +48,6 @@ if TYPE_CHECKING:
 
 _ERROR = 40
 _INFO = 20
-#: How long a torn-down run (timeout, cancellation) waits for interrupted task runs to stop.
-ABORT_GRACE_SECONDS = 5.0
 
 
 def outcome(state: State[Any], return_state: bool) -> Any:
@@ -121,6 +111,7 @@ class FlowRunExec:
         )
         flow_run.name = flow_run_name or render_run_name(flow, self.params, ctx, self.invalid)
         ctx.logger = flow_run_logger(flow_run.name, flow_run.id, flow.name)
+        self.endings = AttemptEndings(ctx)
         self.mirror: TaskRun | None = None
         self.handles_sigterm = False
         if parent is not None:
@@ -204,7 +195,7 @@ class FlowRunExec:
         if in_force.type is not StateType.RUNNING:
             if in_force.type in (StateType.CANCELLING, StateType.CANCELLED):
                 if self.ctx.crash_reason is not None:
-                    return self._cancelled()
+                    return self.endings.cancelled()
                 return Cancelled(in_force.message or "Flow run was cancelled before it started.")
             return in_force
         self.flow_run.start_time = time.time()
@@ -221,88 +212,12 @@ class FlowRunExec:
         ctx.child_futures = []
         ctx.aborting = False
 
-    def _cancel_requested(self) -> bool:
-        node: FlowRunContext | None = self.ctx
-        while node is not None:
-            if node.control.cancel_requested:
-                return True
-            node = node.parent
-        return False
-
-    def _cancelled(self) -> State[Any]:
-        """The state of a run interrupted from outside: CRASHED when no one asked to cancel."""
-        if self.ctx.crash_reason is not None:
-            return Crashed(self.ctx.crash_reason)
-        reason = self.ctx.cancel_reason or self.ctx.control.reason
-        return Cancelled(reason or "Flow run was cancelled.")
-
-    def _wait_children(self) -> None:
-        for future in list(self.ctx.child_futures):
-            while True:
-                try:
-                    future.wait()
-                    break
-                except CancelInterrupt:
-                    self._interrupt_children()
-
-    def _interrupt_children(self) -> None:
-        ctx = self.ctx
-        ctx.aborting = True
-        for thread_id in list(ctx.running_task_threads):
-            if cancellation.claim_thread(thread_id):
-                raise_in_thread(thread_id, CancelInterrupt)
-
-    def _abort_children(self) -> None:
-        """Stop submitted task runs (timeout, cancellation); wait a bounded time for them."""
-        self._interrupt_children()
-        deadline = time.monotonic() + ABORT_GRACE_SECONDS
-        for future in list(self.ctx.child_futures):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                future.wait(left)
-            except CancelInterrupt:
-                continue
-
-    def _children(self) -> list[State[Any]]:
-        ctx = self.ctx
-        return ctx.child_states + [future.state for future in ctx.child_futures]
-
-    def _from_return(self, retval: Any) -> State[Any]:
-        self._wait_children()
-        return final_state(retval, self._children())
-
-    def _from_exception(self, exc: Exception) -> State[Any]:
-        if self._cancel_requested():
-            self._abort_children()
-            return self._cancelled()
-        self.ctx.logger.error(
-            "Encountered exception during execution:\n%s", format_user_exception(exc)
-        )
-        self._wait_children()
-        return Failed(f"Flow run encountered an exception. {type(exc).__name__}: {exc}", data=exc)
-
-    def _timed_out(self) -> State[Any]:
-        self._abort_children()
-        message = f"Flow run exceeded timeout of {self.flow.timeout_seconds} second(s)"
-        self.ctx.logger.error(message)
-        return TimedOut(message, data=TimeoutError(message))
-
-    def _suspended(self) -> State[Any]:
-        self._wait_children()
-        return Suspended("Flow run suspended until resumed.")
-
-    def _crashed(self, exc: BaseException) -> State[Any]:
-        self._abort_children()
-        return Crashed(f"Execution was interrupted by {type(exc).__name__}.", data=exc)
-
     def _retry_delay(self, state: State[Any]) -> float | None:
         flow = self.flow
         run_count = self.flow_run.run_count
         if state.type is not StateType.FAILED or run_count > flow.retries:
             return None
-        if self._cancel_requested():
+        if self.endings.cancel_requested():
             return None
         delays = flow.retry_delays
         delay = delays[min(run_count - 1, len(delays) - 1)]
@@ -316,11 +231,11 @@ class FlowRunExec:
 
     def _finish(self, state: State[Any]) -> State[Any]:
         ctx = self.ctx
-        if self._cancel_requested() and state.type not in (
+        if self.endings.cancel_requested() and state.type not in (
             StateType.CANCELLED,
             StateType.CRASHED,
         ):
-            state = self._cancelled()
+            state = self.endings.cancelled()
         flow = self.flow
         if flow.persist_result and state.type is StateType.COMPLETED:
             try:
@@ -367,7 +282,7 @@ class FlowRunExec:
                     state, reraise = self._attempt_sync()
                 except CancelInterrupt:
                     # Raised while the engine was already handling the body's end.
-                    state, reraise = self._cancelled(), None
+                    state, reraise = self.endings.cancelled(), None
                 delay = None if reraise is not None else self._retry_delay(state)
                 if delay is None:
                     break
@@ -390,7 +305,7 @@ class FlowRunExec:
         scope = None
         ctx.in_body = True
         try:
-            if self._cancel_requested() and cancellation.claim_thread(ctx.body_thread_id):
+            if self.endings.cancel_requested() and cancellation.claim_thread(ctx.body_thread_id):
                 raise CancelInterrupt()
             if flow.timeout_seconds is None:
                 retval = signature.call(flow.fn, self.params)
@@ -398,27 +313,26 @@ class FlowRunExec:
                 with timeout_scope(flow.timeout_seconds) as scope:
                     retval = signature.call(flow.fn, self.params)
             ctx.in_body = False
-            return self._from_return(retval), None
+            return self.endings.returned(retval), None
         except DeadlineExceeded as exc:
             ctx.in_body = False
             if scope is not None and scope.fired:
-                return self._timed_out(), None
-            self._abort_children()
+                return self.endings.timed_out(), None
+            self.endings.abort_children()
             return Cancelled("Flow run was interrupted: its parent exceeded its timeout."), exc
         except CancelInterrupt as exc:
             ctx.in_body = False
-            self._abort_children()
-            parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
-            return self._cancelled(), exc if parent_cancelled else None
+            self.endings.abort_children()
+            return self.endings.cancelled_attempt(exc)
         except SuspendInterrupt as exc:
             ctx.in_body = False
-            return self._suspended(), exc if self.parent is not None else None
+            return self.endings.suspended(), exc if self.parent is not None else None
         except Exception as exc:
             ctx.in_body = False
-            return self._from_exception(exc), None
+            return self.endings.raised(exc), None
         except BaseException as exc:
             ctx.in_body = False
-            return self._crashed(exc), exc
+            return self.endings.crashed(exc), exc
         finally:
             ctx.in_body = False
 
@@ -471,28 +385,26 @@ class FlowRunExec:
             async with timeout:
                 retval = await signature.call(flow.fn, self.params)
             if any(not future.done() for future in ctx.child_futures):
-                await asyncio.to_thread(self._wait_children)
-            return self._from_return(retval), None
+                await asyncio.to_thread(self.endings.wait_children)
+            return self.endings.returned(retval), None
         except TimeoutError as exc:
             if timeout.expired():
-                return self._timed_out(), None
-            return self._from_exception(exc), None
+                return self.endings.timed_out(), None
+            return self.endings.raised(exc), None
         except CancelInterrupt as exc:
-            self._abort_children()
-            parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
-            return self._cancelled(), exc if parent_cancelled else None
+            self.endings.abort_children()
+            return self.endings.cancelled_attempt(exc)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            self._abort_children()
-            if self._cancel_requested():
-                parent_cancelled = self.parent is not None and self.parent.control.cancel_requested
-                return self._cancelled(), exc if parent_cancelled else None
+            self.endings.abort_children()
+            if self.endings.cancel_requested():
+                return self.endings.cancelled_attempt(exc)
             return Cancelled("Flow run's asyncio task was cancelled."), exc
         except SuspendInterrupt as exc:
-            return self._suspended(), exc if self.parent is not None else None
+            return self.endings.suspended(), exc if self.parent is not None else None
         except Exception as exc:
-            return self._from_exception(exc), None
+            return self.endings.raised(exc), None
         except BaseException as exc:
-            return self._crashed(exc), exc
+            return self.endings.crashed(exc), exc
