@@ -1,0 +1,44 @@
+"""`kflow dashboard`'s parser (argparse only: the web app is imported when the command runs)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+DEFAULT_PORT = 4200
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (1-65535)")
+    return port
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="serve a web dashboard of the cluster's runs and Deployments on 127.0.0.1",
+        description="A live web dashboard of FlowRuns and Deployments, served on 127.0.0.1 "
+        "only. It acts with your kube credentials (what kubectl may do, it may do): never "
+        "expose its port to others.",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT})",
+    )
+    parser.add_argument("--context", help="kube context to use (default: the current one)")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", help="namespace to show (default: the kube context's)")
+    scope.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="show every namespace you may list",
+    )
+    parser.set_defaults(handler="kflow.dashboard.command:main")

@@ -1,0 +1,27 @@
+"""Flows the dashboard's browser tests start: one that runs until the test lets it finish."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from kflow import flow, task
+
+MARKS = Path(os.environ.get("TEST_MARKS", "/tmp"))
+LONGEST_SECONDS = 120.0
+
+
+@task
+def greet(label: str) -> str:
+    return f"hello {label}"
+
+
+@flow
+def gated(label: str, times: int = 1) -> dict[str, object]:
+    """Runs a task, then waits for the mark file `finish` (at most two minutes)."""
+    greetings = [greet(label) for _ in range(times)]
+    deadline = time.monotonic() + LONGEST_SECONDS
+    while not (MARKS / "finish").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"greetings": greetings}
