@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kflow.cli.flow_signature import load_flow_function, parameter_schema
 
 from tests.integration.conftest import FLOWS, Cluster
@@ -44,3 +45,64 @@ def gated_deployment(cluster: Cluster, marks: Path, name: str, **spec: Any) -> N
             **spec,
         },
     )
+
+
+def view_only_kubeconfig(cluster: Cluster, admin_kubeconfig: Path, directory: Path) -> Path:
+    """A kubeconfig of a ServiceAccount that may read FlowRuns, Deployments and Events in the
+    test's namespace and change nothing, with a token from the TokenRequest API."""
+    namespace = cluster.namespace
+    items: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "viewer"}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "kflow-viewer"},
+            "rules": [
+                {
+                    "apiGroups": ["kflow.dev"],
+                    "resources": ["flowruns", "deployments"],
+                    "verbs": ["get", "list", "watch"],
+                },
+                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "kflow-viewer"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "kflow-viewer",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": namespace}],
+        },
+    ]
+    cluster.apply({"apiVersion": "v1", "kind": "List", "items": items})
+    request = {"spec": {"expirationSeconds": 3600}}
+    token = cluster.core.create_namespaced_service_account_token("viewer", namespace, request)
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    (entry,) = admin["clusters"]
+    path = directory / "viewer.kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [entry],
+                "users": [{"name": "viewer", "user": {"token": token.status.token}}],
+                "contexts": [
+                    {
+                        "name": "viewer",
+                        "context": {
+                            "cluster": entry["name"],
+                            "user": "viewer",
+                            "namespace": namespace,
+                        },
+                    }
+                ],
+                "current-context": "viewer",
+            }
+        )
+    )
+    return path

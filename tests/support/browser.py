@@ -94,7 +94,13 @@ class Browser:
             return ""
 
     def click(self, css: str) -> None:
-        self.find(css).click()
+        """Click the element, found again if the page's live update swapped it meanwhile."""
+
+        def clicked() -> bool:
+            self.find(css).click()
+            return True
+
+        self.wait_for(f"{css} to be clicked", clicked, timeout=5)
 
     def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
         """Poll the DOM until `probe` is truthy (every 20 ms, with a deadline)."""

@@ -67,9 +67,12 @@ def test_state_badge_says_type_and_a_name_that_adds_something() -> None:
     assert ">no state yet<" in badge("NONE")
 
 
-def test_short_durations_use_two_adjacent_units() -> None:
+def test_short_durations_use_two_adjacent_units_and_tenths_under_ten_seconds() -> None:
     cases = {
         0: "0s",
+        0.44: "0.4s",
+        -3: "0s",
+        9.5: "9.5s",
         42: "42s",
         65: "1m 5s",
         3600: "1h",

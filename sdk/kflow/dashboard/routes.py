@@ -3,10 +3,14 @@ Events) and renders a page module's view."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from kflow.dashboard.pages.common import PageView, run_path
+from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
 from kflow.dashboard.pages.runs import runs_page
-from kflow.dashboard.queries import QueryError, RunFilter, page_number
+from kflow.dashboard.queries import QueryError, RunFilter, deployment_of, page_number
 from kflow.dashboard.server import dashboard_of, error_view, respond
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
@@ -37,3 +41,39 @@ async def runs(request: web.Request) -> web.Response:
 @ROUTES.get("/")
 async def home(request: web.Request) -> web.Response:
     raise web.HTTPFound("/runs")
+
+
+async def run_view(
+    request: web.Request,
+    namespace: str,
+    name: str,
+    problem: str | None = None,
+    status: int = 200,
+) -> PageView:
+    """The run page from the Store, with the run's Events read from the API server."""
+    dashboard = dashboard_of(request)
+    store = dashboard.store
+    run = store.get(FLOWRUNS, namespace, name)
+    if run is None:
+        return missing_run_page(namespace, name, dashboard.scope())
+    deployment_name = deployment_of(run)
+    deployment = store.get(DEPLOYMENTS, namespace, deployment_name) if deployment_name else None
+    infrastructure = (run.get("status") or {}).get("infrastructure") or {}
+    events = await dashboard.api.run_events(namespace, name, infrastructure)
+    view = run_page(
+        run,
+        deployment,
+        children_of(store.objects(FLOWRUNS), namespace, name),
+        events,
+        dashboard.scope(),
+        dashboard.now(),
+        problem,
+        status,
+    )
+    return replace(view, url=run_path(run))
+
+
+@ROUTES.get("/runs/{namespace}/{name}")
+async def run(request: web.Request) -> web.Response:
+    info = request.match_info
+    return respond(request, await run_view(request, info["namespace"], info["name"]))

@@ -11,6 +11,7 @@ scripts and framing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -76,12 +77,16 @@ def dashboard_of(request: web.Request) -> Dashboard:
 def respond(request: web.Request, view: PageView) -> web.Response:
     """The whole page, or with `?fragment=live` only its live region's content."""
     scope = dashboard_of(request).scope()
+    live = Markup(store_problems(scope) + view.live)
+    tag = hashlib.sha256(live.encode()).hexdigest()[:16]
     if request.query.get("fragment") == "live":
-        body = Markup(store_problems(scope) + view.live)
+        body = live
     else:
-        url = request.rel_url.without_query_params("fragment")
-        body = page(view, str(url), scope)
-    return web.Response(text=body, content_type="text/html", status=view.status)
+        url = view.url or str(request.rel_url.without_query_params("fragment"))
+        body = page(view, url, scope, live, tag)
+    response = web.Response(text=body, content_type="text/html", status=view.status)
+    response.headers["X-Live-Version"] = tag
+    return response
 
 
 def error_view(title: str, message: str, status: int) -> PageView:
@@ -166,6 +171,7 @@ async def _close_streams(app: web.Application) -> None:
 
 
 def build_app(dashboard: Dashboard) -> web.Application:
+    from kflow.dashboard.actions import ACTIONS
     from kflow.dashboard.routes import ROUTES
 
     app = web.Application(middlewares=[guard])
@@ -174,6 +180,7 @@ def build_app(dashboard: Dashboard) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", STATIC, append_version=False)
     app.add_routes(ROUTES)
+    app.add_routes(ACTIONS)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.on_shutdown.append(_close_streams)
     return app

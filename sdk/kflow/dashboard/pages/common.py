@@ -28,6 +28,8 @@ class PageView:
     status: int = 200
     section: str = ""
     """The navigation entry to highlight."""
+    url: str = ""
+    """The page's own address when it answers another one (an action's POST)."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,20 @@ def time_tag(stamp: str | None, now: datetime) -> Markup:
     return html('<time datetime="$iso" title="$iso">$words</time>', iso=stamp, words=words)
 
 
+def exact_time(stamp: str | None) -> Markup:
+    """A resource's time to the second, in UTC, with the exact value on hover."""
+    if not stamp:
+        return Markup("—")
+    shown = parse_timestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+    return html('<time datetime="$iso" title="$iso">$shown</time>', iso=stamp, shown=shown)
+
+
 def short_duration(span: timedelta) -> str:
-    """`42s`, `5m 3s`, `3h 12m`, `2d 4h`: at most two adjacent units."""
-    seconds = max(0, int(span.total_seconds()))
+    """`0.4s`, `42s`, `5m 3s`, `3h 12m`, `2d 4h`: at most two adjacent units, tenths of a
+    second under ten seconds (runs and tasks often take less than one)."""
+    if span.total_seconds() < 10:
+        return f"{max(0.0, span.total_seconds()):.1f}s".replace(".0s", "s")
+    seconds = int(span.total_seconds())
     parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size:

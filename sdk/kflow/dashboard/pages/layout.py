@@ -4,7 +4,7 @@ that dashboard.js refreshes when the server says one of its topics changed."""
 from __future__ import annotations
 
 from kflow.dashboard.markup import Markup, html, join
-from kflow.dashboard.pages.common import PageView, Scope, store_problems
+from kflow.dashboard.pages.common import PageView, Scope
 
 NAVIGATION = (
     ("home", "/", "Home"),
@@ -13,18 +13,21 @@ NAVIGATION = (
 )
 
 
-def live_region(view: PageView, url: str, scope: Scope) -> Markup:
-    """The changing part of the page, marked with the URL that renders it anew."""
+def live_region(view: PageView, url: str, live: Markup, version: str) -> Markup:
+    """The changing part of the page, marked with the URL that renders it anew and the
+    version of what it holds (the browser swaps in only a different one)."""
     return html(
-        '<div id="live" data-live="$url" data-topics="$topics">$problems$body</div>',
+        '<div id="live" data-live="$url" data-topics="$topics" data-version="$version">$live</div>',
         url=url,
         topics=" ".join(view.topics),
-        problems=store_problems(scope),
-        body=view.live,
+        version=version,
+        live=live,
     )
 
 
-def page(view: PageView, url: str, scope: Scope) -> Markup:
+def page(view: PageView, url: str, scope: Scope, live: Markup, version: str) -> Markup:
+    """The whole page around `live` (the live region's content: the view's, after any
+    problem the watches have)."""
     nav = join(
         html(
             '<a href="$href" class="$cls">$label</a>',
@@ -67,6 +70,6 @@ $after
         where=where,
         context=scope.context,
         before=view.before,
-        live=live_region(view, url, scope),
+        live=live_region(view, url, live, version),
         after=view.after,
     )

@@ -47,8 +47,13 @@
         const url = new URL(region.dataset.live, window.location.href);
         url.searchParams.set("fragment", "live");
         const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
-        region.innerHTML = await response.text();
-        region.dataset.refreshes = String(Number(region.dataset.refreshes || "0") + 1);
+        const body = await response.text();
+        const version = response.headers.get("X-Live-Version") || "";
+        if (version !== region.dataset.version) {
+          region.innerHTML = body; // unchanged content is left alone: no flicker, no lost clicks
+          region.dataset.version = version;
+          region.dataset.swaps = String(Number(region.dataset.swaps || "0") + 1);
+        }
       } while (again);
     } catch (error) {
       showConnection("offline", "offline");
