@@ -49,5 +49,9 @@ def test_runs_page_follows_a_run_from_pending_to_completed_without_reload(
             (marks / release).touch()
 
     assert browser.still_same_page(), "the page was reloaded"
-    assert browser.text('[data-count-state="COMPLETED"] b') == "1"
+    browser.wait_for(
+        "the count of COMPLETED runs",
+        lambda: browser.text('[data-count-state="COMPLETED"] b') == "1",
+        timeout=LIVE_SECONDS,
+    )
     assert browser.text('tr[data-run="r1"] td:nth-child(3)') == "greeter"

@@ -6,6 +6,7 @@ the reason, never skips it.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,21 +78,27 @@ class Browser:
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
     def texts(self, css: str) -> list[str]:
-        try:
-            return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
-        except StaleElementReferenceException:
-            return []  # swapped by the page's live update while being read: read again
+        """The text of every element matching `css`, read again (at most 20 times) when the
+        page's live update swaps an element while it is being read."""
+        for _ in range(20):
+            try:
+                return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept being replaced while read, 20 times in a row")
 
     def text(self, css: str) -> str:
         found = self.texts(css)
         return found[0] if found else ""
 
     def attribute(self, css: str, name: str) -> str:
-        try:
-            found = self.driver.find_elements(By.CSS_SELECTOR, css)
-            return str(found[0].get_attribute(name) or "") if found else ""
-        except StaleElementReferenceException:
-            return ""
+        for _ in range(20):
+            try:
+                found = self.driver.find_elements(By.CSS_SELECTOR, css)
+                return str(found[0].get_attribute(name) or "") if found else ""
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept being replaced while read, 20 times in a row")
 
     def click(self, css: str) -> None:
         """Click the element, found again if the page's live update swapped it meanwhile."""
@@ -121,7 +128,13 @@ class Browser:
             time.sleep(0.02)
 
     def screenshot(self, name: str) -> Path:
+        """The whole page, beyond the window's height, as NAME.png (through DevTools)."""
         self.screenshots.mkdir(parents=True, exist_ok=True)
         path = self.screenshots / f"{name}.png"
-        self.driver.save_screenshot(str(path))
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path

@@ -1,21 +1,26 @@
 """The dashboard's actions (POST only, behind the guard in kflow.dashboard.server): each one
-write through the API with the user's credentials, then a redirect to the page that shows
+writes through the API with the user's credentials, then a redirect to the page that shows
 the outcome; a refusal is shown in the page with the API server's own words and status."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
 from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError
-from kflow.dashboard.changes import CANCEL, RESUME, retry_body
-from kflow.dashboard.pages.common import run_path
+from kflow.dashboard.changes import CANCEL, RESUME, deployment_pause, retry_body, run_now_body
+from kflow.dashboard.pages.common import deployment_path, run_path
+from kflow.dashboard.parameter_form import parse_form
 from kflow.dashboard.queries import is_terminal, state_type
-from kflow.dashboard.routes import run_view
+from kflow.dashboard.routes import deployment_view, run_view
 from kflow.dashboard.server import dashboard_of, respond
+from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 
 ACTIONS = web.RouteTableDef()
 BAD_GATEWAY = 502
+UNPROCESSABLE = 422
 
 RUN_ACTIONS = {"cancel": "cancel this run", "resume": "resume this run", "retry": "retry this run"}
 
@@ -26,6 +31,14 @@ def refusal(what: str, error: Exception) -> tuple[str, int]:
         detail = f"{error.status} {error.reason}" + (f": {error.message}" if error.message else "")
         return f"The Kubernetes API server refused to {what}: {detail}", error.status
     return f"Could not {what}: the API server cannot be reached ({error})", BAD_GATEWAY
+
+
+def back_to(request: web.Request, fallback: str) -> str:
+    """The page of this dashboard the form was on (its Referer), else `fallback`."""
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc not in dashboard_of(request).allowed_hosts:
+        return fallback
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 @ACTIONS.post("/runs/{namespace}/{name}/{action:cancel|resume|retry}")
@@ -49,3 +62,52 @@ async def run_action(request: web.Request) -> web.StreamResponse:
         problem, status = refusal(RUN_ACTIONS[action], error)
         return respond(request, await run_view(request, namespace, name, problem, status))
     raise web.HTTPSeeOther(run_path(run))
+
+
+@ACTIONS.post("/deployments/{namespace}/{name}/{action:pause|unpause}")
+async def deployment_pause_action(request: web.Request) -> web.StreamResponse:
+    dashboard = dashboard_of(request)
+    namespace, name, action = (request.match_info[k] for k in ("namespace", "name", "action"))
+    try:
+        await dashboard.api.patch_deployment_spec(
+            namespace, name, deployment_pause(action == "pause")
+        )
+    except (ApiError, *TRANSPORT_ERRORS) as error:
+        problem, status = refusal(f"{action} this Deployment", error)
+        return respond(
+            request, deployment_view(request, namespace, name, None, None, problem, status)
+        )
+    raise web.HTTPSeeOther(back_to(request, deployment_path(namespace, name)))
+
+
+@ACTIONS.post("/deployments/{namespace}/{name}/run")
+async def run_now(request: web.Request) -> web.StreamResponse:
+    """Check the form against the parameter schema, then create the FlowRun; a problem shows
+    the form again with what was typed."""
+    dashboard = dashboard_of(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    deployment = dashboard.store.get(DEPLOYMENTS, namespace, name)
+    if deployment is None:
+        return respond(request, deployment_view(request, namespace, name))
+    spec = deployment.get("spec") or {}
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    parameters, problems = parse_form(spec.get("parameterSchema"), spec.get("parameters"), form)
+    if problems:
+        view = deployment_view(
+            request,
+            namespace,
+            name,
+            form,
+            problems,
+            "Nothing was started: check the fields below.",
+            UNPROCESSABLE,
+        )
+        return respond(request, view)
+    try:
+        created = await dashboard.api.create_flow_run(namespace, run_now_body(name, parameters))
+    except (ApiError, *TRANSPORT_ERRORS) as error:
+        problem, status = refusal(f"start a run of {name}", error)
+        return respond(
+            request, deployment_view(request, namespace, name, form, None, problem, status)
+        )
+    raise web.HTTPSeeOther(run_path(created))

@@ -3,13 +3,20 @@ Events) and renders a page module's view."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from aiohttp import web
 
-from kflow.dashboard.pages.common import PageView, run_path
+from kflow.dashboard.pages.common import PageView, deployment_path, run_path
+from kflow.dashboard.pages.deployments import (
+    deployment_page,
+    deployments_page,
+    missing_deployment_page,
+)
 from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
 from kflow.dashboard.pages.runs import runs_page
+from kflow.dashboard.parameter_form import form_fields
 from kflow.dashboard.queries import QueryError, RunFilter, deployment_of, page_number
 from kflow.dashboard.server import dashboard_of, error_view, respond
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
@@ -77,3 +84,48 @@ async def run_view(
 async def run(request: web.Request) -> web.Response:
     info = request.match_info
     return respond(request, await run_view(request, info["namespace"], info["name"]))
+
+
+@ROUTES.get("/deployments")
+async def deployments(request: web.Request) -> web.Response:
+    dashboard = dashboard_of(request)
+    store = dashboard.store
+    view = deployments_page(
+        store.objects(DEPLOYMENTS), store.objects(FLOWRUNS), dashboard.scope(), dashboard.now()
+    )
+    return respond(request, view)
+
+
+def deployment_view(
+    request: web.Request,
+    namespace: str,
+    name: str,
+    submitted: Mapping[str, str] | None = None,
+    problems: Mapping[str, str] | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> PageView:
+    """The Deployment page; after a refused run-now, with what was typed and what is wrong."""
+    dashboard = dashboard_of(request)
+    deployment = dashboard.store.get(DEPLOYMENTS, namespace, name)
+    if deployment is None:
+        return missing_deployment_page(namespace, name)
+    spec = deployment.get("spec") or {}
+    fields = form_fields(spec.get("parameterSchema"), spec.get("parameters"), submitted)
+    view = deployment_page(
+        deployment,
+        dashboard.store.objects(FLOWRUNS),
+        fields,
+        problems or {},
+        dashboard.scope(),
+        dashboard.now(),
+        problem,
+        status,
+    )
+    return replace(view, url=deployment_path(namespace, name))
+
+
+@ROUTES.get("/deployments/{namespace}/{name}")
+async def deployment(request: web.Request) -> web.Response:
+    info = request.match_info
+    return respond(request, deployment_view(request, info["namespace"], info["name"]))

@@ -117,14 +117,14 @@ def cancellation_steps(run: Mapping[str, Any]) -> Markup:
 def events_table(events: Sequence[Mapping[str, Any]], problem: str | None) -> Markup:
     rows = [
         html(
-            '<tr class="event-$type"><td>$time</td><td>$type</td><td>$reason</td>'
-            '<td>$object</td><td class="message">$message</td><td>$count</td></tr>',
+            '<tr class="event-$type"><td class="nowrap">$time</td><td>$type</td><td>$reason$count'
+            '</td><td>$object</td><td class="message">$message</td></tr>',
             time=exact_time(e.get("lastTimestamp") or e.get("eventTime")),
             type=e.get("type") or "",
             reason=e.get("reason") or "",
             object=_involved(e),
             message=e.get("message") or e.get("note") or "",
-            count=e.get("count") or "",
+            count=f" ×{e['count']}" if (e.get("count") or 0) > 1 else "",
         )
         for e in events
     ]
@@ -132,7 +132,7 @@ def events_table(events: Sequence[Mapping[str, Any]], problem: str | None) -> Ma
         "<section><h2>Kubernetes Events</h2>$problem$table</section>",
         problem=banner(f"Some Events could not be read: {problem}") if problem else NOTHING,
         table=table(
-            ["Time", "Type", "Reason", "Object", "Message", "Count"],
+            ["Time", "Type", "Reason", "Object", "Message"],
             rows,
             "No Events (the API server keeps them for an hour).",
             css="events",

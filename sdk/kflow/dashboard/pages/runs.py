@@ -9,6 +9,7 @@ from typing import Any
 
 from kflow.dashboard.markup import Markup, html, join, query_string
 from kflow.dashboard.pages.common import (
+    NOTHING,
     PageView,
     Scope,
     between,
@@ -88,12 +89,12 @@ def run_row(run: Mapping[str, Any], scope: Scope, now: datetime) -> Markup:
     deployment = deployment_of(run)
     namespace = str(meta.get("namespace") or "")
     return html(
-        '<tr data-run="$name"><td><a href="$href">$name</a><div class="sub">$run_name</div></td>'
+        '<tr data-run="$name"><td><a href="$href">$name</a><div class="sub">$sub</div></td>'
         '<td class="state-cell">$state</td><td>$deployment</td>$ns_cell<td>$tasks</td>'
         "<td>$created</td><td>$duration</td><td>$tags</td></tr>",
         name=meta.get("name"),
         href=run_path(run),
-        run_name=status.get("runName") or "",
+        sub=status.get("runName") or due(run, now),
         state=run_badge(run),
         deployment=html(
             '<a href="$h">$d</a>', h=deployment_path(namespace, deployment), d=deployment
@@ -108,12 +109,26 @@ def run_row(run: Mapping[str, Any], scope: Scope, now: datetime) -> Markup:
     )
 
 
-def run_table(runs: Sequence[Mapping[str, Any]], scope: Scope, now: datetime) -> Markup:
+def due(run: Mapping[str, Any], now: datetime) -> Markup:
+    """When a run that has not started is due, if it has a time set."""
+    scheduled = (run.get("spec") or {}).get("scheduledTime")
+    if not scheduled or status_started(run):
+        return NOTHING
+    return html("due $t", t=time_tag(str(scheduled), now))
+
+
+def status_started(run: Mapping[str, Any]) -> bool:
+    return bool((run.get("status") or {}).get("startTime"))
+
+
+def run_table(
+    runs: Sequence[Mapping[str, Any]], scope: Scope, now: datetime, empty: str = "No runs match."
+) -> Markup:
     headers = ["Run", "State", "Deployment"]
     if scope.all_namespaces:
         headers.append("Namespace")
     headers += ["Tasks", "Created", "Duration", "Tags"]
-    return table(headers, (run_row(r, scope, now) for r in runs), "No runs match.", css="runs")
+    return table(headers, (run_row(r, scope, now) for r in runs), empty, css="runs")
 
 
 def pager(page: Page, run_filter: RunFilter) -> Markup:
