@@ -100,6 +100,14 @@ class Browser:
                 continue
         raise AssertionError(f"{css} kept being replaced while read, 20 times in a row")
 
+    def attributes(self, css: str, name: str) -> list[str]:
+        """An attribute of every element matching `css`, read at one instant (in the page)."""
+        script = (
+            "return Array.from(document.querySelectorAll(arguments[0]))"
+            ".map(e => e.getAttribute(arguments[1]) || '');"
+        )
+        return [str(v) for v in self.driver.execute_script(script, css, name)]
+
     def click(self, css: str) -> None:
         """Click the element, found again if the page's live update swapped it meanwhile."""
 

@@ -14,6 +14,7 @@ from kflow.dashboard.pages.deployments import (
     deployments_page,
     missing_deployment_page,
 )
+from kflow.dashboard.pages.home import home_page
 from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
 from kflow.dashboard.pages.runs import runs_page
 from kflow.dashboard.parameter_form import form_fields
@@ -47,7 +48,12 @@ async def runs(request: web.Request) -> web.Response:
 
 @ROUTES.get("/")
 async def home(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/runs")
+    dashboard = dashboard_of(request)
+    store = dashboard.store
+    view = home_page(
+        store.objects(FLOWRUNS), store.objects(DEPLOYMENTS), dashboard.scope(), dashboard.now()
+    )
+    return respond(request, view)
 
 
 async def run_view(
