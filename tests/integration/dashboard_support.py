@@ -47,9 +47,14 @@ def gated_deployment(cluster: Cluster, marks: Path, name: str, **spec: Any) -> N
     )
 
 
-def view_only_kubeconfig(cluster: Cluster, admin_kubeconfig: Path, directory: Path) -> Path:
-    """A kubeconfig of a ServiceAccount that may read FlowRuns, Deployments and Events in the
-    test's namespace and change nothing, with a token from the TokenRequest API."""
+def view_only_kubeconfig(
+    cluster: Cluster,
+    admin_kubeconfig: Path,
+    directory: Path,
+    resources: tuple[str, ...] = ("flowruns", "deployments"),
+) -> Path:
+    """A kubeconfig of a ServiceAccount that may read `resources` of kflow.dev and Events in
+    the test's namespace and change nothing, with a token from the TokenRequest API."""
     namespace = cluster.namespace
     items: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "viewer"}},
@@ -60,7 +65,7 @@ def view_only_kubeconfig(cluster: Cluster, admin_kubeconfig: Path, directory: Pa
             "rules": [
                 {
                     "apiGroups": ["kflow.dev"],
-                    "resources": ["flowruns", "deployments"],
+                    "resources": list(resources),
                     "verbs": ["get", "list", "watch"],
                 },
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list"]},

@@ -131,3 +131,19 @@ def test_retry_starts_a_new_run_of_the_same_deployment_and_parameters(
         timeout=60,
     )
     assert "first" in browser.text("a.run-link")
+
+
+def test_a_kind_the_user_may_not_list_is_explained_on_every_page(
+    cluster: Cluster,
+    dashboards: DashboardFactory,
+    browser: Browser,
+    kubeconfig: Path,
+    tmp_path: Path,
+) -> None:
+    viewer = view_only_kubeconfig(cluster, kubeconfig, tmp_path, resources=("flowruns",))
+    dashboard = dashboards.start(viewer)
+    for page in ("/", "/runs", "/deployments"):
+        browser.open(f"{dashboard.url}{page}")
+        message = browser.text("#live .banner-error")
+        assert message.startswith("cannot list or watch deployments: 403 Forbidden")
+        assert 'cannot list resource "deployments"' in message

@@ -49,6 +49,7 @@ class DashboardProcess:
         return dashboard
 
     def synced(self) -> bool:
+        """Every kind listed, or refused (the pages then say why)."""
         if self.popen.poll() is not None:
             raise RuntimeError(
                 f"kflow dashboard exited with {self.popen.returncode}:\n{self.log()}"
@@ -58,7 +59,7 @@ class DashboardProcess:
                 health = json.load(response)
         except OSError:
             return False
-        return all(health["synced"].values())
+        return all(done or health["errors"][kind] for kind, done in health["synced"].items())
 
     def stop(self, grace: float = 10) -> None:
         if self.popen.poll() is None:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.cluster.rest import ApiError, KubeRestClient
+from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError, KubeRestClient
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 from kflow.resources import GROUP, VERSION
@@ -97,6 +97,9 @@ class ClusterApi:
                 events += listed.get("items") or []
         except ApiError as error:
             problem = f"{error.status} {error.reason}: {error.message}"
+            events = []
+        except TRANSPORT_ERRORS as error:
+            problem = f"the API server {self.server} cannot be reached ({error})"
             events = []
         return sorted(events, key=_event_time), problem
 

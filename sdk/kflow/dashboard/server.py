@@ -64,6 +64,7 @@ class Dashboard:
             server=self.api.server,
             csrf_token=self.csrf_token,
             errors=dict(self.store.errors),
+            loading=tuple(kind for kind, done in self.store.synced.items() if not done),
         )
 
     def now(self) -> datetime:

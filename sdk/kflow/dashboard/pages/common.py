@@ -41,6 +41,8 @@ class Scope:
     server: str
     csrf_token: str
     errors: Mapping[str, str | None] = field(default_factory=dict)
+    loading: tuple[str, ...] = ()
+    """Kinds whose first list has not arrived yet."""
 
     @property
     def all_namespaces(self) -> bool:
@@ -145,8 +147,12 @@ def banner(message: str, kind: str = "error") -> Markup:
 
 
 def store_problems(scope: Scope) -> Markup:
-    """Why some objects cannot be shown (the watch is refused or the API is away)."""
-    return join(banner(message) for message in scope.errors.values() if message)
+    """Why some objects cannot be shown (the watch is refused or the API is away), or that
+    they are still being listed."""
+    problems = [banner(message) for message in scope.errors.values() if message]
+    if scope.loading and not problems:
+        problems.append(banner(f"Listing {' and '.join(scope.loading)}…", "notice"))
+    return join(problems)
 
 
 def csrf_field(scope: Scope) -> Markup:
