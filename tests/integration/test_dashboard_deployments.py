@@ -75,6 +75,7 @@ def test_run_now_form_checks_the_parameters_then_the_run_is_followed_live(
     browser.wait_for("the new run's page", lambda: browser.text("h1").startswith("Run greeter-"))
     (name,) = started_runs(cluster)
     assert browser.text("h1") == f"Run {name}"
+    assert browser.texts("#logs"), "the run page was rendered before the run was known"
     assert cluster.get_flowrun(name)["spec"]["parameters"] == {"label": "from the form", "times": 2}
     browser.mark_page()
 
@@ -90,6 +91,9 @@ def test_run_now_form_checks_the_parameters_then_the_run_is_followed_live(
     assert browser.still_same_page(), "the page was reloaded"
     browser.wait_for("the result", lambda: "hello from the form" in browser.text(".result"))
     browser.wait_for("both task runs", lambda: len(browser.texts("table.task-runs tbody tr")) == 2)
+    browser.wait_for(
+        "the end of the output", lambda: "Finished in state Completed()" in browser.text("#logs")
+    )
     browser.screenshot("run-completed")
 
 

@@ -54,6 +54,10 @@ def test_cancel_from_the_run_page_stops_the_run_and_its_process(
     assert browser.attribute(RUN_STATE, "data-state") == "RUNNING"
     browser.wait_for("the task run", lambda: "greet" in browser.text("table.task-runs"))
     assert browser.text('tr[data-parameter="label"] pre') == '"x"'
+    (marks / "say").write_text("<b>you</b>")
+    browser.wait_for(
+        "the flow's new log line, tailed", lambda: "heard <b>you</b>" in browser.text("pre.logs")
+    )
     browser.screenshot("run-running")
 
     browser.click('button[data-action="Cancel"]')
@@ -122,6 +126,7 @@ def test_retry_starts_a_new_run_of_the_same_deployment_and_parameters(
     browser.wait_for("the new run's page", lambda: "/first" not in browser.driver.current_url)
     new_name = browser.driver.current_url.rsplit("/", 1)[1]
     assert new_name.startswith("greeter-")
+    assert browser.texts("#logs"), "the run page was rendered before the run was known"
     retried = cluster.get_flowrun(new_name)
     assert {k: v for k, v in retried["spec"].items() if v is not False} == spec | {"tags": ["t1"]}
     assert retried["metadata"]["annotations"]["kflow.dev/retry-of"] == "first"

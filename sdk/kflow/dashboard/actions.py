@@ -58,6 +58,7 @@ async def run_action(request: web.Request) -> web.StreamResponse:
             await dashboard.api.patch_flow_run_spec(namespace, name, RESUME)
         else:
             run = await dashboard.api.create_flow_run(namespace, retry_body(run))
+            dashboard.store.created(FLOWRUNS, run)
     except (ApiError, *TRANSPORT_ERRORS) as error:
         problem, status = refusal(RUN_ACTIONS[action], error)
         return respond(request, await run_view(request, namespace, name, problem, status))
@@ -105,6 +106,7 @@ async def run_now(request: web.Request) -> web.StreamResponse:
         return respond(request, view)
     try:
         created = await dashboard.api.create_flow_run(namespace, run_now_body(name, parameters))
+        dashboard.store.created(FLOWRUNS, created)
     except (ApiError, *TRANSPORT_ERRORS) as error:
         problem, status = refusal(f"start a run of {name}", error)
         return respond(

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from kflow.dashboard.logs import log_tail
 from kflow.dashboard.pages.common import PageView, deployment_path, run_path
 from kflow.dashboard.pages.deployments import (
     deployment_page,
@@ -16,6 +17,7 @@ from kflow.dashboard.pages.deployments import (
 )
 from kflow.dashboard.pages.home import home_page
 from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
+from kflow.dashboard.pages.run_logs import logs_page, logs_region
 from kflow.dashboard.pages.runs import runs_page
 from kflow.dashboard.parameter_form import form_fields
 from kflow.dashboard.queries import QueryError, RunFilter, deployment_of, page_number
@@ -83,13 +85,24 @@ async def run_view(
         problem,
         status,
     )
-    return replace(view, url=run_path(run))
+    tail = await log_tail(dashboard.api.rest, run)
+    return replace(view, url=run_path(run), after=logs_region(run, tail))
 
 
 @ROUTES.get("/runs/{namespace}/{name}")
 async def run(request: web.Request) -> web.Response:
     info = request.match_info
     return respond(request, await run_view(request, info["namespace"], info["name"]))
+
+
+@ROUTES.get("/runs/{namespace}/{name}/logs")
+async def run_logs(request: web.Request) -> web.Response:
+    dashboard = dashboard_of(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    found = dashboard.store.get(FLOWRUNS, namespace, name)
+    if found is None:
+        return respond(request, missing_run_page(namespace, name, dashboard.scope()))
+    return respond(request, logs_page(found, await log_tail(dashboard.api.rest, found)))
 
 
 @ROUTES.get("/deployments")

@@ -78,7 +78,7 @@ def dashboard_of(request: web.Request) -> Dashboard:
 def respond(request: web.Request, view: PageView) -> web.Response:
     """The whole page, or with `?fragment=live` only its live region's content."""
     scope = dashboard_of(request).scope()
-    live = Markup(store_problems(scope) + view.live)
+    live = Markup(store_problems(scope) + view.live) if view.store_problems else view.live
     tag = hashlib.sha256(live.encode()).hexdigest()[:16]
     if request.query.get("fragment") == "live":
         body = live

@@ -98,6 +98,12 @@ class Store:
             self._objects[kind][key] = slimmed(obj)
         self._publish(Change(kind, *key))
 
+    def created(self, kind: str, obj: Mapping[str, Any]) -> None:
+        """An object this dashboard just created, known before its watch event arrives (the
+        page it redirects to must find it); a version the watch already brought is kept."""
+        if key_of(obj) not in self._objects[kind]:
+            self.apply(kind, "ADDED", obj)
+
     def fail(self, kind: str, message: str) -> None:
         if self.errors[kind] != message:
             self.errors[kind] = message

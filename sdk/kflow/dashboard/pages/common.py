@@ -30,6 +30,10 @@ class PageView:
     """The navigation entry to highlight."""
     url: str = ""
     """The page's own address when it answers another one (an action's POST)."""
+    poll_seconds: int | None = None
+    """Fetch the live region again this often too (output that no watch announces)."""
+    store_problems: bool = True
+    """Whether the live region starts with the watches' problems (once per page)."""
 
 
 @dataclass(frozen=True)

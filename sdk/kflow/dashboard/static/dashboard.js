@@ -1,15 +1,13 @@
-// kflow dashboard: keeps the page's live region current without reloading the page.
-// The server pushes, as server-sent events, which objects changed; when one is among the
-// region's topics, the region is fetched again (its URL plus fragment=live) and swapped in.
-// Fetches never pile up: changes arriving during a fetch cause exactly one more.
+// kflow dashboard: keeps the page's live regions current without reloading the page.
+// The server pushes, as server-sent events, which objects changed; a region ([data-live])
+// one of whose topics changed is fetched again (its URL plus fragment=live) and swapped in
+// when its version differs. A region with data-poll (seconds) is also fetched that often
+// (a running run's log). Fetches never pile up: changes during a fetch cause one more.
 "use strict";
 
 (function () {
-  const region = document.getElementById("live");
   const connection = document.getElementById("connection");
   const RELATIVE_TIMES_SECONDS = 30;
-  let inFlight = false;
-  let again = false;
 
   function showConnection(state, words) {
     if (connection) {
@@ -32,58 +30,78 @@
     });
   }
 
-  async function refresh() {
-    if (!region) {
-      return;
-    }
-    if (inFlight) {
-      again = true;
-      return;
-    }
-    inFlight = true;
-    try {
-      do {
-        again = false;
-        const url = new URL(region.dataset.live, window.location.href);
-        url.searchParams.set("fragment", "live");
-        const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
-        const body = await response.text();
-        const version = response.headers.get("X-Live-Version") || "";
-        if (version !== region.dataset.version) {
-          region.innerHTML = body; // unchanged content is left alone: no flicker, no lost clicks
-          region.dataset.version = version;
-          region.dataset.swaps = String(Number(region.dataset.swaps || "0") + 1);
-        }
-      } while (again);
-    } catch (error) {
-      showConnection("offline", "offline");
-    } finally {
-      inFlight = false;
-    }
+  function showNewestOutput(element) {
+    element.querySelectorAll("pre.logs").forEach(function (pre) {
+      pre.scrollTop = pre.scrollHeight;
+    });
   }
 
-  if (!region || !window.EventSource) {
+  function liveRegion(element) {
+    const region = {
+      element: element,
+      topics: (element.dataset.topics || "").split(" ").filter(Boolean),
+      inFlight: false,
+      again: false,
+    };
+    region.refresh = async function () {
+      if (region.inFlight) {
+        region.again = true;
+        return;
+      }
+      region.inFlight = true;
+      try {
+        do {
+          region.again = false;
+          const url = new URL(element.dataset.live, window.location.href);
+          url.searchParams.set("fragment", "live");
+          const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+          const body = await response.text();
+          const version = response.headers.get("X-Live-Version") || "";
+          if (version !== element.dataset.version) {
+            element.innerHTML = body; // unchanged content is left alone: no flicker, no lost clicks
+            element.dataset.version = version;
+            element.dataset.swaps = String(Number(element.dataset.swaps || "0") + 1);
+            showNewestOutput(element);
+          }
+        } while (region.again);
+      } catch (error) {
+        showConnection("offline", "offline");
+      } finally {
+        region.inFlight = false;
+      }
+    };
+    const poll = Number(element.dataset.poll || "0");
+    if (poll > 0) {
+      window.setInterval(region.refresh, poll * 1000);
+    }
+    return region;
+  }
+
+  showNewestOutput(document);
+  const regions = Array.from(document.querySelectorAll("[data-live]")).map(liveRegion);
+  if (regions.length === 0 || !window.EventSource) {
     showConnection("static", "not live");
     return;
   }
-  const topics = (region.dataset.topics || "").split(" ").filter(Boolean);
   const source = new EventSource("/events");
   source.addEventListener("hello", function () {
     showConnection("live", "live");
-    refresh(); // catch up on anything that changed while (re)connecting
+    regions.forEach(function (region) { region.refresh(); }); // catch up after (re)connecting
   });
   source.onmessage = function (event) {
     const changes = JSON.parse(event.data);
-    if (changes.some(function (change) { return concerns(topics, change); })) {
-      refresh();
-    }
+    regions.forEach(function (region) {
+      if (changes.some(function (change) { return concerns(region.topics, change); })) {
+        region.refresh();
+      }
+    });
   };
   source.onerror = function () {
     showConnection("reconnecting", "reconnecting…");
   };
   window.setInterval(function () {
     if (document.visibilityState === "visible") {
-      refresh();
+      regions.forEach(function (region) { region.refresh(); });
     }
   }, RELATIVE_TIMES_SECONDS * 1000);
 })();
