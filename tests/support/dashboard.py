@@ -31,14 +31,21 @@ class DashboardProcess:
 
     @classmethod
     def start(cls, kubeconfig: Path, namespace: str, log_path: Path) -> Self:
-        """Start it and wait until it has listed FlowRuns and Deployments (or was refused)."""
+        """`kflow dashboard --namespace NS` with that kubeconfig."""
+        env = {"KUBECONFIG": str(kubeconfig)}
+        return cls.launch(["--namespace", namespace], env, log_path)
+
+    @classmethod
+    def launch(cls, arguments: list[str], env: dict[str, str], log_path: Path) -> Self:
+        """Start `kflow dashboard ARGUMENTS` on a free port and wait until it has listed
+        FlowRuns and Deployments (or was refused)."""
         port = free_port()
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
-                [str(KFLOW), "dashboard", "--port", str(port), "--namespace", namespace],
+                [str(KFLOW), "dashboard", "--port", str(port), *arguments],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1"),
+                env=dict(os.environ, **env, PYTHONUNBUFFERED="1"),
             )
         dashboard = cls(popen, f"http://127.0.0.1:{port}", log_path)
         try:

@@ -41,4 +41,9 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="show every namespace you may list",
     )
+    scope.add_argument(
+        "--local",
+        action="store_true",
+        help="show this machine's local run history (flows run without a cluster) instead",
+    )
     parser.set_defaults(handler="kflow.dashboard.command:main")

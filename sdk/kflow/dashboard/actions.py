@@ -25,11 +25,11 @@ UNPROCESSABLE = 422
 RUN_ACTIONS = {"cancel": "cancel this run", "resume": "resume this run", "retry": "retry this run"}
 
 
-def refusal(what: str, error: Exception) -> tuple[str, int]:
+def refusal(authority: str, what: str, error: Exception) -> tuple[str, int]:
     """The message and HTTP status a failed write is shown with."""
     if isinstance(error, ApiError):
         detail = f"{error.status} {error.reason}" + (f": {error.message}" if error.message else "")
-        return f"The Kubernetes API server refused to {what}: {detail}", error.status
+        return f"{authority} refused to {what}: {detail}", error.status
     return f"Could not {what}: the API server cannot be reached ({error})", BAD_GATEWAY
 
 
@@ -60,7 +60,7 @@ async def run_action(request: web.Request) -> web.StreamResponse:
             run = await dashboard.api.create_flow_run(namespace, retry_body(run))
             dashboard.store.created(FLOWRUNS, run)
     except (ApiError, *TRANSPORT_ERRORS) as error:
-        problem, status = refusal(RUN_ACTIONS[action], error)
+        problem, status = refusal(dashboard.api.authority, RUN_ACTIONS[action], error)
         return respond(request, await run_view(request, namespace, name, problem, status))
     raise web.HTTPSeeOther(run_path(run))
 
@@ -74,7 +74,7 @@ async def deployment_pause_action(request: web.Request) -> web.StreamResponse:
             namespace, name, deployment_pause(action == "pause")
         )
     except (ApiError, *TRANSPORT_ERRORS) as error:
-        problem, status = refusal(f"{action} this Deployment", error)
+        problem, status = refusal(dashboard.api.authority, f"{action} this Deployment", error)
         return respond(
             request, deployment_view(request, namespace, name, None, None, problem, status)
         )
@@ -108,7 +108,7 @@ async def run_now(request: web.Request) -> web.StreamResponse:
         created = await dashboard.api.create_flow_run(namespace, run_now_body(name, parameters))
         dashboard.store.created(FLOWRUNS, created)
     except (ApiError, *TRANSPORT_ERRORS) as error:
-        problem, status = refusal(f"start a run of {name}", error)
+        problem, status = refusal(dashboard.api.authority, f"start a run of {name}", error)
         return respond(
             request, deployment_view(request, namespace, name, form, None, problem, status)
         )

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError, KubeRestClient
+from kflow.dashboard.logs import LogTail, read_tail
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 from kflow.resources import GROUP, VERSION
@@ -39,7 +40,40 @@ def job_name(infrastructure: Mapping[str, Any]) -> str | None:
     return name or None
 
 
+class DashboardApi(Protocol):
+    """Where the pages' objects come from and where their actions go: the cluster, or the
+    local history (kflow.dashboard.local_source)."""
+
+    namespace: str | None
+    has_events: bool
+    """Whether runs have Kubernetes Events to show."""
+    authority: str
+    """Who refuses an action, for the page to say so."""
+
+    @property
+    def server(self) -> str: ...
+
+    async def create_flow_run(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_flow_run_spec(
+        self, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def patch_deployment_spec(
+        self, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def run_events(
+        self, namespace: str, name: str, infrastructure: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    async def log_tail(self, run: Mapping[str, Any]) -> LogTail: ...
+
+
 class ClusterApi:
+    has_events = True
+    authority = "The Kubernetes API server"
+
     def __init__(self, rest: KubeRestClient, namespace: str | None) -> None:
         self.rest = rest
         self.namespace = namespace
@@ -64,6 +98,9 @@ class ClusterApi:
     ) -> dict[str, Any]:
         path = f"{collection_path(DEPLOYMENTS, namespace)}/{name}"
         return await asyncio.to_thread(self.rest.merge_patch, path, {"spec": patch})
+
+    async def log_tail(self, run: Mapping[str, Any]) -> LogTail:
+        return await asyncio.to_thread(read_tail, self.rest, run)
 
     async def run_events(
         self, namespace: str, name: str, infrastructure: Mapping[str, Any]

@@ -10,13 +10,15 @@ import errno
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from typing import Protocol
 
 from aiohttp import web
 
 from kflow.cluster.credentials import KubeConfigError, load_credentials, merge_kubeconfigs
 from kflow.cluster.discovery import SERVICE_ACCOUNT_DIR, in_cluster, kubeconfig_paths
 from kflow.cluster.rest import KubeRestClient
-from kflow.dashboard.api import ClusterApi, collection_path
+from kflow.dashboard.api import ClusterApi, DashboardApi, collection_path
 from kflow.dashboard.server import Dashboard, build_app
 from kflow.dashboard.store import KINDS, Store
 from kflow.dashboard.watcher import Watcher
@@ -37,8 +39,24 @@ def context_namespace(context: str | None) -> tuple[str, str]:
     return name, str(namespace or "default")
 
 
+class Feeder(Protocol):
+    """Keeps the Store current: a Kubernetes watch, or the local history's poller."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+Feeders = Callable[[Store, asyncio.AbstractEventLoop], list[Feeder]]
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.local:
+        if args.context:
+            print("error: --context does not apply to --local (no cluster)", file=sys.stderr)
+            return 1
+        return _serve(*_local(args))
     try:
         credentials = load_credentials(args.context)
         context, namespace = context_namespace(args.context)
@@ -47,20 +65,51 @@ def main(args: argparse.Namespace) -> int:
         return 1
     scope = None if args.all_namespaces else (args.namespace or namespace)
     api = ClusterApi(KubeRestClient(credentials), scope)
+
+    def watchers(store: Store, loop: asyncio.AbstractEventLoop) -> list[Feeder]:
+        return [
+            Watcher(api.rest, kind, collection_path(kind, api.namespace), store, loop)
+            for kind in KINDS
+        ]
+
+    where = "all namespaces" if scope is None else f"namespace {scope}"
+    notice = (
+        f"({where}, context {context or '-'}, API server {api.server}).\nIt acts with these "
+        "kube credentials: keep it on this machine (never expose the port)."
+    )
+    return _serve(api, context, args.port, watchers, notice)
+
+
+def _local(args: argparse.Namespace) -> tuple[DashboardApi, str, int, Feeders, str]:
+    from kflow.dashboard.local_source import LocalApi, LocalPoller
+    from kflow.history.queries import History
+
+    history = History.at()
+
+    def poller(store: Store, loop: asyncio.AbstractEventLoop) -> list[Feeder]:
+        return [LocalPoller(history, store, loop)]
+
+    notice = (
+        f"(the local run history {history.path}).\nIt can cancel and resume this machine's "
+        "runs: keep it on this machine (never expose the port)."
+    )
+    return LocalApi(history), "local", args.port, poller, notice
+
+
+def _serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice: str) -> int:
     try:
-        asyncio.run(serve(api, context, args.port))
+        asyncio.run(serve(api, context, port, feeders, notice))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             print(
-                f"error: port {args.port} on {HOST} is in use; pick another with --port",
-                file=sys.stderr,
+                f"error: port {port} on {HOST} is in use; pick another with --port", file=sys.stderr
             )
             return 1
         raise
     return 0
 
 
-async def serve(api: ClusterApi, context: str, port: int) -> None:
+async def serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice: str) -> None:
     loop = asyncio.get_running_loop()
     store = Store()
     dashboard = Dashboard(api, store, context, port)
@@ -68,25 +117,16 @@ async def serve(api: ClusterApi, context: str, port: int) -> None:
     await runner.setup()
     try:
         await web.TCPSite(runner, HOST, port).start()
-        watchers = [
-            Watcher(api.rest, kind, collection_path(kind, api.namespace), store, loop)
-            for kind in KINDS
-        ]
-        for watcher in watchers:
-            watcher.start()
-        where = "all namespaces" if api.namespace is None else f"namespace {api.namespace}"
-        print(
-            f"kflow dashboard on http://{HOST}:{port}/ ({where}, context {context or '-'}, "
-            f"API server {api.server}).\nIt acts with these kube credentials: keep it on this "
-            "machine (never expose the port). Ctrl-C stops it.",
-            flush=True,
-        )
+        started = feeders(store, loop)
+        for feeder in started:
+            feeder.start()
+        print(f"kflow dashboard on http://{HOST}:{port}/ {notice} Ctrl-C stops it.", flush=True)
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
-        for watcher in watchers:
-            watcher.stop()
+        for feeder in started:
+            feeder.stop()
     finally:
         with contextlib.suppress(Exception):
             await runner.cleanup()

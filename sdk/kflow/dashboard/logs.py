@@ -5,7 +5,6 @@ loop, and a place that cannot be read is said, not raised."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,6 @@ class LogTail:
     source: str
     """Where the lines come from (a file, a container, a pod), for the page to say."""
     problem: str | None = None
-
-
-async def log_tail(rest: KubeRestClient, run: Mapping[str, Any]) -> LogTail:
-    return await asyncio.to_thread(read_tail, rest, run)
 
 
 def read_tail(rest: KubeRestClient, run: Mapping[str, Any]) -> LogTail:

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from kflow.dashboard.logs import log_tail
 from kflow.dashboard.pages.common import PageView, deployment_path, run_path
 from kflow.dashboard.pages.deployments import (
     deployment_page,
@@ -74,7 +73,11 @@ async def run_view(
     deployment_name = deployment_of(run)
     deployment = store.get(DEPLOYMENTS, namespace, deployment_name) if deployment_name else None
     infrastructure = (run.get("status") or {}).get("infrastructure") or {}
-    events = await dashboard.api.run_events(namespace, name, infrastructure)
+    events = (
+        await dashboard.api.run_events(namespace, name, infrastructure)
+        if dashboard.api.has_events
+        else None
+    )
     view = run_page(
         run,
         deployment,
@@ -85,7 +88,7 @@ async def run_view(
         problem,
         status,
     )
-    tail = await log_tail(dashboard.api.rest, run)
+    tail = await dashboard.api.log_tail(run)
     return replace(view, url=run_path(run), after=logs_region(run, tail))
 
 
@@ -102,7 +105,7 @@ async def run_logs(request: web.Request) -> web.Response:
     found = dashboard.store.get(FLOWRUNS, namespace, name)
     if found is None:
         return respond(request, missing_run_page(namespace, name, dashboard.scope()))
-    return respond(request, logs_page(found, await log_tail(dashboard.api.rest, found)))
+    return respond(request, logs_page(found, await dashboard.api.log_tail(found)))
 
 
 @ROUTES.get("/deployments")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kflow.dashboard.api import ClusterApi
+from kflow.dashboard.api import DashboardApi
 from kflow.dashboard.markup import Markup
 from kflow.dashboard.pages.common import PageView, Scope, banner, store_problems
 from kflow.dashboard.pages.layout import page
@@ -45,7 +45,7 @@ class Dashboard:
     """What the request handlers share: the cluster calls, the watched objects, and the
     per-server secret that proves a POST came from one of this server's own pages."""
 
-    def __init__(self, api: ClusterApi, store: Store, context: str, port: int) -> None:
+    def __init__(self, api: DashboardApi, store: Store, context: str, port: int) -> None:
         self.api = api
         self.store = store
         self.context = context

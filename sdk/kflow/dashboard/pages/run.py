@@ -41,7 +41,7 @@ def run_page(
     run: Mapping[str, Any],
     deployment: Mapping[str, Any] | None,
     children: Sequence[Mapping[str, Any]],
-    events: tuple[Sequence[Mapping[str, Any]], str | None],
+    events: tuple[Sequence[Mapping[str, Any]], str | None] | None,
     scope: Scope,
     now: datetime,
     problem: str | None = None,
@@ -60,7 +60,7 @@ def run_page(
             html("<section><h2>Parameters</h2>$p</section>", p=parameters_table(run, deployment)),
             html('<section class="result"><h2>Result</h2>$r</section>', r=result_block(run)),
             task_runs_block(run, now),
-            events_table(*events),
+            events_table(*events) if events is not None else NOTHING,
         ]
     )
     return PageView(
