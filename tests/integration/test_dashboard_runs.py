@@ -55,3 +55,10 @@ def test_runs_page_follows_a_run_from_pending_to_completed_without_reload(
         timeout=LIVE_SECONDS,
     )
     assert browser.text('tr[data-run="r1"] td:nth-child(3)') == "greeter"
+    browser.wait_for(
+        "the run in the chart of ended runs",
+        lambda: browser.attribute(".chart", "data-ended") == "1",
+        timeout=LIVE_SECONDS,
+    )
+    browser.open(f"{dashboard.url}/runs?since=1h&deployment=greeter&state=COMPLETED")
+    assert browser.attributes("tr[data-run]", "data-run") == ["r1"]

@@ -120,3 +120,14 @@ def test_failed_since_takes_failed_and_crashed_runs_by_their_state_time() -> Non
     done = run("c", "COMPLETED", s={"timestamp": stamp(NOW)})
     since = NOW - timedelta(hours=24)
     assert [failed_since(r, since) for r in (recent, old, done)] == [True, False, False]
+
+
+def test_since_keeps_runs_created_within_the_period() -> None:
+    runs = [run("old", minute=-120), run("new", minute=-30)]
+    f = RunFilter.from_query({"since": "1h"}, NOW)
+    assert [r["metadata"]["name"] for r in runs if f.matches(r)] == ["new"]
+    assert f.query()["since"] == "1h"
+    assert f.without_states().created_after == f.created_after
+    for bad in ("1w", "h", "0h", "-1h", "1.5h"):
+        with pytest.raises(QueryError, match="is not a period; use a number and m, h or d"):
+            RunFilter.from_query({"since": bad}, NOW)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.resources.common import parse_timestamp
@@ -56,16 +56,32 @@ def newest_first(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     )
 
 
+PERIOD_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_period(text: str) -> timedelta:
+    """`30m`, `24h`, `7d`: a positive number of minutes, hours or days."""
+    number, unit = text[:-1], text[-1:]
+    if unit not in PERIOD_UNITS or not number.isdigit() or int(number) == 0:
+        raise QueryError(
+            f"since {text!r} is not a period; use a number and m, h or d (e.g. 24h, 7d)"
+        )
+    return timedelta(seconds=int(number) * PERIOD_UNITS[unit])
+
+
 @dataclass(frozen=True)
 class RunFilter:
     states: frozenset[str] = frozenset()
     deployment: str = ""
     tag: str = ""
     namespace: str = ""
+    since: str = ""
+    """A period (`24h`) as the URL gives it; only runs created within it are kept."""
+    created_after: datetime | None = None
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> RunFilter:
-        """From `?state=FAILED,CRASHED&deployment=d&tag=t&namespace=ns`."""
+    def from_query(cls, query: Mapping[str, str], now: datetime | None = None) -> RunFilter:
+        """From `?state=FAILED,CRASHED&deployment=d&tag=t&namespace=ns&since=24h`."""
         states = frozenset(s.strip().upper() for s in query.get("state", "").split(",") if s)
         unknown = states - {*STATE_TYPES, NO_STATE}
         if unknown:
@@ -73,15 +89,21 @@ class RunFilter:
                 f"state {', '.join(sorted(unknown))} is not a state type; use "
                 f"{', '.join(STATE_TYPES)}"
             )
+        since = query.get("since", "").strip()
+        created_after = None
+        if since:
+            created_after = (now or datetime.now(UTC)) - parse_period(since)
         return cls(
             states=states,
             deployment=query.get("deployment", "").strip(),
             tag=query.get("tag", "").strip(),
             namespace=query.get("namespace", "").strip(),
+            since=since,
+            created_after=created_after,
         )
 
     def without_states(self) -> RunFilter:
-        return RunFilter(deployment=self.deployment, tag=self.tag, namespace=self.namespace)
+        return replace(self, states=frozenset())
 
     def matches(self, run: Mapping[str, Any]) -> bool:
         if self.states and state_type(run) not in self.states:
@@ -89,6 +111,10 @@ class RunFilter:
         if self.deployment and deployment_of(run) != self.deployment:
             return False
         if self.tag and self.tag not in tags_of(run):
+            return False
+        if self.created_after is not None and (
+            not created(run) or parse_timestamp(created(run)) < self.created_after
+        ):
             return False
         namespace = (run.get("metadata") or {}).get("namespace")
         return not self.namespace or namespace == self.namespace
@@ -99,6 +125,7 @@ class RunFilter:
             "deployment": self.deployment,
             "tag": self.tag,
             "namespace": self.namespace,
+            "since": self.since,
         }
 
 

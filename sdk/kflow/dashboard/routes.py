@@ -31,7 +31,7 @@ ROUTES = web.RouteTableDef()
 async def runs(request: web.Request) -> web.Response:
     dashboard = dashboard_of(request)
     try:
-        run_filter = RunFilter.from_query(request.query)
+        run_filter = RunFilter.from_query(request.query, dashboard.now())
         number = page_number(request.query.get("page"))
     except QueryError as error:
         return respond(request, error_view("Runs", str(error), 400))

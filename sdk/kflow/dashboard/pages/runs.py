@@ -4,10 +4,11 @@ page of 50 at a time. Only the page shown is rendered, whatever the number of ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kflow.dashboard.markup import Markup, html, join, query_string
+from kflow.dashboard.pages.chart import buckets, chart
 from kflow.dashboard.pages.common import (
     NOTHING,
     PageView,
@@ -28,6 +29,9 @@ from kflow.dashboard.queries import (
     tags_of,
 )
 
+DEFAULT_CHART_SPAN = timedelta(hours=24)
+PERIODS = ("", "1h", "24h", "7d", "30d")
+
 
 def runs_page(
     runs: Sequence[Mapping[str, Any]],
@@ -38,8 +42,11 @@ def runs_page(
     now: datetime,
 ) -> PageView:
     page, counts = select_runs(runs, run_filter, number)
+    span = now - run_filter.created_after if run_filter.created_after else DEFAULT_CHART_SPAN
+    broad = (r for r in runs if run_filter.without_states().matches(r))
     live = join(
         [
+            chart(buckets(broad, now, span), now, span),
             state_chips(counts, run_filter),
             run_table(page.items, scope, now),
             pager(page, run_filter),
@@ -169,8 +176,21 @@ def filter_form(run_filter: RunFilter, deployments: Sequence[str]) -> Markup:
         '<label>Deployment <select name="deployment"><option value="">any</option>$options'
         "</select></label>"
         '<label>Tag <input name="tag" value="$tag" size="12"></label>'
+        '<label>Created <select name="since">$periods</select></label>'
         '<button type="submit">Filter</button></form>',
         state=",".join(sorted(run_filter.states)),
         options=options,
         tag=run_filter.tag,
+        periods=join(
+            html(
+                '<option value="$p" $selected>$label</option>',
+                p=period,
+                selected="selected" if period == run_filter.since else "",
+                label=f"in the last {period}" if period else "any time",
+            )
+            for period in (
+                *PERIODS,
+                *([run_filter.since] if run_filter.since not in PERIODS else []),
+            )
+        ),
     )
