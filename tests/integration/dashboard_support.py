@@ -28,13 +28,16 @@ def gate_command(marks: Path) -> list[str]:
     return ["/bin/sh", "-c", f'{wait}; exec "{KFLOW}" execute']
 
 
-def gated_deployment(cluster: Cluster, marks: Path, name: str, **spec: Any) -> None:
-    """A Deployment of the gated flow with the parameter schema `kflow deploy` would write."""
-    schema = parameter_schema(load_flow_function(GATED, FLOWS))
+def gated_deployment(
+    cluster: Cluster, marks: Path, name: str, entrypoint: str = GATED, **spec: Any
+) -> None:
+    """A Deployment of a flow of dashboard_flows.py (the gated one unless told), with the
+    parameter schema `kflow deploy` would write."""
+    schema = parameter_schema(load_flow_function(entrypoint, FLOWS))
     cluster.deployment(
         name,
         {
-            "entrypoint": GATED,
+            "entrypoint": entrypoint,
             "parameterSchema": schema,
             "infrastructure": {
                 "type": "process",

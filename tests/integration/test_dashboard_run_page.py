@@ -105,6 +105,42 @@ def test_a_view_only_user_sees_the_api_servers_403_when_cancelling(
     assert cluster.state("r") == "RUNNING" and process_alive(pid, ticks)
 
 
+def test_resume_from_the_run_page_continues_a_paused_run(
+    cluster: Cluster,
+    operator: OperatorProcess,
+    dashboards: DashboardFactory,
+    browser: Browser,
+    marks: Path,
+) -> None:
+    gated_deployment(cluster, marks, "pauser", entrypoint="dashboard_flows.py:pauses")
+    (marks / "launch").touch()
+    cluster.flowrun("p", {"deploymentRef": {"name": "pauser"}, "parameters": {"label": "p"}})
+    dashboard = dashboards.start()
+    browser.open(f"{dashboard.url}/runs/{cluster.namespace}/p")
+    browser.mark_page()
+    browser.wait_for(
+        "PAUSED in the page", lambda: browser.attribute(RUN_STATE, "data-state") == "PAUSED", 60
+    )
+    assert browser.still_same_page(), "the page was reloaded"
+    assert cluster.get_flowrun("p")["spec"]["paused"] is True
+    browser.screenshot("run-paused")
+
+    browser.click('button[data-action="Resume"]')
+    browser.wait_for(
+        "COMPLETED after the resume",
+        lambda: browser.attribute(RUN_STATE, "data-state") == "COMPLETED",
+        timeout=60,
+    )
+    run = cluster.get_flowrun("p")
+    assert run["spec"]["paused"] is False
+    assert run["status"]["result"]["value"] == "hello p, then hello p again"
+    assert [h["type"] for h in run["status"]["stateHistory"]][-3:] == [
+        "PAUSED",
+        "RUNNING",
+        "COMPLETED",
+    ]
+
+
 def test_retry_starts_a_new_run_of_the_same_deployment_and_parameters(
     cluster: Cluster,
     operator: OperatorProcess,

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from kflow import flow, get_run_logger, task
+from kflow import flow, get_run_logger, pause_flow_run, task
 
 MARKS = Path(os.environ.get("TEST_MARKS", "/tmp"))
 LONGEST_SECONDS = 120.0
@@ -30,3 +30,11 @@ def gated(label: str, times: int = 1) -> dict[str, object]:
             said = True
         time.sleep(0.05)
     return {"greetings": greetings}
+
+
+@flow
+def pauses(label: str) -> str:
+    """Greets, pauses until resumed (at most two minutes), greets again."""
+    first = greet(label)
+    pause_flow_run(timeout=LONGEST_SECONDS)
+    return f"{first}, then {greet(label + ' again')}"
