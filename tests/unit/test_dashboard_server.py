@@ -41,7 +41,7 @@ def serve(test: Callable[[str, Dashboard, ClientSession], Awaitable[None]]) -> N
         store = Store()
         store.replace("flowruns", [RUN])
         store.replace("deployments", [])
-        dashboard = Dashboard(ClusterApi(KubeRestClient(credentials), "ns"), store, "ctx", port)
+        dashboard = Dashboard(ClusterApi(KubeRestClient(credentials), "ns"), store, "ctx")
         runner = web.AppRunner(build_app(dashboard))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -58,7 +58,13 @@ def test_a_request_for_another_host_name_is_refused() -> None:
     async def test(url: str, dashboard: Dashboard, session: ClientSession) -> None:
         async with session.get(f"{url}/runs", headers={"Host": "evil.example"}) as response:
             assert response.status == 421
-            assert "answers only as http://127.0.0.1:" in await response.text()
+            assert "answers only as http://127.0.0.1 or localhost" in await response.text()
+        rebound = {"Host": "127.0.0.1.evil.example:80"}
+        async with session.get(f"{url}/runs", headers=rebound) as response:
+            assert response.status == 421
+        forwarded = {"Host": "localhost:8080"}  # kubectl port-forward 8080:4200
+        async with session.get(f"{url}/runs", headers=forwarded) as response:
+            assert response.status == 200
         async with session.get(f"{url}/runs") as response:
             assert response.status == 200
 
@@ -72,10 +78,11 @@ def test_an_action_without_the_pages_token_or_from_another_origin_is_refused() -
             assert response.status == 403
             assert "reload the page and try again" in await response.text()
         token = {"csrf": dashboard.csrf_token}
-        headers = {"Origin": "http://evil.example"}
-        async with session.post(action, data=token, headers=headers) as response:
-            assert response.status == 403
-            assert await response.text() == "cross-site request refused\n"
+        for origin in ("http://evil.example", "https://localhost.evil.example", "null"):
+            headers = {"Origin": origin}
+            async with session.post(action, data=token, headers=headers) as response:
+                assert response.status == 403
+                assert await response.text() == "cross-site request refused\n"
 
     serve(test)
 

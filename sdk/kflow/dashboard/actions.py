@@ -14,7 +14,7 @@ from kflow.dashboard.pages.common import deployment_path, run_path
 from kflow.dashboard.parameter_form import parse_form
 from kflow.dashboard.queries import is_terminal, state_type
 from kflow.dashboard.routes import deployment_view, run_view
-from kflow.dashboard.server import dashboard_of, respond
+from kflow.dashboard.server import dashboard_of, is_loopback, respond
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 
@@ -36,7 +36,7 @@ def refusal(authority: str, what: str, error: Exception) -> tuple[str, int]:
 def back_to(request: web.Request, fallback: str) -> str:
     """The page of this dashboard the form was on (its Referer), else `fallback`."""
     referer = urlsplit(request.headers.get("Referer", ""))
-    if referer.netloc not in dashboard_of(request).allowed_hosts:
+    if not is_loopback(referer.netloc):
         return fallback
     return referer.path + (f"?{referer.query}" if referer.query else "")
 

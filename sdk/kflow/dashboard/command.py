@@ -112,7 +112,7 @@ def _serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice:
 async def serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice: str) -> None:
     loop = asyncio.get_running_loop()
     store = Store()
-    dashboard = Dashboard(api, store, context, port)
+    dashboard = Dashboard(api, store, context)
     runner = web.AppRunner(build_app(dashboard), access_log=None, handle_signals=False)
     await runner.setup()
     try:

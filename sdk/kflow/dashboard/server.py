@@ -2,10 +2,10 @@
 tell open pages what changed, and the guards every request passes.
 
 Guards, since the app acts with its user's credentials: it listens on 127.0.0.1 only; a
-request whose Host is not this address (a DNS-rebinding page) is refused; every POST carries
-the token this server put into its own forms, and an Origin, when sent, must be this server's,
-so another site open in the same browser cannot submit an action; pages forbid inline
-scripts and framing.
+request whose Host is not a loopback name (a DNS-rebinding page) is refused, whatever the port
+(a `kubectl port-forward` may put it on another one); every POST carries the token this server
+put into its own forms, and an Origin, when sent, must be a loopback one too, so another site
+open in the same browser cannot submit an action; pages forbid inline scripts and framing.
 """
 
 from __future__ import annotations
@@ -45,17 +45,12 @@ class Dashboard:
     """What the request handlers share: the cluster calls, the watched objects, and the
     per-server secret that proves a POST came from one of this server's own pages."""
 
-    def __init__(self, api: DashboardApi, store: Store, context: str, port: int) -> None:
+    def __init__(self, api: DashboardApi, store: Store, context: str) -> None:
         self.api = api
         self.store = store
         self.context = context
-        self.port = port
         self.csrf_token = secrets.token_urlsafe(32)
         self.streams: set[asyncio.Task[object]] = set()
-
-    @property
-    def allowed_hosts(self) -> frozenset[str]:
-        return frozenset(f"{host}:{self.port}" for host in ("127.0.0.1", "localhost", "[::1]"))
 
     def scope(self) -> Scope:
         return Scope(
@@ -69,6 +64,16 @@ class Dashboard:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host[:port]` (a Host header, an Origin's or Referer's netloc) names this
+    machine's loopback interface."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in LOOPBACK_NAMES
 
 
 def dashboard_of(request: web.Request) -> Dashboard:
@@ -97,14 +102,15 @@ def error_view(title: str, message: str, status: int) -> PageView:
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     dashboard = dashboard_of(request)
-    if request.host not in dashboard.allowed_hosts:
+    if not is_loopback(request.host):
         return web.Response(
-            status=421,
-            text=f"this dashboard answers only as http://127.0.0.1:{dashboard.port}/\n",
+            status=421, text="this dashboard answers only as http://127.0.0.1 or localhost\n"
         )
     if request.method == "POST":
         origin = request.headers.get("Origin")
-        if origin is not None and origin.removeprefix("http://") not in dashboard.allowed_hosts:
+        if origin is not None and not (
+            origin.startswith("http://") and is_loopback(origin.removeprefix("http://"))
+        ):
             return web.Response(status=403, text="cross-site request refused\n")
         form = await request.post()
         if not secrets.compare_digest(str(form.get("csrf", "")), dashboard.csrf_token):
