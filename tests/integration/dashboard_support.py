@@ -87,29 +87,38 @@ def view_only_kubeconfig(
         },
     ]
     cluster.apply({"apiVersion": "v1", "kind": "List", "items": items})
+    return service_account_kubeconfig(cluster, admin_kubeconfig, directory, "viewer")
+
+
+def service_account_kubeconfig(
+    cluster: Cluster, admin_kubeconfig: Path, directory: Path, account: str
+) -> Path:
+    """A kubeconfig acting as ServiceAccount `account` of the test's namespace, with a token
+    from the TokenRequest API (what a pod of that account would use)."""
+    namespace = cluster.namespace
     request = {"spec": {"expirationSeconds": 3600}}
-    token = cluster.core.create_namespaced_service_account_token("viewer", namespace, request)
+    token = cluster.core.create_namespaced_service_account_token(account, namespace, request)
     admin = yaml.safe_load(admin_kubeconfig.read_text())
     (entry,) = admin["clusters"]
-    path = directory / "viewer.kubeconfig"
+    path = directory / f"{account}.kubeconfig"
     path.write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [entry],
-                "users": [{"name": "viewer", "user": {"token": token.status.token}}],
+                "users": [{"name": account, "user": {"token": token.status.token}}],
                 "contexts": [
                     {
-                        "name": "viewer",
+                        "name": account,
                         "context": {
                             "cluster": entry["name"],
-                            "user": "viewer",
+                            "user": account,
                             "namespace": namespace,
                         },
                     }
                 ],
-                "current-context": "viewer",
+                "current-context": account,
             }
         )
     )
