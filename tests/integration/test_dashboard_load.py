@@ -88,6 +88,11 @@ def test_5000_runs_page_renders_under_a_second_and_stays_live(
     assert browser.text(".chip.current b") == str(RUNS)
     assert browser.attributes("tr[data-run]", "data-run")[:2] == ["r04999", "r04998"]
     browser.screenshot("runs-5000")
+    browser.click('a[rel="next"]')
+    browser.wait_for("page 2", lambda: "runs 51–100 of 5000" in browser.text(".pager"))
+    assert browser.attributes("tr[data-run]", "data-run")[0] == "r04949"
+    browser.click('a[rel="prev"]')
+    browser.wait_for("page 1 again", lambda: "runs 1–50 of 5000" in browser.text(".pager"))
     browser.mark_page()
 
     path = f"/apis/kflow.dev/v1alpha1/namespaces/{cluster.namespace}/flowruns/r04999/status"

@@ -53,6 +53,9 @@
         do {
           region.again = false;
           const url = new URL(element.dataset.live, window.location.href);
+          if (url.origin !== window.location.origin) {
+            return; // only this server's own fragments are ever swapped in
+          }
           url.searchParams.set("fragment", "live");
           const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
           const body = await response.text();
