@@ -23,8 +23,12 @@ def test_off_by_default() -> None:
 def test_read_only_over_every_namespace_unless_actions_are_enabled() -> None:
     objects = dashboard_objects(ON)
     assert set(objects) == {
-        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
-    }  # fmt: skip
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+    }
     role = objects["ClusterRole"]
     assert granted(role, "kflow.dev", "flowruns") == {"get", "list", "watch"}
     assert granted(role, "kflow.dev", "deployments") == {"get", "list", "watch"}
@@ -68,3 +72,22 @@ def test_bad_dashboard_values_are_refused_by_name() -> None:
             assert expected in str(error)
         else:
             raise AssertionError(f"{values} was accepted")
+
+
+def test_token_auth_listens_for_others_and_may_review_tokens() -> None:
+    chart = render({**ON, "dashboard.tokenAuth": True})
+    (deployment,) = [
+        o for o in chart.of_kind("Deployment") if o["metadata"]["name"] == "kflow-dashboard"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][-2:] == ["--listen=0.0.0.0", "--auth=token"]
+    (delegation,) = [
+        o
+        for o in chart.of_kind("ClusterRoleBinding")
+        if o["metadata"]["name"] == "kflow-dashboard-auth-delegator"
+    ]
+    assert delegation["roleRef"]["name"] == "system:auth-delegator"
+    assert delegation["subjects"][0]["name"] == "kflow-dashboard"
+    assert "kflow-dashboard-auth-delegator" not in {
+        o["metadata"]["name"] for o in render(ON).of_kind("ClusterRoleBinding")
+    }

@@ -33,6 +33,21 @@ def register(subparsers: Any) -> None:
         help=f"port on 127.0.0.1 (default {DEFAULT_PORT})",
     )
     parser.add_argument("--context", help="kube context to use (default: the current one)")
+    parser.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1); any other needs --auth token",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=("none", "token"),
+        default="none",
+        help="token: every request needs a Kubernetes bearer token (checked with TokenReview, "
+        "a SubjectAccessReview to list FlowRuns), and actions are sent with that token; its "
+        "own credentials then need the system:auth-delegator rights (default: none, loopback "
+        "only)",
+    )
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", help="namespace to show (default: the kube context's)")
     scope.add_argument(

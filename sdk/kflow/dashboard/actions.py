@@ -15,6 +15,7 @@ from kflow.dashboard.parameter_form import parse_form
 from kflow.dashboard.queries import is_terminal, state_type
 from kflow.dashboard.routes import deployment_view, run_view
 from kflow.dashboard.server import dashboard_of, is_loopback, respond
+from kflow.dashboard.signin import acting_api
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 
@@ -53,11 +54,11 @@ async def run_action(request: web.Request) -> web.StreamResponse:
         return respond(request, await run_view(request, namespace, name, problem, 409))
     try:
         if action == "cancel":
-            await dashboard.api.patch_flow_run_spec(namespace, name, CANCEL)
+            await acting_api(request).patch_flow_run_spec(namespace, name, CANCEL)
         elif action == "resume":
-            await dashboard.api.patch_flow_run_spec(namespace, name, RESUME)
+            await acting_api(request).patch_flow_run_spec(namespace, name, RESUME)
         else:
-            run = await dashboard.api.create_flow_run(namespace, retry_body(run))
+            run = await acting_api(request).create_flow_run(namespace, retry_body(run))
             dashboard.store.created(FLOWRUNS, run)
     except (ApiError, *TRANSPORT_ERRORS) as error:
         problem, status = refusal(dashboard.api.authority, RUN_ACTIONS[action], error)
@@ -70,7 +71,7 @@ async def deployment_pause_action(request: web.Request) -> web.StreamResponse:
     dashboard = dashboard_of(request)
     namespace, name, action = (request.match_info[k] for k in ("namespace", "name", "action"))
     try:
-        await dashboard.api.patch_deployment_spec(
+        await acting_api(request).patch_deployment_spec(
             namespace, name, deployment_pause(action == "pause")
         )
     except (ApiError, *TRANSPORT_ERRORS) as error:
@@ -105,7 +106,9 @@ async def run_now(request: web.Request) -> web.StreamResponse:
         )
         return respond(request, view)
     try:
-        created = await dashboard.api.create_flow_run(namespace, run_now_body(name, parameters))
+        created = await acting_api(request).create_flow_run(
+            namespace, run_now_body(name, parameters)
+        )
         dashboard.store.created(FLOWRUNS, created)
     except (ApiError, *TRANSPORT_ERRORS) as error:
         problem, status = refusal(dashboard.api.authority, f"start a run of {name}", error)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
+from kflow.cluster.credentials import StaticToken
 from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError, KubeRestClient
 from kflow.dashboard.logs import LogTail, read_tail
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
@@ -83,6 +85,16 @@ class ClusterApi:
     def server(self) -> str:
         return self.rest.host
 
+    def with_token(self, token: str) -> ClusterApi:
+        """The same calls made with a person's bearer token instead of our credentials."""
+        credentials = replace(
+            self.rest.credentials,
+            token=StaticToken(token),
+            client_certificate=None,
+            client_key=None,
+        )
+        return ClusterApi(KubeRestClient(credentials), self.namespace)
+
     async def create_flow_run(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         path = collection_path(FLOWRUNS, namespace)
         return await asyncio.to_thread(self.rest.request, "POST", path, body=body)
@@ -141,10 +153,15 @@ class ClusterApi:
         return sorted(events, key=_event_time), problem
 
 
-def _event_time(event: Mapping[str, Any]) -> str:
-    return str(
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or (event.get("metadata") or {}).get("creationTimestamp")
-        or ""
+def _event_time(event: Mapping[str, Any]) -> tuple[str, int]:
+    """When it last happened; the API server's order (resourceVersion) within a second."""
+    version = str((event.get("metadata") or {}).get("resourceVersion") or "")
+    return (
+        str(
+            event.get("lastTimestamp")
+            or event.get("eventTime")
+            or (event.get("metadata") or {}).get("creationTimestamp")
+            or ""
+        ),
+        int(version) if version.isdigit() else 0,
     )

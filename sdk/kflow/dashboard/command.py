@@ -1,5 +1,6 @@
 """`kflow dashboard`: find the cluster the way kubectl would, start one watch per kind, serve
-on 127.0.0.1 until Ctrl-C. Opens no browser: it prints the address."""
+on 127.0.0.1 until Ctrl-C. Opens no browser: it prints the address. It listens elsewhere
+only with `--auth token` (kflow.dashboard.auth): never an open endpoint acting as its user."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
@@ -19,6 +22,7 @@ from kflow.cluster.credentials import KubeConfigError, load_credentials, merge_k
 from kflow.cluster.discovery import SERVICE_ACCOUNT_DIR, in_cluster, kubeconfig_paths
 from kflow.cluster.rest import KubeRestClient
 from kflow.dashboard.api import ClusterApi, DashboardApi, collection_path
+from kflow.dashboard.auth import Authenticator
 from kflow.dashboard.server import Dashboard, build_app
 from kflow.dashboard.store import KINDS, Store
 from kflow.dashboard.watcher import Watcher
@@ -50,13 +54,27 @@ class Feeder(Protocol):
 Feeders = Callable[[Store, asyncio.AbstractEventLoop], list[Feeder]]
 
 
+@dataclass(frozen=True)
+class Serving:
+    """Everything `serve` needs, decided from the command line."""
+
+    api: DashboardApi
+    context: str
+    feeders: Feeders
+    notice: str
+    port: int
+    listen: str = HOST
+    authenticator: Authenticator | None = None
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    problem = _refused_combination(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     if args.local:
-        if args.context:
-            print("error: --context does not apply to --local (no cluster)", file=sys.stderr)
-            return 1
-        return _serve(*_local(args))
+        return _serve(_local(args))
     try:
         credentials = load_credentials(args.context)
         context, namespace = context_namespace(args.context)
@@ -73,14 +91,42 @@ def main(args: argparse.Namespace) -> int:
         ]
 
     where = "all namespaces" if scope is None else f"namespace {scope}"
-    notice = (
-        f"({where}, context {context or '-'}, API server {api.server}).\nIt acts with these "
-        "kube credentials: keep it on this machine (never expose the port)."
-    )
-    return _serve(api, context, args.port, watchers, notice)
+    if args.auth == "token":
+        notice = (
+            f"({where}, context {context or '-'}, API server {api.server}).\nEvery request "
+            "needs a Kubernetes token; actions are sent with it. Serve it over TLS (an Ingress)."
+        )
+        authenticator = Authenticator(api.rest)
+    else:
+        notice = (
+            f"({where}, context {context or '-'}, API server {api.server}).\nIt acts with "
+            "these kube credentials: keep it on this machine (never expose the port)."
+        )
+        authenticator = None
+    return _serve(Serving(api, context, watchers, notice, args.port, args.listen, authenticator))
 
 
-def _local(args: argparse.Namespace) -> tuple[DashboardApi, str, int, Feeders, str]:
+def _refused_combination(args: argparse.Namespace) -> str | None:
+    if args.local and args.context:
+        return "--context does not apply to --local (no cluster)"
+    if args.local and args.auth != "none":
+        return "--auth applies to a cluster; --local serves this machine's runs to it alone"
+    if not _loopback(args.listen) and args.auth == "none":
+        return (
+            f"--listen {args.listen} lets others reach the dashboard, which acts with your "
+            "credentials; add --auth token so every request needs a Kubernetes token"
+        )
+    return None
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def _local(args: argparse.Namespace) -> Serving:
     from kflow.dashboard.local_source import LocalApi, LocalPoller
     from kflow.history.queries import History
 
@@ -93,34 +139,34 @@ def _local(args: argparse.Namespace) -> tuple[DashboardApi, str, int, Feeders, s
         f"(the local run history {history.path}).\nIt can cancel and resume this machine's "
         "runs: keep it on this machine (never expose the port)."
     )
-    return LocalApi(history), "local", args.port, poller, notice
+    return Serving(LocalApi(history), "local", poller, notice, args.port, args.listen)
 
 
-def _serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice: str) -> int:
+def _serve(serving: Serving) -> int:
     try:
-        asyncio.run(serve(api, context, port, feeders, notice))
+        asyncio.run(serve(serving))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            print(
-                f"error: port {port} on {HOST} is in use; pick another with --port", file=sys.stderr
-            )
+            where = f"{serving.listen}:{serving.port}"
+            print(f"error: {where} is in use; pick another port with --port", file=sys.stderr)
             return 1
         raise
     return 0
 
 
-async def serve(api: DashboardApi, context: str, port: int, feeders: Feeders, notice: str) -> None:
+async def serve(serving: Serving) -> None:
     loop = asyncio.get_running_loop()
     store = Store()
-    dashboard = Dashboard(api, store, context)
+    dashboard = Dashboard(serving.api, store, serving.context, serving.authenticator)
     runner = web.AppRunner(build_app(dashboard), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, HOST, port).start()
-        started = feeders(store, loop)
+        await web.TCPSite(runner, serving.listen, serving.port).start()
+        started = serving.feeders(store, loop)
         for feeder in started:
             feeder.start()
-        print(f"kflow dashboard on http://{HOST}:{port}/ {notice} Ctrl-C stops it.", flush=True)
+        address = f"http://{serving.listen}:{serving.port}/"
+        print(f"kflow dashboard on {address} {serving.notice} Ctrl-C stops it.", flush=True)
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kflow.dashboard.api import DashboardApi
+from kflow.dashboard.auth import Authenticator
 from kflow.dashboard.markup import Markup
 from kflow.dashboard.pages.common import PageView, Scope, banner, store_problems
 from kflow.dashboard.pages.layout import page
@@ -45,15 +46,24 @@ class Dashboard:
     """What the request handlers share: the cluster calls, the watched objects, and the
     per-server secret that proves a POST came from one of this server's own pages."""
 
-    def __init__(self, api: DashboardApi, store: Store, context: str) -> None:
+    def __init__(
+        self,
+        api: DashboardApi,
+        store: Store,
+        context: str,
+        authenticator: Authenticator | None = None,
+    ) -> None:
         self.api = api
         self.store = store
         self.context = context
+        self.authenticator = authenticator
+        """Set when others may reach the dashboard: every request then needs a token."""
         self.csrf_token = secrets.token_urlsafe(32)
         self.streams: set[asyncio.Task[object]] = set()
 
-    def scope(self) -> Scope:
+    def scope(self, person: str | None = None) -> Scope:
         return Scope(
+            person=person,
             namespace=self.api.namespace,
             context=self.context,
             server=self.api.server,
@@ -69,6 +79,12 @@ class Dashboard:
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
+def same_origin(origin: str, host: str) -> bool:
+    """Whether an Origin header names the server the request came to."""
+    scheme, _, netloc = origin.partition("://")
+    return scheme in ("http", "https") and netloc == host
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host[:port]` (a Host header, an Origin's or Referer's netloc) names this
     machine's loopback interface."""
@@ -82,7 +98,8 @@ def dashboard_of(request: web.Request) -> Dashboard:
 
 def respond(request: web.Request, view: PageView) -> web.Response:
     """The whole page, or with `?fragment=live` only its live region's content."""
-    scope = dashboard_of(request).scope()
+    person = request.get("person")
+    scope = dashboard_of(request).scope(person.username if person is not None else None)
     live = Markup(store_problems(scope) + view.live) if view.store_problems else view.live
     tag = hashlib.sha256(live.encode()).hexdigest()[:16]
     if request.query.get("fragment") == "live":
@@ -102,15 +119,23 @@ def error_view(title: str, message: str, status: int) -> PageView:
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     dashboard = dashboard_of(request)
-    if not is_loopback(request.host):
+    exposed = dashboard.authenticator is not None
+    if not exposed and not is_loopback(request.host):
         return web.Response(
             status=421, text="this dashboard answers only as http://127.0.0.1 or localhost\n"
         )
     if request.method == "POST":
         origin = request.headers.get("Origin")
-        if origin is not None and not (
-            origin.startswith("http://") and is_loopback(origin.removeprefix("http://"))
-        ):
+        own = (
+            (
+                same_origin(origin, request.host)
+                if exposed
+                else origin.startswith("http://") and is_loopback(origin.removeprefix("http://"))
+            )
+            if origin is not None
+            else True
+        )
+        if not own:
             return web.Response(status=403, text="cross-site request refused\n")
         form = await request.post()
         if not secrets.compare_digest(str(form.get("csrf", "")), dashboard.csrf_token):
@@ -180,12 +205,14 @@ async def _close_streams(app: web.Application) -> None:
 def build_app(dashboard: Dashboard) -> web.Application:
     from kflow.dashboard.actions import ACTIONS
     from kflow.dashboard.routes import ROUTES
+    from kflow.dashboard.signin import SIGNIN, authenticate
 
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[guard, authenticate])
     app[DASHBOARD] = dashboard
     app.router.add_get("/events", events)
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", STATIC, append_version=False)
+    app.add_routes(SIGNIN)
     app.add_routes(ROUTES)
     app.add_routes(ACTIONS)
     app.router.add_route("*", "/{tail:.*}", not_found)

@@ -47,6 +47,8 @@ class Scope:
     errors: Mapping[str, str | None] = field(default_factory=dict)
     loading: tuple[str, ...] = ()
     """Kinds whose first list has not arrived yet."""
+    person: str | None = None
+    """Who signed in, when the dashboard asks (`--auth token`)."""
 
     @property
     def all_namespaces(self) -> bool:

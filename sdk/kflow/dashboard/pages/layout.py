@@ -4,7 +4,7 @@ that dashboard.js refreshes when the server says one of its topics changed."""
 from __future__ import annotations
 
 from kflow.dashboard.markup import Markup, html, join
-from kflow.dashboard.pages.common import PageView, Scope
+from kflow.dashboard.pages.common import PageView, Scope, csrf_field
 
 NAVIGATION = (
     ("home", "/", "Home"),
@@ -53,7 +53,7 @@ def page(view: PageView, url: str, scope: Scope, live: Markup, version: str) -> 
 <a class="brand" href="/">kflow</a>
 <nav>$nav</nav>
 <span class="where" title="API server $server">$where · context $context</span>
-<span id="connection" class="connection" data-state="connecting">connecting…</span>
+$person<span id="connection" class="connection" data-state="connecting">connecting…</span>
 </header>
 <main>
 <h1>$title</h1>
@@ -72,4 +72,13 @@ $after
         before=view.before,
         live=live_region(view, url, live, version),
         after=view.after,
+        person=html(
+            '<span class="person">$p <form method="post" action="/logout" class="inline">$csrf'
+            '<button type="submit" class="link" data-action="Sign out">sign out</button></form>'
+            "</span>",
+            p=scope.person,
+            csrf=csrf_field(scope),
+        )
+        if scope.person
+        else "",
     )
