@@ -57,10 +57,16 @@ def status_of(url: str, token: str | None = None) -> int:
 
 
 def sign_in(browser: Browser, url: str, token: str) -> None:
-    browser.driver.get(f"{url}/login")
+    if browser.text("h1") != "Sign in":
+        browser.driver.get(f"{url}/login")
     browser.wait_for("the sign-in page", lambda: browser.text("h1") == "Sign in")
     browser.find('textarea[name="token"]').send_keys(token)
     browser.click('button[data-action="Sign in"]')
+
+
+def sign_out(browser: Browser) -> None:
+    browser.click('button[data-action="Sign out"]')
+    browser.wait_for("signed out", lambda: browser.text("h1") == "Sign in")
 
 
 def test_token_auth_lets_rbac_decide_who_sees_and_who_acts(
@@ -104,10 +110,11 @@ def test_token_auth_lets_rbac_decide_who_sees_and_who_acts(
         )
 
         sign_in(browser, dashboard.url, nobody)
-        message = browser.wait_for("the 403", lambda: browser.text(".banner-error"))
+        browser.wait_for("the 403 page", lambda: browser.text("h1") == "Not allowed")
+        message = browser.text(".banner-error")
         assert f"You are system:serviceaccount:{cluster.namespace}:nobody" in message
         assert "may not list FlowRuns" in message
-        browser.click('button[data-action="Sign out"]')
+        sign_out(browser)  # also someone who may see nothing may sign out
 
         sign_in(browser, dashboard.url, viewer)
         browser.driver.get(page)
@@ -118,7 +125,7 @@ def test_token_auth_lets_rbac_decide_who_sees_and_who_acts(
         assert "403 Forbidden" in message and f"{cluster.namespace}:viewer" in message
         assert not cluster.get_flowrun("r")["spec"].get("cancel")
         browser.screenshot("auth-viewer-refused")
-        browser.click('button[data-action="Sign out"]')
+        sign_out(browser)
 
         sign_in(browser, dashboard.url, actor)
         browser.driver.get(page)

@@ -78,14 +78,15 @@ class Browser:
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
     def texts(self, css: str) -> list[str]:
-        """The text of every element matching `css`, read again (at most 20 times) when the
-        page's live update swaps an element while it is being read."""
+        """The visible text of every element matching `css`, read at one instant in the page
+        (again, at most 20 times, while a navigation replaces the document)."""
+        script = "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText);"
         for _ in range(20):
             try:
-                return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
-            except StaleElementReferenceException:
-                continue
-        raise AssertionError(f"{css} kept being replaced while read, 20 times in a row")
+                return [str(t).strip() for t in self.driver.execute_script(script, css)]
+            except WebDriverException:
+                time.sleep(0.05)  # the document is being replaced: read the next one
+        raise AssertionError(f"{css} could not be read, 20 times in a row")
 
     def text(self, css: str) -> str:
         found = self.texts(css)

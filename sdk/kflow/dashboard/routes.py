@@ -1,5 +1,5 @@
-"""The pages' URLs: each handler reads the Store (never the API server, except the run page's
-Events) and renders a page module's view."""
+"""The pages' URLs: each handler reads the Store (never the API server, except for a run's
+Events and logs) and renders a page module's view."""
 
 from __future__ import annotations
 

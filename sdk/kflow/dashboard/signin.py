@@ -17,7 +17,8 @@ from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 from kflow.resources import GROUP
 
 SIGNIN = web.RouteTableDef()
-OPEN_PATHS = ("/login", "/static/", "/healthz")
+OPEN_PATHS = ("/login", "/logout", "/static/", "/healthz")
+"""Served without a token: signing in, signing out (whoever may see nothing too), assets."""
 UNAUTHORIZED = 401
 FORBIDDEN = 403
 BAD_GATEWAY = 502
