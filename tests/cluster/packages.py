@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.cluster import paths
@@ -43,13 +44,18 @@ def _apt(args: list[str], cwd: Path | None = None) -> None:
         raise PackageError(f"apt-get {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
 
 
-def ensure_installed(packages: tuple[str, ...] = tuple(PACKAGES)) -> None:
-    todo = [p for p in packages if not Path(PACKAGES[p]).exists()]
+def ensure_installed(
+    packages: tuple[str, ...] = tuple(PACKAGES),
+    proofs: Mapping[str, str] = PACKAGES,
+    needed_by: str = "the local cluster",
+) -> None:
+    """Install those of `packages` whose proof file (from `proofs`) is missing."""
+    todo = [p for p in packages if not Path(proofs[p]).exists()]
     if not todo:
         return
     if os.geteuid() != 0:
         raise PackageError(
-            f"the local cluster needs root to install {', '.join(todo)}; run as root or install "
+            f"{needed_by} needs root to install {', '.join(todo)}; run as root or install "
             "them yourself (apt-get install " + " ".join(todo) + ")"
         )
     print(f"[packages] installing {', '.join(todo)}", file=sys.stderr, flush=True)

@@ -25,6 +25,8 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.kubectl import Kubectl, poll
 from tests.support.custom_objects import items_of, json_object
+from tests.support.dashboard import browser as browser
+from tests.support.dashboard import dashboards as dashboards
 from tests.support.namespaces import drop_finalizers
 from tests.support.operator_process import OperatorProcess as OperatorProcess
 from tests.support.waiting import wait_until as wait_until

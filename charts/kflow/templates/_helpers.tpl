@@ -162,3 +162,18 @@ the UID of kube-system.
   verbs: [get]
 {{- end }}
 {{- end -}}
+
+{{/* The dashboard's labels: the operator's, with its own component. */}}
+{{- define "kflow.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "kflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: dashboard
+{{- end -}}
+
+{{- define "kflow.dashboardLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "kflow.dashboardSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kflow
+{{- end -}}

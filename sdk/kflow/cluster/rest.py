@@ -166,6 +166,14 @@ class KubeRestClient:
     ) -> dict[str, Any]:
         return self.request("GET", path, query=query, timeout=timeout)
 
+    def get_text(self, path: str, query: Mapping[str, str] | None = None) -> str:
+        """A GET whose answer is text, not JSON (a pod's log)."""
+        target = self._target(path, query)
+        status, reason, data = self._exchange("GET", target, None, "text/plain", None)
+        if status >= 400:
+            raise api_error(status, reason, data)
+        return data.decode("utf-8", errors="replace")
+
     def merge_patch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.request("PATCH", path, body=body, content_type=MERGE_PATCH)
 

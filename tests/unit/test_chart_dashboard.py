@@ -1,0 +1,93 @@
+"""The chart's dashboard (`dashboard.enabled`): its own ServiceAccount, read-only unless
+actions are enabled, one namespace or all, reached by port-forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.chart import HelmError, render
+from tests.unit.test_chart_render import granted
+
+ON = {"dashboard.enabled": True}
+
+
+def dashboard_objects(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    chart = render(values)
+    return {o["kind"]: o for o in chart.objects if o["metadata"]["name"].endswith("-dashboard")}
+
+
+def test_off_by_default() -> None:
+    assert dashboard_objects({}) == {}
+
+
+def test_read_only_over_every_namespace_unless_actions_are_enabled() -> None:
+    objects = dashboard_objects(ON)
+    assert set(objects) == {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+    }
+    role = objects["ClusterRole"]
+    assert granted(role, "kflow.dev", "flowruns") == {"get", "list", "watch"}
+    assert granted(role, "kflow.dev", "deployments") == {"get", "list", "watch"}
+    assert granted(role, "", "pods/log") == {"get"}
+    assert objects["ClusterRoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kflow-dashboard", "namespace": "kflow-system"}
+    ]
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["serviceAccountName"] == "kflow-dashboard"
+    assert container["command"] == ["kflow"]
+    assert container["args"] == ["dashboard", "--port=4200", "--all-namespaces"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert objects["Service"]["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 4200}]
+    selector = objects["Service"]["spec"]["selector"]
+    assert selector["app.kubernetes.io/component"] == "dashboard"
+
+    acting = dashboard_objects({**ON, "dashboard.actions.enabled": True})["ClusterRole"]
+    assert granted(acting, "kflow.dev", "flowruns") == {"get", "list", "watch", "create", "patch"}
+    assert granted(acting, "kflow.dev", "deployments") == {"get", "list", "watch", "patch"}
+
+
+def test_one_namespace_gets_a_role_there() -> None:
+    objects = dashboard_objects({**ON, "dashboard.namespace": "team-a", "dashboard.port": 8400})
+    assert objects["Role"]["metadata"]["namespace"] == "team-a"
+    assert objects["RoleBinding"]["metadata"]["namespace"] == "team-a"
+    assert "ClusterRole" not in objects
+    (container,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["dashboard", "--port=8400", "--namespace=team-a"]
+
+
+def test_bad_dashboard_values_are_refused_by_name() -> None:
+    for values, expected in (
+        ({"dashboard.port": 80}, "dashboard.port: Must be greater than or equal to 1024"),
+        ({"dashboard.namespace": "Team_A"}, "dashboard.namespace: Does not match pattern"),
+        ({"dashboard.action.enabled": True}, "Additional property action is not allowed"),
+    ):
+        try:
+            render(values)
+        except HelmError as error:
+            assert expected in str(error)
+        else:
+            raise AssertionError(f"{values} was accepted")
+
+
+def test_token_auth_listens_for_others_and_may_review_tokens() -> None:
+    chart = render({**ON, "dashboard.tokenAuth": True})
+    (deployment,) = [
+        o for o in chart.of_kind("Deployment") if o["metadata"]["name"] == "kflow-dashboard"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][-2:] == ["--listen=0.0.0.0", "--auth=token"]
+    (delegation,) = [
+        o
+        for o in chart.of_kind("ClusterRoleBinding")
+        if o["metadata"]["name"] == "kflow-dashboard-auth-delegator"
+    ]
+    assert delegation["roleRef"]["name"] == "system:auth-delegator"
+    assert delegation["subjects"][0]["name"] == "kflow-dashboard"
+    assert "kflow-dashboard-auth-delegator" not in {
+        o["metadata"]["name"] for o in render(ON).of_kind("ClusterRoleBinding")
+    }
