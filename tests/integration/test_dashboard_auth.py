@@ -57,11 +57,16 @@ def status_of(url: str, token: str | None = None) -> int:
 
 
 def sign_in(browser: Browser, url: str, token: str) -> None:
+    """Sign in and wait for the answer: the page signing in leads to, or a refusal."""
     if browser.text("h1") != "Sign in":
         browser.driver.get(f"{url}/login")
     browser.wait_for("the sign-in page", lambda: browser.text("h1") == "Sign in")
     browser.find('textarea[name="token"]').send_keys(token)
     browser.click('button[data-action="Sign in"]')
+    browser.wait_for(
+        "the answer to signing in",
+        lambda: browser.text("h1") != "Sign in" or browser.text(".banner-error"),
+    )
 
 
 def sign_out(browser: Browser) -> None:
