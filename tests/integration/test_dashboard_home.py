@@ -80,3 +80,11 @@ def test_home_shows_what_needs_attention_and_follows_changes(
     assert listed(browser, "#failed") == ["crashed-now", "failed-today"]
     assert browser.still_same_page()
     browser.screenshot("home")
+
+    # Work pools light up only where the cluster serves the WorkPool kind.
+    served = cluster.kubectl.run("api-resources", "--api-group=kflow.dev", "-o", "name")
+    has_pools = any(line.startswith("workpools.") for line in served.split())
+    assert ("Work pools" in browser.texts("nav a")) == has_pools
+    browser.driver.get(f"{dashboard.url}/workpools")
+    if not has_pools:
+        assert "This cluster has no WorkPool kind" in browser.text(".banner")

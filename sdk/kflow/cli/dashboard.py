@@ -22,15 +22,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="serve a web dashboard of the cluster's runs and Deployments on 127.0.0.1",
-        description="A live web dashboard of FlowRuns and Deployments, served on 127.0.0.1 "
-        "only. It acts with your kube credentials (what kubectl may do, it may do): never "
-        "expose its port to others.",
+        description="A live web dashboard of FlowRuns and Deployments, served on 127.0.0.1. "
+        "It acts with your kube credentials (what kubectl may do, it may do): never expose "
+        "its port to others; to serve others, use --listen with --auth token, where each "
+        "person signs in with their own Kubernetes token.",
     )
     parser.add_argument(
         "--port",
         type=_port,
         default=DEFAULT_PORT,
-        help=f"port on 127.0.0.1 (default {DEFAULT_PORT})",
+        help=f"port to listen on (default {DEFAULT_PORT})",
     )
     parser.add_argument("--context", help="kube context to use (default: the current one)")
     parser.add_argument(

@@ -32,6 +32,16 @@ def collection_path(plural: str, namespace: str | None) -> str:
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}"
 
 
+def served_kinds(rest: KubeRestClient) -> frozenset[str]:
+    """The plurals the cluster serves in kflow.dev (workpools only once that CRD exists); the
+    always-present kinds when discovery fails (the watches will then say why)."""
+    try:
+        listed = rest.get(f"/apis/{GROUP}/{VERSION}")
+    except (ApiError, *TRANSPORT_ERRORS):
+        return frozenset()
+    return frozenset(str(r.get("name")) for r in listed.get("resources") or [])
+
+
 def job_name(infrastructure: Mapping[str, Any]) -> str | None:
     """The Job of a kubernetes-job run, from its identifier `namespace/job-name@job-uid`."""
     if infrastructure.get("type") != "kubernetes-job":

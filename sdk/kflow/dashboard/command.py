@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aiohttp import web
@@ -21,10 +21,10 @@ from aiohttp import web
 from kflow.cluster.credentials import KubeConfigError, load_credentials, merge_kubeconfigs
 from kflow.cluster.discovery import SERVICE_ACCOUNT_DIR, in_cluster, kubeconfig_paths
 from kflow.cluster.rest import KubeRestClient
-from kflow.dashboard.api import ClusterApi, DashboardApi, collection_path
+from kflow.dashboard.api import ClusterApi, DashboardApi, collection_path, served_kinds
 from kflow.dashboard.auth import Authenticator
 from kflow.dashboard.server import Dashboard, build_app
-from kflow.dashboard.store import KINDS, Store
+from kflow.dashboard.store import KINDS, WORKPOOLS, Store
 from kflow.dashboard.watcher import Watcher
 
 HOST = "127.0.0.1"
@@ -65,6 +65,8 @@ class Serving:
     port: int
     listen: str = HOST
     authenticator: Authenticator | None = None
+    kinds: tuple[str, ...] = KINDS
+    """What the Store holds: FlowRuns and Deployments, and WorkPools where they exist."""
 
 
 def main(args: argparse.Namespace) -> int:
@@ -83,11 +85,12 @@ def main(args: argparse.Namespace) -> int:
         return 1
     scope = None if args.all_namespaces else (args.namespace or namespace)
     api = ClusterApi(KubeRestClient(credentials), scope)
+    kinds = KINDS + ((WORKPOOLS,) if WORKPOOLS in served_kinds(api.rest) else ())
 
     def watchers(store: Store, loop: asyncio.AbstractEventLoop) -> list[Feeder]:
         return [
             Watcher(api.rest, kind, collection_path(kind, api.namespace), store, loop)
-            for kind in KINDS
+            for kind in kinds
         ]
 
     where = "all namespaces" if scope is None else f"namespace {scope}"
@@ -103,7 +106,8 @@ def main(args: argparse.Namespace) -> int:
             "these kube credentials: keep it on this machine (never expose the port)."
         )
         authenticator = None
-    return _serve(Serving(api, context, watchers, notice, args.port, args.listen, authenticator))
+    serving = Serving(api, context, watchers, notice, args.port, args.listen, authenticator)
+    return _serve(replace(serving, kinds=kinds))
 
 
 def _refused_combination(args: argparse.Namespace) -> str | None:
@@ -156,7 +160,7 @@ def _serve(serving: Serving) -> int:
 
 async def serve(serving: Serving) -> None:
     loop = asyncio.get_running_loop()
-    store = Store()
+    store = Store(serving.kinds)
     dashboard = Dashboard(serving.api, store, serving.context, serving.authenticator)
     runner = web.AppRunner(build_app(dashboard), access_log=None, handle_signals=False)
     await runner.setup()

@@ -40,6 +40,11 @@ def deployment_of(run: Mapping[str, Any]) -> str:
     return str(((run.get("spec") or {}).get("deploymentRef") or {}).get("name") or "")
 
 
+def pool_of(run: Mapping[str, Any]) -> str:
+    """The run's work pool (spec.workPool.name), '' when it names none."""
+    return str(((run.get("spec") or {}).get("workPool") or {}).get("name") or "")
+
+
 def tags_of(run: Mapping[str, Any]) -> list[str]:
     return [str(t) for t in (run.get("spec") or {}).get("tags") or []]
 
@@ -75,13 +80,14 @@ class RunFilter:
     deployment: str = ""
     tag: str = ""
     namespace: str = ""
+    pool: str = ""
     since: str = ""
     """A period (`24h`) as the URL gives it; only runs created within it are kept."""
     created_after: datetime | None = None
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], now: datetime | None = None) -> RunFilter:
-        """From `?state=FAILED,CRASHED&deployment=d&tag=t&namespace=ns&since=24h`."""
+        """From `?state=FAILED,CRASHED&deployment=d&tag=t&namespace=ns&pool=p&since=24h`."""
         states = frozenset(s.strip().upper() for s in query.get("state", "").split(",") if s)
         unknown = states - {*STATE_TYPES, NO_STATE}
         if unknown:
@@ -98,6 +104,7 @@ class RunFilter:
             deployment=query.get("deployment", "").strip(),
             tag=query.get("tag", "").strip(),
             namespace=query.get("namespace", "").strip(),
+            pool=query.get("pool", "").strip(),
             since=since,
             created_after=created_after,
         )
@@ -112,6 +119,8 @@ class RunFilter:
             return False
         if self.tag and self.tag not in tags_of(run):
             return False
+        if self.pool and pool_of(run) != self.pool:
+            return False
         if self.created_after is not None and (
             not created(run) or parse_timestamp(created(run)) < self.created_after
         ):
@@ -125,6 +134,7 @@ class RunFilter:
             "deployment": self.deployment,
             "tag": self.tag,
             "namespace": self.namespace,
+            "pool": self.pool,
             "since": self.since,
         }
 

@@ -15,12 +15,14 @@ from kflow.dashboard.pages.deployments import (
     missing_deployment_page,
 )
 from kflow.dashboard.pages.home import home_page
+from kflow.dashboard.pages.pools import no_pools_page, pools_page
 from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
 from kflow.dashboard.pages.run_logs import logs_page, logs_region
 from kflow.dashboard.pages.runs import runs_page
 from kflow.dashboard.parameter_form import form_fields
 from kflow.dashboard.queries import QueryError, RunFilter, deployment_of, page_number
 from kflow.dashboard.server import dashboard_of, error_view, respond
+from kflow.dashboard.store import WORKPOOLS
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 
@@ -51,8 +53,25 @@ async def runs(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     dashboard = dashboard_of(request)
     store = dashboard.store
+    pools = store.objects(WORKPOOLS) if store.has(WORKPOOLS) else None
     view = home_page(
-        store.objects(FLOWRUNS), store.objects(DEPLOYMENTS), dashboard.scope(), dashboard.now()
+        store.objects(FLOWRUNS),
+        store.objects(DEPLOYMENTS),
+        dashboard.scope(),
+        dashboard.now(),
+        pools,
+    )
+    return respond(request, view)
+
+
+@ROUTES.get("/workpools")
+async def workpools(request: web.Request) -> web.Response:
+    dashboard = dashboard_of(request)
+    store = dashboard.store
+    if not store.has(WORKPOOLS):
+        return respond(request, no_pools_page())
+    view = pools_page(
+        store.objects(WORKPOOLS), store.objects(FLOWRUNS), dashboard.scope(), dashboard.now()
     )
     return respond(request, view)
 

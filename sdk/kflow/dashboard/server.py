@@ -25,7 +25,7 @@ from kflow.dashboard.auth import Authenticator
 from kflow.dashboard.markup import Markup
 from kflow.dashboard.pages.common import PageView, Scope, banner, store_problems
 from kflow.dashboard.pages.layout import page
-from kflow.dashboard.store import Change, Store
+from kflow.dashboard.store import WORKPOOLS, Change, Store
 
 STATIC = Path(__file__).parent / "static"
 HEARTBEAT_SECONDS = 15.0
@@ -70,6 +70,7 @@ class Dashboard:
             csrf_token=self.csrf_token,
             errors=dict(self.store.errors),
             loading=tuple(kind for kind, done in self.store.synced.items() if not done),
+            pools=self.store.has(WORKPOOLS),
         )
 
     def now(self) -> datetime:

@@ -19,6 +19,8 @@ from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 
 KINDS = (FLOWRUNS, DEPLOYMENTS)
+WORKPOOLS = "workpools"
+"""Watched too when the cluster serves the WorkPool kind (kflow.dashboard.api.served_kinds)."""
 Key = tuple[str, str]
 """(namespace, name) of an object."""
 
@@ -68,16 +70,19 @@ def slimmed(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self) -> None:
-        self._objects: dict[str, dict[Key, dict[str, Any]]] = {kind: {} for kind in KINDS}
+    def __init__(self, kinds: tuple[str, ...] = KINDS) -> None:
+        self._objects: dict[str, dict[Key, dict[str, Any]]] = {kind: {} for kind in kinds}
         self._subscriptions: set[Subscription] = set()
-        self.synced: dict[str, bool] = dict.fromkeys(KINDS, False)
+        self.synced: dict[str, bool] = dict.fromkeys(kinds, False)
         """Whether the kind's first list has arrived (pages say "loading" until then)."""
-        self.errors: dict[str, str | None] = dict.fromkeys(KINDS, None)
+        self.errors: dict[str, str | None] = dict.fromkeys(kinds, None)
         """Why the kind cannot be listed or watched right now, as the API server said it."""
 
+    def has(self, kind: str) -> bool:
+        return kind in self._objects
+
     def objects(self, kind: str) -> list[dict[str, Any]]:
-        return list(self._objects[kind].values())
+        return list(self._objects.get(kind, {}).values())
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects[kind].get((namespace, name))

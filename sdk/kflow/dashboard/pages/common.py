@@ -49,6 +49,8 @@ class Scope:
     """Kinds whose first list has not arrived yet."""
     person: str | None = None
     """Who signed in, when the dashboard asks (`--auth token`)."""
+    pools: bool = False
+    """Whether the cluster has work pools (the WorkPool CRD) to show."""
 
     @property
     def all_namespaces(self) -> bool:

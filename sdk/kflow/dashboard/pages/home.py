@@ -10,6 +10,7 @@ from typing import Any
 from kflow.dashboard.markup import Markup, html, join
 from kflow.dashboard.pages.common import NOTHING, PageView, Scope, deployment_path, table, time_tag
 from kflow.dashboard.pages.deployments import condition
+from kflow.dashboard.pages.pools import pools_without_workers
 from kflow.dashboard.pages.runs import run_table
 from kflow.dashboard.queries import count_by_state, failed_since, is_late, newest_first
 
@@ -23,7 +24,9 @@ def home_page(
     deployments: Sequence[Mapping[str, Any]],
     scope: Scope,
     now: datetime,
+    pools: Sequence[Mapping[str, Any]] | None = None,
 ) -> PageView:
+    """`pools` is None where the cluster has no WorkPool kind (the section is left out)."""
     failed = newest_first(r for r in runs if failed_since(r, now - RECENT))
     late = newest_first(r for r in runs if is_late(r, now))
     not_ready = [d for d in deployments if (condition(d, "Ready") or {}).get("status") == "False"]
@@ -58,9 +61,26 @@ def home_page(
                 not_ready_table(not_ready, now),
                 len(not_ready),
             ),
+            idle_pools_section(pools) if pools is not None else NOTHING,
         ]
     )
-    return PageView("Needs attention", live, ("flowruns", "deployments"), section="home")
+    topics = ("flowruns", "deployments", *(("workpools",) if pools is not None else ()))
+    return PageView("Needs attention", live, topics, section="home")
+
+
+def idle_pools_section(pools: Sequence[Mapping[str, Any]]) -> Markup:
+    idle = pools_without_workers(pools)
+    rows = [
+        html(
+            '<tr data-pool="$n"><td>$n</td><td>$ns</td><td>$type</td></tr>',
+            n=p["metadata"]["name"],
+            ns=p["metadata"].get("namespace"),
+            type=(p.get("spec") or {}).get("type") or "",
+        )
+        for p in idle
+    ]
+    body = table(["Pool", "Namespace", "Type"], rows, "None.", css="idle-pools")
+    return section("idle-pools", "Work pools without workers", "/workpools", body, len(idle))
 
 
 def section(key: str, title: str, more: str, body: Markup, count: int) -> Markup:

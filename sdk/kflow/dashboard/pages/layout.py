@@ -11,6 +11,7 @@ NAVIGATION = (
     ("runs", "/runs", "Runs"),
     ("deployments", "/deployments", "Deployments"),
 )
+POOLS = (("pools", "/workpools", "Work pools"),)
 
 
 def live_region(view: PageView, url: str, live: Markup, version: str) -> Markup:
@@ -35,7 +36,7 @@ def page(view: PageView, url: str, scope: Scope, live: Markup, version: str) -> 
             cls="current" if key == view.section else "",
             label=label,
         )
-        for key, href, label in NAVIGATION
+        for key, href, label in (*NAVIGATION, *(POOLS if scope.pools else ()))
     )
     where = "all namespaces" if scope.namespace is None else f"namespace {scope.namespace}"
     return html(
