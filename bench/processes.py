@@ -17,6 +17,8 @@ import signal
 import time
 from pathlib import Path
 
+from kflow.processes import ProcessId, is_alive, signal_process
+
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 START_TICK_SECONDS = 1 / CLOCK_TICKS_PER_SECOND
 """The resolution of a process's start time: 10 ms (USER_HZ is 100 on Linux). The kernel rounds
@@ -52,8 +54,7 @@ def read_boot_epoch() -> float:
 def process_start_epoch(process_id: str) -> float:
     """When the process named by a process launcher id (`PID@start-ticks`) was forked, as a
     Unix time (to a tick: see START_TICK_SECONDS)."""
-    ticks = int(process_id.partition("@")[2])
-    return start_epoch(ticks, read_boot_epoch())
+    return start_epoch(ProcessId.parse(process_id).start_ticks, read_boot_epoch())
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -66,14 +67,12 @@ def stat_fields(pid: int) -> list[str] | None:
 
 
 def process_alive(process_id: str) -> bool:
-    """True while the process of a `PID@start-ticks` id runs (a zombie counts as gone)."""
-    pid, _, ticks = process_id.partition("@")
-    fields = stat_fields(int(pid))
-    return fields is not None and fields[0] not in ("Z", "X") and fields[19] == ticks
+    """True while the process of a `PID@start-ticks` id runs (a zombie counts as gone): the
+    process launcher's own rule, kflow.processes.is_alive."""
+    return is_alive(ProcessId.parse(process_id))
 
 
 def kill_process(process_id: str) -> None:
     """SIGKILL what a run left behind, only if the PID still names the same process."""
-    if process_alive(process_id):
-        with contextlib.suppress(OSError):
-            os.kill(int(process_id.partition("@")[0]), signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        signal_process(ProcessId.parse(process_id), signal.SIGKILL)
