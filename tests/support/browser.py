@@ -126,6 +126,12 @@ class Browser:
                 value = probe()
             except StaleElementReferenceException:
                 value = None
+            except WebDriverException as error:
+                # A live update swapped the node out between finding and reading it; chromedriver
+                # reports that as this inspector error rather than as a stale element.
+                if "does not belong to the document" not in str(error):
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() >= deadline:
