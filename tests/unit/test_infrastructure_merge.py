@@ -107,7 +107,7 @@ def test_a_flowrun_that_changes_the_type_leaves_the_old_types_options_behind() -
 
 
 def test_nothing_says_where_to_run() -> None:
-    with pytest.raises(InfrastructureConflict, match="workPool.name"):
+    with pytest.raises(InfrastructureConflict, match=r"workPool\.name"):
         merge_infrastructure([Layer("Deployment etl", None)])
 
 
