@@ -12,10 +12,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from kflow.cluster.presentation import table
-from kflow.resources import DeploymentSpec, FlowRunSpec, InfrastructureConflict, WorkPoolSpec
-from kflow.resources.infrastructure_merge import CONTAINER_TYPES
+from kflow.resources import (
+    DeploymentSpec,
+    FlowRunSpec,
+    InfrastructureConflict,
+    InfrastructureType,
+    Layer,
+    WorkPoolSpec,
+)
+from kflow.resources.infrastructure_merge import CONTAINER_TYPES, TYPE_OPTIONS
 from kflow.resources.pools import run_pool
-from kflow.resources.run_infrastructure import OPERATOR_DEFAULTS, run_infrastructure
+from kflow.resources.run_infrastructure import (
+    OPERATOR_DEFAULTS,
+    pool_layer,
+    run_infrastructure,
+    run_layers,
+)
 
 RULE = "FlowRun > Deployment > WorkPool > operator defaults, field by field"
 
@@ -76,17 +88,43 @@ def effective_view(
         pool_spec = WorkPoolSpec.model_validate(pool.get("spec") or {}) if pool else None
     except ValidationError as error:
         return _with_problem(view, f"cannot read the specs this kflow knows: {error}")
+    pool_entry = (pool_name, pool_spec) if pool_name and pool_spec else None
     try:
-        merged = run_infrastructure(
-            name,
-            run_spec,
-            deployment_spec,
-            (pool_name, pool_spec) if pool_name and pool_spec else None,
-        )
+        merged = run_infrastructure(name, run_spec, deployment_spec, pool_entry)
     except InfrastructureConflict as conflict:
         return _with_problem(view, str(conflict))
     document = merged.infrastructure.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return EffectiveView(pool_name, pool_from, document, dict(merged.sources))
+    layers = run_layers(name, run_spec, deployment_spec)
+    if pool_entry is not None:
+        layers.append(pool_layer(*pool_entry))
+    sources = {
+        key: _merged_from(key, document[key], source, layers, merged.infrastructure.type)
+        for key, source in merged.sources.items()
+        if key in document
+    }
+    return EffectiveView(pool_name, pool_from, document, sources)
+
+
+def _merged_from(
+    key: str, value: Any, source: str, layers: list[Layer], type_: InfrastructureType
+) -> str:
+    """`FlowRun x over Deployment y` when an object (env, job, …) merges several layers' keys;
+    just the highest layer's name otherwise."""
+    if key == "type" or not isinstance(value, Mapping):
+        return source
+    setting = [
+        layer.source
+        for layer in layers
+        if layer.settings is not None
+        and getattr(layer.settings, _attribute(key), None) is not None
+        and not (key in TYPE_OPTIONS and layer.type is not None and layer.type is not type_)
+    ]
+    return " over ".join(setting) if len(setting) > 1 else source
+
+
+def _attribute(key: str) -> str:
+    """The model attribute of a camelCase field: imagePullPolicy → image_pull_policy."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
 def effective_section(view: EffectiveView) -> str:
