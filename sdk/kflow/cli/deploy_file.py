@@ -8,14 +8,20 @@ they describe.
           cron: "0 9 * * *"
           timezone: Asia/Tokyo           # optional, default UTC
         parameters: {name: kflow}
-        infrastructure: {type: process}  # default; or docker / kubernetes-job with an image
+        infrastructure: {type: process}  # default without a pool; or docker / kubernetes-job
         tags: [example]
+        work_pool: {name: k8s}           # or workPool: runs where the pool says (no type needed)
         namespace: default               # optional: else --namespace, else the kube context's
+    work_pools:                          # optional, applied first (kflow.cli.deploy_pools)
+      - name: k8s
+        type: kubernetes-job
+        infrastructure: {image: "python:3.12"}
 
 kflow.yaml's own keys are `name`, `namespace` and those in `FILE_KEYS` (`schedule` /
-`schedules`); every other key is a Deployment spec field in the CRD's camelCase (paused,
-catchup, concurrencyPolicy, …), checked by `DeploymentSpec`. A new kflow.yaml-only key is one
-entry in `FILE_KEYS`: its checker reports its problems and returns the spec fields it becomes.
+`schedules`, `work_pool`); every other key is a Deployment spec field in the CRD's camelCase
+(paused, catchup, concurrencyPolicy, …), checked by `DeploymentSpec`. A new kflow.yaml-only
+key is one entry in `FILE_KEYS`: its checker reports its problems and returns the spec fields
+it becomes.
 
 Every problem is collected, not just the first, and each line names the file, the deployment
 and the field (`kflow.yaml: deployment nightly: schedule.cron: ...`), so one run of
@@ -27,11 +33,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from kflow.cli.deploy_checks import Problems, check_keys, check_model, keys_of
+from kflow.cli.deploy_pools import pool_manifests
+from kflow.cli.deploy_work_pool import work_pool_key
 from kflow.cli.flow_signature import (
     FlowNotLoadable,
     load_flow_function,
@@ -72,6 +80,8 @@ class DeploymentsFile:
     entries: list[Entry]
     problems: list[str]
     """Entries that cannot be checked further: not a mapping, no name, a name used twice."""
+    pools: list[Entry] = field(default_factory=list)
+    """The file's `work_pools:` (kflow.cli.deploy_pools), applied before its deployments."""
 
 
 # --- the file ------------------------------------------------------------------------------
@@ -89,27 +99,45 @@ def load_file(path: Path) -> DeploymentsFile:
         ) from None
     except yaml.YAMLError as error:
         raise DeployError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("deployments"), list):
-        raise DeployError(f"{path}: expected a top-level `deployments:` list")
+    if not isinstance(document, dict) or not (
+        isinstance(document.get("deployments"), list)
+        or ("deployments" not in document and isinstance(document.get("work_pools"), list))
+    ):
+        raise DeployError(
+            f"{path}: expected a top-level `deployments:` list (and optionally `work_pools:`)"
+        )
+    entries, problems = named_entries(document.get("deployments") or [], path, "deployments")
+    pools: list[Entry] = []
+    if "work_pools" in document:
+        if not isinstance(document["work_pools"], list):
+            problems.append(f"{path}: work_pools: expected a list of pools, each with name, type")
+        else:
+            pools, pool_problems = named_entries(document["work_pools"], path, "work_pools")
+            problems.extend(pool_problems)
+    return DeploymentsFile(path, entries, problems, pools)
+
+
+def named_entries(items: list[Any], path: Path, key: str) -> tuple[list[Entry], list[str]]:
+    """The entries of a top-level list, each a mapping with a unique `name`."""
     entries: list[Entry] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for index, raw in enumerate(document["deployments"]):
-        where = f"{path}: deployments[{index}]"
+    for index, raw in enumerate(items):
+        where = f"{path}: {key}[{index}]"
         name = raw.get("name") if isinstance(raw, dict) else None
         if not isinstance(raw, dict):
-            problems.append(f"{where}: expected a mapping with `name` and `entrypoint`")
+            required = "`name` and `type`" if key == "work_pools" else "`name` and `entrypoint`"
+            problems.append(f"{where}: expected a mapping with {required}")
         elif not isinstance(name, str) or not name:
             problems.append(f"{where}: name: required (a string)")
         elif name in seen:
             problems.append(
-                f"{where}: name: {name!r} is used by deployments[{seen[name]}] too; "
-                "names must be unique"
+                f"{where}: name: {name!r} is used by {key}[{seen[name]}] too; names must be unique"
             )
         else:
             seen[name] = index
             entries.append(Entry(index, name, raw))
-    return DeploymentsFile(path, entries, problems)
+    return entries, problems
 
 
 def select(file: DeploymentsFile, names: Sequence[str], everything: bool) -> list[Entry]:
@@ -135,10 +163,10 @@ def select(file: DeploymentsFile, names: Sequence[str], everything: bool) -> lis
 def build_manifests(
     file: DeploymentsFile, entries: Sequence[Entry], default_namespace: str | None
 ) -> list[dict[str, Any]]:
-    """The Deployment resources of the selected entries; FileProblems listing every problem
-    of the file and of those entries when there is any."""
-    problems = list(file.problems)
-    manifests = []
+    """The file's WorkPools, then the Deployment resources of the selected entries;
+    FileProblems listing every problem of the file and of those entries when there is any."""
+    manifests, pool_problems = pool_manifests(file.path, file.pools, default_namespace)
+    problems = [*file.problems, *pool_problems]
     for entry in entries:
         found = Problems(file.path, entry.name)
         manifests.append(_manifest(entry, found, default_namespace))
@@ -177,7 +205,6 @@ def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -
             problems.add("entrypoint", str(error))
     spec: dict[str, Any] = {"entrypoint": entrypoint}
     spec.update((k, v) for k, v in raw.items() if k in spec_keys and k not in own_keys)
-    spec.setdefault("infrastructure", {"type": "process"})
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
         problems.add("parameters", "expected a mapping of parameter names to values")
@@ -192,6 +219,8 @@ def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -
         for name, message in parameter_problems(fn, parameters, scheduled):
             problems.add(f"parameters.{name}", message)
     spec.update(fragments)
+    if "workPool" not in spec:
+        spec.setdefault("infrastructure", {"type": "process"})
     check_model(DeploymentSpec, spec, "", problems, checked=set(fragments))
 
     metadata: dict[str, Any] = {"name": entry.name}
@@ -251,4 +280,7 @@ def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     return {"schedules": result} if result else {}
 
 
-FILE_KEYS = (FileKey(("schedule", "schedules"), _schedules),)
+FILE_KEYS = (
+    FileKey(("schedule", "schedules"), _schedules),
+    FileKey(("work_pool",), work_pool_key),
+)
