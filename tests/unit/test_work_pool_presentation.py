@@ -173,7 +173,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": "etl-1", "namespace": "team"}, "spec": spec}
 
 
-DEPLOYMENT = {
+DEPLOYMENT: dict[str, Any] = {
     "metadata": {"name": "etl", "namespace": "team"},
     "spec": {
         "entrypoint": "flows.py:etl",
