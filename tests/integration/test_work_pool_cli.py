@@ -204,10 +204,10 @@ def test_deploy_with_a_pool_and_the_runs_effective_infrastructure(
     section = text.split("Effective infrastructure")[1].splitlines()[2:6]
     rows = [re.split(r"\s{3,}", line.strip()) for line in section]
     assert rows == [
-        ["type", "kubernetes-job", "WorkPool k8s"],
-        ["image", "python:3.12", "WorkPool k8s"],
-        ["env", '{"DEBUG": "1", "STAGE": "prod"}', "FlowRun etl-1 over Deployment etl"],
-        ["job", '{"nodeSelector": {"disk": "ssd"}}', "WorkPool k8s"],
+        ["type", "WorkPool k8s", "kubernetes-job"],
+        ["image", "WorkPool k8s", "python:3.12"],
+        ["env", "FlowRun etl-1 over Deployment etl", '{"DEBUG": "1", "STAGE": "prod"}'],
+        ["job", "WorkPool k8s", '{"nodeSelector": {"disk": "ssd"}}'],
     ]
     document = json.loads(ok(kflow(kubeconfig, "flow-run", "inspect", "etl-1", "-o", "json", *ns)))
     effective = document["effectiveInfrastructure"]

@@ -3,6 +3,7 @@ pools, from objects as the API returns them."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -206,9 +207,15 @@ def test_each_field_names_the_layer_it_came_from() -> None:
         "env": "FlowRun etl-1 over Deployment etl",
         "job": "Deployment etl",
     }
-    rows = [line.split(None, 2) for line in effective_section(view).splitlines()[4:]]
-    assert rows[0] == ["type", "kubernetes-job", "WorkPool k8s"]
-    assert rows[1][0] == "image" and rows[1][2].endswith("WorkPool k8s")
+    section = effective_section(view).splitlines()[3:]
+    rows = [re.split(r"\s{3,}", line.strip()) for line in section]
+    assert rows == [
+        ["FIELD", "FROM", "VALUE"],
+        ["type", "WorkPool k8s", "kubernetes-job"],
+        ["image", "WorkPool k8s", "py:3.12"],
+        ["env", "FlowRun etl-1 over Deployment etl", '{"DEBUG": "1", "STAGE": "prod"}'],
+        ["job", "Deployment etl", '{"nodeSelector": {"disk": "ssd"}}'],
+    ]
     assert "Work pool       k8s (named by Deployment etl)" in effective_section(view)
     document = view.document()
     assert document["workPool"] == "k8s" and document["sources"]["job"] == "Deployment etl"
@@ -241,4 +248,6 @@ def test_a_run_without_a_pool_and_a_container_without_an_image() -> None:
     assert (view.pool, view.problem) == (None, None)
     text = effective_section(view)
     assert "Work pool       - (none)" in text
-    assert "image   (none set: the operator's --default-image, else NoImage)" in text
+    assert (
+        "image   operator defaults   (none set: the operator's --default-image, else NoImage)"
+    ) in text

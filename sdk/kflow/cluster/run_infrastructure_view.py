@@ -135,17 +135,11 @@ def effective_section(view: EffectiveView) -> str:
         lines.append(f"  cannot be decided: {view.problem}")
         return "\n".join(lines)
     fields = sorted(view.infrastructure.items(), key=lambda item: item[0] != "type")
-    rows = [[key, _value(value), view.sources.get(key, "")] for key, value in fields]
+    rows = [[key, view.sources.get(key, ""), _value(value)] for key, value in fields]
     if view.infrastructure.get("type") in CONTAINER_TYPES and "image" not in view.infrastructure:
-        rows.insert(
-            1,
-            [
-                "image",
-                "(none set: the operator's --default-image, else NoImage)",
-                OPERATOR_DEFAULTS,
-            ],
-        )
-    lines.extend(f"  {line}" for line in table(["FIELD", "VALUE", "FROM"], rows).splitlines())
+        unset = "(none set: the operator's --default-image, else NoImage)"
+        rows.insert(1, ["image", OPERATOR_DEFAULTS, unset])
+    lines.extend(f"  {line}" for line in table(["FIELD", "FROM", "VALUE"], rows).splitlines())
     return "\n".join(lines)
 
 
