@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import GROUP, VERSION, Cluster
+from tests.integration.dashboard_support import service_account_kubeconfig
 from tests.support.custom_objects import json_object
 
 pytestmark = pytest.mark.integration
@@ -226,3 +227,39 @@ def test_deploy_with_a_pool_and_the_runs_effective_infrastructure(
     cluster.flowrun("stray-1", {"deploymentRef": {"name": "stray"}})
     waiting = ok(kflow(kubeconfig, "flow-run", "inspect", "stray-1", *ns))
     assert f"WorkPool nowhere does not exist in namespace {cluster.namespace}" in waiting
+
+
+def test_inspect_by_someone_who_may_not_read_pools_still_shows_the_run(
+    cluster: Cluster, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """RBAC that lets a person read runs and Deployments but not pools: the run is shown, and
+    its infrastructure says why it cannot be decided instead of failing the command."""
+    cluster.apply(
+        f"""
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: reader, namespace: {cluster.namespace}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: reader, namespace: {cluster.namespace}}}
+rules:
+  - apiGroups: [kflow.dev]
+    resources: [flowruns, deployments]
+    verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: reader, namespace: {cluster.namespace}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}}
+subjects: [{{kind: ServiceAccount, name: reader, namespace: {cluster.namespace}}}]
+"""
+    )
+    cluster.deployment("etl", {"entrypoint": FLOW, "workPool": {"name": "k8s"}})
+    cluster.flowrun("etl-1", {"deploymentRef": {"name": "etl"}})
+    reader = service_account_kubeconfig(cluster, kubeconfig, tmp_path, "reader")
+    text = ok(kflow(reader, "flow-run", "inspect", "etl-1", "-n", cluster.namespace))
+    assert f"FlowRun         {cluster.namespace}/etl-1" in text
+    assert "Work pool       unknown" in text
+    assert "  cannot be decided: cannot read the run's Deployment or WorkPool: " in text
+    assert 'workpools.kflow.dev "k8s" is forbidden' in text

@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 from kflow.cli import main
-from kflow.cluster.run_infrastructure_view import effective_section, effective_view
+from kflow.cluster.run_infrastructure_view import (
+    effective_section,
+    effective_view,
+    unreadable_view,
+)
 from kflow.cluster.workpool_presentation import work_pool_details, work_pool_table
 from kflow.cluster.workpool_spec import PoolSpecError, pool_manifest
 from kflow.resources.pools import run_pool
@@ -250,4 +254,13 @@ def test_a_run_without_a_pool_and_a_container_without_an_image() -> None:
     assert "Work pool       - (none)" in text
     assert (
         "image   operator defaults   (none set: the operator's --default-image, else NoImage)"
+    ) in text
+
+
+def test_a_run_whose_deployment_or_pool_may_not_be_read_says_so() -> None:
+    text = effective_section(unreadable_view('workpools.kflow.dev "k8s" is forbidden'))
+    assert "Work pool       unknown" in text
+    assert (
+        "  cannot be decided: cannot read the run's Deployment or WorkPool: "
+        'workpools.kflow.dev "k8s" is forbidden'
     ) in text

@@ -49,10 +49,17 @@ from kflow.cluster.presentation import (
     table,
 )
 from kflow.cluster.rest import ApiError, KubeRestClient
-from kflow.cluster.run_infrastructure_view import effective_section, effective_view
+from kflow.cluster.run_infrastructure_view import (
+    EffectiveView,
+    effective_section,
+    effective_view,
+    unreadable_view,
+)
 from kflow.resources import API_VERSION, FLOWRUN_KIND, WORKPOOL_PLURAL
 from kflow.resources.pools import run_pool
 from kflow.states import StateType
+
+FORBIDDEN = 403
 
 
 class Target:
@@ -197,13 +204,24 @@ def flow_run_inspect(args: argparse.Namespace) -> int:
     """The FlowRun, with its pool and the infrastructure it gets (the launch's merge rule)."""
     api = Target(args).flow_run(args.id)
     obj = without_managed_fields(api.get())
-    view = effective_view(obj, *_run_sources(api, obj))
+    view = _effective(api, obj)
     output = getattr(args, "output", None)
     if output:
         print(render({**obj, "effectiveInfrastructure": view.document()}, output), end="")
     else:
         print(flow_run_details(obj, sections=[effective_section(view)]))
     return 0
+
+
+def _effective(api: FlowRunApi, run: dict[str, Any]) -> EffectiveView:
+    """The run's pool and infrastructure; a user who may read runs but not their Deployment or
+    pool still gets the rest of the run, with the reason in place of the infrastructure."""
+    try:
+        return effective_view(run, *_run_sources(api, run))
+    except ApiError as error:
+        if error.status != FORBIDDEN:
+            raise
+        return unreadable_view(error.message or f"{error.status} {error.reason}")
 
 
 def _run_sources(

@@ -41,6 +41,8 @@ class EffectiveView:
     sources: Mapping[str, str] = field(default_factory=dict)
     problem: str | None = None
     """Why no infrastructure can be shown (a conflict, a missing pool or Deployment)."""
+    readable: bool = True
+    """False when the run's Deployment or pool could not be read (RBAC), so its pool is unknown."""
 
     def document(self) -> dict[str, Any]:
         """The `effectiveInfrastructure` key of `-o json|yaml`."""
@@ -127,9 +129,20 @@ def _attribute(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
+def unreadable_view(reason: str) -> EffectiveView:
+    return EffectiveView(
+        None,
+        None,
+        problem=f"cannot read the run's Deployment or WorkPool: {reason}",
+        readable=False,
+    )
+
+
 def effective_section(view: EffectiveView) -> str:
     """The lines `kflow flow-run inspect` prints about the run's pool and infrastructure."""
     pool = f"{view.pool} (named by {view.pool_from})" if view.pool else "- (none)"
+    if not view.readable:
+        pool = "unknown"
     lines = [f"Work pool       {pool}", f"\nEffective infrastructure ({RULE})"]
     if view.problem or view.infrastructure is None:
         lines.append(f"  cannot be decided: {view.problem}")
