@@ -235,3 +235,11 @@ def test_work_pools_must_be_a_list(project: Path) -> None:
     path = write(project, "work_pools: {name: p}\ndeployments: []\n")
     with pytest.raises(DeployError, match="work_pools: expected a list of pools"):
         manifests(path)
+
+
+def test_work_pools_may_be_spelt_workpools_too(project: Path) -> None:
+    path = write(project, "workPools:\n  - {name: p, type: process}\n")
+    assert [m["kind"] for m in build_manifests(load_file(path), [], None)] == ["WorkPool"]
+    both = write(project, "workPools: []\nwork_pools: []\ndeployments: []\n")
+    with pytest.raises(DeployError, match="give `work_pools` or `workPools`, not both"):
+        load_file(both)

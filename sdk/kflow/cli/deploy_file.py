@@ -99,6 +99,10 @@ def load_file(path: Path) -> DeploymentsFile:
         ) from None
     except yaml.YAMLError as error:
         raise DeployError(f"{path}: not valid YAML: {error}") from None
+    if isinstance(document, dict) and "workPools" in document:
+        if "work_pools" in document:
+            raise DeployError(f"{path}: give `work_pools` or `workPools`, not both")
+        document["work_pools"] = document.pop("workPools")
     if not isinstance(document, dict) or not (
         isinstance(document.get("deployments"), list)
         or ("deployments" not in document and isinstance(document.get("work_pools"), list))
