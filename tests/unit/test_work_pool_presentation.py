@@ -71,7 +71,9 @@ ORPHANED = pool(
 def test_ls_counts_only_workers_with_a_fresh_heartbeat() -> None:
     """A dead operator leaves its entry (and maybe a stale liveWorkers) behind; the CLI judges
     the heartbeat itself."""
-    lines = work_pool_table([ORPHANED, SERVED, pool("new", {"type": "docker"})], NOW).splitlines()
+    quiet = pool("quiet", {"type": "docker"}, {"runCounts": {"completed": 4}, "lateRuns": 0})
+    pools = [ORPHANED, SERVED, pool("new", {"type": "docker"}), quiet]
+    lines = work_pool_table(pools, NOW).splitlines()
     assert lines[0].split() == [
         "NAME", "TYPE", "PAUSED", "LIMIT", "WORKERS", "RUNNING", "LATE", "READY", "AGE",
     ]  # fmt: skip
@@ -80,6 +82,7 @@ def test_ls_counts_only_workers_with_a_fresh_heartbeat() -> None:
     assert lines[3].split() == [
         "proc", "process", "true", "none", "0", "-", "-", "False", "(NoWorkers)", "1h",
     ]  # fmt: skip
+    assert lines[4].split() == ["quiet", "docker", "false", "none", "0", "0", "0", "-", "1h"]
 
 
 def test_inspect_shows_spec_workers_with_heartbeat_ages_runs_and_conditions() -> None:

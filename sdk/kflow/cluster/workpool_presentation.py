@@ -74,7 +74,7 @@ def work_pool_row(pool: Mapping[str, Any], now: datetime) -> list[str]:
         "true" if spec.get("paused") else "false",
         limit_label(spec),
         str(live_workers(pool, now)),
-        str(counts.get("running", "-")) if counts else "-",
+        str(counts.get("running", 0)) if "runCounts" in status else "-",
         str(status.get("lateRuns", "-")),
         ready_label(pool),
         age(pool["metadata"].get("creationTimestamp"), now),
