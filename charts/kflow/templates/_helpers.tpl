@@ -48,6 +48,11 @@ app.kubernetes.io/part-of: kflow
 {{- join "," $enabled -}}
 {{- end -}}
 
+{{/* A pool's type: its own, else the first enabled launcher's (kubernetes-job, docker, process). */}}
+{{- define "kflow.poolType" -}}
+{{- .pool.type | default (first (splitList "," (include "kflow.launchers" .root))) -}}
+{{- end -}}
+
 {{- define "kflow.clusterwide" -}}
 {{- if not .Values.watchNamespaces -}}true{{- end -}}
 {{- end -}}
@@ -75,6 +80,23 @@ Refuse value combinations the schema cannot express, naming the values to change
 {{- if ne (len .Values.watchNamespaces) (len (uniq .Values.watchNamespaces)) -}}
 {{- fail (printf "kflow: watchNamespaces lists a namespace twice: %v" .Values.watchNamespaces) -}}
 {{- end -}}
+{{- $launchers := splitList "," (include "kflow.launchers" .) -}}
+{{- $names := list -}}
+{{- range $index, $pool := .Values.workPools -}}
+{{- $type := include "kflow.poolType" (dict "pool" $pool "root" $) -}}
+{{- if not (has $type $launchers) -}}
+{{- fail (printf "kflow: workPools[%d] (%s) is of type %s, but that launcher is not enabled (launchers: %s), so none of its runs could start; enable it under launchers or change the pool's type" $index $pool.name $type (join ", " $launchers)) -}}
+{{- end -}}
+{{- if has $pool.name $names -}}
+{{- fail (printf "kflow: workPools lists pool %s twice; pool names must be unique" $pool.name) -}}
+{{- end -}}
+{{- $names = append $names $pool.name -}}
+{{- end -}}
+{{- with .Values.worker -}}
+{{- if and .heartbeatSeconds .timeoutSeconds (le (int .timeoutSeconds) (int .heartbeatSeconds)) -}}
+{{- fail (printf "kflow: worker.timeoutSeconds (%d) must be longer than worker.heartbeatSeconds (%d), or every worker would look dead between two heartbeats" (int .timeoutSeconds) (int .heartbeatSeconds)) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -92,6 +114,11 @@ history limits delete them; status is written with a resourceVersion preconditio
 - apiGroups: [kflow.dev]
   resources: [deployments/status, flowruns/status]
   verbs: [get, patch, update]
+# Work pools: the operator resolves each run's pool and, as a worker, keeps its heartbeat and
+# the pool's counts and conditions in the pool's status.
+- apiGroups: [kflow.dev]
+  resources: [workpools, workpools/status]
+  verbs: [get, list, watch, patch, update]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

@@ -48,6 +48,11 @@ COMMANDS: tuple[Command, ...] = (
         "run the FlowRun named by KFLOW_FLOW_RUN_NAMESPACE/NAME (infrastructure entry command)",
         "kflow.cli.execute:register",
     ),
+    Command(
+        "work-pool",
+        "create, list, inspect, pause and limit work pools in the cluster",
+        "kflow.cli.work_pools:register",
+    ),
     Command("deploy", "create or update Deployments from kflow.yaml", "kflow.cli.deploy:register"),
     Command("history", "reset the local run history", "kflow.cli.history:register"),
     Command(

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         help="create or update Deployments from kflow.yaml",
         description="Read the deployments in kflow.yaml, check each entrypoint and its "
         "parameters, and server-side-apply them as kflow.dev Deployments "
-        f"(field manager {FIELD_MANAGER}).",
+        f"(field manager {FIELD_MANAGER}); the file's work_pools are applied first.",
     )
     parser.add_argument("names", nargs="*", help="deployments to deploy (by name)")
     parser.add_argument("--all", action="store_true", help="deploy every deployment in the file")
@@ -83,13 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
-    """Server-side apply each Deployment, saying where it went; the exit status."""
+    """Server-side apply each WorkPool and Deployment, in order, saying where it went; warn
+    about a Deployment whose pool does not exist. The exit status."""
     import urllib3
     from kubernetes.client import CustomObjectsApi
     from kubernetes.client.exceptions import ApiException
 
     from kflow.cluster.kubernetes_client import KubeConfigError, default_namespace, new_api_client
-    from kflow.resources import DEPLOYMENT_PLURAL, GROUP, VERSION
+    from kflow.resources import DEPLOYMENT_PLURAL, GROUP, VERSION, WORKPOOL_KIND, WORKPOOL_PLURAL
 
     try:
         api_client = new_api_client(context)
@@ -101,27 +102,54 @@ def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
         name = manifest["metadata"]["name"]
         namespace = manifest["metadata"].get("namespace") or context_namespace
         body = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
+        kind = manifest["kind"]
+        plural = WORKPOOL_PLURAL if kind == WORKPOOL_KIND else DEPLOYMENT_PLURAL
         try:
             api.patch_namespaced_custom_object(
                 GROUP,
                 VERSION,
                 namespace,
-                DEPLOYMENT_PLURAL,
+                plural,
                 name,
                 body,
                 field_manager=FIELD_MANAGER,
                 force=True,
                 _content_type="application/apply-patch+yaml",
             )
+            pool = (manifest["spec"].get("workPool") or {}).get("name")
+            missing = pool and not _pool_exists(api, namespace, pool)
         except ApiException as error:
-            return _fail(f"applying Deployment {namespace}/{name}: {_api_message(error)}")
+            return _fail(f"applying {kind} {namespace}/{name}: {_api_message(error)}")
         except (OSError, urllib3.exceptions.HTTPError) as error:
             return _fail(
                 f"cannot reach the Kubernetes API server {api_client.configuration.host} "
                 f"({type(error).__name__}); check the kube context (--context) or KUBECONFIG"
             )
-        print(f"deployment.kflow.dev/{name} applied in {namespace}")
+        print(f"{kind.lower()}.kflow.dev/{name} applied in {namespace}")
+        if missing:
+            print(
+                f"kflow deploy: warning: work pool {pool} does not exist in {namespace}; runs of "
+                f"{name} wait (AwaitingWorkPool) until `kflow work-pool create {pool} --type "
+                f"kubernetes-job|docker|process -n {namespace}` creates it",
+                file=sys.stderr,
+            )
     return 0
+
+
+def _pool_exists(api: Any, namespace: str, pool: str) -> bool:
+    """Whether the WorkPool a Deployment names exists (a missing one is worth a warning, not a
+    failure: it may be created next, and the runs wait for it)."""
+    from kubernetes.client.exceptions import ApiException
+
+    from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
+
+    try:
+        api.get_namespaced_custom_object(GROUP, VERSION, namespace, WORKPOOL_PLURAL, pool)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
 
 
 def _fail(message: str) -> int:

@@ -8,14 +8,20 @@ they describe.
           cron: "0 9 * * *"
           timezone: Asia/Tokyo           # optional, default UTC
         parameters: {name: kflow}
-        infrastructure: {type: process}  # default; or docker / kubernetes-job with an image
+        infrastructure: {type: process}  # default without a pool; or docker / kubernetes-job
         tags: [example]
+        work_pool: {name: k8s}           # or workPool: runs where the pool says (no type needed)
         namespace: default               # optional: else --namespace, else the kube context's
+    work_pools:                          # optional, applied first (kflow.cli.deploy_pools)
+      - name: k8s
+        type: kubernetes-job
+        infrastructure: {image: "python:3.12"}
 
 kflow.yaml's own keys are `name`, `namespace` and those in `FILE_KEYS` (`schedule` /
-`schedules`); every other key is a Deployment spec field in the CRD's camelCase (paused,
-catchup, concurrencyPolicy, …), checked by `DeploymentSpec`. A new kflow.yaml-only key is one
-entry in `FILE_KEYS`: its checker reports its problems and returns the spec fields it becomes.
+`schedules`, `work_pool`); every other key is a Deployment spec field in the CRD's camelCase
+(paused, catchup, concurrencyPolicy, …), checked by `DeploymentSpec`. A new kflow.yaml-only
+key is one entry in `FILE_KEYS`: its checker reports its problems and returns the spec fields
+it becomes.
 
 Every problem is collected, not just the first, and each line names the file, the deployment
 and the field (`kflow.yaml: deployment nightly: schedule.cron: ...`), so one run of
@@ -25,16 +31,15 @@ suggested. Schedules go through the same validator as the operator's, with the s
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
-
+from kflow.cli.deploy_checks import Problems, check_keys, check_model, keys_of
+from kflow.cli.deploy_pools import pool_manifests
+from kflow.cli.deploy_work_pool import work_pool_key
 from kflow.cli.flow_signature import (
     FlowNotLoadable,
     load_flow_function,
@@ -75,29 +80,8 @@ class DeploymentsFile:
     entries: list[Entry]
     problems: list[str]
     """Entries that cannot be checked further: not a mapping, no name, a name used twice."""
-
-
-@dataclass
-class Problems:
-    """The problems of one deployment, each located by the field (dotted path) it is in."""
-
-    path: Path
-    deployment: str
-    lines: list[str] = field(default_factory=list)
-    fields: list[str] = field(default_factory=list)
-
-    def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{self.path}: deployment {self.deployment}: {where}: {message}")
-        self.fields.append(where)
-
-    def covers(self, where: str) -> bool:
-        """Whether a problem was already reported in this field, inside it or around it
-        (a second validator's view of the same mistake would only repeat it)."""
-        return any(_nested(where, seen) or _nested(seen, where) for seen in self.fields)
-
-
-def _nested(outer: str, inner: str) -> bool:
-    return inner == outer or inner.startswith((outer + ".", outer + "["))
+    pools: list[Entry] = field(default_factory=list)
+    """The file's `work_pools:` (kflow.cli.deploy_pools), applied before its deployments."""
 
 
 # --- the file ------------------------------------------------------------------------------
@@ -115,27 +99,49 @@ def load_file(path: Path) -> DeploymentsFile:
         ) from None
     except yaml.YAMLError as error:
         raise DeployError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("deployments"), list):
-        raise DeployError(f"{path}: expected a top-level `deployments:` list")
+    if isinstance(document, dict) and "workPools" in document:
+        if "work_pools" in document:
+            raise DeployError(f"{path}: give `work_pools` or `workPools`, not both")
+        document["work_pools"] = document.pop("workPools")
+    if not isinstance(document, dict) or not (
+        isinstance(document.get("deployments"), list)
+        or ("deployments" not in document and isinstance(document.get("work_pools"), list))
+    ):
+        raise DeployError(
+            f"{path}: expected a top-level `deployments:` list (and optionally `work_pools:`)"
+        )
+    entries, problems = named_entries(document.get("deployments") or [], path, "deployments")
+    pools: list[Entry] = []
+    if "work_pools" in document:
+        if not isinstance(document["work_pools"], list):
+            problems.append(f"{path}: work_pools: expected a list of pools, each with name, type")
+        else:
+            pools, pool_problems = named_entries(document["work_pools"], path, "work_pools")
+            problems.extend(pool_problems)
+    return DeploymentsFile(path, entries, problems, pools)
+
+
+def named_entries(items: list[Any], path: Path, key: str) -> tuple[list[Entry], list[str]]:
+    """The entries of a top-level list, each a mapping with a unique `name`."""
     entries: list[Entry] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for index, raw in enumerate(document["deployments"]):
-        where = f"{path}: deployments[{index}]"
+    for index, raw in enumerate(items):
+        where = f"{path}: {key}[{index}]"
         name = raw.get("name") if isinstance(raw, dict) else None
         if not isinstance(raw, dict):
-            problems.append(f"{where}: expected a mapping with `name` and `entrypoint`")
+            required = "`name` and `type`" if key == "work_pools" else "`name` and `entrypoint`"
+            problems.append(f"{where}: expected a mapping with {required}")
         elif not isinstance(name, str) or not name:
             problems.append(f"{where}: name: required (a string)")
         elif name in seen:
             problems.append(
-                f"{where}: name: {name!r} is used by deployments[{seen[name]}] too; "
-                "names must be unique"
+                f"{where}: name: {name!r} is used by {key}[{seen[name]}] too; names must be unique"
             )
         else:
             seen[name] = index
             entries.append(Entry(index, name, raw))
-    return DeploymentsFile(path, entries, problems)
+    return entries, problems
 
 
 def select(file: DeploymentsFile, names: Sequence[str], everything: bool) -> list[Entry]:
@@ -161,10 +167,10 @@ def select(file: DeploymentsFile, names: Sequence[str], everything: bool) -> lis
 def build_manifests(
     file: DeploymentsFile, entries: Sequence[Entry], default_namespace: str | None
 ) -> list[dict[str, Any]]:
-    """The Deployment resources of the selected entries; FileProblems listing every problem
-    of the file and of those entries when there is any."""
-    problems = list(file.problems)
-    manifests = []
+    """The file's WorkPools, then the Deployment resources of the selected entries;
+    FileProblems listing every problem of the file and of those entries when there is any."""
+    manifests, pool_problems = pool_manifests(file.path, file.pools, default_namespace)
+    problems = [*file.problems, *pool_problems]
     for entry in entries:
         found = Problems(file.path, entry.name)
         manifests.append(_manifest(entry, found, default_namespace))
@@ -187,9 +193,9 @@ class FileKey(NamedTuple):
 
 def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -> dict[str, Any]:
     raw = entry.raw
-    spec_keys = _keys_of(DeploymentSpec)
+    spec_keys = keys_of(DeploymentSpec)
     own_keys = [*METADATA_KEYS, *(key for file_key in FILE_KEYS for key in file_key.keys)]
-    _check_keys(raw, list(dict.fromkeys([*own_keys, *spec_keys])), "", problems)
+    check_keys(raw, list(dict.fromkeys([*own_keys, *spec_keys])), "", problems)
     _check_metadata(entry, problems)
 
     entrypoint = raw.get("entrypoint")
@@ -203,7 +209,6 @@ def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -
             problems.add("entrypoint", str(error))
     spec: dict[str, Any] = {"entrypoint": entrypoint}
     spec.update((k, v) for k, v in raw.items() if k in spec_keys and k not in own_keys)
-    spec.setdefault("infrastructure", {"type": "process"})
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
         problems.add("parameters", "expected a mapping of parameter names to values")
@@ -218,7 +223,9 @@ def _manifest(entry: Entry, problems: Problems, default_namespace: str | None) -
         for name, message in parameter_problems(fn, parameters, scheduled):
             problems.add(f"parameters.{name}", message)
     spec.update(fragments)
-    _check_model(DeploymentSpec, spec, "", problems, checked=set(fragments))
+    if "workPool" not in spec:
+        spec.setdefault("infrastructure", {"type": "process"})
+    check_model(DeploymentSpec, spec, "", problems, checked=set(fragments))
 
     metadata: dict[str, Any] = {"name": entry.name}
     namespace = raw.get("namespace") or default_namespace
@@ -261,113 +268,23 @@ def _schedules(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
             )
             return {}
         located = [(f"schedules[{index}]", item) for index, item in enumerate(items)]
-    keys = _keys_of(ScheduleSpec)
+    keys = keys_of(ScheduleSpec)
     result = []
     for where, item in located:
         if not isinstance(item, dict):
             problems.add(where, "expected a mapping with `cron` or `interval`")
             continue
-        _check_keys(item, keys, where, problems)
+        check_keys(item, keys, where, problems)
         known = {key: value for key, value in item.items() if key in keys}
         for error in check_schedule(known, where)[1]:
             if not problems.covers(error.field):  # `crn:` already said why `cron` is missing
                 problems.add(error.field, error.message)
-        _check_model(ScheduleSpec, known, where, problems)
+        check_model(ScheduleSpec, known, where, problems)
         result.append(dict(item))
     return {"schedules": result} if result else {}
 
 
-FILE_KEYS = (FileKey(("schedule", "schedules"), _schedules),)
-
-
-# --- keys and models -------------------------------------------------------------------------
-
-
-def _keys_of(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _check_keys(
-    mapping: Mapping[str, Any], known: Sequence[str], prefix: str, problems: Problems
-) -> None:
-    for key in mapping:
-        if key not in known:
-            problems.add(_join(prefix, str(key)), unknown_key(str(key), known))
-
-
-def unknown_key(key: str, known: Sequence[str]) -> str:
-    """The problem line of a key nobody knows: the nearest known key, or all of them."""
-    if to_camel(key) in known:
-        return f"unknown key; did you mean `{to_camel(key)}`? (spec fields are camelCase)"
-    lowered = {candidate.lower(): candidate for candidate in known}
-    close = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.6)
-    if close:
-        return f"unknown key; did you mean `{lowered[close[0]]}`?"
-    return f"unknown key; expected one of: {', '.join(known)}"
-
-
-def _check_model(
-    model: type[BaseModel],
-    data: Mapping[str, Any],
-    prefix: str,
-    problems: Problems,
-    checked: set[str] | frozenset[str] = frozenset(),
-) -> None:
-    """Report what the pydantic model refuses and no earlier check reported; fields in
-    `checked` were validated item by item already (only their length is left)."""
-    try:
-        model.model_validate(dict(data))
-    except ValidationError as error:
-        for problem in error.errors():
-            loc = problem["loc"]
-            if len(loc) > 1 and loc[0] in checked:
-                continue
-            where = _join(prefix, _dotted(loc)) or "spec"
-            if problems.covers(where):
-                continue
-            if problem["type"] == "extra_forbidden":
-                owner = _model_at(model, loc[:-1])
-                problems.add(where, unknown_key(str(loc[-1]), _keys_of(owner) if owner else []))
-                continue
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            value = problem.get("input")
-            if not isinstance(value, dict | list):
-                message += f" (got {value!r})"
-            problems.add(where, message)
-
-
-def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """The nested model a pydantic error location points into (list indexes skipped)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None or isinstance(part, int):
-            continue
-        info = next(
-            (i for name, i in current.model_fields.items() if (i.alias or name) == part), None
-        )
-        current = _first_model(info.annotation) if info is not None else None
-    return current
-
-
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in get_args(annotation):
-        found = _first_model(argument)
-        if found is not None:
-            return found
-    return None
-
-
-def _dotted(loc: Sequence[int | str]) -> str:
-    """`schedules[0].cron` for the location ("schedules", 0, "cron")."""
-    text = ""
-    for part in loc:
-        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, part)
-    return text
-
-
-def _join(prefix: str, key: str) -> str:
-    if not prefix or not key:
-        return prefix or key
-    return f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}"
+FILE_KEYS = (
+    FileKey(("schedule", "schedules"), _schedules),
+    FileKey(("work_pool",), work_pool_key),
+)

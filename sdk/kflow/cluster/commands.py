@@ -20,7 +20,13 @@ from kubernetes import client
 from kflow.cli import Handler
 from kflow.cli.output import render
 from kflow.cluster.credentials import load_credentials
-from kflow.cluster.flowrun_api import NOT_FOUND, TRANSIENT_ERRORS, FlowRunApi, short_error
+from kflow.cluster.flowrun_api import (
+    NOT_FOUND,
+    TRANSIENT_ERRORS,
+    FlowRunApi,
+    collection_path,
+    short_error,
+)
 from kflow.cluster.kubernetes_client import (
     DEPLOYMENTS,
     FLOWRUNS,
@@ -43,11 +49,20 @@ from kflow.cluster.presentation import (
     table,
 )
 from kflow.cluster.rest import ApiError, KubeRestClient
-from kflow.resources import API_VERSION, FLOWRUN_KIND
+from kflow.cluster.run_infrastructure_view import (
+    EffectiveView,
+    effective_section,
+    effective_view,
+    unreadable_view,
+)
+from kflow.resources import API_VERSION, FLOWRUN_KIND, WORKPOOL_PLURAL
+from kflow.resources.pools import run_pool
 from kflow.states import StateType
 
+FORBIDDEN = 403
 
-class _Target:
+
+class Target:
     """The API client and namespace a command acts on."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -72,26 +87,26 @@ class _Target:
         return cast(list[dict[str, Any]], listed.get("items") or [])
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
 
 
-def _guarded(handler: Handler) -> Handler:
+def guarded(handler: Handler) -> Handler:
     """Turn the errors a user can fix into one readable line and exit code 1."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except KubeConfigError as error:
-            return _fail(str(error))
+            return fail(str(error))
         except ParameterSyntaxError as error:
-            return _fail(str(error))
+            return fail(str(error))
         except LogsUnavailable as error:
-            return _fail(str(error))
+            return fail(str(error))
         except (*TRANSIENT_ERRORS, urllib3.exceptions.HTTPError) as error:
             host = _api_host(args)
-            return _fail(
+            return fail(
                 f"cannot reach the Kubernetes API server {host} ({short_error(error)}); "
                 "check the kube context (--context), or use --local for this machine's runs"
             )
@@ -104,11 +119,11 @@ def _guarded(handler: Handler) -> Handler:
                     if getattr(args, "deployment_command", None)
                     else ("FlowRun", "kflow flow-run ls")
                 )
-                return _fail(
+                return fail(
                     f"{kind} {name!r} not found in namespace {namespace} ({lister} -n "
                     f"{namespace} lists them; -n/--namespace picks another)"
                 )
-            return _fail(f"the Kubernetes API refused the request: {error.status} {error.reason}")
+            return fail(f"the Kubernetes API refused the request: {error.status} {error.reason}")
 
     run.__doc__ = handler.__doc__
     return run
@@ -119,9 +134,9 @@ def _api_host(args: argparse.Namespace) -> str:
     return str(target.api_client.configuration.host) if target is not None else ""
 
 
-@_guarded
+@guarded
 def deployment_ls(args: argparse.Namespace) -> int:
-    target = _Target(args)
+    target = Target(args)
     now = datetime.now(UTC)
     rows = [deployment_row(o, now) for o in sorted(target.list(DEPLOYMENTS), key=_name)]
     if not rows:
@@ -131,10 +146,10 @@ def deployment_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def deployment_run(args: argparse.Namespace) -> int:
     """Create a FlowRun of the Deployment; the operator starts it."""
-    target = _Target(args)
+    target = Target(args)
     parameters = parse_parameter_assignments(args.param or [])
     target.objects.get_namespaced_custom_object(
         GROUP, VERSION, target.namespace, DEPLOYMENTS, args.name
@@ -157,9 +172,9 @@ def deployment_run(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def flow_run_ls(args: argparse.Namespace) -> int:
-    target = _Target(args)
+    target = Target(args)
     now = datetime.now(UTC)
     objects = target.list(FLOWRUNS)
     deployment = getattr(args, "deployment", None)
@@ -173,7 +188,7 @@ def flow_run_ls(args: argparse.Namespace) -> int:
     shown = by_creation(objects)[:limit]
     output = getattr(args, "output", None)
     if output:
-        items = [_without_managed_fields(dict(o)) for o in shown]
+        items = [without_managed_fields(dict(o)) for o in shown]
         print(render({"apiVersion": "v1", "kind": "List", "items": items}, output), end="")
         return 0
     rows = [flow_run_row(o, now) for o in shown]
@@ -184,48 +199,81 @@ def flow_run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def flow_run_inspect(args: argparse.Namespace) -> int:
-    obj = _without_managed_fields(_Target(args).flow_run(args.id).get())
+    """The FlowRun, with its pool and the infrastructure it gets (the launch's merge rule)."""
+    api = Target(args).flow_run(args.id)
+    obj = without_managed_fields(api.get())
+    view = _effective(api, obj)
     output = getattr(args, "output", None)
     if output:
-        print(render(obj, output), end="")
+        print(render({**obj, "effectiveInfrastructure": view.document()}, output), end="")
     else:
-        print(flow_run_details(obj))
+        print(flow_run_details(obj, sections=[effective_section(view)]))
     return 0
 
 
-def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+def _effective(api: FlowRunApi, run: dict[str, Any]) -> EffectiveView:
+    """The run's pool and infrastructure; a user who may read runs but not their Deployment or
+    pool still gets the rest of the run, with the reason in place of the infrastructure."""
+    try:
+        return effective_view(run, *_run_sources(api, run))
+    except ApiError as error:
+        if error.status != FORBIDDEN:
+            raise
+        return unreadable_view(error.message or f"{error.status} {error.reason}")
+
+
+def _run_sources(
+    api: FlowRunApi, run: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The run's Deployment and WorkPool objects (None: it names none, or it does not exist)."""
+    spec = run.get("spec") or {}
+    deployment_name = (spec.get("deploymentRef") or {}).get("name")
+    deployment = api.get_deployment(deployment_name) if deployment_name else None
+    pool_name = run_pool(spec, (deployment or {}).get("spec"))
+    if not pool_name:
+        return deployment, None
+    try:
+        pool = api.rest.get(f"{collection_path(api.namespace, WORKPOOL_PLURAL)}/{pool_name}")
+    except ApiError as error:
+        if error.status != NOT_FOUND:
+            raise
+        pool = None
+    return deployment, pool
+
+
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     """What kubectl shows: the server's field-ownership bookkeeping left out."""
     obj["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     return obj
 
 
-@_guarded
+@guarded
 def flow_run_cancel(args: argparse.Namespace) -> int:
-    api = _Target(args).flow_run(args.id)
+    api = Target(args).flow_run(args.id)
     state = _state_type(api.get())
     if state in {t.value for t in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)}:
-        return _fail(f"flow run {args.id} already ended ({state}); nothing to cancel")
+        return fail(f"flow run {args.id} already ended ({state}); nothing to cancel")
     api.patch_spec({"cancel": True})
     print(f"Cancelling flow run {args.id}")
     return 0
 
 
-@_guarded
+@guarded
 def flow_run_resume(args: argparse.Namespace) -> int:
-    api = _Target(args).flow_run(args.id)
+    api = Target(args).flow_run(args.id)
     obj = api.get()
     if _state_type(obj) != StateType.PAUSED.value and not (obj.get("spec") or {}).get("paused"):
-        return _fail(f"flow run {args.id} is not paused (state {_state_type(obj) or 'none'})")
+        return fail(f"flow run {args.id} is not paused (state {_state_type(obj) or 'none'})")
     api.patch_spec({"paused": False})
     print(f"Resumed flow run {args.id}")
     return 0
 
 
-@_guarded
+@guarded
 def flow_run_logs(args: argparse.Namespace) -> int:
-    target = _Target(args)
+    target = Target(args)
     write_flow_run_logs(target.api_client, target.flow_run(args.id), args.follow, sys.stdout)
     return 0
 

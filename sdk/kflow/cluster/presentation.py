@@ -119,8 +119,9 @@ def by_creation(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     )
 
 
-def flow_run_details(obj: Mapping[str, Any]) -> str:
-    """`kflow flow-run inspect NAME` on a cluster: the FlowRun as a person reads it."""
+def flow_run_details(obj: Mapping[str, Any], sections: Sequence[str] = ()) -> str:
+    """`kflow flow-run inspect NAME` on a cluster: the FlowRun as a person reads it; `sections`
+    (already formatted) go between its fields and its state history."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -157,6 +158,7 @@ def flow_run_details(obj: Mapping[str, Any]) -> str:
         fields.append(("Pause", _pause_label(pause)))
     width = max(len(label) for label, _ in fields)
     lines = [f"{label.ljust(width)}  {value}" for label, value in fields]
+    lines.extend(f"\n{section}" for section in sections)
     history = status.get("stateHistory") or []
     lines.append(f"\nState history ({len(history)}, latest last)")
     if history:
