@@ -43,12 +43,12 @@ class Chaos:
     state_dir: Path
     operators: list[OperatorProcess] = field(default_factory=list)
 
-    def start_operator(self, *extra: str) -> OperatorProcess:
+    def start_operator(self, *extra: str, kubeconfig: Path | None = None) -> OperatorProcess:
         os.environ["CHAOS_STARTS"] = str(self.starts_file)  # inherited by the flow processes
         os.environ["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps a stuck flow's threads to its log
         operator = OperatorProcess.start(
             NAMESPACE,
-            self.plane.kubeconfig,
+            kubeconfig or self.plane.kubeconfig,
             self.state_dir,
             self.state_dir / f"operator-{len(self.operators)}.log",
             FLOWS,

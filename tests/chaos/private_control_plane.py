@@ -161,6 +161,16 @@ class PrivateControlPlane:
         self.etcd.stop()
         shutil.rmtree(self.root / "etcd", ignore_errors=True)
 
+    def kubeconfig_via(self, port: int) -> Path:
+        """A copy of the admin kubeconfig that reaches the API server through 127.0.0.1:`port`
+        (a proxy the test controls)."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+        target = self.root / f"via-{port}.kubeconfig"
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
+        os.chmod(target, 0o600)
+        return target
+
     def _write_kubeconfig(self) -> None:
         def b64(path: Path) -> str:
             return base64.b64encode(path.read_bytes()).decode()
