@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,9 @@ class Chaos:
     state_dir: Path
     operators: list[OperatorProcess] = field(default_factory=list)
 
-    def start_operator(self, *extra: str, kubeconfig: Path | None = None) -> OperatorProcess:
+    def start_operator(
+        self, *extra: str, kubeconfig: Path | None = None, wrapper: Sequence[str] = ()
+    ) -> OperatorProcess:
         os.environ["CHAOS_STARTS"] = str(self.starts_file)  # inherited by the flow processes
         os.environ["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps a stuck flow's threads to its log
         operator = OperatorProcess.start(
@@ -53,6 +55,7 @@ class Chaos:
             self.state_dir / f"operator-{len(self.operators)}.log",
             FLOWS,
             ("--launchers", "process", "--standalone", *extra),
+            wrapper=wrapper,
         )
         self.operators.append(operator)
         return operator
