@@ -44,13 +44,16 @@ class OperatorProcess:
         cwd: Path,
         extra: Sequence[str] = (),
         ready_timeout: float = 30,
+        wrapper: Sequence[str] = (),
     ) -> Self:
         """Start it and wait until its liveness endpoint answers; stopped again if it never
-        does (the error carries its log)."""
+        does (the error carries its log). `wrapper` is a command that execs the rest (e.g. one
+        that first enters a cgroup), so the child's PID stays the operator's."""
         port = free_port()
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
                 [
+                    *wrapper,
                     str(OPERATOR),
                     "--namespace",
                     namespace,
