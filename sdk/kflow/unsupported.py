@@ -8,7 +8,9 @@ otherwise raise. docs/porting.md has the same table for reading.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, NoReturn
 
 from kflow.exceptions import (
@@ -178,16 +180,39 @@ def message(name: str, what: str, instead: str) -> str:
 
 
 def module_getattr(module: str) -> Callable[[str], NoReturn]:
-    """A module `__getattr__` that names the Prefect feature a missing name stands for."""
+    """A module `__getattr__` that names the Prefect feature a missing name stands for.
+
+    `from kflow import serve` must fail with the message, so there it raises an ImportError:
+    the import machinery swallows an AttributeError and says only "cannot import name". Any
+    other look-up (`kflow.serve`, `hasattr`, `getattr(..., default)`) gets an AttributeError,
+    which is what those expect: `hasattr(kflow, "serve")` is False.
+    """
     names = NAMES[module]
 
     def __getattr__(name: str) -> NoReturn:
         known = names.get(name)
         if known is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        raise NotSupportedImportError(message(name, *known), name=name, path=None)
+        text = message(name, *known)
+        if _looked_up_by_import(sys._getframe(1)):
+            raise NotSupportedImportError(text, name=name, path=None)
+        raise NotSupportedAttributeError(text, name=name, obj=sys.modules.get(module))
 
     return __getattr__
+
+
+def _looked_up_by_import(caller: FrameType) -> bool:
+    """Whether the frame that looked a name up is an import statement taking it: the
+    statement's own IMPORT_FROM, or the import machinery's check of a package's names."""
+    import opcode  # only a missing name pays for it, not `import kflow`
+
+    code = caller.f_code
+    if code.co_name == "_handle_fromlist" and "importlib" in code.co_filename:
+        return True
+    return (
+        0 <= caller.f_lasti < len(code.co_code)
+        and code.co_code[caller.f_lasti] == opcode.opmap["IMPORT_FROM"]
+    )
 
 
 def missing_method(kind: str, name: str, owner: Any = None) -> NoReturn:
