@@ -141,11 +141,7 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-_STORAGE = "persist_result=True keeps results under $KFLOW_HOME/results as pickles"
 _PREFECT_TASK_OPTIONS: dict[str, tuple[str, str]] = {
-    "result_storage": ("Prefect's result storage blocks", _STORAGE),
-    "result_storage_key": ("Prefect's result storage keys", "use cache_key_fn"),
-    "result_serializer": ("Prefect's result serializers", _STORAGE),
     "cache_result_in_memory": ("Prefect's in-memory result cache", "leave it out"),
     "on_commit": ("Prefect's transaction hooks", "use on_completion"),
     "on_rollback": ("Prefect's transaction hooks", "use on_failure"),
@@ -153,8 +149,7 @@ _PREFECT_TASK_OPTIONS: dict[str, tuple[str, str]] = {
     "asset_deps": ("Prefect's assets", "leave it out"),
 }
 _PREFECT_FLOW_OPTIONS: dict[str, tuple[str, str]] = {
-    name: _PREFECT_TASK_OPTIONS[name]
-    for name in ("result_storage", "result_serializer", "cache_result_in_memory")
+    "cache_result_in_memory": _PREFECT_TASK_OPTIONS["cache_result_in_memory"]
 }
 _PREFECT_TASK_METHODS: dict[str, tuple[str, str]] = {
     "delay": ("Prefect's background task workers", "call .submit() inside a flow"),

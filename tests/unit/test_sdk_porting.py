@@ -146,9 +146,9 @@ def test_other_missing_attributes_stay_plain_attribute_errors() -> None:
     assert not hasattr(a_flow, "serve")
 
 
-TASK_OPTIONS = ["result_storage", "result_serializer", "result_storage_key", "on_commit"]
-TASK_OPTIONS += ["cache_result_in_memory", "viz_return_value", "asset_deps", "on_rollback"]
-FLOW_OPTIONS = ["result_storage", "result_serializer", "cache_result_in_memory"]
+TASK_OPTIONS = ["cache_result_in_memory", "viz_return_value", "asset_deps", "on_commit"]
+TASK_OPTIONS += ["on_rollback"]
+FLOW_OPTIONS = ["cache_result_in_memory"]
 
 
 @pytest.mark.parametrize("option", TASK_OPTIONS)
@@ -185,7 +185,7 @@ def test_a_decorated_function_is_checked_the_same_way() -> None:
         pass
 
     with pytest.raises(NotSupportedArgumentError):
-        task(body, result_storage="s3://bucket")  # type: ignore[call-overload]
-    kwargs: dict[str, Any] = {"result_serializer": "json"}
+        task(body, cache_result_in_memory=False)  # type: ignore[call-overload]
+    kwargs: dict[str, Any] = {"cache_result_in_memory": False}
     with pytest.raises(NotSupportedArgumentError):
         flow(body, **kwargs)
