@@ -243,7 +243,7 @@ class FlowRunExec:
                 ctx.result_store.write(f"{self.flow_run.id}/flow", state.data)
             except Exception as exc:  # one line naming the storage: no traceback
                 ctx.logger.error("%s", exc)
-                state = Failed(str(exc), data=exc)
+                state = Failed(str(exc), data=exc.with_traceback(None))
         in_force = self._propose(state)
         self.flow_run.end_time = time.time()
         level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO

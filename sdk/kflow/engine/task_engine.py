@@ -278,9 +278,10 @@ class TaskRunExec:
         return state
 
     def _not_stored(self, exc: Exception) -> State[Any]:
-        """One error line, no traceback: the message names the storage and what to check."""
+        """One error line, no traceback: the message names the storage and what to check
+        (the engine's frames would tell a user nothing when the state's result re-raises)."""
         self.logger.error("%s", exc)
-        return Failed(str(exc), data=exc, state_details=self._details())
+        return Failed(str(exc), data=exc.with_traceback(None), state_details=self._details())
 
     def _task_context(self) -> TaskRunContext:
         log_prints = self.task.log_prints
