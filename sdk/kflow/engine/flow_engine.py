@@ -28,6 +28,7 @@ from kflow.logging import (
     enable_log_prints,
     engine_logger,
     flow_run_logger,
+    flush_console,
     setup_logging,
 )
 from kflow.names import new_id
@@ -260,6 +261,7 @@ class FlowRunExec:
             self.parent.child_states.append(self.mirror.state)
         if self.parent is None:
             self.backend.flush()
+            flush_console()  # the run's lines are all out when its call returns
         return in_force
 
     def _exit_if_terminated(self) -> None:

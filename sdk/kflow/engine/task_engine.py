@@ -74,7 +74,6 @@ class TaskRunExec:
         flow_ctx: FlowRunContext,
         params: dict[str, Any],
         wait_for: Any,
-        submitted: bool = False,
     ) -> None:
         self.task = task
         self.flow_ctx = flow_ctx
@@ -110,9 +109,7 @@ class TaskRunExec:
         self.store: ResultStore | None = None
         self.final_state: State[Any] | None = None
         self.backend.create_task_run(task_run)
-        flow_ctx.logger.emit_fast(
-            _INFO, "Created task run %r for task %r", name, task.name, hold=submitted
-        )
+        flow_ctx.logger.emit_fast(_INFO, "Created task run %r for task %r", name, task.name)
         self.logger = task_run_logger(name, task_run.id, flow_run_id)
 
     # -- shared steps ------------------------------------------------------------------
