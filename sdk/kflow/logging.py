@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 from kflow.context import flow_run_ctx, task_run_ctx
 
+#: How long a line may wait in the console's queue for others to be written with it.
+WRITE_DELAY_SECONDS = 0.02
 _setup_lock = threading.Lock()
 _configured = False
 _start_time = time.time()
@@ -106,8 +108,8 @@ class ConsoleHandler(logging.Handler):
     A write to stderr gives up the GIL, and taking it back costs the writing thread a thread
     switch, often a wait for a task run in another thread: with three lines per submitted
     task run that was most of `.submit()`'s cost. So the threads that log only format the
-    line and queue it (no system call), and the writer thread writes what has queued, many
-    lines per write when many come at once. `flush()` writes what is queued from the calling
+    line and queue it (no system call), and the writer thread writes what has queued within
+    WRITE_DELAY_SECONDS, many lines per write when many come at once. `flush()` writes what is queued from the calling
     thread: the engine calls it when a top-level flow run ends, and `logging.shutdown` at
     exit, so a run's lines are all out when its call returns and none is lost at exit. No
     explicit stream flush: since Python 3.9 stderr is line-buffered even when redirected, so
@@ -158,6 +160,9 @@ class ConsoleHandler(logging.Handler):
     def _write_forever(self) -> None:
         while True:
             self._wake.wait()
+            # Woken by the first line of a burst: let the rest of it queue up, so a thousand
+            # task runs are a few writes and a few wake-ups of this thread, not thousands.
+            time.sleep(WRITE_DELAY_SECONDS)
             self._wake.clear()
             self.flush()
 
