@@ -92,10 +92,10 @@ class ConsoleFormatter(logging.Formatter):
         if second != self._clock_second:
             self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
             self._clock_second = second
-        line = (
-            f"{self._clock_text}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - "
-            f"{record.getMessage()}"
-        )
+        # Kept on the record, as logging.Formatter does: the run history's row reuses it.
+        record.message = message = record.getMessage()
+        clock = f"{self._clock_text}.{int(record.msecs):03d}"
+        line = f"{clock} | {record.levelname:<7} | {label} - {message}"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
@@ -105,11 +105,11 @@ class ConsoleHandler(logging.Handler):
     """Writes each line to whatever `sys.stderr` was when it was logged (pytest's capsys
     swaps it), from a writer thread of its own.
 
-    A write to stderr gives up the GIL, and taking it back costs the writing thread a thread
-    switch, often a wait for a task run in another thread: with three lines per submitted
-    task run that was most of `.submit()`'s cost. So the threads that log only format the
-    line and queue it (no system call), and the writer thread writes what has queued within
-    WRITE_DELAY_SECONDS, many lines per write when many come at once. `flush()` writes what is queued from the calling
+    A write to stderr is a system call that gives up the GIL, and a thread that gives it up
+    may wait for a task run in another thread to take it back: with three lines per submitted
+    task run, the threads that log (the flow's, the task runner's) only format the line and
+    queue it, and the writer thread writes what has queued within WRITE_DELAY_SECONDS, many
+    lines per write when many come at once. `flush()` writes what is queued from the calling
     thread: the engine calls it when a top-level flow run ends, and `logging.shutdown` at
     exit, so a run's lines are all out when its call returns and none is lost at exit. No
     explicit stream flush: since Python 3.9 stderr is line-buffered even when redirected, so
