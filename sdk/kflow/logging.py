@@ -120,6 +120,7 @@ class ConsoleHandler(logging.Handler):
         super().__init__()
         self._queue: deque[tuple[TextIO, str]] = deque()
         self._wake = threading.Event()
+        self._delay = threading.Event()  # never set: waiting on it is the writer's pause
         #: One writer at a time (the thread or a `flush()` caller), so lines keep their order.
         self._write_lock = threading.Lock()
         self._writer: threading.Thread | None = None
@@ -162,7 +163,8 @@ class ConsoleHandler(logging.Handler):
             self._wake.wait()
             # Woken by the first line of a burst: let the rest of it queue up, so a thousand
             # task runs are a few writes and a few wake-ups of this thread, not thousands.
-            time.sleep(WRITE_DELAY_SECONDS)
+            # (An Event's wait, not time.sleep: tests replace time.sleep to count sleeps.)
+            self._delay.wait(WRITE_DELAY_SECONDS)
             self._wake.clear()
             self.flush()
 
@@ -179,6 +181,7 @@ class ConsoleHandler(logging.Handler):
         did not come along."""
         self._queue.clear()
         self._wake = threading.Event()
+        self._delay = threading.Event()
         self._write_lock = threading.Lock()
         self._writer = None
 

@@ -21,6 +21,7 @@ from kflow import flow, task
 from kflow.backend import MemoryBackend
 from kflow.cache_policies import INPUTS
 from kflow.history.queries import History
+from kflow.s3 import S3Bucket
 from kflow.states import StateType
 
 from tests.support.s3_server import local_s3_server
@@ -212,3 +213,20 @@ def test_a_missing_bucket_is_named(aws_env: dict[str, str], backend: MemoryBacke
         f"bucket 'no-such-bucket-here' does not exist at {aws_env['AWS_ENDPOINT_URL']}; create "
         "it, or fix the bucket in result_storage."
     )
+
+
+def test_an_s3bucket_object_with_its_own_endpoint_wins_over_the_environment(
+    bucket: str, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+    storage = S3Bucket(
+        bucket_name=bucket, bucket_folder="/objects/", endpoint_url=aws_env["AWS_ENDPOINT_URL"]
+    )
+
+    @flow(result_storage=storage, result_serializer="compressed/json")
+    def small() -> dict[str, int]:
+        return {"answer": 42}
+
+    assert small() == {"answer": 42}
+    [key] = objects(bucket, aws_env["AWS_ENDPOINT_URL"])
+    assert key.startswith("objects/") and key.endswith("/flow.json.xz")
