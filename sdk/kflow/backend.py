@@ -46,9 +46,10 @@ Contract (what a backend implementer must honour)
   backends: `pause_flow_run(reschedule=True)` then raises; a cluster backend sets it and
   implements `suspend_flow_run(flow_run, timeout)`, after which the engine ends the run in a
   PAUSED state named `Suspended` (no terminal state, no hooks) and returns.
-* Results: `write_result(key, value)` / `read_result(key)`; keys are stable across reruns of
-  the same flow run id (`<flow_run_id>/<task_key>-<dynamic_key>`), so a rerun finds them. The
-  default stores pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow).
+* Results: `result_store()` is where results go unless a flow or task names its own
+  `result_storage` / `result_serializer` (`kflow.results.ResultStore`); the default keeps
+  pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow). A flow run's own
+  store is `flow_run.result_store`: show its result's location from there.
 
 Which backend the engine uses is decided in one place, `kflow.backend_selection`.
 """
@@ -61,7 +62,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kflow.results import LocalResultStore
+from kflow.filesystems import LocalFileSystem
+from kflow.results import ResultStore
+from kflow.serializers import PickleSerializer
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -110,6 +113,7 @@ class FlowRun:
         "parameters",
         "parent_flow_run_id",
         "parent_task_run_id",
+        "result_store",
         "run_count",
         "scheduled_time",
         "start_time",
@@ -144,6 +148,8 @@ class FlowRun:
         self.existing = existing
         #: Set for the top-level run of a Deployment; its subflow runs have None.
         self.deployment = deployment
+        #: Where the engine keeps this run's results (its flow's storage and serializer).
+        self.result_store: ResultStore | None = None
         self.start_time: float | None = None
         self.end_time: float | None = None
         self.run_count = 0
@@ -244,7 +250,7 @@ class Backend:
         self._controls: dict[str, RunControl] = {}
         self._controls_lock = threading.Lock()
         self._resume_events: dict[str, threading.Event] = {}
-        self._results: Any = None
+        self._results: ResultStore | None = None
 
     # -- runs and states ---------------------------------------------------------------
     def create_flow_run(self, flow_run: FlowRun) -> None:
@@ -379,18 +385,13 @@ class Backend:
         )
 
     # -- results -------------------------------------------------------------------------
-    def _result_store(self) -> Any:
+    def result_store(self) -> ResultStore:
+        """Where results go unless a flow or task names its own storage or serializer."""
         if self._results is None:
-            self._results = LocalResultStore(kflow_home() / "results")
+            self._results = ResultStore(
+                LocalFileSystem(kflow_home() / "results"), PickleSerializer()
+            )
         return self._results
-
-    def write_result(self, key: str, value: Any) -> None:
-        self._result_store().write(key, value)
-
-    def read_result(self, key: str) -> tuple[bool, Any]:
-        """(True, value) when a result was stored under `key`, else (False, None)."""
-        found: tuple[bool, Any] = self._result_store().read(key)
-        return found
 
 
 class MemoryBackend(Backend):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kflow.flows import Flow
     from kflow.futures import TaskRunFuture
     from kflow.logging import RunLogger
+    from kflow.results import ResultStore
     from kflow.states import State
     from kflow.task_runners import TaskRunner
     from kflow.tasks import Task
@@ -49,6 +50,10 @@ class FlowRunContext:
         self.parent = parent
         self.log_prints = bool(flow.log_prints)
         self.persist_result = bool(flow.persist_result)
+        #: Where this run's results go: its flow's storage and serializer where the flow sets
+        #: them, else its parent run's, else the backend's default (as Prefect's subflows).
+        base = parent.result_store if parent is not None else backend.result_store()
+        self.result_store: ResultStore = base.updated(flow.result_storage, flow.result_serializer)
         #: Final states of the task runs and subflow runs of the current attempt, plus the
         #: futures of submitted task runs (resolved when the body returns).
         self.child_states: list[State[Any]] = []

@@ -69,3 +69,8 @@ class NotSupportedAttributeError(NotSupportedError, AttributeError):
 
 class NotSupportedArgumentError(NotSupportedError, TypeError):
     """A Prefect keyword argument kflow does not accept, such as `@task(result_storage=...)`."""
+
+
+class ResultStorageError(KflowException):
+    """The result storage could not be read or written; the message names it and what to
+    check. The task run (or flow run) that needed it fails."""

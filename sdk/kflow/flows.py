@@ -15,8 +15,11 @@ from kflow.unsupported import check_options, missing_method, module_getattr
 
 if TYPE_CHECKING:
     from kflow.backend import FlowRun
+    from kflow.filesystems import WritableFileSystem
     from kflow.parameters import CallSignature, ParameterValidator
+    from kflow.serializers import Serializer
     from kflow.states import State
+    from kflow.tasks import ResultSerializer, ResultStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,6 +51,8 @@ class Flow(Generic[P, R]):
         on_cancellation: list[FlowHook] | None = None,
         on_crashed: list[FlowHook] | None = None,
         on_running: list[FlowHook] | None = None,
+        result_storage: ResultStorage | None = None,
+        result_serializer: ResultSerializer | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function; got {fn!r}.")
@@ -71,6 +76,18 @@ class Flow(Generic[P, R]):
             raise ValueError(f"timeout_seconds must be > 0; got {timeout_seconds}.")
         self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
         self.should_validate_parameters = validate_parameters
+        self.result_storage: WritableFileSystem | None = None
+        self.result_serializer: Serializer | None = None
+        if result_storage is not None or result_serializer is not None:
+            # Start-up: only flows that choose their storage load these.
+            from kflow.filesystems import resolve_storage
+            from kflow.serializers import resolve_serializer
+
+            owner = f"flow {self.name!r}"
+            self.result_storage = resolve_storage(result_storage, owner)
+            self.result_serializer = resolve_serializer(result_serializer, owner)
+            if persist_result is None:  # as in Prefect: choosing where implies persisting
+                persist_result = True
         self.persist_result = persist_result
         self.log_prints = log_prints
         self.tags = set(tags or ())
@@ -157,6 +174,8 @@ class Flow(Generic[P, R]):
             "on_cancellation": self.on_cancellation_hooks,
             "on_crashed": self.on_crashed_hooks,
             "on_running": self.on_running_hooks,
+            "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
         }
         check_options("Flow.with_options", changes, options)
         options.update(changes)
@@ -229,6 +248,8 @@ def flow(
     on_cancellation: list[FlowHook] | None = None,
     on_crashed: list[FlowHook] | None = None,
     on_running: list[FlowHook] | None = None,
+    result_storage: ResultStorage | None = None,
+    result_serializer: ResultSerializer | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 def flow(__fn: Any = None, **options: Any) -> Any:
     """Decorate a function as a flow: `@flow` or `@flow(name=..., retries=..., ...)`."""
@@ -263,6 +284,8 @@ FLOW_OPTIONS = (
     "on_cancellation",
     "on_crashed",
     "on_running",
+    "result_storage",
+    "result_serializer",
 )
 
 if not TYPE_CHECKING:  # Prefect names kflow lacks: a clear error, not "no attribute"

@@ -5,21 +5,25 @@
 Records go to the `kflow` logger tree (`kflow.engine`, `kflow.flow_runs`, `kflow.task_runs`),
 which has its own console handler writing to the current `sys.stderr` and does not propagate to
 the root logger (so an application's own logging setup does not print every line twice).
-The level comes from KFLOW_LOGGING_LEVEL (default INFO).
+The level comes from KFLOW_LOGGING_LEVEL (default INFO); a line below it costs one check.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Any, TextIO
 
 from kflow.context import flow_run_ctx, task_run_ctx
 
+#: How long a line may wait in the console's queue for others to be written with it.
+WRITE_DELAY_SECONDS = 0.02
 _setup_lock = threading.Lock()
 _configured = False
 _start_time = time.time()
@@ -38,13 +42,12 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
 
     `emit_fast` is for the engine's own lines (created / submitted / finished), several per
     task run: it builds the LogRecord directly instead of going through `Logger._log`, which
-    walks the stack for the caller and costs most of a task run's overhead otherwise.
+    walks the stack for the caller and costs most of a task run's overhead otherwise. The
+    message is formatted only by the handlers that take the record.
     """
 
-    def emit_fast(self, level: int, msg: str, *args: Any, hold: bool = False) -> None:
-        """Log one engine line. `hold=True`: the console may write it together with the next
-        line from this thread (one write instead of two; only for lines that are certainly
-        followed by another without user code in between)."""
+    def emit_fast(self, level: int, msg: str, *args: Any) -> None:
+        """Log one engine line."""
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
@@ -74,8 +77,6 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
             taskName=None,
         )
         record.__dict__.update(self.extra)  # type: ignore[arg-type]
-        if hold:
-            record.kflow_hold = True
         logger.handle(record)
 
 
@@ -91,53 +92,112 @@ class ConsoleFormatter(logging.Formatter):
         if second != self._clock_second:
             self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
             self._clock_second = second
-        line = (
-            f"{self._clock_text}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - "
-            f"{record.getMessage()}"
-        )
+        # Kept on the record, as logging.Formatter does: the run history's row reuses it.
+        record.message = message = record.getMessage()
+        clock = f"{self._clock_text}.{int(record.msecs):03d}"
+        line = f"{clock} | {record.levelname:<7} | {label} - {message}"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
 
 class ConsoleHandler(logging.Handler):
-    """Writes to whatever `sys.stderr` is at the time (pytest's capsys swaps it).
+    """Writes each line to whatever `sys.stderr` was when it was logged (pytest's capsys
+    swaps it), from a writer thread of its own.
 
-    No explicit flush: since Python 3.9 stderr is line-buffered even when redirected, so each
-    line reaches `kubectl logs` / `docker logs` as soon as it is written.
+    A write to stderr is a system call that gives up the GIL, and a thread that gives it up
+    may wait for a task run in another thread to take it back: with three lines per submitted
+    task run, the threads that log (the flow's, the task runner's) only format the line and
+    queue it, and the writer thread writes what has queued within WRITE_DELAY_SECONDS, many
+    lines per write when many come at once. `flush()` writes what is queued from the calling
+    thread: the engine calls it when a top-level flow run ends, and `logging.shutdown` at
+    exit, so a run's lines are all out when its call returns and none is lost at exit. No
+    explicit stream flush: since Python 3.9 stderr is line-buffered even when redirected, so
+    lines reach `kubectl logs` / `docker logs` as soon as they are written.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[tuple[TextIO, str]] = deque()
+        self._wake = threading.Event()
+        self._delay = threading.Event()  # never set: waiting on it is the writer's pause
+        #: One writer at a time (the thread or a `flush()` caller), so lines keep their order.
+        self._write_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget_parent)
+
     def handle(self, record: logging.LogRecord) -> bool:
-        """Skips the handler lock: one `write` of a whole line is atomic enough for stderr."""
+        """Skips the handler lock: appending to the queue is atomic."""
         if self.filters and not self.filter(record):
             return False
         self.emit(record)
         return True
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._held: dict[int, str] = {}
-
     def emit(self, record: logging.LogRecord) -> None:
-        # Each write to stderr gives up the GIL: with task runs finishing in other threads, a
-        # write costs a thread switch, so two engine lines in a row go out as one write.
         try:
-            line = self.format(record) + "\n"
-            thread = threading.get_ident()
-            held = self._held.pop(thread, None)
-            if held is not None:
-                line = held + line
-            if record.__dict__.get("kflow_hold"):
-                self._held[thread] = line
-                return
-            sys.stderr.write(line)
+            line = self.format(record)
         except Exception:
             self.handleError(record)
+            return
+        self._queue.append((sys.stderr, line))
+        if not self._wake.is_set():
+            if self._writer is None:
+                self._start_writer()
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write every queued line now, in order, in as few writes as there are streams."""
+        with self._write_lock:
+            queue = self._queue
+            while queue:
+                stream = queue[0][0]
+                lines = []
+                while queue and queue[0][0] is stream:
+                    lines.append(queue.popleft()[1])
+                # A closed stream (an ended capture, a closed pipe) drops its lines.
+                with contextlib.suppress(OSError, ValueError):
+                    stream.write("\n".join(lines) + "\n")
+
+    def _write_forever(self) -> None:
+        while True:
+            self._wake.wait()
+            # Woken by the first line of a burst: let the rest of it queue up, so a thousand
+            # task runs are a few writes and a few wake-ups of this thread, not thousands.
+            # (An Event's wait, not time.sleep: tests replace time.sleep to count sleeps.)
+            self._delay.wait(WRITE_DELAY_SECONDS)
+            self._wake.clear()
+            self.flush()
+
+    def _start_writer(self) -> None:
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_forever, name="kflow-console", daemon=True
+                )
+                self._writer.start()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent writes its own queued lines, and the writer thread
+        did not come along."""
+        self._queue.clear()
+        self._wake = threading.Event()
+        self._delay = threading.Event()
+        self._write_lock = threading.Lock()
+        self._writer = None
+
+
+_console: ConsoleHandler | None = None
+
+
+def flush_console() -> None:
+    """Write out every queued console line (a top-level flow run is ending)."""
+    if _console is not None:
+        _console.flush()
 
 
 def setup_logging() -> None:
     """Install the console handler once (called when the first flow run starts)."""
-    global _configured
+    global _configured, _console
     if _configured:
         return
     with _setup_lock:
@@ -150,6 +210,7 @@ def setup_logging() -> None:
         handler.setFormatter(ConsoleFormatter())
         root.addHandler(handler)
         root.propagate = False
+        _console = handler
         _configured = True
 
 

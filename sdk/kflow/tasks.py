@@ -14,14 +14,23 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, Ty
 from kflow.unsupported import check_options, missing_method
 
 if TYPE_CHECKING:
+    import os
     from datetime import timedelta
 
     from kflow.backend import TaskRun
     from kflow.cache_policies import CacheKeyFn, CachePolicy
     from kflow.context import TaskRunContext
+    from kflow.filesystems import WritableFileSystem
     from kflow.futures import TaskRunFuture, TaskRunFutureList
     from kflow.parameters import CallSignature
+    from kflow.serializers import Serializer
     from kflow.states import State
+
+    #: `result_storage=`: a directory path, an "s3://bucket/prefix" URL or a storage object.
+    ResultStorage = str | os.PathLike[str] | WritableFileSystem
+    #: `result_serializer=`: "pickle", "json", "compressed/pickle", "compressed/json" or an
+    #: object with dumps() and loads().
+    ResultSerializer = str | Serializer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,6 +100,9 @@ class Task(Generic[P, R]):
         cache_expiration: timedelta | None = None,
         refresh_cache: bool | None = None,
         retry_condition_fn: RetryConditionFn | None = None,
+        result_storage: ResultStorage | None = None,
+        result_serializer: ResultSerializer | None = None,
+        result_storage_key: str | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function; got {fn!r}.")
@@ -110,6 +122,27 @@ class Task(Generic[P, R]):
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError(f"timeout_seconds must be > 0; got {timeout_seconds}.")
         self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
+        self.result_storage: WritableFileSystem | None = None
+        self.result_serializer: Serializer | None = None
+        if result_storage is not None or result_serializer is not None:
+            # Start-up: only tasks that choose their storage load these.
+            from kflow.filesystems import resolve_storage
+            from kflow.serializers import resolve_serializer
+
+            self.result_storage = resolve_storage(result_storage, f"task {self.name!r}")
+            self.result_serializer = resolve_serializer(result_serializer, f"task {self.name!r}")
+        if result_storage_key is not None and not isinstance(result_storage_key, str):
+            raise TypeError(
+                f"result_storage_key of task {self.name!r} must be a string such as "
+                f"'{{parameters[x]}}-{{flow_run.id}}.json'; got {result_storage_key!r}."
+            )
+        self.result_storage_key = result_storage_key
+        if persist_result is None and (
+            result_storage is not None
+            or result_serializer is not None
+            or result_storage_key is not None
+        ):
+            persist_result = True  # as in Prefect: choosing where or how implies persisting
         self.persist_result = persist_result
         self.log_prints = log_prints
         self.task_run_name = task_run_name
@@ -194,6 +227,9 @@ class Task(Generic[P, R]):
             "cache_expiration": self.cache_expiration,
             "refresh_cache": self.refresh_cache,
             "retry_condition_fn": self.retry_condition_fn,
+            "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
+            "result_storage_key": self.result_storage_key,
         }
         check_options("Task.with_options", changes, options)
         options.update(changes)
@@ -291,6 +327,9 @@ def task(
     cache_expiration: timedelta | None = None,
     refresh_cache: bool | None = None,
     retry_condition_fn: RetryConditionFn | None = None,
+    result_storage: ResultStorage | None = None,
+    result_serializer: ResultSerializer | None = None,
+    result_storage_key: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(__fn: Any = None, **options: Any) -> Any:
     """Decorate a function as a task: `@task` or `@task(name=..., retries=..., ...)`."""
@@ -323,6 +362,9 @@ TASK_OPTIONS = (
     "cache_expiration",
     "refresh_cache",
     "retry_condition_fn",
+    "result_storage",
+    "result_serializer",
+    "result_storage_key",
 )
 
 

@@ -8,7 +8,9 @@ otherwise raise. docs/porting.md has the same table for reading.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, NoReturn
 
 from kflow.exceptions import (
@@ -139,11 +141,7 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-_STORAGE = "persist_result=True keeps results under $KFLOW_HOME/results as pickles"
 _PREFECT_TASK_OPTIONS: dict[str, tuple[str, str]] = {
-    "result_storage": ("Prefect's result storage blocks", _STORAGE),
-    "result_storage_key": ("Prefect's result storage keys", "use cache_key_fn"),
-    "result_serializer": ("Prefect's result serializers", _STORAGE),
     "cache_result_in_memory": ("Prefect's in-memory result cache", "leave it out"),
     "on_commit": ("Prefect's transaction hooks", "use on_completion"),
     "on_rollback": ("Prefect's transaction hooks", "use on_failure"),
@@ -151,8 +149,7 @@ _PREFECT_TASK_OPTIONS: dict[str, tuple[str, str]] = {
     "asset_deps": ("Prefect's assets", "leave it out"),
 }
 _PREFECT_FLOW_OPTIONS: dict[str, tuple[str, str]] = {
-    name: _PREFECT_TASK_OPTIONS[name]
-    for name in ("result_storage", "result_serializer", "cache_result_in_memory")
+    "cache_result_in_memory": _PREFECT_TASK_OPTIONS["cache_result_in_memory"]
 }
 _PREFECT_TASK_METHODS: dict[str, tuple[str, str]] = {
     "delay": ("Prefect's background task workers", "call .submit() inside a flow"),
@@ -178,16 +175,39 @@ def message(name: str, what: str, instead: str) -> str:
 
 
 def module_getattr(module: str) -> Callable[[str], NoReturn]:
-    """A module `__getattr__` that names the Prefect feature a missing name stands for."""
+    """A module `__getattr__` that names the Prefect feature a missing name stands for.
+
+    `from kflow import serve` must fail with the message, so there it raises an ImportError:
+    the import machinery swallows an AttributeError and says only "cannot import name". Any
+    other look-up (`kflow.serve`, `hasattr`, `getattr(..., default)`) gets an AttributeError,
+    which is what those expect: `hasattr(kflow, "serve")` is False.
+    """
     names = NAMES[module]
 
     def __getattr__(name: str) -> NoReturn:
         known = names.get(name)
         if known is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        raise NotSupportedImportError(message(name, *known), name=name, path=None)
+        text = message(name, *known)
+        if _looked_up_by_import(sys._getframe(1)):
+            raise NotSupportedImportError(text, name=name, path=None)
+        raise NotSupportedAttributeError(text, name=name, obj=sys.modules.get(module))
 
     return __getattr__
+
+
+def _looked_up_by_import(caller: FrameType) -> bool:
+    """Whether the frame that looked a name up is an import statement taking it: the
+    statement's own IMPORT_FROM, or the import machinery's check of a package's names."""
+    import opcode  # only a missing name pays for it, not `import kflow`
+
+    code = caller.f_code
+    if code.co_name == "_handle_fromlist" and "importlib" in code.co_filename:
+        return True
+    return (
+        0 <= caller.f_lasti < len(code.co_code)
+        and code.co_code[caller.f_lasti] == opcode.opmap["IMPORT_FROM"]
+    )
 
 
 def missing_method(kind: str, name: str, owner: Any = None) -> NoReturn:

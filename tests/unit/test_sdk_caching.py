@@ -191,8 +191,8 @@ def test_an_entry_expires_in_real_time_too() -> None:
     def once() -> int:
         return stamp(1)
 
-    written = time.time()
     assert once() == 1
+    written = time.time()  # the entry was written before the flow returned
     deadline = time.monotonic() + 10
     while time.time() < written + 0.05:  # until the entry is certainly past its expiry
         assert time.monotonic() < deadline

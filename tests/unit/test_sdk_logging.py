@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
+import time
 
 import pytest
 from kflow import flow, get_run_logger, task
@@ -121,3 +124,79 @@ def test_logged_tracebacks_start_in_user_code(capsys: pytest.CaptureFixture[str]
     assert err.count("Traceback (most recent call last):") == 2  # the task's, then the flow's
     frames = [line for line in err.splitlines() if line.startswith('  File "')]
     assert frames and all("sdk/kflow/" not in frame for frame in frames), frames
+
+
+class RecordingStream:
+    """A stderr stand-in that records which thread made each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str]] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append((threading.current_thread().name, text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return "".join(text for _, text in self.writes)
+
+
+def test_threads_that_log_do_not_write_and_every_line_is_out_when_the_flow_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write to stderr gives up the GIL and costs the logging thread a switch: the task
+    runner's threads and the submitting thread only queue their lines; the console's writer
+    thread writes them, and the flow's end writes what is left."""
+    stream = RecordingStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+
+    @task
+    def noop(i: int) -> int:
+        return i
+
+    @flow(name="quiet-submitter")
+    def submitter() -> None:
+        futures = [noop.submit(i) for i in range(200)]
+        for future in futures:
+            future.result()
+        main_writes.extend(w for w in stream.writes if w[0] == "MainThread")
+
+    main_writes: list[tuple[str, str]] = []
+    submitter()
+    writers = {name for name, _ in stream.writes}
+    assert main_writes == [], "the submitting thread wrote nothing while it ran the flow"
+    assert writers <= {"kflow-console", "MainThread"}, writers  # MainThread: the final flush
+    lines = [LINE.match(line) for line in stream.text().splitlines()]
+    assert all(lines)
+    messages = [m["msg"] for m in lines if m]
+    for i in range(200):
+        name = f"'noop-{noop.key_hash}-{i}'"
+        created = messages.index(f"Created task run {name} for task 'noop'")
+        submitted = messages.index(f"Submitted task run {name} for execution.")
+        assert created < submitted
+    assert sum(m == "Finished in state Completed()" for m in messages) == 200
+    assert messages[-1] == "Finished in state Completed('All states completed.')"
+    assert len(stream.writes) < len(messages), "lines that queue up go out together"
+
+
+def test_a_line_is_written_while_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No flush needed: a task that waits sees its run's lines reach stderr meanwhile."""
+    stream = RecordingStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+
+    @task
+    def waits_for_its_line() -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "Created task run 'waits_for_its_line-" in stream.text():
+                return True
+            time.sleep(0.005)
+        return False
+
+    @flow
+    def watching() -> bool:
+        return waits_for_its_line()
+
+    assert watching() is True

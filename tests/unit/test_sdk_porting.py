@@ -4,11 +4,12 @@ builtin Python would have raised, never a bare TypeError or AttributeError."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import kflow
 import pytest
-from kflow import flow, task
+from kflow import flow, task, unsupported
 from kflow.exceptions import (
     NotSupportedArgumentError,
     NotSupportedAttributeError,
@@ -64,8 +65,27 @@ def test_importing_a_prefect_name_kflow_lacks_says_what_to_use(statement: str, n
 
 
 def test_attribute_access_on_the_module_fails_the_same_way() -> None:
-    with pytest.raises(NotSupportedError, match="kflow does not support 'get_client'"):
+    with pytest.raises(NotSupportedError, match="kflow does not support 'get_client'") as raised:
         _ = kflow.get_client  # type: ignore[attr-defined]
+    assert isinstance(raised.value, AttributeError)
+
+
+MODULE_NAMES = [
+    (module, name) for module, names in unsupported.NAMES.items() for name in sorted(names)
+]
+
+
+@pytest.mark.parametrize(("module", "name"), MODULE_NAMES)
+def test_probing_a_module_for_a_prefect_name_says_it_is_not_there(module: str, name: str) -> None:
+    """hasattr, getattr with a default and attribute access see an AttributeError (the
+    message still names what to use); only an import statement sees the ImportError."""
+    owner = importlib.import_module(module)
+    assert not hasattr(owner, name)
+    assert getattr(owner, name, "absent") == "absent"
+    with pytest.raises(NotSupportedAttributeError, match=f"kflow does not support {name!r}"):
+        getattr(owner, name)
+    with pytest.raises(NotSupportedImportError, match=f"kflow does not support {name!r}"):
+        exec(f"from {module} import {name}", {})
 
 
 def test_names_kflow_has_still_import_and_unknown_names_stay_plain_errors() -> None:
@@ -126,9 +146,9 @@ def test_other_missing_attributes_stay_plain_attribute_errors() -> None:
     assert not hasattr(a_flow, "serve")
 
 
-TASK_OPTIONS = ["result_storage", "result_serializer", "result_storage_key", "on_commit"]
-TASK_OPTIONS += ["cache_result_in_memory", "viz_return_value", "asset_deps", "on_rollback"]
-FLOW_OPTIONS = ["result_storage", "result_serializer", "cache_result_in_memory"]
+TASK_OPTIONS = ["cache_result_in_memory", "viz_return_value", "asset_deps", "on_commit"]
+TASK_OPTIONS += ["on_rollback"]
+FLOW_OPTIONS = ["cache_result_in_memory"]
 
 
 @pytest.mark.parametrize("option", TASK_OPTIONS)
@@ -165,7 +185,7 @@ def test_a_decorated_function_is_checked_the_same_way() -> None:
         pass
 
     with pytest.raises(NotSupportedArgumentError):
-        task(body, result_storage="s3://bucket")  # type: ignore[call-overload]
-    kwargs: dict[str, Any] = {"result_serializer": "json"}
+        task(body, cache_result_in_memory=False)  # type: ignore[call-overload]
+    kwargs: dict[str, Any] = {"cache_result_in_memory": False}
     with pytest.raises(NotSupportedArgumentError):
         flow(body, **kwargs)

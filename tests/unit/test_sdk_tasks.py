@@ -419,7 +419,7 @@ def test_flow_persist_result_applies_to_its_tasks(backend: MemoryBackend) -> Non
         s.name for states in backend.task_run_states.values() for s in states if s.is_completed()
     ]
     assert cached == ["Completed", "Cached"]
-    assert backend.read_result("persisted-flow/flow") == (True, 6)
+    assert backend.result_store().read("persisted-flow/flow") == (True, 6)
 
 
 def test_sequential_task_runner_runs_submitted_tasks_in_place() -> None:

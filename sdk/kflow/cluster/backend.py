@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kflow.backend import Backend, FlowRun, RunControl, TaskRun, kflow_home
+from kflow.backend import Backend, FlowRun, RunControl, TaskRun
 from kflow.cluster.control import ControlView, FlowRunWatcher, control_view
 from kflow.cluster.flowrun_api import FlowRunApi, retrying
 from kflow.cluster.status import PendingReport, TaskRunEvent
@@ -301,16 +301,19 @@ class FlowRunBackend(Backend):
 
     # -- results -------------------------------------------------------------------------
     def _encode_result(self, flow_run: FlowRun, value: Any) -> dict[str, Any]:
+        """A result too big for the status is kept in the flow's result store (even when
+        the flow does not persist results), and `status.result.reference` says where."""
+
         def persist() -> str | None:
             key = f"{flow_run.id}/flow"
+            store = flow_run.result_store or self.result_store()
             try:
-                found, _ = self.read_result(key)
-                if not found:
-                    self.write_result(key, value)
+                if store.stored_at(key) is None:
+                    store.write(key, value)
             except Exception as error:
                 logger.warning("could not persist the flow's result: %s", error)
                 return None
-            return str(kflow_home() / "results" / f"{key}.pickle")
+            return store.location(key)
 
         return encode_result(value, persist)
 

@@ -28,6 +28,7 @@ from kflow.logging import (
     enable_log_prints,
     engine_logger,
     flow_run_logger,
+    flush_console,
     setup_logging,
 )
 from kflow.names import new_id
@@ -110,6 +111,7 @@ class FlowRunExec:
             parent,
         )
         flow_run.name = flow_run_name or render_run_name(flow, self.params, ctx, self.invalid)
+        flow_run.result_store = ctx.result_store
         ctx.logger = flow_run_logger(flow_run.name, flow_run.id, flow.name)
         self.endings = AttemptEndings(ctx)
         self.mirror: TaskRun | None = None
@@ -239,9 +241,10 @@ class FlowRunExec:
         flow = self.flow
         if flow.persist_result and state.type is StateType.COMPLETED:
             try:
-                self.backend.write_result(f"{self.flow_run.id}/flow", state.data)
-            except Exception as exc:
-                ctx.logger.warning("Could not persist the flow run's result: %s", exc)
+                ctx.result_store.write(f"{self.flow_run.id}/flow", state.data)
+            except Exception as exc:  # one line naming the storage: no traceback
+                ctx.logger.error("%s", exc)
+                state = Failed(str(exc), data=exc.with_traceback(None))
         in_force = self._propose(state)
         self.flow_run.end_time = time.time()
         level = _ERROR if in_force.type in (StateType.FAILED, StateType.CRASHED) else _INFO
@@ -258,6 +261,7 @@ class FlowRunExec:
             self.parent.child_states.append(self.mirror.state)
         if self.parent is None:
             self.backend.flush()
+            flush_console()  # the run's lines are all out when its call returns
         return in_force
 
     def _exit_if_terminated(self) -> None:

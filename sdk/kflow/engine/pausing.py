@@ -26,9 +26,10 @@ INTERRUPT_WAIT_SECONDS = 5.0
 def suspend(ctx: FlowRunContext, timeout: float) -> None:
     """End the process; on resume the operator reruns the same flow run from the start.
 
-    Each suspension leaves a marker result (`<flow_run_id>/suspension-<n>`): when the rerun
-    reaches the same `pause_flow_run` call, the marker says it was already taken and resumed,
-    so the run carries on instead of suspending again.
+    Each suspension leaves a marker result (`<flow_run_id>/suspension-<n>`, in the flow's
+    result store, beside the task results the rerun reads back): when the rerun reaches the
+    same `pause_flow_run` call, the marker says it was already taken and resumed, so the run
+    carries on instead of suspending again.
     """
     backend = ctx.backend
     if not backend.supports_reschedule:
@@ -45,11 +46,11 @@ def suspend(ctx: FlowRunContext, timeout: float) -> None:
         )
     ctx.suspensions += 1
     marker = f"{ctx.flow_run.id}/suspension-{ctx.suspensions}"
-    taken, _ = backend.read_result(marker)
+    taken, _ = ctx.result_store.read(marker)
     if taken:
         ctx.logger.info("Resuming flow run execution!")
         return
-    backend.write_result(marker, True)
+    ctx.result_store.write(marker, True)
     backend.suspend_flow_run(ctx.flow_run, timeout)
     ctx.logger.info("Suspending flow run; it starts again when resumed.")
     raise SuspendInterrupt()

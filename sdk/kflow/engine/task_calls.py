@@ -98,7 +98,7 @@ def submit_task(
 def _submit(
     task: Task[Any, Any], flow_ctx: FlowRunContext, params: dict[str, Any], wait_for: Any
 ) -> TaskRunFuture[Any]:
-    run = TaskRunExec(task, flow_ctx, params, wait_for, submitted=True)
+    run = TaskRunExec(task, flow_ctx, params, wait_for)
     flow_ctx.logger.emit_fast(_INFO, "Submitted task run %r for execution.", run.task_run.name)
     runner = flow_ctx.task_runner
     if not runner.concurrent:

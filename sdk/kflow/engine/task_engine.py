@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from kflow.backend import TaskRun
 from kflow.context import FlowRunContext, TaskRunContext, task_run_ctx
-from kflow.engine import task_cache
+from kflow.engine import task_cache, task_results
 from kflow.engine.cancellation import release_thread
 from kflow.engine.hooks import await_outside_loop, run_hooks
 from kflow.engine.interrupts import CancelInterrupt, DeadlineExceeded
 from kflow.engine.resolution import SCALARS, has_unfinished, resolve_inputs, wait_for_all
 from kflow.engine.timeouts import timeout_scope
 from kflow.engine.tracebacks import format_user_exception
+from kflow.exceptions import ResultStorageError
 from kflow.futures import TaskRunFuture, UpstreamFailed
 from kflow.logging import task_run_logger
 from kflow.names import new_id
@@ -42,6 +43,7 @@ from kflow.states import (
 )
 
 if TYPE_CHECKING:
+    from kflow.results import ResultStore
     from kflow.tasks import Task
 
 _ERROR = 40
@@ -60,6 +62,7 @@ class TaskRunExec:
         "params",
         "persist",
         "result_key",
+        "store",
         "task",
         "task_run",
         "wait_for",
@@ -71,7 +74,6 @@ class TaskRunExec:
         flow_ctx: FlowRunContext,
         params: dict[str, Any],
         wait_for: Any,
-        submitted: bool = False,
     ) -> None:
         self.task = task
         self.flow_ctx = flow_ctx
@@ -104,11 +106,10 @@ class TaskRunExec:
         self.persist = flow_ctx.persist_result if persist is None else persist
         self.result_key = f"{flow_run_id}/{key}-{index}"
         self.cache_key: str | None = None
+        self.store: ResultStore | None = None
         self.final_state: State[Any] | None = None
         self.backend.create_task_run(task_run)
-        flow_ctx.logger.emit_fast(
-            _INFO, "Created task run %r for task %r", name, task.name, hold=submitted
-        )
+        flow_ctx.logger.emit_fast(_INFO, "Created task run %r for task %r", name, task.name)
         self.logger = task_run_logger(name, task_run.id, flow_run_id)
 
     # -- shared steps ------------------------------------------------------------------
@@ -131,14 +132,10 @@ class TaskRunExec:
                     params[name] = resolve_inputs(value)
         except UpstreamFailed as exc:
             return Failed(str(exc), data=exc, state_details=self._details())
-        if self.persist:
-            found, value = self.backend.read_result(self.result_key)
-            if found:
-                return Cached(value, state_details=self._details())
-        if self.task.cache_policy is not None:
-            found, value = self._cache_lookup()
-            if found:
-                return Cached(value, state_details=self._details())
+        if self.persist or self.task.cache_policy is not None:
+            stored = self._look_up_stored()
+            if stored is not None:
+                return stored
         in_force = self._propose(Running(state_details=self._details()))
         if in_force.type is not StateType.RUNNING:
             if in_force.type is StateType.CANCELLING:
@@ -147,21 +144,38 @@ class TaskRunExec:
         self.task_run.start_time = time.time()
         return None
 
-    def _cache_lookup(self) -> tuple[bool, Any]:
-        """Compute the run's cache key (in its task-run context, as a cache_key_fn may read
-        it) and look it up, unless refresh_cache asks for a fresh result."""
+    def _look_up_stored(self) -> State[Any] | None:
+        """A final state from the result store: the run's persisted result (its flow run is
+        rerun, or its result_storage_key names a stored result), its cache entry, or the
+        failure of a storage that cannot be used. Runs in the task-run context, as a
+        cache_key_fn or result_storage_key may read it."""
         task = self.task
-        assert task.cache_policy is not None
         ctx = self._task_context()
         token = task_run_ctx.set(ctx)
         try:
-            key = task_cache.compute_key(task.cache_policy, ctx, self.params, self.logger)
+            self.store = store = task_results.result_store(task, self.flow_ctx)
+            exact = task.result_storage_key is not None
+            if exact:
+                self.result_key = task_results.format_storage_key(task, self.params)
+            if self.persist:
+                found, value = task_results.read_persisted(
+                    store, self.result_key, exact, self.logger
+                )
+                if found:
+                    return Cached(value, state_details=self._details())
+            if task.cache_policy is not None:
+                self.cache_key = key = task_cache.compute_key(
+                    task.cache_policy, ctx, self.params, self.logger
+                )
+                if key is not None and not task.refresh_cache:
+                    found, value = task_cache.lookup(store, key, self.logger)
+                    if found:
+                        return Cached(value, state_details=self._details())
+        except ResultStorageError as exc:
+            return self._not_stored(exc)
         finally:
             task_run_ctx.reset(token)
-        self.cache_key = key
-        if key is None or task.refresh_cache:
-            return False, None
-        return task_cache.lookup(self.backend, key, self.logger)
+        return None
 
     def _from_return(self, value: Any) -> State[Any]:
         if isinstance(value, State):
@@ -232,7 +246,7 @@ class TaskRunExec:
             and state.type is StateType.COMPLETED
             and state.name != "Cached"
         ):
-            self._persist(state.data)
+            state = self._persist(state)
         in_force = self._propose(state)
         self.task_run.end_time = time.time()
         self.final_state = in_force
@@ -245,14 +259,26 @@ class TaskRunExec:
             run_hooks(task.on_failure_hooks, task, self.task_run, in_force, self.logger)
         return in_force
 
-    def _persist(self, value: Any) -> None:
+    def _persist(self, state: State[Any]) -> State[Any]:
+        """The completed state, or a failed one when its result could not be kept: a run
+        whose result was asked to be persisted does not complete without it (as Prefect)."""
+        task = self.task
+        store = self.store or task_results.result_store(task, self.flow_ctx)
         try:
             if self.persist:
-                self.backend.write_result(self.result_key, value)
+                exact = task.result_storage_key is not None
+                store.write(self.result_key, state.data, exact=exact)
             if self.cache_key is not None:
-                task_cache.store(self.backend, self.cache_key, value, self.task.cache_expiration)
+                task_cache.store(store, self.cache_key, state.data, task.cache_expiration)
         except Exception as exc:
-            self.logger.warning("Could not persist the result: %s", exc)
+            return self._not_stored(exc)
+        return state
+
+    def _not_stored(self, exc: Exception) -> State[Any]:
+        """One error line, no traceback: the message names the storage and what to check
+        (the engine's frames would tell a user nothing when the state's result re-raises)."""
+        self.logger.error("%s", exc)
+        return Failed(str(exc), data=exc.with_traceback(None), state_details=self._details())
 
     def _task_context(self) -> TaskRunContext:
         log_prints = self.task.log_prints

@@ -141,12 +141,11 @@ class LocalHistoryBackend(Backend):
         """How `kflow flow-run inspect` shows the result, decided now: the value may change."""
         from kflow.results import encode_result
 
-        store = self._result_store()
+        store = flow_run.result_store or self.result_store()
         key = f"{flow_run.id}/flow"
 
         def persisted() -> str | None:
-            path = store.stored_at(key)
-            return str(path) if path is not None else None
+            return store.stored_at(key)
 
         try:
             shown = rows.to_json(encode_result(value, persisted))

@@ -99,10 +99,14 @@ def log_row(event: LogEvent) -> tuple[Any, ...]:
             "kept in the local history (the console showed them)."
         )
         return (flow_run_id, line, None, logging.WARNING, record.created, label, message)
-    try:
-        message = record.getMessage()
-    except Exception:
-        message = f"{record.msg!r} {record.args!r}"
+    formatted = extra.get("message")  # by the console handler, when it took the record
+    if isinstance(formatted, str):
+        message = formatted
+    else:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = f"{record.msg!r} {record.args!r}"
     if record.exc_info:
         message = f"{message}\n{_exception_formatter.formatException(record.exc_info)}"
     if len(message) > LOG_MESSAGE_LIMIT:
