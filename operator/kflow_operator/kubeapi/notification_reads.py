@@ -1,0 +1,59 @@
+"""What notifications read: the Secrets they name (never any other) and work pools.
+
+A Secret is read when a delivery is attempted, never cached: its values live only as long as
+the attempt, and a changed URL or password takes effect at the next one.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import cast
+
+from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
+from kubernetes.client import CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from kflow_operator.kubeapi import Body
+from kflow_operator.kubeapi.clients import ClientFactory
+from kflow_operator.kubeapi.errors import FORBIDDEN, NOT_FOUND, unless_missing
+
+
+class SecretUnreadable(Exception):
+    """The operator may not (or could not) read a Secret a notification names."""
+
+
+class NotificationReads:
+    def __init__(self, clients: ClientFactory) -> None:
+        self._clients = clients
+
+    def secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        """The Secret's data, decoded; None when it does not exist."""
+        try:
+            found = CoreV1Api(self._clients()).read_namespaced_secret(name, namespace)
+        except ApiException as error:
+            if error.status == NOT_FOUND:
+                return None
+            if error.status == FORBIDDEN:
+                raise SecretUnreadable(
+                    f"the operator may not read Secret {namespace}/{name}: grant it `get` on "
+                    "Secrets in this namespace (the chart does with notifications.enabled)"
+                ) from None
+            raise SecretUnreadable(
+                f"reading Secret {namespace}/{name} failed: HTTP {error.status} {error.reason}"
+            ) from None
+        return {
+            key: base64.b64decode(value).decode("utf-8", "replace")
+            for key, value in (found.data or {}).items()
+        }
+
+    def workpool(self, namespace: str, name: str) -> Body | None:
+        api = CustomObjectsApi(self._clients())
+        return cast(
+            Body | None,
+            unless_missing(
+                lambda: api.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, WORKPOOL_PLURAL, name
+                )
+            ),
+        )
