@@ -153,7 +153,7 @@ class Supervisor:
                 await self._sleep(action.until, launcher is not None, stopped)
                 continue
             step = await self._do(action, run, launcher)
-            if step is Step.FINISHED:
+            if step is Step.FINISHED and not notifying.outstanding:
                 return
             if step is Step.REFUSED:
                 await self.refresh()
