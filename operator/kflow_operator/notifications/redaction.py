@@ -6,26 +6,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 REDACTED = "<redacted>"
+PIECE_MIN_LENGTH = 3
+"""Shorter parts of a URL are left alone: redacting `a` or `80` everywhere would garble a text
+without hiding anything."""
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 def secret_forms(secret: str) -> set[str]:
-    """The ways a secret may show up in a text: as is, percent-quoted, and for a URL its
-    parts that carry the secret (path and query, user information)."""
+    """The ways a secret may show up in a text: as is, percent-quoted, and for a URL each of its
+    parts (an error may quote just the host and port, a path segment or a query value)."""
     forms = {secret, quote(secret, safe=""), quote(secret)}
     if "://" in secret:
-        parts = urlsplit(secret)
-        forms.add(secret.split("://", 1)[1])
-        if len(parts.path) > 1:
-            forms.add(parts.path)
-        if parts.query:
-            forms.add(parts.query)
-        if parts.password:
-            forms.add(parts.password)
-    return {form for form in forms if form}
+        rest = secret.split("://", 1)[1]
+        forms.add(rest)
+        netloc, _, tail = rest.partition("/")
+        forms.add(netloc)
+        pieces = re.split(r"[:@/?&=#]", rest)
+        forms.update(piece for piece in pieces if len(piece) >= PIECE_MIN_LENGTH)
+        forms.add("/" + tail)
+    return {form for form in forms if form and form != "/"}
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
