@@ -23,26 +23,35 @@ class Received:
     document: dict[str, Any]
 
 
+HOLD_LIMIT_SECONDS = 60
+
+
 @dataclass
 class WebhookReceiver:
     """Answers 200 to every POST once started; until then its port refuses connections (a
-    receiver that is down)."""
+    receiver that is down). While `holding` is set it records a POST and then keeps the sender
+    waiting for its answer until `release` is set (at most HOLD_LIMIT_SECONDS)."""
 
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def start(self) -> None:
         received = self.received
+        holding, release = self.holding, self.release
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 document = json.loads(self.rfile.read(length))
                 received.append(Received(self.path, document))
+                if holding.is_set():
+                    release.wait(HOLD_LIMIT_SECONDS)
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -54,6 +63,7 @@ class WebhookReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.release.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -214,6 +214,55 @@ def test_a_transition_the_operator_did_not_live_to_send_is_sent_once_after_its_r
     assert_no_secrets(cluster, "r", first, second)
 
 
+def test_an_operator_killed_after_sending_but_before_recording_sends_again_at_least_once(
+    cluster: Cluster, operators: OperatorFactory, receiver: WebhookReceiver
+) -> None:
+    """The one window of the protocol: the receiver got the notification, the operator died
+    before it wrote `Sent`. The next operator sends it again (at least once, never lost) and
+    records it; both copies name the same transition."""
+    receiver.holding.set()
+    receiver.start()
+    secret(cluster, "hook", {"url": receiver.url(HOOK_PATH)})
+    shell_deployment(cluster, "d", "exit 6", notifications=[webhook(["CRASHED"])])
+    first = operators.start()
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    wait_until("the first copy received", lambda: receiver.received, PATIENCE)
+    first.sigkill()
+    receiver.holding.clear()
+    receiver.release.set()
+    assert not records(cluster, "r")
+
+    second = operators.start()
+    sent = wait_phase(cluster, "r", "Sent")
+    assert len(receiver.received) == 2
+    copies = [r.document["state"] for r in receiver.received]
+    assert copies[0] == copies[1]
+    assert sent["attempts"] == 1 and sent["transitionTime"] == copies[0]["timestamp"]
+    assert_no_secrets(cluster, "r", first, second)
+
+
+def test_a_target_that_keeps_failing_is_given_up_with_a_warning_and_the_run_is_unaffected(
+    cluster: Cluster, operators: OperatorFactory, receiver: WebhookReceiver
+) -> None:
+    secret(cluster, "hook", {"url": receiver.url(HOOK_PATH)})
+    shell_deployment(cluster, "d", "exit 0", notifications=[webhook(["CRASHED"])])
+    operator = operators.start("--notification-retry", "3")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    gave_up = wait_phase(cluster, "r", "GaveUp")
+    assert gave_up["attempts"] >= 2
+    assert "Connection refused" in gave_up["lastError"]
+    assert "nextAttemptTime" not in gave_up
+    wait_until(
+        "a Warning NotificationGaveUp on the run",
+        lambda: [e for e in cluster.events("r") if e.reason == "NotificationGaveUp"],
+        PATIENCE,
+    )
+    wait_until("the operator done with the run", lambda: finished(cluster, "r"), PATIENCE)
+    assert cluster.state("r") == "CRASHED"
+    assert not receiver.received
+    assert_no_secrets(cluster, "r", operator)
+
+
 def test_a_mail_reaches_an_smtp_server_without_starttls_with_the_secrets_credentials(
     cluster: Cluster, operator: OperatorProcess
 ) -> None:

@@ -79,8 +79,11 @@ class Notifier:
         supervisor = self.supervisor
         if not supervisor.context.settings.notifications or not self._may_notify(run):
             return NOTHING
-        targets, sources = await _targets(supervisor, run)
         policy = _policy(supervisor)
+        try:
+            targets, sources = await _targets(supervisor, run)
+        except Exception as unread:
+            return _unread(run, unread, policy)
         plan = plan_notifications(
             run_transitions(run.status), run.status.notifications or [], targets, _now(), policy
         )
@@ -118,6 +121,22 @@ class Notifier:
             t.notifiable and (since is None or t.timestamp > since)
             for t in run_transitions(run.status)
         )
+
+
+def _unread(run: SupervisedRun, error: Exception, policy: RetryPolicy) -> NotificationPlan:
+    """The run's Deployment or pool could not be read: try again shortly, for as long as a
+    transition is inside the retry window."""
+    newest = max((t.timestamp for t in run_transitions(run.status)), default=None)
+    if newest is None or _now() - newest > policy.window:
+        return NOTHING
+    logger.warning(
+        "FlowRun %s/%s: could not read what its notifications are (%s: %s); trying again",
+        run.namespace,
+        run.name,
+        type(error).__name__,
+        error,
+    )
+    return NotificationPlan(next_attempt=_now() + policy.first_delay)
 
 
 async def _targets(supervisor: Supervisor, run: SupervisedRun) -> tuple[list[Target], Sources]:
