@@ -51,10 +51,11 @@ def receiver() -> Iterator[WebhookReceiver]:
     made.stop()
 
 
-def secret(cluster: Cluster, name: str, data: dict[str, str]) -> None:
+def secret(cluster: Cluster, name: str, data: dict[str, str], marked: bool = True) -> None:
+    labels = {"kflow.dev/notifications": "true"} if marked else None
     cluster.core.create_namespaced_secret(
         cluster.namespace,
-        client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=data),
+        client.V1Secret(metadata=client.V1ObjectMeta(name=name, labels=labels), string_data=data),
     )
 
 
@@ -260,6 +261,28 @@ def test_a_target_that_keeps_failing_is_given_up_with_a_warning_and_the_run_is_u
     wait_until("the operator done with the run", lambda: finished(cluster, "r"), PATIENCE)
     assert cluster.state("r") == "CRASHED"
     assert not receiver.received
+    assert_no_secrets(cluster, "r", operator)
+
+
+def test_a_secret_not_marked_for_notifications_is_not_used(
+    cluster: Cluster, operator: OperatorProcess, receiver: WebhookReceiver
+) -> None:
+    """Whoever may write a Deployment must not be able to have any Secret of the namespace
+    used (an SMTP login sent to their own server): only labelled Secrets are."""
+    receiver.start()
+    secret(cluster, "hook", {"url": receiver.url(HOOK_PATH)}, marked=False)
+    shell_deployment(cluster, "d", "exit 7", notifications=[webhook(["CRASHED"])])
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    pending = wait_phase(cluster, "r", "Pending")
+    assert pending["lastError"] == (
+        f"Secret {cluster.namespace}/hook is not marked for kflow "
+        f"notifications: label it with `kubectl label secret -n {cluster.namespace} hook "
+        "kflow.dev/notifications=true`"
+    )
+    assert not receiver.received
+    cluster.kubectl.run("label", "secret", "hook", "kflow.dev/notifications=true")
+    wait_phase(cluster, "r", "Sent")
+    assert len(receiver.received) == 1
     assert_no_secrets(cluster, "r", operator)
 
 

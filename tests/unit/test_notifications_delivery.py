@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kflow.resources import DeploymentSpec
 from kflow.states import StateType
-from kflow_operator.notifications.errors import describe
+from kflow_operator.notifications.errors import SecretUnreadable, describe
 from kflow_operator.notifications.payloads import RunFacts
 from kflow_operator.notifications.redaction import REDACTED, redact
 from kflow_operator.notifications.sending import deliver
@@ -208,3 +208,12 @@ def test_describe_unwraps_urllibs_reason() -> None:
     wrapped = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
     assert describe(wrapped) == "ConnectionRefusedError: [Errno 111] Connection refused"
     assert describe(TimeoutError("timed out")) == "TimeoutError: timed out"
+
+
+def test_a_secret_the_operator_may_not_use_is_reported_in_its_own_words() -> None:
+    def unmarked(namespace: str, name: str) -> Mapping[str, str] | None:
+        raise SecretUnreadable(f"Secret {namespace}/{name} is not marked for kflow notifications")
+
+    assert (
+        deliver(hook(), FACTS, unmarked) == "Secret ns/hook is not marked for kflow notifications"
+    )

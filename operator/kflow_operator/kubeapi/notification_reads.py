@@ -1,7 +1,9 @@
 """What notifications read: the Secrets they name (never any other) and work pools.
 
 A Secret is read when a delivery is attempted, never cached: its values live only as long as
-the attempt, and a changed URL or password takes effect at the next one.
+the attempt, and a changed URL or password takes effect at the next one. Only a Secret labelled
+NOTIFICATION_SECRET_LABEL=true is used: whoever may write a Deployment could otherwise have the
+operator log in with any Secret's username and password to an SMTP server of their choosing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from kubernetes.client.exceptions import ApiException
 from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.clients import ClientFactory
 from kflow_operator.kubeapi.errors import FORBIDDEN, NOT_FOUND, unless_missing
+from kflow_operator.notifications.errors import SecretUnreadable
 
-
-class SecretUnreadable(Exception):
-    """The operator may not (or could not) read a Secret a notification names."""
+NOTIFICATION_SECRET_LABEL = f"{GROUP}/notifications"
 
 
 class NotificationReads:
@@ -42,6 +43,12 @@ class NotificationReads:
             raise SecretUnreadable(
                 f"reading Secret {namespace}/{name} failed: HTTP {error.status} {error.reason}"
             ) from None
+        labels = (found.metadata.labels if found.metadata else None) or {}
+        if labels.get(NOTIFICATION_SECRET_LABEL) != "true":
+            raise SecretUnreadable(
+                f"Secret {namespace}/{name} is not marked for kflow notifications: label it with "
+                f"`kubectl label secret -n {namespace} {name} {NOTIFICATION_SECRET_LABEL}=true`"
+            )
         return {
             key: base64.b64decode(value).decode("utf-8", "replace")
             for key, value in (found.data or {}).items()

@@ -9,6 +9,11 @@ class DeliveryError(Exception):
     """A delivery attempt failed; the text may still quote a secret until redacted."""
 
 
+class SecretUnreadable(DeliveryError):
+    """A Secret a notification names may not (or could not) be read, or is not marked for
+    notifications; the message says what to do."""
+
+
 def describe(error: BaseException) -> str:
     """The useful part of a network error (urllib wraps the socket error in `reason`)."""
     if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
