@@ -19,6 +19,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tests.support.waiting import wait_until
+
 KEPT = (
     ("deployments.kflow.dev", "spec", "notifications"),
     ("workpools.kflow.dev", "spec", "notifications"),
@@ -43,6 +45,38 @@ def _ours(crds: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+PROBE_NOTIFICATIONS = [
+    {"states": ["FAILED"], "webhook": {"urlFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}}
+]
+PROBES = {
+    "deployments": {
+        "entrypoint": "f.py:main",
+        "infrastructure": {"type": "process"},
+        "notifications": PROBE_NOTIFICATIONS,
+    },
+    "workpools": {"type": "process", "notifications": PROBE_NOTIFICATIONS},
+}
+EFFECTIVE_TIMEOUT_SECONDS = 60
+
+
+def _accepted(objects: client.CustomObjectsApi) -> bool:
+    """Whether the API server takes the fields now (a dry-run create in `default`)."""
+    for plural, spec in PROBES.items():
+        body = {
+            "apiVersion": "kflow.dev/v1alpha1",
+            "kind": "Deployment" if plural == "deployments" else "WorkPool",
+            "metadata": {"generateName": "probe-"},
+            "spec": spec,
+        }
+        try:
+            objects.create_namespaced_custom_object(
+                "kflow.dev", "v1alpha1", "default", plural, body, dry_run="All"
+            )
+        except ApiException:
+            return False
+    return True
+
+
 def _restore_once(api: client.ApiextensionsV1Api, ours: dict[str, dict[str, Any]]) -> None:
     for name, part, field in KEPT:
         raw = api.api_client.sanitize_for_serialization(api.read_custom_resource_definition(name))
@@ -65,6 +99,10 @@ def keep_notification_fields(api_client: client.ApiClient, crds: Path) -> Iterat
                 _restore_once(api, ours)
 
     _restore_once(api, ours)
+    objects = client.CustomObjectsApi(api_client)
+    wait_until(
+        "the notifications fields in effect", lambda: _accepted(objects), EFFECTIVE_TIMEOUT_SECONDS
+    )
     thread = threading.Thread(target=keep, daemon=True)
     thread.start()
     try:

@@ -15,6 +15,7 @@ from kflow.resources.status_patch import StateEntry, build_state_patch
 from kflow.states import StateType
 from kubernetes import client
 
+from tests.cluster.kubectl import KubectlError
 from tests.integration.conftest import (
     CRDS,
     Cluster,
@@ -105,6 +106,59 @@ def assert_no_secrets(cluster: Cluster, run: str, *operators: OperatorProcess) -
     for text in shown:
         for secret_text in (TOKEN, PASSWORD):
             assert secret_text not in text, f"{secret_text!r} leaked into: {text[-2000:]}"
+
+
+@pytest.mark.parametrize(
+    ("notification", "refusal"),
+    [
+        (
+            {"states": ["FAILED"]},
+            "each notification needs exactly one of `webhook` or `email`",
+        ),
+        (
+            {"states": ["FAILED"], "email": {"from": "a@b.c", "to": ["d@e.f"]}},
+            "spec.notifications[0].email.host: Required value",
+        ),
+        ({"states": [], "webhook": webhook([])["webhook"]}, "should have at least 1 items"),
+        (
+            {"states": ["Failed"], "webhook": webhook([])["webhook"]},
+            'Unsupported value: "Failed": supported values: "FAILED", "CRASHED", "CANCELLED", '
+            '"COMPLETED", "Late", "TimedOut"',
+        ),
+    ],
+)
+def test_a_bad_notification_is_refused_by_the_api_server_naming_the_field(
+    cluster: Cluster, notification: dict[str, Any], refusal: str
+) -> None:
+    manifest = {
+        "apiVersion": "kflow.dev/v1alpha1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": cluster.namespace},
+        "spec": {
+            "entrypoint": "flows.py:main",
+            "infrastructure": {"type": "process"},
+            "notifications": [notification],
+        },
+    }
+    with pytest.raises(KubectlError) as refused:
+        cluster.apply(manifest)
+    assert refusal in str(refused.value)
+    assert "spec.notifications[0]" in str(refused.value)
+
+
+def test_two_targets_of_one_name_are_refused(cluster: Cluster) -> None:
+    twice = [{"name": "ops", **webhook(["FAILED"])}, {"name": "ops", **webhook(["CRASHED"])}]
+    with pytest.raises(KubectlError) as refused:
+        cluster.apply(
+            {
+                "apiVersion": "kflow.dev/v1alpha1",
+                "kind": "WorkPool",
+                "metadata": {"name": "p", "namespace": cluster.namespace},
+                "spec": {"type": "process", "notifications": twice},
+            }
+        )
+    assert "spec.notifications: Invalid value" in str(refused.value)
+    assert "notification names must be unique" in str(refused.value)
 
 
 def test_a_crashed_run_notifies_its_deployment_webhook_once(
