@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kflow.resources import DeploymentSpec, FlowRunStatus, WorkPoolSpec
 from kflow.resources.notifications import DeliveryPhase, NotificationRecord
+from kflow.resources.status_patch import notifications_patch
 from kflow.states import StateType
 from kflow_operator.decisions.actions import Done, Finish, Wait
 from kflow_operator.handlers.flowruns import needs_supervision
@@ -237,3 +238,25 @@ def test_a_finished_run_is_supervised_again_while_a_notification_is_pending(
         "notifications": [record.model_dump(mode="json", by_alias=True, exclude_none=True)],
     }
     assert needs_supervision(status) is supervised
+
+
+def test_records_are_written_through_the_status_builder_as_the_crd_holds_them() -> None:
+    wants = target("FAILED", name="ops")
+    pending = attempted(Delivery(wants, failed()), "refused", T0, POLICY)
+    patch = notifications_patch([pending])
+    assert patch == {
+        "notifications": [
+            {
+                "target": "ops",
+                "state": "FAILED",
+                "stateName": "Failed",
+                "transitionTime": "2026-12-04T12:00:00.000000Z",
+                "phase": "Pending",
+                "attempts": 1,
+                "lastError": "refused",
+                "nextAttemptTime": "2026-12-04T12:00:02.000000Z",
+            }
+        ]
+    }
+    status = FlowRunStatus.model_validate(patch)
+    assert status.notifications == [pending]
