@@ -1,5 +1,5 @@
 """Notifications end to end: a real API server, `kflow-operator` as a child process, and the
-receivers on 127.0.0.1 (tests/integration/notification_receivers.py). What a user observes: the
+receivers on 127.0.0.1 (tests.support.notification_receivers.py). What a user observes: the
 delivery itself (how many, what it says), the run's status.notifications, its Events, and that
 no URL or credential ever shows in the operator's log, the status or the Events."""
 
@@ -24,7 +24,7 @@ from tests.integration.conftest import (
     wait_until,
 )
 from tests.integration.crd_keeper import keep_notification_fields
-from tests.integration.notification_receivers import SmtpServer, WebhookReceiver
+from tests.support.notification_receivers import SmtpServer, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

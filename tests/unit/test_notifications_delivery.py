@@ -22,7 +22,7 @@ from kflow_operator.notifications.sending import deliver
 from kflow_operator.notifications.targets import Target, run_targets
 from kflow_operator.notifications.transitions import Transition
 
-from tests.integration.notification_receivers import SmtpServer
+from tests.support.notification_receivers import SmtpServer
 
 TOKEN = "T0KEN-s3cr3t"
 FACTS = RunFacts(
