@@ -28,6 +28,7 @@ from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kubeapi.clients import ThreadClients
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.kubeapi.peering import Peering
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
@@ -156,6 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     job_flags.add_arguments(parser)
     docker_flags.add_arguments(parser)
+    notifying = parser.add_argument_group("notifications (docs/notifications.md)")
+    notifying.add_argument(
+        "--no-notifications",
+        dest="notifications",
+        action="store_false",
+        help="ignore spec.notifications of Deployments and WorkPools (nothing is sent, no "
+        "Secret is read)",
+    )
+    notifying.add_argument(
+        "--notification-retry",
+        metavar="SECONDS",
+        type=retry_seconds,
+        default=DEFAULT_NOTIFICATION_RETRY_SECONDS,
+        help="how long after a transition a failing notification is retried, with backoff "
+        "(default %(default)s)",
+    )
+    notifying.add_argument(
+        "--dashboard-url",
+        metavar="URL",
+        type=dashboard_url,
+        default=None,
+        help="the kflow dashboard's address, e.g. https://kflow.example.com; notifications "
+        "then link to the run's page",
+    )
     return parser
 
 
@@ -183,6 +208,30 @@ def pool_name(text: str) -> str:
             "starting and ending with a letter or digit, at most 63 characters)"
         )
     return text
+
+
+DEFAULT_NOTIFICATION_RETRY_SECONDS = 3600
+MAX_NOTIFICATION_RETRY_SECONDS = 7 * 86400
+
+
+def retry_seconds(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_NOTIFICATION_RETRY_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected whole seconds from 0 to {MAX_NOTIFICATION_RETRY_SECONDS}"
+        )
+    return seconds
+
+
+def dashboard_url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s]+", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected the dashboard's address, http://HOST[:PORT][/PATH] or https://…"
+        )
+    return text.rstrip("/")
 
 
 def non_empty(text: str) -> str:
@@ -270,6 +319,9 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         default_image=args.default_image,
         default_grace_period_seconds=args.default_grace_period,
         work_pools=frozenset(args.work_pool),
+        notifications=args.notifications,
+        notification_retry_seconds=args.notification_retry,
+        dashboard_url=args.dashboard_url,
     )
 
 
@@ -304,7 +356,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if launcher is not None:
             launchers[launcher.type.value] = launcher
     logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
-    context = OperatorContext(settings=operator_settings, api=api, launchers=launchers)
+    context = OperatorContext(
+        settings=operator_settings,
+        api=api,
+        launchers=launchers,
+        notification_reads=NotificationReads(clients),
+    )
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)

@@ -17,6 +17,7 @@ from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.identifiers import InfrastructureId
 from kflow_operator.informers import Informers
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.scheduling.store import ScheduleApi
 from kflow_operator.settings import OperatorSettings
@@ -44,6 +45,7 @@ class OperatorContext:
     settings: OperatorSettings
     api: KflowObjects
     launchers: dict[str, Launcher]
+    notification_reads: NotificationReads
     admission: LaunchAdmission = field(default=admit_everything)
     informers: Informers | None = None
     schedules: ScheduleApi = field(init=False)

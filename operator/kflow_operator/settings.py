@@ -41,6 +41,13 @@ class OperatorSettings:
     work_pools: frozenset[str] = frozenset()
     """The work pools this operator serves (--work-pool); empty means every pool of its
     namespaces and the runs that name no pool."""
+    notifications: bool = True
+    """Deliver spec.notifications (--no-notifications: ignore them; the chart's
+    notifications.enabled, which also grants reading Secrets)."""
+    notification_retry_seconds: int = 3600
+    """How long after a transition a failing notification is retried (--notification-retry)."""
+    dashboard_url: str | None = None
+    """The dashboard's address, for links in notifications (--dashboard-url)."""
 
     @property
     def log_dir(self) -> Path:

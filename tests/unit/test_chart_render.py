@@ -248,9 +248,10 @@ def test_process_runs_are_off_by_default_the_operator_image_has_no_user_code() -
 
 
 def test_the_process_launcher_alone_needs_no_rights_beyond_kflows_own() -> None:
+    """Launcher rights only: notifications' own (`get` on Secrets) are checked apart."""
     variants: list[Mapping[str, str | int | bool]] = [PROCESS_ONLY, {**PROCESS_ONLY, **NAMESPACED}]
     for values in variants:
-        chart = render(values)
+        chart = render({**values, "notifications.enabled": False})
         for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
             groups = {g for g, _, _ in rules_of(role)}
             assert groups <= {"kflow.dev", "kopf.dev", "apiextensions.k8s.io", ""}, groups
@@ -294,14 +295,18 @@ def test_without_a_default_image_the_operator_gets_none() -> None:
     assert parse_args(args).default_image is None
 
 
-def test_no_rule_uses_wildcards_or_touches_secrets() -> None:
+def test_no_rule_uses_wildcards_or_touches_secrets_beyond_reading_one_by_name() -> None:
+    """Secrets: only `get` (a notification's Secret, by name), only with notifications on."""
     for values in ({}, NAMESPACED, DOCKER_ONLY, PROCESS_ONLY, ALL_LAUNCHERS):
-        chart = render(values)
-        for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
-            for group, resource, verbs in rules_of(role):
-                assert "*" not in (group, resource) and "*" not in verbs
-                assert resource not in {"secrets", "configmaps", "nodes"}
-                assert not verbs & {"escalate", "bind", "impersonate", "deletecollection"}
+        for notifications in (True, False):
+            chart = render({**values, "notifications.enabled": notifications})
+            for role in chart.of_kind("ClusterRole") + chart.of_kind("Role"):
+                for group, resource, verbs in rules_of(role):
+                    assert "*" not in (group, resource) and "*" not in verbs
+                    assert resource not in {"configmaps", "nodes"}
+                    if resource == "secrets":
+                        assert notifications and verbs == {"get"}
+                    assert not verbs & {"escalate", "bind", "impersonate", "deletecollection"}
 
 
 def test_two_replicas_stand_by_for_each_other_on_different_nodes() -> None:
@@ -414,3 +419,35 @@ def test_the_chart_owns_the_peering_object_and_the_operator_does_not_create_it()
     listed = render(NAMESPACED)
     assert len(listed.of_kind("KopfPeering")) == 2
     assert "--external-peering" in args_of(listed)
+
+
+def test_notifications_read_secrets_where_runs_are_served_and_only_there() -> None:
+    clusterwide = render()
+    assert granted(clusterwide.one("ClusterRole"), "", "secrets") == {"get"}
+    assert granted(clusterwide.one("ClusterRole"), "kflow.dev", "workpools") >= {"get"}
+    namespaced = render(NAMESPACED)
+    assert granted(namespaced.one("ClusterRole"), "", "secrets") == frozenset()
+    for namespace in ("team-a", "team-b"):
+        assert granted(namespaced.one("Role", namespace), "", "secrets") == {"get"}
+    off = render({**NAMESPACED, "notifications.enabled": False})
+    for role in off.of_kind("ClusterRole") + off.of_kind("Role"):
+        assert granted(role, "", "secrets") == frozenset()
+
+
+def test_notification_values_become_the_operators_flags() -> None:
+    from kflow_operator.main import parse_args, settings_from
+
+    default = settings_from(parse_args(args_of(render())))
+    assert default.notifications and default.notification_retry_seconds == 3600
+    assert default.dashboard_url is None
+    chart = render(
+        {
+            "notifications.retrySeconds": 600,
+            "notifications.dashboardUrl": "https://kflow.example.com/",
+        }
+    )
+    settings = settings_from(parse_args(args_of(chart)))
+    assert settings.notification_retry_seconds == 600
+    assert settings.dashboard_url == "https://kflow.example.com"
+    off = settings_from(parse_args(args_of(render({"notifications.enabled": False}))))
+    assert not off.notifications

@@ -76,3 +76,29 @@ def test_the_run_defaults_reach_the_operators_settings() -> None:
     assert settings.default_image == "registry.example/flows:1"
     assert settings.default_grace_period_seconds == 5
     assert settings_from(parse_args([])).default_grace_period_seconds == 30
+
+
+def test_notification_flags() -> None:
+    settings = settings_from(
+        parse_args(["--notification-retry", "120", "--dashboard-url", "http://127.0.0.1:4200/"])
+    )
+    assert settings.notifications
+    assert settings.notification_retry_seconds == 120
+    assert settings.dashboard_url == "http://127.0.0.1:4200"
+    assert not settings_from(parse_args(["--no-notifications"])).notifications
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--notification-retry", "-5"], "expected whole seconds from 0 to 604800"),
+        (["--notification-retry", "1h"], "expected whole seconds from 0 to 604800"),
+        (["--dashboard-url", "kflow.example.com"], "expected the dashboard's address"),
+    ],
+)
+def test_a_wrong_notification_flag_says_what_is_expected(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert message in capsys.readouterr().err

@@ -152,6 +152,18 @@ history limits delete them; status is written with a resourceVersion preconditio
   resources: [rolebindings]
   verbs: [create]
 {{- end }}
+{{- if .Values.notifications.enabled }}
+# notifications (docs/notifications.md): read the Secret a notification names (its webhook URL
+# or SMTP credentials) when a delivery is made, and the work pools whose notifications apply.
+# RBAC cannot narrow a rule to the Secrets other objects name: `get` (never list or watch) on
+# the Secrets of the served namespaces; the operator reads no other.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+- apiGroups: [kflow.dev]
+  resources: [workpools]
+  verbs: [get]
+{{- end }}
 {{- if .Values.launchers.docker.enabled }}
 # docker launcher: a short-lived token of kflow-flow-run for each run's container (TokenRequest),
 # so a container holds the flow's own rights, never the operator's.

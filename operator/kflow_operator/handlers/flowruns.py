@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 from kflow.resources import FLOWRUN_PLURAL, GROUP, VERSION
+from kflow.resources.notifications import DeliveryPhase
 from kflow.states import TERMINAL_STATE_TYPES
 
 from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
@@ -25,9 +26,12 @@ each a few quick hops, queued behind them for seconds."""
 
 
 def needs_supervision(status: Mapping[str, Any], **_: Any) -> bool:
-    """Kopf filter: every run except terminal ones the operator has finished with."""
+    """Kopf filter: every run except terminal ones the operator has finished with (their
+    infrastructure gone, and no notification waiting for a retry)."""
     state = (status.get("state") or {}).get("type")
     if state not in {t.value for t in TERMINAL_STATE_TYPES}:
+        return True
+    if any(n.get("phase") == DeliveryPhase.PENDING for n in status.get("notifications") or []):
         return True
     return not any(
         c.get("type") == FINISHED and c.get("status") == "True"

@@ -53,8 +53,10 @@ from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
+from kflow_operator.notifications.planning import hold_for_notifications
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
+from kflow_operator.supervision.notifier import Notifier
 from kflow_operator.supervision.take_down import take_down
 from kflow_operator.wakeups import doze
 
@@ -90,6 +92,7 @@ class Supervisor:
         self.adopted: str | None = None
         self.evented_until = _latest_state_time(body)
         self.active = True
+        self.notifier = Notifier(self)
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -135,9 +138,13 @@ class Supervisor:
             self._post_state_events(run)
             if run.deleting:
                 return
+            notifying = await self.notifier.turn(run)
+            run = SupervisedRun.from_body(self.body)
             launcher = self._launcher(run)
             observation = await self._observe(run, launcher)
-            action = decide(run, observation, launcher is not None, now())
+            action = hold_for_notifications(
+                decide(run, observation, launcher is not None, now()), notifying
+            )
             if isinstance(action, Done):
                 if launcher is not None and run.identifier is not None:
                     launcher.forget(run.identifier)
@@ -146,7 +153,7 @@ class Supervisor:
                 await self._sleep(action.until, launcher is not None, stopped)
                 continue
             step = await self._do(action, run, launcher)
-            if step is Step.FINISHED:
+            if step is Step.FINISHED and not notifying.outstanding:
                 return
             if step is Step.REFUSED:
                 await self.refresh()

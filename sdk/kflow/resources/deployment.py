@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from kflow.resources.common import Condition, SpecModel, StatusModel, Timestamp
 from kflow.resources.infrastructure import InfrastructureSpec
+from kflow.resources.notifications import Notifications
 from kflow.resources.workpool import WorkPoolRef
 
 DEPLOYMENT_KIND = "Deployment"
@@ -80,6 +81,8 @@ class DeploymentSpec(SpecModel):
     tags: Tags | None = None
     work_pool: WorkPoolRef | None = None
     infrastructure: InfrastructureSpec | None = None
+    notifications: Notifications | None = None
+    """Set (even empty): replaces the work pool's notifications for this Deployment's runs."""
 
     @model_validator(mode="after")
     def _knows_where_to_run(self) -> DeploymentSpec:

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, model_validator
 from kflow.resources.common import Condition, SpecModel, StatusModel, Timestamp
 from kflow.resources.deployment import Entrypoint, GracePeriodSeconds, Tags
 from kflow.resources.infrastructure import InfrastructureSpec, InfrastructureType
+from kflow.resources.notifications import NOTIFICATION_RECORDS_LIMIT, NotificationRecord
 from kflow.resources.workpool import WorkPoolRef
 from kflow.states import StateType
 
@@ -173,3 +174,6 @@ class FlowRunStatus(StatusModel):
     task_runs: TaskRunsStatus | None = None
     result: FlowRunResult | None = None
     conditions: Annotated[list[Condition], Field(max_length=32)] | None = None
+    notifications: (
+        Annotated[list[NotificationRecord], Field(max_length=NOTIFICATION_RECORDS_LIMIT)] | None
+    ) = None

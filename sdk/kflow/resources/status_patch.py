@@ -35,6 +35,7 @@ from kflow.resources.flowrun import (
     StateHistoryEntry,
     StateRecord,
 )
+from kflow.resources.notifications import NotificationRecord
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 from kflow.transitions import is_accepted
 
@@ -160,3 +161,13 @@ def append_state_history(
     raw = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in history]
     entry = StateEntry(state.type, state.name, state.message, state.timestamp)
     return [StateHistoryEntry.model_validate(item) for item in bounded_history(raw, entry, limit)]
+
+
+def notifications_patch(records: Sequence[NotificationRecord]) -> dict[str, Any]:
+    """The merge patch that records the run's notification deliveries (the whole list: a merge
+    patch replaces lists, so it is written at the resourceVersion it was built from)."""
+    return {
+        "notifications": [
+            record.model_dump(mode="json", by_alias=True, exclude_none=True) for record in records
+        ]
+    }

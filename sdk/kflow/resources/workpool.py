@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from kflow.resources.common import Condition, SpecModel, StatusModel, Timestamp
 from kflow.resources.infrastructure import InfrastructureSettings, InfrastructureType
+from kflow.resources.notifications import Notifications
 
 WORKPOOL_KIND = "WorkPool"
 WORKPOOL_PLURAL = "workpools"
@@ -36,6 +37,8 @@ class WorkPoolSpec(SpecModel):
     concurrency_limit: Annotated[int, Field(ge=0, le=100000)] | None = None
     """At most this many runs of the pool's Deployments at once; 0 holds them all."""
     paused: bool = False
+    notifications: Notifications | None = None
+    """For the runs of Deployments (and ad-hoc FlowRuns) of this pool that set none."""
 
     @model_validator(mode="after")
     def _options_match_type(self) -> WorkPoolSpec:
