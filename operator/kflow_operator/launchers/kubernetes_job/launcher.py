@@ -51,6 +51,7 @@ from kflow_operator.launchers.kubernetes_job.observe import (
     with_deleted_pods,
 )
 from kflow_operator.launchers.kubernetes_job.options import JobLauncherOptions
+from kflow_operator.launchers.kubernetes_job.start_waits import FAILED_CREATE
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +131,18 @@ class KubernetesJobLauncher(Launcher):
         with self._lock:
             remembered = list(self._deleted_pods.get(uid or "", {}).values())
             stopping = (uid or "") in self._stopping
+        failed_creates = (
+            self._jobs.events_of(job_id.namespace, uid, FAILED_CREATE)
+            if job is not None and uid and not pods and not remembered and _released(job)
+            else []
+        )
         return observation_of_job(
             job,
             with_deleted_pods(pods, remembered),
             datetime.now(UTC),
             stopping=stopping,
             image_deadline_seconds=self._options.image_pull_deadline_seconds,
-            start_deadline_seconds=self._options.pod_start_deadline_seconds,
+            failed_creates=failed_creates,
             job_ref=f"Job {job_id.namespace}/{job_id.name}",
         )
 
@@ -234,3 +240,10 @@ class KubernetesJobLauncher(Launcher):
         for watch in self._watches:
             watch.stop()
         self._workers.close()
+
+
+def _released(job: Body) -> bool:
+    """Unsuspended and not finished: a Job that should have a pod."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    finished = any(c.get("status") == "True" for c in conditions)
+    return not (job.get("spec") or {}).get("suspend") and not finished
