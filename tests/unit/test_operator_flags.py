@@ -48,6 +48,8 @@ def test_the_launchers_an_operator_builds(
         (["--default-grace-period", "soon"], "expected whole seconds from 0 to 86400"),
         (["--default-grace-period", "86401"], "expected whole seconds from 0 to 86400"),
         (["--default-image", ""], "--default-image: must not be empty"),
+        (["--start-deadline-seconds", "0"], "expected seconds from 1 to 86400"),
+        (["--start-deadline-seconds", "soon"], "expected seconds from 1 to 86400"),
     ],
 )
 def test_a_wrong_flag_stops_the_operator_saying_what_to_change(
@@ -76,3 +78,9 @@ def test_the_run_defaults_reach_the_operators_settings() -> None:
     assert settings.default_image == "registry.example/flows:1"
     assert settings.default_grace_period_seconds == 5
     assert settings_from(parse_args([])).default_grace_period_seconds == 30
+
+
+def test_the_start_deadline_reaches_the_operators_settings() -> None:
+    assert settings_from(parse_args([])).start_deadline_seconds == 300
+    deadline = settings_from(parse_args(["--start-deadline-seconds", "45"]))
+    assert deadline.start_deadline_seconds == 45
