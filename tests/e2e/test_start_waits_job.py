@@ -1,0 +1,81 @@
+"""Why a Job run did not start, end to end: a real kubelet and containerd fail to pull an image
+from an unreachable registry (a real ErrImagePull), and the run says so within seconds, naming
+the image and the pull error; past the start deadline it ends CRASHED and its Job and pod go."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.conftest import kflow_cli
+from tests.e2e.launcher_support import finished
+from tests.e2e.test_launcher_job import (  # noqa: F401 - fixtures
+    JobRuns,
+    batch,
+    jobs_of,
+    leftovers,
+    pods_of,
+    runs,
+)
+from tests.integration.conftest import Cluster, OperatorFactory, wait_until
+
+pytestmark = pytest.mark.e2e
+
+MISSING = "registry.invalid/kflow/missing:1"
+
+
+def ready_condition(run: dict[str, Any]) -> dict[str, Any] | None:
+    conditions = (run.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "InfrastructureReady"), None)
+
+
+def test_a_pod_whose_image_cannot_be_pulled_says_so_then_crashes_past_the_deadline(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Path,
+    batch: client.BatchV1Api,  # noqa: F811 - the imported fixture
+    runs: JobRuns,  # noqa: F811 - the imported fixture
+) -> None:
+    operators.start("--start-deadline-seconds", "30")
+    runs.start(
+        "adds", {"a": 1, "b": 2}, image=MISSING, infrastructure={"imagePullPolicy": "IfNotPresent"}
+    )
+    created = time.monotonic()
+
+    def waiting() -> dict[str, Any] | None:
+        run = cluster.get_flowrun("r")
+        found = ready_condition(run)
+        return run if found and found["status"] == "False" else None
+
+    run = wait_until("the run says why it waits", waiting, timeout=25)
+    shown_after = time.monotonic() - created
+    state = run["status"]["state"]
+    message = state["message"]
+    assert state["type"] == "PENDING", state
+    pod = pods_of(cluster)[0].metadata.name
+    assert message.startswith(f"pod {pod} waits: "), message
+    assert ready_condition(run)["reason"] in ("ErrImagePull", "ImagePullBackOff")  # type: ignore[index]
+    assert MISSING in message, message
+    assert "registry.invalid" in message and "no such host" in message, (
+        f"the pull error's own words: {message}"
+    )
+
+    inspected = kflow_cli("flow-run", "inspect", "r", "-n", cluster.namespace)
+    assert inspected.returncode == 0, inspected.stderr
+    assert MISSING in inspected.stdout and "InfrastructureReady" in inspected.stdout
+
+    crashed = cluster.wait_state("r", "CRASHED", timeout=60)
+    final = crashed["status"]["state"]["message"]
+    assert final.startswith("The flow's infrastructure did not start within 30s"), final
+    assert MISSING in final, final
+    finished(cluster, "r")
+    wait_until(
+        "the run's Job and pod removed",
+        lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
+        timeout=30,
+    )
+    print(f"the pull error shown {shown_after:.1f}s after the FlowRun was created")
