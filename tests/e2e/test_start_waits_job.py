@@ -79,3 +79,19 @@ def test_a_pod_whose_image_cannot_be_pulled_says_so_then_crashes_past_the_deadli
         timeout=30,
     )
     print(f"the pull error shown {shown_after:.1f}s after the FlowRun was created")
+
+
+def test_logs_follow_started_with_the_run_waits_for_its_pod_then_follows_it_to_the_end(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Path,
+    runs: JobRuns,  # noqa: F811 - the imported fixture
+) -> None:
+    operators.start()
+    runs.start("sleeps", {"seconds": 3})
+    followed = kflow_cli("flow-run", "logs", "-f", "r", "-n", cluster.namespace, timeout=90)
+    assert followed.returncode == 0, followed.stderr
+    assert "sleeping 3.0s" in followed.stdout, followed.stdout
+    assert "Finished in state Completed" in followed.stdout, followed.stdout
+    assert "waiting for FlowRun r to start" in followed.stderr, followed.stderr
+    assert cluster.state("r") == "COMPLETED"
