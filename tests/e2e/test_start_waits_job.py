@@ -5,6 +5,7 @@ the image and the pull error; past the start deadline it ends CRASHED and its Jo
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,13 @@ def test_a_pod_whose_image_cannot_be_pulled_says_so_then_crashes_past_the_deadli
     assert inspected.returncode == 0, inspected.stderr
     assert MISSING in inspected.stdout and "InfrastructureReady" in inspected.stdout
 
+    no_logs = kflow_cli("flow-run", "logs", "r", "-n", cluster.namespace)
+    assert no_logs.returncode == 1
+    assert f'has no logs yet: container "flow" in pod "{pod}" is waiting to start' in (
+        no_logs.stderr
+    ), no_logs.stderr
+    assert "Traceback" not in no_logs.stderr
+
     crashed = cluster.wait_state("r", "CRASHED", timeout=60)
     final = crashed["status"]["state"]["message"]
     assert final.startswith("The flow's infrastructure did not start within 30s"), final
@@ -88,7 +96,16 @@ def test_logs_follow_started_with_the_run_waits_for_its_pod_then_follows_it_to_t
     runs: JobRuns,  # noqa: F811 - the imported fixture
 ) -> None:
     operators.start()
-    runs.start("sleeps", {"seconds": 3})
+    runs.deploy("sleeps")
+    due = datetime.now(UTC) + timedelta(seconds=5)  # certainly not started when -f begins
+    cluster.flowrun(
+        "r",
+        {
+            "deploymentRef": {"name": "d"},
+            "parameters": {"seconds": 3},
+            "scheduledTime": due.isoformat(),
+        },
+    )
     followed = kflow_cli("flow-run", "logs", "-f", "r", "-n", cluster.namespace, timeout=90)
     assert followed.returncode == 0, followed.stderr
     assert "sleeping 3.0s" in followed.stdout, followed.stdout

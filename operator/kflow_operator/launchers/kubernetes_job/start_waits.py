@@ -21,7 +21,7 @@ from kflow_operator.kubeapi import Body
 
 STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 """Waiting reasons of a pod on its ordinary way to running: not worth a word."""
-NO_POD_GRACE_SECONDS = 10.0
+NO_POD_GRACE_SECONDS = 30.0
 """A released Job with no pod and no FailedCreate Event this long is reported as waiting."""
 FAILED_CREATE = "FailedCreate"
 """The Job controller's Event reason when it cannot create a pod."""
