@@ -112,3 +112,44 @@ def test_logs_follow_started_with_the_run_waits_for_its_pod_then_follows_it_to_t
     assert "Finished in state Completed" in followed.stdout, followed.stdout
     assert "waiting for FlowRun r to start" in followed.stderr, followed.stderr
     assert cluster.state("r") == "COMPLETED"
+
+
+def test_a_pod_stuck_creating_its_container_says_why_from_its_events_then_crashes(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Path,
+    batch: client.BatchV1Api,  # noqa: F811 - the imported fixture
+    runs: JobRuns,  # noqa: F811 - the imported fixture
+) -> None:
+    """ContainerCreating is a pod's ordinary way to running, until it lasts: a volume from a
+    ConfigMap that does not exist keeps it there, and only the pod's FailedMount Events say
+    so."""
+    operators.start("--start-deadline-seconds", "50")
+    patch = {
+        "spec": {
+            "volumes": [{"name": "settings", "configMap": {"name": "no-such-config"}}],
+            "containers": [
+                {"name": "flow", "volumeMounts": [{"name": "settings", "mountPath": "/settings"}]}
+            ],
+        }
+    }
+    runs.start("adds", {"a": 1, "b": 2}, infrastructure={"job": {"podTemplatePatch": patch}})
+
+    def waiting() -> dict[str, Any] | None:
+        run = cluster.get_flowrun("r")
+        found = ready_condition(run)
+        return run if found and found["reason"] == "FailedMount" else None
+
+    run = wait_until("the run says its pod cannot mount a volume", waiting, timeout=45)
+    message = run["status"]["state"]["message"]
+    assert run["status"]["state"]["type"] == "PENDING"
+    assert 'configmap "no-such-config" not found' in message, message
+
+    crashed = cluster.wait_state("r", "CRASHED", timeout=40)
+    assert "FailedMount" in crashed["status"]["state"]["message"]
+    finished(cluster, "r")
+    wait_until(
+        "the run's Job and pod removed",
+        lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
+        timeout=30,
+    )

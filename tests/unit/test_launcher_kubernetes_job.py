@@ -23,6 +23,7 @@ from kflow_operator.launchers.kubernetes_job.observe import (
     observation_of_job,
     should_delete_unrecorded,
 )
+from kflow_operator.launchers.kubernetes_job.start_waits import slow_to_start
 
 UID = "5f0c6a53-2a39-4c34-9d2e-0c1b2a3d4e5f"
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -443,6 +444,34 @@ def test_an_init_container_held_up_is_named() -> None:
 def test_a_pod_on_its_ordinary_way_to_running_is_not_waiting() -> None:
     assert observe(job(), [pod("Pending", waiting("ContainerCreating"))]).waiting is None
     assert observe(job(), [pod()]).waiting is None
+    assert not slow_to_start(pod("Pending", waiting("ContainerCreating"), age=29), "flow", NOW)
+
+
+def test_a_pod_slow_to_start_waits_with_its_newest_warning_event() -> None:
+    slow = pod("Pending", waiting("ContainerCreating"), age=45)
+    assert slow_to_start(slow, "flow", NOW), "the launcher then reads its Warning Events"
+    assert not slow_to_start(pod("Running", age=45), "flow", NOW)
+    assert not slow_to_start(pod("Pending", waiting("ErrImagePull"), age=45), "flow", NOW), (
+        "its status says why already"
+    )
+    mount = {
+        "reason": "FailedMount",
+        "message": 'MountVolume.SetUp failed for volume "cfg" : configmap "nope" not found',
+        "lastTimestamp": ts(5),
+    }
+    older = {"reason": "FailedScheduling", "message": "old", "lastTimestamp": ts(40)}
+    seen = observe(job(), [slow], pod_warnings={"etl-1-abcde": [older, mount]})
+    assert not seen.gone and seen.waiting is not None
+    assert seen.waiting.reason == "FailedMount"
+    assert seen.waiting.message == (
+        'pod etl-1-abcde waits: FailedMount: MountVolume.SetUp failed for volume "cfg" : '
+        'configmap "nope" not found'
+    )
+    quiet = observe(job(), [slow])
+    assert quiet.waiting is not None and quiet.waiting.reason == "ContainerCreating"
+    assert quiet.waiting.message == (
+        "pod etl-1-abcde waits: ContainerCreating (no Warning Event says why)"
+    )
 
 
 def test_unrecorded_suspended_jobs_are_deleted_after_a_grace() -> None:

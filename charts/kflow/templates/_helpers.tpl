@@ -110,7 +110,8 @@ history limits delete them; status is written with a resourceVersion preconditio
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, patch, delete]
-# Why a Job has no pod (a quota, an admission webhook): the Job controller's FailedCreate Events.
+# Why a Job has no pod (a quota, an admission webhook: the Job controller's FailedCreate
+# Events) and why its pod does not start (FailedMount and other Warning Events).
 - apiGroups: [""]
   resources: [events]
   verbs: [list]

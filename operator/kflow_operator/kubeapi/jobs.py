@@ -104,15 +104,16 @@ class JobsApi:
         )
         return list(json.loads(response.data).get("items") or [])
 
-    def events_of(self, namespace: str, uid: str, reason: str) -> list[Body]:
-        """The Events with `reason` about the object with `uid` (the Job controller's
-        FailedCreate tells why a Job has no pod); none when the operator may not list Events."""
+    def events_of(self, namespace: str, uid: str, which: str) -> list[Body]:
+        """The Events about the object with `uid` that `which` selects (`reason=FailedCreate`:
+        why a Job has no pod; `type=Warning`: why a pod does not start); none when the operator
+        may not list Events."""
         core = self._core()
         response = none_on(
             (FORBIDDEN,),
             lambda: core.list_namespaced_event(
                 namespace,
-                field_selector=f"involvedObject.uid={uid},reason={reason}",
+                field_selector=f"involvedObject.uid={uid},{which}",
                 _preload_content=False,
                 _request_timeout=READ_TIMEOUT,
             ),

@@ -167,12 +167,13 @@ def observation_of_job(
     stopping: bool = False,
     image_deadline_seconds: float = 120.0,
     failed_creates: Sequence[Body] = (),
+    pod_warnings: Mapping[str, Sequence[Body]] | None = None,
     job_ref: str = "the Job",
 ) -> Observation:
     """Running (and what holds it up before the flow starts, if anything), or how the run's
     Job ended, from the Job (None: it no longer exists), the pods of that Job (live ones, plus
-    the last state of deleted ones the watch saw) and, while it has none, its FailedCreate
-    Events.
+    the last state of deleted ones the watch saw), while it has none its FailedCreate Events,
+    and the Warning Events of pods slow to start (by pod name).
 
     `stopping`: kflow itself is deleting the Job (cancellation), so the run is gone only once
     no pod of it is left; otherwise a deleted Job is a crash at once.
@@ -203,7 +204,9 @@ def observation_of_job(
             return Observation(ObservedPhase.EXITED, reason=f"pod never started: {stuck}")
         container = _flow_container_status(pod) or {}
         if not (container.get("state") or {}).get("terminated"):
-            return Observation(ObservedPhase.RUNNING, waiting=pod_wait(pod, FLOW_CONTAINER))
+            warnings = (pod_warnings or {}).get(str((pod.get("metadata") or {}).get("name")))
+            waiting = pod_wait(pod, FLOW_CONTAINER, now, warnings or ())
+            return Observation(ObservedPhase.RUNNING, waiting=waiting)
     if active:
         return pod_exit(active[0])  # container ended, pod phase not updated yet
     failed = _condition(job, "Failed")
