@@ -153,3 +153,40 @@ def test_a_pod_stuck_creating_its_container_says_why_from_its_events_then_crashe
         lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
         timeout=30,
     )
+
+
+def test_a_wait_that_clears_up_lets_the_run_go_on_and_says_the_wait_is_over(
+    cluster: Cluster,
+    operators: OperatorFactory,
+    node_cluster: Path,
+    runs: JobRuns,  # noqa: F811 - the imported fixture
+) -> None:
+    """A quota forbids the pod; once it is lifted the Job controller creates the pod, the flow
+    runs to COMPLETED, and InfrastructureReady turns True (one write each way)."""
+    cluster.core.create_namespaced_resource_quota(
+        cluster.namespace,
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="no-pods"),
+            spec=client.V1ResourceQuotaSpec(hard={"pods": "0"}),
+        ),
+    )
+    operators.start()
+    runs.start("adds", {"a": 1, "b": 2})
+
+    def waiting() -> dict[str, Any] | None:
+        run = cluster.get_flowrun("r")
+        found = ready_condition(run)
+        return run if found and found["reason"] == "FailedCreate" else None
+
+    run = wait_until("the run says the quota forbids its pod", waiting, timeout=30)
+    assert "exceeded quota: no-pods" in run["status"]["state"]["message"]
+    cluster.core.delete_namespaced_resource_quota("no-pods", cluster.namespace)
+
+    completed = cluster.wait_state("r", "COMPLETED", timeout=120)
+    ready = ready_condition(completed)
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("True", "WaitOver")
+    history = [(h["type"], h.get("message", "")) for h in completed["status"]["stateHistory"]]
+    pending = [message for kind, message in history if kind == "PENDING"]
+    assert len(pending) == 2 and "exceeded quota" in pending[1], history
+    assert [kind for kind, _ in history][-2:] == ["RUNNING", "COMPLETED"], history

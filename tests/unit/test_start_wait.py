@@ -105,13 +105,13 @@ def test_a_reported_wait_is_not_written_again_until_its_reason_changes() -> None
 
 
 def test_a_wait_after_a_started_condition_is_reported_again() -> None:
-    assert decided(run(ready=("True", "Started")), waiting(PULL)) == ReportWaiting(PULL)
+    assert decided(run(ready=("True", "WaitOver")), waiting(PULL)) == ReportWaiting(PULL)
 
 
 def test_the_end_of_a_reported_wait_is_reported_once() -> None:
     assert decided(run(ready=("False", "ErrImagePull")), RUNNING) == ReportStarted()
     assert decided(run("RUNNING", ready=("False", "ErrImagePull")), RUNNING) == ReportStarted()
-    assert decided(run(ready=("True", "Started")), RUNNING) == Wait()
+    assert decided(run(ready=("True", "WaitOver")), RUNNING) == Wait()
     assert decided(run(), RUNNING) == Wait(), "no wait, no condition: nothing to write"
 
 
@@ -187,7 +187,7 @@ def test_the_end_of_a_wait_sets_the_condition_true() -> None:
     write = run_writes.started(run(ready=("False", "ErrImagePull")), NOW)
     assert write.state is None
     assert condition(write.fields)["status"] == "True"
-    assert condition(write.fields)["reason"] == "Started"
+    assert condition(write.fields)["reason"] == "WaitOver"
 
 
 def test_removing_what_never_started_is_announced_as_such() -> None:

@@ -139,11 +139,14 @@ def waiting(run: SupervisedRun, action: ReportWaiting, now: datetime) -> RunWrit
 
 
 def started(run: SupervisedRun, now: datetime) -> RunWrite:
-    """A reported wait is over: InfrastructureReady True (the flow reports RUNNING itself)."""
-    message = "The infrastructure is running the flow."
+    """A reported wait is over: InfrastructureReady True (the flow reports RUNNING itself once
+    its process is up; a container may still be on its ordinary way there)."""
+    message = "Nothing holds the infrastructure up any more."
     return RunWrite(
         fields={
-            "conditions": conditions_patch(run, INFRASTRUCTURE_READY, True, "Started", message, now)
+            "conditions": conditions_patch(
+                run, INFRASTRUCTURE_READY, True, "WaitOver", message, now
+            )
         }
     )
 
