@@ -46,6 +46,19 @@ class Launched:
     """Where the run's output is kept, when the launcher keeps it in a file."""
 
 
+@dataclass(frozen=True)
+class StartWait:
+    """Why infrastructure that is there has not started the flow yet: a pod waiting on its
+    image or its node, a Job that cannot create its pod. The run stays PENDING and says so; past
+    the operator's start deadline it ends CRASHED (decisions/start_wait.py)."""
+
+    reason: str
+    """Kubernetes' word for it (`ErrImagePull`, `Unschedulable`, `FailedCreate`, …): the
+    reason of the FlowRun's InfrastructureReady condition."""
+    message: str
+    """What waits and why, in Kubernetes' words: `pod etl-x-abc waits: ErrImagePull: …`."""
+
+
 class ObservedPhase(enum.StrEnum):
     RUNNING = "running"
     EXITED = "exited"
@@ -63,6 +76,8 @@ class Observation:
     reason: str = ""
     """Why, in words (`OOMKilled`, `PID reused by another program`, …)."""
     details: Mapping[str, str] = field(default_factory=dict)
+    waiting: StartWait | None = None
+    """Running, but held up before the flow could start (only with phase RUNNING)."""
 
     @property
     def gone(self) -> bool:

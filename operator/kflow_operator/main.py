@@ -24,6 +24,7 @@ from kflow.resources.workpool import POOL_NAME_PATTERN
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
+from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS
 from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kubeapi.clients import ThreadClients
@@ -155,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         "neither its FlowRun nor its Deployment sets cancelGracePeriodSeconds "
         "(default %(default)s)",
     )
+    launching.add_argument(
+        "--start-deadline-seconds",
+        metavar="SECONDS",
+        type=start_deadline_seconds,
+        default=DEFAULT_START_DEADLINE_SECONDS,
+        help="a launched run whose pod or container has not started the flow this long "
+        "(image not pulled, unschedulable, quota exceeded, …) ends CRASHED with the reason, "
+        "and what was created is removed (default %(default)s)",
+    )
     job_flags.add_arguments(parser)
     docker_flags.add_arguments(parser)
     notifying = parser.add_argument_group("notifications (docs/notifications.md)")
@@ -184,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_START_DEADLINE_SECONDS = 86400
 LOG_FORMATS = {"text": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
 LAUNCHER_TYPES = tuple(t.value for t in InfrastructureType)
 DEFAULT_LAUNCHERS = frozenset({InfrastructureType.PROCESS, InfrastructureType.KUBERNETES_JOB})
@@ -238,6 +249,18 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def start_deadline_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 1 <= seconds <= MAX_START_DEADLINE_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected seconds from 1 to {MAX_START_DEADLINE_SECONDS}"
+        )
+    return seconds
 
 
 def grace_seconds(text: str) -> int:
@@ -318,6 +341,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         state_dir=args.state_dir or default_state_dir(),
         default_image=args.default_image,
         default_grace_period_seconds=args.default_grace_period,
+        start_deadline_seconds=args.start_deadline_seconds,
         work_pools=frozenset(args.work_pool),
         notifications=args.notifications,
         notification_retry_seconds=args.notification_retry,

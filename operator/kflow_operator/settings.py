@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kflow.resources import GROUP
 
+from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS
 from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -35,6 +36,9 @@ class OperatorSettings:
     """How often a run with nothing to wait for is looked at anyway."""
     default_image: str | None = None
     """Image of docker/kubernetes-job runs whose infrastructure names none (--default-image)."""
+    start_deadline_seconds: float = DEFAULT_START_DEADLINE_SECONDS
+    """A launched run whose infrastructure has not started the flow this long ends CRASHED, and
+    what was created is removed (--start-deadline-seconds)."""
     default_grace_period_seconds: int = DEFAULT_GRACE_SECONDS
     """Cancel grace period of runs whose FlowRun and Deployment set none
     (--default-grace-period)."""

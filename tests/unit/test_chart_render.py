@@ -116,6 +116,9 @@ def test_the_job_launcher_brings_rights_on_jobs_pods_and_the_flow_pods_identity(
             "verbs": ["get"],
         }
     ]
+    assert "list" in granted(role, "", "events"), (
+        "why a Job has no pod is only in the Job controller's FailedCreate Events"
+    )
     args = args_of(render())
     assert "--launchers=kubernetes-job" in args and "--no-flow-service-accounts" not in args
     assert "--job-image-pull-deadline=120" in args
@@ -284,6 +287,14 @@ def test_run_defaults_reach_the_operator() -> None:
     settings = settings_from(parse_args(args_of(chart)))
     assert settings.default_image == "registry.example/flows:1.2"
     assert settings.default_grace_period_seconds == 90
+
+
+def test_the_start_deadline_reaches_the_operator() -> None:
+    from kflow_operator.main import parse_args, settings_from
+
+    assert "--start-deadline-seconds=300" in args_of(render())
+    chart = render({"defaults.startDeadlineSeconds": 45})
+    assert settings_from(parse_args(args_of(chart))).start_deadline_seconds == 45
 
 
 def test_without_a_default_image_the_operator_gets_none() -> None:

@@ -28,6 +28,10 @@ from tests.support.chart import HelmError, render
             "launchers.process.enabled: Invalid type. Expected: boolean",
         ),
         (
+            {"defaults.startDeadlineSeconds": 0},
+            "defaults.startDeadlineSeconds: Must be greater than or equal to 1",
+        ),
+        (
             {"defaults.gracePeriodSeconds": -1},
             "defaults.gracePeriodSeconds: Must be greater than or equal to 0",
         ),

@@ -132,3 +132,30 @@ def test_flow_run_details_read_like_the_local_inspect() -> None:
     assert "suspended, restarts on resume; times out at 2026-01-01T00:00:00Z" in text
     assert "Task runs (3: 2 COMPLETED, 1 FAILED)" in text
     assert "t-0" in text
+
+
+def test_flow_run_details_show_why_the_run_has_not_started() -> None:
+    from kflow.cluster.presentation import flow_run_details
+
+    wait = 'pod etl-x1-abc waits: ErrImagePull: failed to pull image "registry.invalid/x:1"'
+    obj = {
+        "metadata": {"name": "etl-x1", "namespace": "team", "uid": "u-1"},
+        "spec": {"deploymentRef": {"name": "etl"}},
+        "status": {
+            "state": {"type": "PENDING", "name": "Pending", "message": wait},
+            "conditions": [
+                {"type": "Launched", "status": "True", "reason": "Launched", "message": "ok"},
+                {
+                    "type": "InfrastructureReady",
+                    "status": "False",
+                    "reason": "ErrImagePull",
+                    "message": wait,
+                },
+            ],
+        },
+    }
+    text = flow_run_details(obj)
+    assert f"Message         {wait}" in text
+    assert "Conditions (2)" in text
+    row = next(line.split(None, 3) for line in text.splitlines() if "InfrastructureReady" in line)
+    assert row == ["InfrastructureReady", "False", "ErrImagePull", wait]

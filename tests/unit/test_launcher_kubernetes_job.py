@@ -23,6 +23,7 @@ from kflow_operator.launchers.kubernetes_job.observe import (
     observation_of_job,
     should_delete_unrecorded,
 )
+from kflow_operator.launchers.kubernetes_job.start_waits import slow_to_start
 
 UID = "5f0c6a53-2a39-4c34-9d2e-0c1b2a3d4e5f"
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -352,10 +353,125 @@ def test_deadline_exceeded() -> None:
     assert seen.gone and "Job failed: DeadlineExceeded" in seen.reason
 
 
-def test_job_that_creates_no_pod() -> None:
-    assert not observe(job(startTime=ts(60)), [], start_deadline_seconds=300).gone
-    seen = observe(job(startTime=ts(400)), [], start_deadline_seconds=300)
-    assert seen.gone and "created no pod within 300s" in seen.reason
+def test_job_that_creates_no_pod_waits_and_says_so_after_a_grace() -> None:
+    """Giving up on it is the start deadline's business (tests/unit/test_start_wait.py)."""
+    young = observe(job(startTime=ts(2)), [])
+    assert not young.gone and young.waiting is None
+    seen = observe(job(startTime=ts(400)), [])
+    assert not seen.gone and seen.waiting is not None
+    assert seen.waiting.reason == "NoPod"
+    assert seen.waiting.message.startswith("Job team/etl-1 has created no pod yet")
+
+
+def failed_create(message: str, seconds_ago: float) -> dict[str, Any]:
+    return {"reason": "FailedCreate", "message": message, "lastTimestamp": ts(seconds_ago)}
+
+
+def test_a_job_its_quota_forbids_a_pod_waits_with_the_newest_failed_create() -> None:
+    events = [
+        failed_create('Error creating: pods "etl-1-old" is forbidden: old words', 30),
+        failed_create(
+            'Error creating: pods "etl-1-x7k" is forbidden: exceeded quota: q, requested: '
+            "pods=1, used: pods=0, limited: pods=0",
+            2,
+        ),
+    ]
+    seen = observe(job(startTime=ts(3)), [], failed_creates=events)
+    assert not seen.gone and seen.waiting is not None
+    assert seen.waiting.reason == "FailedCreate"
+    assert seen.waiting.message == (
+        'Job team/etl-1 cannot create its pod: pods "etl-1-x7k" is forbidden: exceeded quota: '
+        "q, requested: pods=1, used: pods=0, limited: pods=0"
+    )
+
+
+PULL_MESSAGE = (
+    'Back-off pulling image "registry.invalid/kflow/missing:1": ErrImagePull: failed to pull '
+    'and unpack image "registry.invalid/kflow/missing:1": dial tcp: lookup registry.invalid: '
+    "no such host"
+)
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("ImagePullBackOff", PULL_MESSAGE),
+        ("ErrImagePull", "failed to pull and unpack image"),
+        ("CreateContainerConfigError", 'secret "db-password" not found'),
+    ],
+)
+def test_a_pod_held_up_before_the_flow_runs_names_itself_and_the_reason(
+    reason: str, message: str
+) -> None:
+    seen = observe(job(), [pod("Pending", waiting(reason, message), age=20)])
+    assert not seen.gone and seen.waiting is not None
+    assert seen.waiting.reason == reason
+    assert seen.waiting.message == f"pod etl-1-abcde waits: {reason}: {message}"
+
+
+def test_an_unschedulable_pod_waits_with_the_schedulers_message() -> None:
+    unscheduled = pod("Pending", age=20)
+    unscheduled["status"] = {
+        "phase": "Pending",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/1 nodes are available: 1 Insufficient cpu.",
+            }
+        ],
+    }
+    seen = observe(job(), [unscheduled])
+    assert seen.waiting is not None and seen.waiting.reason == "Unschedulable"
+    assert seen.waiting.message == (
+        "pod etl-1-abcde waits: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+
+
+def test_an_init_container_held_up_is_named() -> None:
+    held = pod("Pending", waiting("PodInitializing"), age=20)
+    held["status"]["initContainerStatuses"] = [
+        {"name": "fetch", "state": waiting("ErrImagePull", "no such host")}
+    ]
+    seen = observe(job(), [held])
+    assert seen.waiting is not None
+    assert seen.waiting.message == (
+        "pod etl-1-abcde waits (init container fetch): ErrImagePull: no such host"
+    )
+
+
+def test_a_pod_on_its_ordinary_way_to_running_is_not_waiting() -> None:
+    assert observe(job(), [pod("Pending", waiting("ContainerCreating"))]).waiting is None
+    assert observe(job(), [pod()]).waiting is None
+    assert not slow_to_start(pod("Pending", waiting("ContainerCreating"), age=29), "flow", NOW)
+
+
+def test_a_pod_slow_to_start_waits_with_its_newest_warning_event() -> None:
+    slow = pod("Pending", waiting("ContainerCreating"), age=45)
+    assert slow_to_start(slow, "flow", NOW), "the launcher then reads its Warning Events"
+    assert not slow_to_start(pod("Running", age=45), "flow", NOW)
+    assert not slow_to_start(pod("Pending", waiting("ErrImagePull"), age=45), "flow", NOW), (
+        "its status says why already"
+    )
+    mount = {
+        "reason": "FailedMount",
+        "message": 'MountVolume.SetUp failed for volume "cfg" : configmap "nope" not found',
+        "lastTimestamp": ts(5),
+    }
+    older = {"reason": "FailedScheduling", "message": "old", "lastTimestamp": ts(40)}
+    seen = observe(job(), [slow], pod_warnings={"etl-1-abcde": [older, mount]})
+    assert not seen.gone and seen.waiting is not None
+    assert seen.waiting.reason == "FailedMount"
+    assert seen.waiting.message == (
+        'pod etl-1-abcde waits: FailedMount: MountVolume.SetUp failed for volume "cfg" : '
+        'configmap "nope" not found'
+    )
+    quiet = observe(job(), [slow])
+    assert quiet.waiting is not None and quiet.waiting.reason == "ContainerCreating"
+    assert quiet.waiting.message == (
+        "pod etl-1-abcde waits: ContainerCreating (no Warning Event says why)"
+    )
 
 
 def test_unrecorded_suspended_jobs_are_deleted_after_a_grace() -> None:

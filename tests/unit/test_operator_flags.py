@@ -48,6 +48,8 @@ def test_the_launchers_an_operator_builds(
         (["--default-grace-period", "soon"], "expected whole seconds from 0 to 86400"),
         (["--default-grace-period", "86401"], "expected whole seconds from 0 to 86400"),
         (["--default-image", ""], "--default-image: must not be empty"),
+        (["--start-deadline-seconds", "0"], "expected seconds from 1 to 86400"),
+        (["--start-deadline-seconds", "soon"], "expected seconds from 1 to 86400"),
     ],
 )
 def test_a_wrong_flag_stops_the_operator_saying_what_to_change(
@@ -102,3 +104,9 @@ def test_a_wrong_notification_flag_says_what_is_expected(
     with pytest.raises(SystemExit):
         parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+def test_the_start_deadline_reaches_the_operators_settings() -> None:
+    assert settings_from(parse_args([])).start_deadline_seconds == 300
+    deadline = settings_from(parse_args(["--start-deadline-seconds", "45"]))
+    assert deadline.start_deadline_seconds == 45

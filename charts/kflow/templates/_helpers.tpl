@@ -130,13 +130,18 @@ history limits delete them; status is written with a resourceVersion preconditio
 {{- if .Values.launchers.kubernetesJob.enabled }}
 # kubernetes-job launcher: start each run's Job suspended and release it once recorded, watch
 # Jobs and pods, mark them stop-requested, delete them (foreground; pods force-deleted after the
-# grace period).
+# grace period), and read why a Job has no pod.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, patch, delete]
+# Why a Job has no pod (a quota, an admission webhook: the Job controller's FailedCreate
+# Events) and why its pod does not start (FailedMount and other Warning Events).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [list]
 {{- end }}
 {{- if and (or .Values.launchers.kubernetesJob.enabled .Values.launchers.docker.enabled) .Values.launchers.kubernetesJob.flowServiceAccounts }}
 # Job and Docker launchers: give flow runs the ServiceAccount kflow-flow-run with a Role to read

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kflow_operator.decisions.events import Event
-from kflow_operator.infrastructure import Observation
+from kflow_operator.infrastructure import Observation, StartWait
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,31 @@ class MarkCrashed:
 class MarkFailed:
     reason: str
     message: str
+    infrastructure: bool = False
+    """True: the infrastructure could not be had (a Docker image that cannot be pulled), so
+    the InfrastructureReady condition says False with `reason` too."""
+
+
+@dataclass(frozen=True)
+class ReportWaiting:
+    """The infrastructure is there but held up before the flow starts: the PENDING message and
+    the InfrastructureReady condition (False, the wait's reason) say why."""
+
+    waiting: StartWait
+
+
+@dataclass(frozen=True)
+class ReportStarted:
+    """A wait that was reported is over: InfrastructureReady True."""
+
+
+@dataclass(frozen=True)
+class GiveUpStart:
+    """Held up past the start deadline: CRASHED with the wait's words (then, the run being
+    over and its infrastructure never having started the flow, Kill removes it at once)."""
+
+    waiting: StartWait
+    deadline_seconds: float
 
 
 @dataclass(frozen=True)
@@ -79,6 +104,8 @@ class Kill:
     """Kill outright: the grace period is over, or a finished run's process lingers."""
 
     lingering: bool = False
+    never_started: bool = False
+    """The finished run's infrastructure never started the flow: removed without lingering."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,9 @@ Action = (
     | Launch
     | MarkCrashed
     | MarkFailed
+    | ReportWaiting
+    | ReportStarted
+    | GiveUpStart
     | CancelNow
     | BeginCancel
     | SendStop

@@ -3,7 +3,8 @@ and the time, what the operator does next.
 
 not yet due → SCHEDULED (so that no FlowRun is ever without a state) → due → Launch → PENDING
 with the identifier → (the flow reports RUNNING … a terminal state) → Finish. Infrastructure
-that ends before a terminal state → CRASHED. spec.cancel → the cancellation protocol (a run
+that ends before a terminal state → CRASHED; one held up before the flow starts says why, and
+past the start deadline → CRASHED. spec.cancel → the cancellation protocol (a run
 cancelled before it launched goes straight to CANCELLED). A run whose infrastructure belongs to
 another operator's scope is never touched.
 """
@@ -27,6 +28,7 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
+from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS, decide_start
 from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
 from kflow_operator.infrastructure import Observation
 
@@ -38,12 +40,18 @@ HELD_SCHEDULED_NAMES = frozenset({"AwaitingConcurrencySlot", "Late"})
 
 
 def decide(
-    run: SupervisedRun, observation: Observation | None, ours: bool, now: datetime
+    run: SupervisedRun,
+    observation: Observation | None,
+    ours: bool,
+    now: datetime,
+    start_deadline_seconds: float = DEFAULT_START_DEADLINE_SECONDS,
 ) -> Action:
     """The next step for `run`.
 
     `ours` tells whether its recorded infrastructure is in this operator's scope, and then
     `observation` is what the launcher sees; for runs without an identifier both are ignored.
+    Infrastructure held up before the flow starts gives up `start_deadline_seconds` after its
+    launch (decisions/start_wait.py).
     """
     if run.terminal:
         return _after_the_end(run, observation, ours, now)
@@ -59,7 +67,7 @@ def decide(
         return _rescheduled_pause(run, observation, now)
     if observation.gone:
         return MarkCrashed(observation)
-    return Wait()
+    return decide_start(run, observation, now, start_deadline_seconds)
 
 
 def _before_launch(run: SupervisedRun, now: datetime) -> Action:
@@ -106,6 +114,8 @@ def _after_the_end(
     if run.condition_true(FINISHED):
         return Done()
     if ours and observation is not None and not observation.gone:
+        if observation.waiting is not None:
+            return Kill(lingering=True, never_started=True)
         ended = run.status.state.timestamp if run.status.state else now
         linger_until = ended + timedelta(seconds=LINGER_SECONDS)
         if now >= linger_until:

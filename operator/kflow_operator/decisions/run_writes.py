@@ -19,14 +19,17 @@ from kflow.states import StateType
 from kflow_operator.decisions.actions import (
     CancelNow,
     Finish,
+    GiveUpStart,
     Kill,
     MarkCancelled,
     MarkCrashed,
     MarkFailed,
     MarkScheduled,
+    ReportWaiting,
 )
 from kflow_operator.decisions.deployment_runs import SCHEDULED_NAME
 from kflow_operator.decisions.events import Event
+from kflow_operator.decisions.start_wait import INFRASTRUCTURE_READY
 from kflow_operator.decisions.supervised_run import (
     CANCEL_FAILED,
     FINISHED,
@@ -75,8 +78,17 @@ def crashed(action: MarkCrashed) -> RunWrite:
     )
 
 
-def failed(action: MarkFailed) -> RunWrite:
-    return RunWrite(NewState(StateType.FAILED, "Failed", action.message))
+def failed(
+    action: MarkFailed, run: SupervisedRun | None = None, now: datetime | None = None
+) -> RunWrite:
+    """FAILED; when the infrastructure could not be had, InfrastructureReady False too (needs
+    the run and the time)."""
+    fields: dict[str, Any] = {}
+    if action.infrastructure and run is not None and now is not None:
+        fields["conditions"] = conditions_patch(
+            run, INFRASTRUCTURE_READY, False, action.reason, action.message, now
+        )
+    return RunWrite(NewState(StateType.FAILED, "Failed", action.message), fields)
 
 
 def no_launcher(infrastructure_type: str, enabled: Iterable[str]) -> MarkFailed:
@@ -109,6 +121,47 @@ def launched(run: SupervisedRun, launch: Launched, attempt: int, now: datetime) 
         "conditions": conditions_patch(run, LAUNCHED, True, "Launched", message, now),
     }
     return RunWrite(NewState(StateType.PENDING, "Pending", message), fields)
+
+
+# --- before the flow starts ------------------------------------------------------------------
+
+
+def waiting(run: SupervisedRun, action: ReportWaiting, now: datetime) -> RunWrite:
+    """Still PENDING, with the wait as its message (a new history entry: one per new reason)
+    and InfrastructureReady False."""
+    wait = action.waiting
+    fields = {
+        "conditions": conditions_patch(
+            run, INFRASTRUCTURE_READY, False, wait.reason, wait.message, now
+        )
+    }
+    return RunWrite(NewState(StateType.PENDING, "Pending", wait.message), fields)
+
+
+def started(run: SupervisedRun, now: datetime) -> RunWrite:
+    """A reported wait is over: InfrastructureReady True (the flow reports RUNNING itself once
+    its process is up; a container may still be on its ordinary way there)."""
+    message = "Nothing holds the infrastructure up any more."
+    return RunWrite(
+        fields={
+            "conditions": conditions_patch(
+                run, INFRASTRUCTURE_READY, True, "WaitOver", message, now
+            )
+        }
+    )
+
+
+def gave_up(run: SupervisedRun, action: GiveUpStart, now: datetime) -> RunWrite:
+    """CRASHED: the infrastructure did not start the flow within the start deadline."""
+    wait = action.waiting
+    message = (
+        f"The flow's infrastructure did not start within {int(action.deadline_seconds)}s "
+        f"(the operator's --start-deadline-seconds): {wait.message}"
+    )
+    fields = {
+        "conditions": conditions_patch(run, INFRASTRUCTURE_READY, False, wait.reason, message, now)
+    }
+    return RunWrite(NewState(StateType.CRASHED, "Crashed", message), fields)
 
 
 # --- cancellation ----------------------------------------------------------------------------
@@ -165,6 +218,9 @@ def stop_sent(run: SupervisedRun, now: datetime) -> RunWrite:
 def killed(run: SupervisedRun, action: Kill, now: datetime) -> RunWrite:
     """A kill at the end of the grace period is recorded; a lingering process's is only
     announced (the run has ended already)."""
+    if action.never_started:
+        message = f"Removed {_pid(run)}: it never started the flow."
+        return RunWrite(events=(Event("Normal", "Removed", message),))
     if action.lingering:
         message = f"Killed {_pid(run)}: still running after the run ended."
         return RunWrite(events=(Event("Warning", "Killed", message),))

@@ -17,6 +17,7 @@ from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.clients import ClientFactory, ThreadClients
 from kflow_operator.kubeapi.errors import (
     CONFLICT,
+    FORBIDDEN,
     INVALID,
     NOT_FOUND,
     none_on,
@@ -102,6 +103,22 @@ class JobsApi:
             _request_timeout=READ_TIMEOUT,
         )
         return list(json.loads(response.data).get("items") or [])
+
+    def events_of(self, namespace: str, uid: str, which: str) -> list[Body]:
+        """The Events about the object with `uid` that `which` selects (`reason=FailedCreate`:
+        why a Job has no pod; `type=Warning`: why a pod does not start); none when the operator
+        may not list Events."""
+        core = self._core()
+        response = none_on(
+            (FORBIDDEN,),
+            lambda: core.list_namespaced_event(
+                namespace,
+                field_selector=f"involvedObject.uid={uid},{which}",
+                _preload_content=False,
+                _request_timeout=READ_TIMEOUT,
+            ),
+        )
+        return [] if response is None else list(json.loads(response.data).get("items") or [])
 
     def jobs(self, namespace: str | None, label_selector: str) -> list[Body]:
         """The Jobs `label_selector` selects in `namespace` (None: all namespaces)."""

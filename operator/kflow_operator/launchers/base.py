@@ -99,3 +99,13 @@ class LaunchError(Exception):
     """The run's own configuration cannot be launched (a missing working directory, an image
     the launcher cannot use, …): the run FAILS with this message. Transient trouble (an
     unreachable engine) raises anything else and is retried."""
+
+    def __init__(
+        self, message: str, reason: str = "LaunchFailed", infrastructure: bool = False
+    ) -> None:
+        """`reason`: the FAILED state's reason; `infrastructure`: the infrastructure itself
+        could not be had (an image that cannot be pulled), which the run's InfrastructureReady
+        condition says too, with `reason`."""
+        super().__init__(message)
+        self.reason = reason
+        self.infrastructure = infrastructure

@@ -31,6 +31,7 @@ from kflow_operator.decisions.actions import (
     CancelNow,
     Done,
     Finish,
+    GiveUpStart,
     HoldForSlot,
     Kill,
     Launch,
@@ -39,7 +40,9 @@ from kflow_operator.decisions.actions import (
     MarkFailed,
     MarkScheduled,
     ReplaceOthers,
+    ReportStarted,
     ReportUnkillable,
+    ReportWaiting,
     SendStop,
     Skip,
     Wait,
@@ -143,7 +146,14 @@ class Supervisor:
             launcher = self._launcher(run)
             observation = await self._observe(run, launcher)
             action = hold_for_notifications(
-                decide(run, observation, launcher is not None, now()), notifying
+                decide(
+                    run,
+                    observation,
+                    launcher is not None,
+                    now(),
+                    self.context.settings.start_deadline_seconds,
+                ),
+                notifying,
             )
             if isinstance(action, Done):
                 if launcher is not None and run.identifier is not None:
@@ -197,12 +207,18 @@ class Supervisor:
             case MarkCrashed():
                 return await self._write(run, run_writes.crashed(action), t)
             case MarkFailed(reason=reason, message=message):
-                step = await self._write(run, run_writes.failed(action), t)
+                step = await self._write(run, run_writes.failed(action, run, t), t)
                 if step is not Step.MOVED:
                     logger.info(
                         "FlowRun %s/%s failed: %s (%s)", run.namespace, run.name, message, reason
                     )
                 return step
+            case ReportWaiting():
+                return await self._write(run, run_writes.waiting(run, action, t), t)
+            case ReportStarted():
+                return await self._write(run, run_writes.started(run, t), t)
+            case GiveUpStart():
+                return await self._write(run, run_writes.gave_up(run, action, t), t)
             case CancelNow():
                 return await self._write(run, run_writes.cancelled_now(run, action, t), t)
             case BeginCancel():
@@ -272,7 +288,8 @@ class Supervisor:
         try:
             launched = await asyncio.to_thread(launcher.launch, plan)
         except LaunchError as error:
-            return await self._do(MarkFailed("LaunchFailed", str(error)), run, None)
+            failure = MarkFailed(error.reason, str(error), error.infrastructure)
+            return await self._do(failure, run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
 
     async def _replace_others(self, run: SupervisedRun, replace: ReplaceOthers) -> None:

@@ -168,6 +168,15 @@ def flow_run_details(obj: Mapping[str, Any], sections: Sequence[str] = ()) -> st
             for h in history
         ]  # fmt: skip
         lines.append(_indent(table(["TIME", "TYPE", "NAME", "MESSAGE"], rows)))
+    conditions = status.get("conditions") or []
+    if conditions:
+        rows = [
+            [str(c.get("type", "")), str(c.get("status", "")), str(c.get("reason") or ""),
+             str(c.get("message") or "").replace("\n", " ")]
+            for c in conditions
+        ]  # fmt: skip
+        lines.append(f"\nConditions ({len(conditions)})")
+        lines.append(_indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"], rows)))
     task_runs = status.get("taskRuns") or {}
     counts = {k: v for k, v in (task_runs.get("counts") or {}).items() if v}
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

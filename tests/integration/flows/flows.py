@@ -75,3 +75,12 @@ def suspends() -> list[str]:
     pause_flow_run(timeout=120, reschedule=True)
     second = counted("second")
     return [first, second]
+
+
+@flow
+def talks(lines: int = 5, pause: float = 0.3) -> int:
+    """Prints a numbered line every `pause` seconds: output to follow while the run goes on."""
+    for number in range(1, lines + 1):
+        print(f"line {number} of {lines}", flush=True)
+        time.sleep(pause)
+    return lines

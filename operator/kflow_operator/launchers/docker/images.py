@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import docker
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound
 from kflow.resources import ImagePullPolicy
 
 from kflow_operator.launchers.base import LaunchError
@@ -31,7 +31,9 @@ def ensure_image(
         if not present:
             raise LaunchError(
                 f"image {image!r} is not on the Docker engine at {api_url} and "
-                "spec.infrastructure.imagePullPolicy is Never; build or load it there first"
+                "spec.infrastructure.imagePullPolicy is Never; build or load it there first",
+                reason="ErrImageNeverPull",
+                infrastructure=True,
             )
         return
     if present and policy is not ImagePullPolicy.ALWAYS:
@@ -39,13 +41,14 @@ def ensure_image(
     repository, tag = docker.utils.parse_repository_tag(image)
     try:
         client.images.pull(repository, tag=tag or "latest")
-    except (NotFound, ImageNotFound) as error:
-        raise LaunchError(f"image {image!r} cannot be pulled: {error}") from error
-    except APIError as error:
+    except APIError as error:  # NotFound and ImageNotFound too
         if present:
             logger.warning("pulling %s failed (%s); using the local image", image, error)
             return
         raise LaunchError(
-            f"image {image!r} is not on the Docker engine at {api_url} and pulling "
-            f"it failed: {error.explanation or error}"
+            f"image {image!r} is not on the Docker engine at {api_url} and pulling it failed: "
+            f"{error.explanation or error}; correct spec.infrastructure.image, or make the "
+            "image's registry reachable from the engine (or load the image there)",
+            reason="ErrImagePull",
+            infrastructure=True,
         ) from error

@@ -37,6 +37,7 @@ from kflow_operator.launchers.base import FlowRunReader, Launcher, LaunchError, 
 from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts
 from kflow_operator.launchers.kubernetes_job.manifest import job_manifest
 from kflow_operator.launchers.kubernetes_job.names import (
+    FLOW_CONTAINER,
     JOB_UID_LABEL,
     OWN_SELECTOR,
     STOP_ANNOTATION,
@@ -51,6 +52,7 @@ from kflow_operator.launchers.kubernetes_job.observe import (
     with_deleted_pods,
 )
 from kflow_operator.launchers.kubernetes_job.options import JobLauncherOptions
+from kflow_operator.launchers.kubernetes_job.start_waits import FAILED_CREATE, slow_to_start
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +132,27 @@ class KubernetesJobLauncher(Launcher):
         with self._lock:
             remembered = list(self._deleted_pods.get(uid or "", {}).values())
             stopping = (uid or "") in self._stopping
+        now = datetime.now(UTC)
+        failed_creates = (
+            self._jobs.events_of(job_id.namespace, uid, f"reason={FAILED_CREATE}")
+            if job is not None and uid and not pods and not remembered and _released(job)
+            else []
+        )
+        pod_warnings = {
+            str(pod["metadata"]["name"]): self._jobs.events_of(
+                job_id.namespace, str(pod["metadata"].get("uid")), "type=Warning"
+            )
+            for pod in pods
+            if slow_to_start(pod, FLOW_CONTAINER, now)
+        }
         return observation_of_job(
             job,
             with_deleted_pods(pods, remembered),
-            datetime.now(UTC),
+            now,
             stopping=stopping,
             image_deadline_seconds=self._options.image_pull_deadline_seconds,
-            start_deadline_seconds=self._options.pod_start_deadline_seconds,
+            failed_creates=failed_creates,
+            pod_warnings=pod_warnings,
             job_ref=f"Job {job_id.namespace}/{job_id.name}",
         )
 
@@ -234,3 +250,10 @@ class KubernetesJobLauncher(Launcher):
         for watch in self._watches:
             watch.stop()
         self._workers.close()
+
+
+def _released(job: Body) -> bool:
+    """Unsuspended and not finished: a Job that should have a pod."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    finished = any(c.get("status") == "True" for c in conditions)
+    return not (job.get("spec") or {}).get("suspend") and not finished

@@ -24,6 +24,7 @@ from kflow_operator.infrastructure import (
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import UNRECORDED_GRACE_SECONDS
 from kflow_operator.launchers.kubernetes_job.names import FLOW_CONTAINER, STOP_ANNOTATION
+from kflow_operator.launchers.kubernetes_job.start_waits import job_wait, pod_wait
 
 IMAGE_WAIT_REASONS = frozenset(
     {
@@ -165,11 +166,14 @@ def observation_of_job(
     *,
     stopping: bool = False,
     image_deadline_seconds: float = 120.0,
-    start_deadline_seconds: float = 300.0,
+    failed_creates: Sequence[Body] = (),
+    pod_warnings: Mapping[str, Sequence[Body]] | None = None,
     job_ref: str = "the Job",
 ) -> Observation:
-    """Running, or how the run's Job ended, from the Job (None: it no longer exists) and the
-    pods of that Job (live ones, plus the last state of deleted ones the watch saw).
+    """Running (and what holds it up before the flow starts, if anything), or how the run's
+    Job ended, from the Job (None: it no longer exists), the pods of that Job (live ones, plus
+    the last state of deleted ones the watch saw), while it has none its FailedCreate Events,
+    and the Warning Events of pods slow to start (by pod name).
 
     `stopping`: kflow itself is deleting the Job (cancellation), so the run is gone only once
     no pod of it is left; otherwise a deleted Job is a crash at once.
@@ -200,7 +204,9 @@ def observation_of_job(
             return Observation(ObservedPhase.EXITED, reason=f"pod never started: {stuck}")
         container = _flow_container_status(pod) or {}
         if not (container.get("state") or {}).get("terminated"):
-            return RUNNING
+            warnings = (pod_warnings or {}).get(str((pod.get("metadata") or {}).get("name")))
+            waiting = pod_wait(pod, FLOW_CONTAINER, now, warnings or ())
+            return Observation(ObservedPhase.RUNNING, waiting=waiting)
     if active:
         return pod_exit(active[0])  # container ended, pod phase not updated yet
     failed = _condition(job, "Failed")
@@ -230,14 +236,7 @@ def observation_of_job(
     spec = job.get("spec") or {}
     if spec.get("suspend"):
         return RUNNING  # held until the operator records it
-    started = (job.get("status") or {}).get("startTime")
-    if started and _age_seconds(started, now) >= start_deadline_seconds:
-        return Observation(
-            ObservedPhase.MISSING,
-            reason=f"{job_ref} created no pod within {int(start_deadline_seconds)}s "
-            "(see `kubectl describe job`: quota, admission or a missing service account)",
-        )
-    return RUNNING
+    return Observation(ObservedPhase.RUNNING, waiting=job_wait(job, failed_creates, now, job_ref))
 
 
 def _job_failure(condition: Body) -> str:

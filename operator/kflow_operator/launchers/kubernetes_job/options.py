@@ -12,8 +12,6 @@ class JobLauncherOptions:
     image_pull_deadline_seconds: float = 120.0
     """A pod still failing to pull its image (or to create its container) this long after it
     was created ends the run CRASHED."""
-    pod_start_deadline_seconds: float = 300.0
-    """An unsuspended Job with no pod this long ends the run CRASHED."""
     sweep_seconds: float = 30.0
     manage_service_accounts: bool = True
     """Create the flow ServiceAccount/Role/RoleBinding per namespace on demand."""
