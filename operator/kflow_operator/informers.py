@@ -102,6 +102,7 @@ class Informers:
                     "",
                     functools.partial(apply_change, index),
                     self._closed,
+                    resource=plural,
                 )
                 thread = threading.Thread(
                     target=watch.run, name=f"kflow-index-{plural}-{namespace or 'all'}", daemon=True

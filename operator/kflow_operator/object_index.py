@@ -138,6 +138,11 @@ class ObjectIndex:
         with self._lock:
             return list(self._groups.get((namespace, group), {}).values())
 
+    def bodies(self) -> list[Body]:
+        """Every object, as of now (a copy of the list, not of the bodies)."""
+        with self._lock:
+            return list(self._bodies.values())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._bodies)

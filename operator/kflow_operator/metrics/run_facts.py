@@ -1,0 +1,107 @@
+"""What the metrics read from a FlowRun body: its labels and its durations. Pure (no
+Prometheus, no API), so the rules are tested on their own.
+
+Labels are bounded by Deployments and work pools: never a run's name or UID.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kflow.resources.common import parse_timestamp
+
+from kflow_operator.infrastructure import Observation, ObservedPhase
+
+NO_STATE = "NONE"
+"""The state label of a FlowRun that has no state yet (created, not yet seen by an operator)."""
+
+_REASON_WORD = re.compile(r"[A-Z][A-Za-z]{1,39}")
+"""A Kubernetes-style reason (OOMKilled, Evicted, DeadlineExceeded): one CamelCase word."""
+_NOT_REASONS = frozenset({"Docker"})
+"""Leading words of reasons that are prefixes, not reasons (`Docker: <the daemon's error>`)."""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def pool_of(body: Mapping[str, Any]) -> str:
+    """The work pool a run belongs to ("" when none): the one place that decides it, so the
+    rule can change (e.g. inherit the Deployment's pool) without touching any metric."""
+    pool = _mapping(_mapping(body.get("spec")).get("workPool")).get("name")
+    return str(pool) if pool else ""
+
+
+def deployment_of(body: Mapping[str, Any]) -> str:
+    """The run's Deployment ("" for an ad-hoc run)."""
+    name = _mapping(_mapping(body.get("spec")).get("deploymentRef")).get("name")
+    return str(name) if name else ""
+
+
+def namespace_of(body: Mapping[str, Any]) -> str:
+    return str(_mapping(body.get("metadata")).get("namespace") or "")
+
+
+def infrastructure_of(body: Mapping[str, Any]) -> str:
+    """The infrastructure type recorded at launch ("" before any launch, or when the run was
+    started outside any operator)."""
+    kind = _mapping(_mapping(body.get("status")).get("infrastructure")).get("type")
+    return str(kind) if kind else ""
+
+
+def state_of(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(state type, state name); NO_STATE and "" when the run has none yet."""
+    state = _mapping(_mapping(body.get("status")).get("state"))
+    return str(state.get("type") or NO_STATE), str(state.get("name") or "")
+
+
+def instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            return None
+    return None
+
+
+def seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds from `start` to `end` (RFC 3339 strings or datetimes); None when either is
+    missing or unreadable. Never negative: clocks of different writers may disagree a little."""
+    first, last = instant(start), instant(end)
+    if first is None or last is None:
+        return None
+    return max(0.0, (last - first).total_seconds())
+
+
+def created_at(body: Mapping[str, Any]) -> Any:
+    return _mapping(body.get("metadata")).get("creationTimestamp")
+
+
+def status_field(body: Mapping[str, Any], name: str) -> Any:
+    return _mapping(body.get("status")).get(name)
+
+
+def scheduled_time(body: Mapping[str, Any]) -> Any:
+    return _mapping(body.get("spec")).get("scheduledTime")
+
+
+def crash_reason(observation: Observation) -> str:
+    """A bounded label for why the infrastructure ended: Kubernetes' own reason when it gave
+    one (OOMKilled, Evicted, DeadlineExceeded, Error…), else the signal (SIGKILL…), else
+    `Error` for a non-zero exit code, `Completed` for exit 0 without a final state, `Missing`
+    when the infrastructure is gone without a trace, `Unknown` otherwise."""
+    first = observation.reason.split(";", 1)[0].split(":", 1)[0].strip()
+    if _REASON_WORD.fullmatch(first) and first not in _NOT_REASONS:
+        return first
+    if observation.signal:
+        return observation.signal
+    if observation.exit_code is not None:
+        return "Error" if observation.exit_code != 0 else "Completed"
+    if observation.phase is ObservedPhase.MISSING:
+        return "Missing"
+    return "Unknown"
