@@ -76,6 +76,7 @@ def test_seconds_between_status_timestamps_never_negative_and_none_when_missing(
         (Observation(ObservedPhase.EXITED, signal="SIGTERM"), "SIGTERM"),
         (Observation(ObservedPhase.EXITED, 3), "Error"),
         (Observation(ObservedPhase.EXITED, 0), "Completed"),
+        (Observation(ObservedPhase.EXITED, 143), "SIGTERM"),
         (Observation(ObservedPhase.MISSING, reason="no process with PID 42"), "Missing"),
         (Observation(ObservedPhase.EXITED, reason="exit status unknown"), "Unknown"),
     ],
@@ -98,7 +99,7 @@ def test_a_finished_run_is_counted_by_deployment_and_final_state_with_its_durati
         startTime="2026-01-01T00:00:10Z",
         endTime="2026-01-01T00:01:10Z",
     )
-    run_records.finished(body)
+    run_records.finished(body, None)
     assert sample("kflow_flow_runs_finished_total", **labels) == before + 1
     assert sample("kflow_flow_run_duration_seconds_sum", **labels) == before_sum + 60
     assert sample("kflow_flow_run_duration_seconds_bucket", le="60.0", **labels) >= 1
@@ -106,9 +107,23 @@ def test_a_finished_run_is_counted_by_deployment_and_final_state_with_its_durati
 
 def test_a_run_that_never_started_is_counted_but_has_no_duration() -> None:
     labels = {"namespace": "team", "deployment": "records-unstarted", "state": "CANCELLED"}
-    run_records.finished(flowrun("a", "CANCELLED", deployment="records-unstarted"))
+    run_records.finished(flowrun("a", "CANCELLED", deployment="records-unstarted"), None)
     assert sample("kflow_flow_runs_finished_total", **labels) == 1
     assert sample("kflow_flow_run_duration_seconds_count", **labels) == 0
+
+
+def test_a_crashed_run_is_counted_by_how_its_infrastructure_ended() -> None:
+    def crashed(infra: str, **exit: Any) -> dict[str, Any]:
+        return flowrun("a", "CRASHED", infrastructure={"type": infra, **exit})
+
+    oom = Observation(ObservedPhase.EXITED, 137, "SIGKILL", "OOMKilled")
+    run_records.finished(crashed("records-crash"), oom)
+    # The flow's own CRASHED after a SIGTERM: only the exit code is known (143 = 128+15).
+    run_records.finished(crashed("records-crash", exitCode=143), None)
+    run_records.finished(crashed("records-crash", exitCode=3), None)
+    for reason in ("OOMKilled", "SIGTERM", "Error"):
+        labels = {"infrastructure": "records-crash", "reason": reason}
+        assert sample("kflow_flow_run_crashes_total", **labels) == 1, reason
 
 
 def test_only_the_first_launch_measures_creation_to_launch() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kflow.resources.common import parse_timestamp
 
-from kflow_operator.infrastructure import Observation, ObservedPhase
+from kflow_operator.infrastructure import Observation, ObservedPhase, signal_of_exit_code
 
 NO_STATE = "NONE"
 """The state label of a FlowRun that has no state yet (created, not yet seen by an operator)."""
@@ -90,17 +90,33 @@ def scheduled_time(body: Mapping[str, Any]) -> Any:
     return _mapping(body.get("spec")).get("scheduledTime")
 
 
+def recorded_exit(body: Mapping[str, Any]) -> Observation:
+    """How the infrastructure ended as status.infrastructure records it (exit code, signal)."""
+    infra = _mapping(_mapping(body.get("status")).get("infrastructure"))
+    code = infra.get("exitCode")
+    signal = infra.get("signal")
+    return Observation(
+        ObservedPhase.EXITED,
+        exit_code=code if isinstance(code, int) else None,
+        signal=str(signal) if signal else None,
+    )
+
+
 def crash_reason(observation: Observation) -> str:
     """A bounded label for why the infrastructure ended: Kubernetes' own reason when it gave
     one (OOMKilled, Evicted, DeadlineExceeded, Error…), else the signal (SIGKILL…), else
     `Error` for a non-zero exit code, `Completed` for exit 0 without a final state, `Missing`
-    when the infrastructure is gone without a trace, `Unknown` otherwise."""
+    when the infrastructure is gone without a trace, `Unknown` otherwise. An exit code above
+    128 is the signal's (128+N: 143 is SIGTERM), as Kubernetes reports containers."""
     first = observation.reason.split(";", 1)[0].split(":", 1)[0].strip()
     if _REASON_WORD.fullmatch(first) and first not in _NOT_REASONS:
         return first
     if observation.signal:
         return observation.signal
     if observation.exit_code is not None:
+        signal = signal_of_exit_code(observation.exit_code)
+        if signal:
+            return signal
         return "Error" if observation.exit_code != 0 else "Completed"
     if observation.phase is ObservedPhase.MISSING:
         return "Missing"

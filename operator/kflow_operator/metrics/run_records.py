@@ -21,6 +21,7 @@ from kflow_operator.metrics.run_facts import (
     instant,
     namespace_of,
     pool_of,
+    recorded_exit,
     scheduled_time,
     seconds_between,
     state_of,
@@ -28,6 +29,7 @@ from kflow_operator.metrics.run_facts import (
 )
 
 RUNNING = "RUNNING"
+CRASHED = "CRASHED"
 
 
 def launched(body: Mapping[str, Any]) -> None:
@@ -57,19 +59,19 @@ def state_seen(body: Mapping[str, Any], state_type: str, timestamp: datetime) ->
         instruments.START_DELAY.labels(pool_of(body)).observe(delay)
 
 
-def finished(body: Mapping[str, Any]) -> None:
-    """The operator wrote the Finished condition: the run's final state is counted, and its
-    duration observed when it ever started."""
+def finished(body: Mapping[str, Any], observation: Observation | None) -> None:
+    """The operator wrote the Finished condition (once per run, whoever wrote the final
+    state): the final state is counted, the duration observed when the run ever started, and a
+    CRASHED run counted by why its infrastructure ended (`observation`, when known)."""
     state, _ = state_of(body)
     labels = (namespace_of(body), deployment_of(body), state)
     instruments.FINISHED.labels(*labels).inc()
     duration = seconds_between(status_field(body, "startTime"), status_field(body, "endTime"))
     if duration is not None:
         instruments.DURATION.labels(*labels).observe(duration)
-
-
-def crashed(body: Mapping[str, Any], observation: Observation) -> None:
-    instruments.CRASHES.labels(infrastructure_of(body), crash_reason(observation)).inc()
+    if state == CRASHED:
+        reason = crash_reason(observation or recorded_exit(body))
+        instruments.CRASHES.labels(infrastructure_of(body), reason).inc()
 
 
 def killed_after_grace(body: Mapping[str, Any]) -> None:

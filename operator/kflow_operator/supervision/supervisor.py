@@ -91,6 +91,8 @@ class Supervisor:
         self.adopted: str | None = None
         self.evented_until = _latest_state_time(body)
         self.active = True
+        self.crash: Observation | None = None
+        """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -191,7 +193,7 @@ class Supervisor:
             case MarkCrashed(observation=observation):
                 step = await self._write(run, run_writes.crashed(action), t)
                 if step is Step.CARRIED_OUT:
-                    run_records.crashed(self.body, observation)
+                    self.crash = observation  # counted once, with the run's end (Finish)
                 return step
             case MarkFailed(reason=reason, message=message):
                 step = await self._write(run, run_writes.failed(action), t)
@@ -237,7 +239,7 @@ class Supervisor:
                 step = await self._write(run, run_writes.finished(run, action, t), t)
                 if step is not Step.CARRIED_OUT:
                     return step
-                run_records.finished(self.body)
+                run_records.finished(self.body, self.crash or action.observation)
                 if launcher is not None and run.identifier is not None:
                     launcher.forget(run.identifier)
                 return Step.FINISHED
