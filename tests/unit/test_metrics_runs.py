@@ -198,3 +198,14 @@ def test_a_scrape_reports_every_state_of_every_pool_and_every_deployment() -> No
     text = generate_latest(registry).decode()
     assert 'kflow_flow_runs{state="RUNNING",work_pool=""} 0.0' in text
     assert 'work_pool="gpu"' not in text
+
+
+def test_a_standby_replica_reports_no_runs() -> None:
+    runs = ObjectIndex()
+    runs.put(flowrun("a", "RUNNING"))
+    active = False
+    registry = CollectorRegistry()
+    registry.register(RunGauges(runs.bodies, lambda: [], lambda: active))
+    assert "kflow_flow_runs" not in generate_latest(registry).decode()
+    active = True
+    assert 'kflow_flow_runs{state="RUNNING",work_pool=""} 1.0' in generate_latest(registry).decode()

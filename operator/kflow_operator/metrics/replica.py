@@ -20,15 +20,32 @@ PAUSING = ("Pausing operations in favour of", "Pausing all operators, including 
 RESUMING = "Resuming operations after the pause"
 
 
+_active = threading.Event()
+"""Set while this replica acts."""
+instruments.ACTIVE.set_function(lambda: 1.0 if _active.is_set() else 0.0)
+
+
+def is_active() -> bool:
+    return _active.is_set()
+
+
+def _set_active(active: bool) -> None:
+    if active:
+        _active.set()
+    else:
+        _active.clear()
+
+
 class PeeringObserver(logging.Filter):
-    """Sets kflow_operator_active from Kopf's peering log lines; lets every line through."""
+    """Follows Kopf's peering log lines to say whether this replica acts; lets every line
+    through."""
 
     def __init__(self, peerings: int) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self.paused = peerings
         """Peerings (one per served namespace, or one cluster-wide) currently pausing us."""
-        instruments.ACTIVE.set(0 if peerings else 1)
+        _set_active(not peerings)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
@@ -36,14 +53,14 @@ class PeeringObserver(logging.Filter):
         if change:
             with self._lock:
                 self.paused = max(0, self.paused + change)
-                instruments.ACTIVE.set(0 if self.paused else 1)
+                _set_active(not self.paused)
         return True
 
 
 def observe_peering(standalone: bool, peerings: int) -> None:
     """kflow_operator_active follows Kopf's peering (always 1 when standalone)."""
     if standalone:
-        instruments.ACTIVE.set(1)
+        _set_active(True)
         return
     logging.getLogger(PEERING_LOGGER).addFilter(PeeringObserver(peerings))
 

@@ -64,17 +64,24 @@ class RunGauges(Collector):
     """kflow_flow_runs, kflow_flow_runs_late, kflow_flow_runs_awaiting_slot.
 
     Every state of every pool seen is reported, zeros included, and every Deployment known
-    has its late/awaiting series, so an alert on them sees 0 rather than nothing.
+    has its late/awaiting series, so an alert on them sees 0 rather than nothing. A standby
+    replica indexes the same runs but reports none of them (`active` says which replica
+    reports), so a sum over replicas counts each run once.
     """
 
-    def __init__(self, runs: Bodies, deployments: Bodies) -> None:
+    def __init__(
+        self, runs: Bodies, deployments: Bodies, active: Callable[[], bool] = lambda: True
+    ) -> None:
         self._runs = runs
         self._deployments = deployments
+        self._active = active
 
     def describe(self) -> list[GaugeMetricFamily]:
         return []  # unchecked collector: described by collect() at scrape time
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if not self._active():
+            return
         counts = RunCounts.of(self._runs(), self._deployments())
         by_state = GaugeMetricFamily(
             "kflow_flow_runs",

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from kflow_operator.metrics.instruments import REGISTRY
-from kflow_operator.metrics.replica import observe_peering, set_build_info
+from kflow_operator.metrics.replica import is_active, observe_peering, set_build_info
 from kflow_operator.metrics.run_gauges import Bodies, RunGauges
 from kflow_operator.metrics.thread_pools import PoolGauges
 from kflow_operator.object_index import ObjectIndex
@@ -62,7 +62,7 @@ def serve(address: Address, context: OperatorContext, standalone: bool) -> None:
     def deployments() -> ObjectIndex | None:
         return context.informers.deployments if context.informers is not None else None
 
-    REGISTRY.register(RunGauges(_bodies_of(runs), _bodies_of(deployments)))
+    REGISTRY.register(RunGauges(_bodies_of(runs), _bodies_of(deployments), is_active))
     REGISTRY.register(PoolGauges())
     set_build_info()
     observe_peering(standalone, peerings=len(context.settings.namespaces) or 1)
