@@ -13,7 +13,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kflow.resources import InfrastructureSpec
+from kflow.resources import EffectiveInfrastructure
 
 from kflow_operator.identifiers import InfrastructureId
 
@@ -26,8 +26,8 @@ class LaunchRequest:
     name: str
     uid: str
     attempt: int
-    infrastructure: InfrastructureSpec
-    """The effective infrastructure: the Deployment's, or the ad-hoc run's own."""
+    infrastructure: EffectiveInfrastructure
+    """The effective infrastructure: FlowRun > Deployment > WorkPool > operator defaults."""
     env: Mapping[str, str]
     """The run's environment: the Deployment's env plus KFLOW_FLOW_RUN_NAMESPACE/NAME/UID."""
     command: Sequence[str] | None = None

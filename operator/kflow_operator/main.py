@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import kopf
 from kflow.resources import InfrastructureType
 from kflow.resources.deployment import MAX_GRACE_PERIOD_SECONDS
+from kflow.resources.workpool import POOL_NAME_PATTERN
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
@@ -80,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="serve every namespace (default)"
+    )
+    parser.add_argument(
+        "--work-pool",
+        metavar="NAME",
+        action="append",
+        type=pool_name,
+        default=[],
+        help="serve only the runs of this work pool (repeatable); default: every pool of the "
+        "served namespaces, and runs of no pool",
     )
     parser.add_argument(
         "--liveness",
@@ -173,6 +184,15 @@ def parse_launcher_types(text: str) -> frozenset[InfrastructureType]:
     return frozenset(InfrastructureType(name) for name in names)
 
 
+def pool_name(text: str) -> str:
+    if not re.fullmatch(POOL_NAME_PATTERN, text) or len(text) > 63:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a work pool name (lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)"
+        )
+    return text
+
+
 def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -257,6 +277,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         state_dir=args.state_dir or default_state_dir(),
         default_image=args.default_image,
         default_grace_period_seconds=args.default_grace_period,
+        work_pools=frozenset(args.work_pool),
     )
 
 

@@ -38,6 +38,9 @@ class OperatorSettings:
     default_grace_period_seconds: int = DEFAULT_GRACE_SECONDS
     """Cancel grace period of runs whose FlowRun and Deployment set none
     (--default-grace-period)."""
+    work_pools: frozenset[str] = frozenset()
+    """The work pools this operator serves (--work-pool); empty means every pool of its
+    namespaces and the runs that name no pool."""
 
     @property
     def log_dir(self) -> Path:
@@ -46,3 +49,9 @@ class OperatorSettings:
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    def serves_pool(self, pool: str | None) -> bool:
+        """Whether runs of `pool` (None: a run of no pool) are this operator's to launch."""
+        if not self.work_pools:
+            return True
+        return pool is not None and pool in self.work_pools

@@ -155,8 +155,8 @@ def test_names_select_and_unknown_names_are_refused(project: Path) -> None:
             "Allow",
         ),
         (
-            "{entrypoint: 'flows.py:greet', parameters: {name: x}, workPool: default}",
-            "workPool",
+            "{entrypoint: 'flows.py:greet', parameters: {name: x}, workQueue: default}",
+            "workQueue",
             "unknown key",
         ),
     ],

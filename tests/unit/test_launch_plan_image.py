@@ -46,7 +46,9 @@ def test_a_container_run_without_an_image_gets_the_default(kind: str) -> None:
     plan = plan_launch(run(), spec, default_image="registry.example/flows:2")
     assert image_of(plan) == "registry.example/flows:2"
     assert isinstance(plan, LaunchRequest) and plan.env["A"] == "1"
-    assert spec.infrastructure.image is None, "the Deployment's spec is left as it was"
+    assert spec.infrastructure is not None and spec.infrastructure.image is None, (
+        "the Deployment's spec is left as it was"
+    )
 
 
 def test_an_ad_hoc_run_without_an_image_gets_the_default_too() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kflow.resources import InfrastructureSpec
+from kflow.resources import EffectiveInfrastructure
 from kflow_operator.identifiers import format_pid, parse_pid
 from kflow_operator.infrastructure import LaunchRequest, ObservedPhase, signal_of_exit_code
 from kflow_operator.launchers.base import UNRECORDED_GRACE_SECONDS
@@ -33,7 +33,7 @@ def request(name: str = "nightly-etl", attempt: int = 1) -> LaunchRequest:
         name=name,
         uid=UID,
         attempt=attempt,
-        infrastructure=InfrastructureSpec.model_validate({"type": "docker", "image": "img:1"}),
+        infrastructure=EffectiveInfrastructure.model_validate({"type": "docker", "image": "img:1"}),
         env={},
     )
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kflow.resources import InfrastructureSpec
+from kflow.resources import EffectiveInfrastructure
 from kflow_operator.infrastructure import LaunchRequest, ObservedPhase
 from kflow_operator.launchers.base import LaunchError
 from kflow_operator.launchers.flow_account import FLOW_ROLE_RULES
@@ -41,7 +41,7 @@ def request(job: dict[str, Any] | None = None, name: str = "nightly-etl") -> Lau
         name=name,
         uid=UID,
         attempt=2,
-        infrastructure=InfrastructureSpec.model_validate(spec),
+        infrastructure=EffectiveInfrastructure.model_validate(spec),
         env={
             "KFLOW_FLOW_RUN_NAMESPACE": "team",
             "KFLOW_FLOW_RUN_NAME": name,

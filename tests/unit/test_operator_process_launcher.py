@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kflow.resources import InfrastructureSpec
+from kflow.resources import EffectiveInfrastructure
 from kflow_operator.identifiers import InfrastructureId, ProcessId
 from kflow_operator.infrastructure import LaunchRequest, ObservedPhase
 from kflow_operator.launchers.base import LaunchError
@@ -31,7 +31,7 @@ def request(script: str, tmp_path: Path, **infra: object) -> LaunchRequest:
         name="r",
         uid="uid",
         attempt=1,
-        infrastructure=InfrastructureSpec.model_validate({"type": "process", **infra}),
+        infrastructure=EffectiveInfrastructure.model_validate({"type": "process", **infra}),
         # No cluster: an orphaned gate cannot confirm its record and must not run the flow.
         env={
             "KFLOW_FLOW_RUN_NAMESPACE": "ns",

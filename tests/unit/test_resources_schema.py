@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 import yaml
-from kflow.resources import DeploymentSpec, DeploymentStatus, FlowRunSpec, FlowRunStatus
+from kflow.resources import (
+    DeploymentSpec,
+    DeploymentStatus,
+    FlowRunSpec,
+    FlowRunStatus,
+    WorkPoolSpec,
+    WorkPoolStatus,
+)
 from pydantic import BaseModel
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
@@ -118,6 +125,8 @@ CASES = [
     ("deployments.kflow.dev.yaml", "status", DeploymentStatus),
     ("flowruns.kflow.dev.yaml", "spec", FlowRunSpec),
     ("flowruns.kflow.dev.yaml", "status", FlowRunStatus),
+    ("workpools.kflow.dev.yaml", "spec", WorkPoolSpec),
+    ("workpools.kflow.dev.yaml", "status", WorkPoolStatus),
 ]
 
 
@@ -137,7 +146,9 @@ def test_the_comparison_notices_a_drift() -> None:
     assert any(line.startswith("spec.properties.paused: in the model only") for line in found)
 
 
-@pytest.mark.parametrize("file", ["deployments.kflow.dev.yaml", "flowruns.kflow.dev.yaml"])
+@pytest.mark.parametrize(
+    "file", ["deployments.kflow.dev.yaml", "flowruns.kflow.dev.yaml", "workpools.kflow.dev.yaml"]
+)
 def test_crd_names(file: str) -> None:
     crd = yaml.safe_load((CRDS / file).read_text())
     assert crd["spec"]["group"] == "kflow.dev"

@@ -1,8 +1,23 @@
-"""What to start for a run: the effective infrastructure, env and command, or why it cannot."""
+"""What to start for a run: the effective infrastructure, env and command, or why it cannot.
+
+The infrastructure is decided by one rule shared with `kflow flow-run inspect`
+(kflow.resources.infrastructure_merge): FlowRun > Deployment > WorkPool > operator defaults,
+field by field.
+"""
 
 from __future__ import annotations
 
-from kflow.resources import DeploymentSpec, InfrastructureType
+from dataclasses import dataclass
+
+from kflow.resources import (
+    DeploymentSpec,
+    InfrastructureConflict,
+    Layer,
+    MergedInfrastructure,
+    WorkPoolSpec,
+    merge_infrastructure,
+)
+from kflow.resources.infrastructure_merge import CONTAINER_TYPES
 
 from kflow_operator.decisions.actions import MarkFailed
 from kflow_operator.decisions.supervised_run import SupervisedRun
@@ -12,8 +27,44 @@ RUN_NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
 RUN_NAME_ENV = "KFLOW_FLOW_RUN_NAME"
 RUN_UID_ENV = "KFLOW_FLOW_RUN_UID"
 
-CONTAINER_TYPES = frozenset({InfrastructureType.DOCKER, InfrastructureType.KUBERNETES_JOB})
-"""Infrastructure that runs an image; `process` runs the operator host's own Python."""
+__all__ = ["CONTAINER_TYPES", "PoolView", "effective_infrastructure", "plan_launch"]
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """The run's work pool as the launch sees it: its name and spec."""
+
+    name: str
+    spec: WorkPoolSpec
+
+
+def effective_infrastructure(
+    run: SupervisedRun,
+    deployment: DeploymentSpec | None,
+    pool: PoolView | None,
+    *,
+    default_image: str | None = None,
+) -> MergedInfrastructure:
+    """The merged infrastructure of `run`; raises InfrastructureConflict with a message."""
+    layers = [
+        Layer(
+            f"FlowRun {run.name}",
+            run.spec.infrastructure,
+            run.spec.infrastructure.type if run.spec.infrastructure else None,
+        )
+    ]
+    if deployment is not None and run.spec.deployment_ref is not None:
+        layers.append(
+            Layer(
+                f"Deployment {run.spec.deployment_ref.name}",
+                deployment.infrastructure,
+                deployment.infrastructure.type if deployment.infrastructure else None,
+            )
+        )
+    pool_layer = (
+        Layer(f"WorkPool {pool.name}", pool.spec.infrastructure, pool.spec.type) if pool else None
+    )
+    return merge_infrastructure(layers, pool=pool_layer, default_image=default_image)
 
 
 def plan_launch(
@@ -22,10 +73,12 @@ def plan_launch(
     deployment_error: str | None = None,
     *,
     default_image: str | None = None,
+    pool: PoolView | None = None,
 ) -> LaunchRequest | MarkFailed:
     """The next attempt of `run`. `deployment` is its Deployment's spec (None when it has none
-    or it was not found); `deployment_error` says why a named Deployment is unusable;
-    `default_image` is the operator's --default-image, for container runs that name none."""
+    or it was not found); `deployment_error` says why a named Deployment is unusable; `pool` is
+    the run's work pool when it has one; `default_image` is the operator's --default-image, for
+    container runs that name none."""
     ref = run.spec.deployment_ref
     if ref is not None and deployment is None:
         return MarkFailed(
@@ -34,23 +87,20 @@ def plan_launch(
             or f"Deployment {ref.name!r} not found in namespace {run.namespace!r}; "
             "create it (kflow deploy) or point spec.deploymentRef.name at an existing one.",
         )
-    infrastructure = run.spec.infrastructure or (deployment.infrastructure if deployment else None)
-    if infrastructure is None:
-        return MarkFailed(
-            "NoInfrastructure",
-            "The run names neither a Deployment nor spec.infrastructure; nothing says where "
-            "to run it.",
-        )
+    try:
+        merged = effective_infrastructure(run, deployment, pool, default_image=default_image)
+    except InfrastructureConflict as conflict:
+        return MarkFailed("InfrastructureConflict", str(conflict))
+    infrastructure = merged.infrastructure
     if infrastructure.type in CONTAINER_TYPES and infrastructure.image is None:
-        if default_image is None:
-            return MarkFailed(
-                "NoImage",
-                f"A {infrastructure.type.value} run needs an image, and neither "
-                "spec.infrastructure.image nor the operator's default image is set; set "
-                "spec.infrastructure.image in the Deployment (or the ad-hoc FlowRun), or start "
-                "the operator with --default-image (Helm chart value defaults.image).",
-            )
-        infrastructure = infrastructure.model_copy(update={"image": default_image})
+        return MarkFailed(
+            "NoImage",
+            f"A {infrastructure.type.value} run needs an image, and neither "
+            "spec.infrastructure.image (of the FlowRun, its Deployment or its work pool) nor "
+            "the operator's default image is set; set spec.infrastructure.image in the "
+            "Deployment (or the ad-hoc FlowRun, or the WorkPool), or start the operator with "
+            "--default-image (Helm chart value defaults.image).",
+        )
     env = {
         **(infrastructure.env or {}),
         RUN_NAMESPACE_ENV: run.namespace,

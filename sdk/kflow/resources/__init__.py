@@ -44,13 +44,30 @@ from kflow.resources.flowrun import (
 )
 from kflow.resources.infrastructure import (
     DockerOptions,
+    EffectiveInfrastructure,
     ImagePullPolicy,
+    InfrastructureSettings,
     InfrastructureSpec,
     InfrastructureType,
     JobOptions,
     ProcessOptions,
 )
+from kflow.resources.infrastructure_merge import (
+    InfrastructureConflict,
+    Layer,
+    MergedInfrastructure,
+    merge_infrastructure,
+)
 from kflow.resources.status_patch import append_state_history
+from kflow.resources.workpool import (
+    WORKPOOL_KIND,
+    WORKPOOL_PLURAL,
+    WorkerStatus,
+    WorkPoolRef,
+    WorkPoolRunCounts,
+    WorkPoolSpec,
+    WorkPoolStatus,
+)
 
 __all__ = [
     "API_VERSION",
@@ -62,6 +79,8 @@ __all__ = [
     "RECENT_TASK_RUNS_LIMIT",
     "STATE_HISTORY_LIMIT",
     "VERSION",
+    "WORKPOOL_KIND",
+    "WORKPOOL_PLURAL",
     "CancellationStatus",
     "CatchupPolicy",
     "ConcurrencyPolicy",
@@ -71,14 +90,19 @@ __all__ = [
     "DeploymentSpec",
     "DeploymentStatus",
     "DockerOptions",
+    "EffectiveInfrastructure",
     "FlowRunResult",
     "FlowRunSpec",
     "FlowRunStatus",
     "ImagePullPolicy",
+    "InfrastructureConflict",
+    "InfrastructureSettings",
     "InfrastructureSpec",
     "InfrastructureStatus",
     "InfrastructureType",
     "JobOptions",
+    "Layer",
+    "MergedInfrastructure",
     "ParentRef",
     "PauseStatus",
     "ProcessOptions",
@@ -88,7 +112,13 @@ __all__ = [
     "TaskRunCounts",
     "TaskRunSummary",
     "TaskRunsStatus",
+    "WorkPoolRef",
+    "WorkPoolRunCounts",
+    "WorkPoolSpec",
+    "WorkPoolStatus",
+    "WorkerStatus",
     "append_state_history",
     "format_timestamp",
+    "merge_infrastructure",
     "parse_timestamp",
 ]

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from kflow.resources.common import Condition, SpecModel, StatusModel, Timestamp
 from kflow.resources.infrastructure import InfrastructureSpec
+from kflow.resources.workpool import WorkPoolRef
 
 DEPLOYMENT_KIND = "Deployment"
 DEPLOYMENT_PLURAL = "deployments"
@@ -77,7 +78,20 @@ class DeploymentSpec(SpecModel):
     cancel_grace_period_seconds: GracePeriodSeconds | None = None
     """None: the operator's --default-grace-period (30 s unless configured)."""
     tags: Tags | None = None
-    infrastructure: InfrastructureSpec
+    work_pool: WorkPoolRef | None = None
+    infrastructure: InfrastructureSpec | None = None
+
+    @model_validator(mode="after")
+    def _knows_where_to_run(self) -> DeploymentSpec:
+        """The same rule as the CRD's CEL validation."""
+        if self.work_pool is None and (
+            self.infrastructure is None or self.infrastructure.type is None
+        ):
+            raise ValueError(
+                "a Deployment needs `workPool.name` or `infrastructure.type` "
+                "(kubernetes-job, docker or process)"
+            )
+        return self
 
 
 class DeploymentStatus(StatusModel):

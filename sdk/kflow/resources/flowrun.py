@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, model_validator
 from kflow.resources.common import Condition, SpecModel, StatusModel, Timestamp
 from kflow.resources.deployment import Entrypoint, GracePeriodSeconds, Tags
 from kflow.resources.infrastructure import InfrastructureSpec, InfrastructureType
+from kflow.resources.workpool import WorkPoolRef
 from kflow.states import StateType
 
 FLOWRUN_KIND = "FlowRun"
@@ -48,15 +49,19 @@ class FlowRunSpec(SpecModel):
     parent_ref: ParentRef | None = None
     run_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     tags: Tags | None = None
+    work_pool: WorkPoolRef | None = None
     infrastructure: InfrastructureSpec | None = None
 
     @model_validator(mode="after")
     def _has_something_to_run(self) -> FlowRunSpec:
         """The same rule as the CRD's CEL validation."""
-        if self.deployment_ref is None and (self.entrypoint is None or self.infrastructure is None):
+        where = self.work_pool is not None or (
+            self.infrastructure is not None and self.infrastructure.type is not None
+        )
+        if self.deployment_ref is None and (self.entrypoint is None or not where):
             raise ValueError(
-                "a FlowRun needs `deploymentRef.name`, or `entrypoint` and `infrastructure` "
-                "for an ad-hoc run"
+                "a FlowRun needs `deploymentRef.name`, or `entrypoint` and "
+                "`infrastructure.type` or `workPool.name` for an ad-hoc run"
             )
         return self
 
