@@ -3,14 +3,20 @@ to the exposed samples, and the gauges a scrape computes from the index."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kflow.resources.common import parse_timestamp
 from kflow_operator.infrastructure import Observation, ObservedPhase
 from kflow_operator.metrics import run_records
 from kflow_operator.metrics.instruments import REGISTRY
-from kflow_operator.metrics.run_facts import crash_reason, pool_of, seconds_between
+from kflow_operator.metrics.run_facts import (
+    RunSummary,
+    crash_reason,
+    pool_of,
+    run_summary,
+    seconds_between,
+)
 from kflow_operator.metrics.run_gauges import RunCounts, RunGauges
 from kflow_operator.object_index import ObjectIndex
 from prometheus_client import CollectorRegistry, generate_latest
@@ -41,6 +47,10 @@ def flowrun(
         "spec": spec,
         "status": status,
     }
+
+
+def summaries(index: ObjectIndex) -> list[RunSummary]:
+    return cast(list[RunSummary], index.summaries())
 
 
 def sample(name: str, **labels: str) -> float:
@@ -167,7 +177,7 @@ def test_counts_by_state_and_pool_with_late_and_awaiting_runs_by_deployment() ->
         flowrun("f"),
     ]
     deployments = [{"metadata": {"namespace": "team", "name": "idle"}}]
-    counts = RunCounts.of(runs, deployments)
+    counts = RunCounts.of([run_summary(run) for run in runs], deployments)
     assert counts.by_state == {
         ("RUNNING", "gpu"): 1,
         ("RUNNING", ""): 1,
@@ -180,12 +190,12 @@ def test_counts_by_state_and_pool_with_late_and_awaiting_runs_by_deployment() ->
 
 
 def test_a_scrape_reports_every_state_of_every_pool_and_every_deployment() -> None:
-    runs = ObjectIndex()
+    runs = ObjectIndex(summary_of=run_summary)
     runs.put(flowrun("a", "RUNNING", pool="gpu"))
     runs.put(flowrun("b", "SCHEDULED", "Late"))
     registry = CollectorRegistry()
     registry.register(
-        RunGauges(runs.bodies, lambda: [{"metadata": {"namespace": "x", "name": "y"}}])
+        RunGauges(lambda: summaries(runs), lambda: [{"metadata": {"namespace": "x", "name": "y"}}])
     )
     text = generate_latest(registry).decode()
     assert 'kflow_flow_runs{state="RUNNING",work_pool="gpu"} 1.0' in text
@@ -201,11 +211,11 @@ def test_a_scrape_reports_every_state_of_every_pool_and_every_deployment() -> No
 
 
 def test_a_standby_replica_reports_no_runs() -> None:
-    runs = ObjectIndex()
+    runs = ObjectIndex(summary_of=run_summary)
     runs.put(flowrun("a", "RUNNING"))
     active = False
     registry = CollectorRegistry()
-    registry.register(RunGauges(runs.bodies, lambda: [], lambda: active))
+    registry.register(RunGauges(lambda: summaries(runs), lambda: [], lambda: active))
     assert "kflow_flow_runs" not in generate_latest(registry).decode()
     active = True
     assert 'kflow_flow_runs{state="RUNNING",work_pool=""} 1.0' in generate_latest(registry).decode()

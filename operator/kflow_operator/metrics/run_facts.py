@@ -24,8 +24,15 @@ _NOT_REASONS = frozenset({"Docker"})
 """Leading words of reasons that are prefixes, not reasons (`Docker: <the daemon's error>`)."""
 
 
+_EMPTY: Mapping[str, Any] = {}
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # Bodies are parsed JSON: a plain dict is checked first, the ABC check (slow, and a scrape
+    # makes several per run) only for anything else.
+    if type(value) is dict:
+        return value
+    return value if isinstance(value, Mapping) else _EMPTY
 
 
 def pool_of(body: Mapping[str, Any]) -> str:
@@ -56,6 +63,15 @@ def state_of(body: Mapping[str, Any]) -> tuple[str, str]:
     """(state type, state name); NO_STATE and "" when the run has none yet."""
     state = _mapping(_mapping(body.get("status")).get("state"))
     return str(state.get("type") or NO_STATE), str(state.get("name") or "")
+
+
+RunSummary = tuple[str, str, str, str, str]
+"""(state type, state name, work pool, namespace, Deployment): all the run gauges count."""
+
+
+def run_summary(body: Mapping[str, Any]) -> RunSummary:
+    state_type, state_name = state_of(body)
+    return (state_type, state_name, pool_of(body), namespace_of(body), deployment_of(body))
 
 
 def instant(value: Any) -> datetime | None:

@@ -6,13 +6,14 @@ import argparse
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import start_http_server
 
 from kflow_operator.metrics.instruments import REGISTRY
 from kflow_operator.metrics.replica import is_active, observe_peering, set_build_info
-from kflow_operator.metrics.run_gauges import Bodies, RunGauges
+from kflow_operator.metrics.run_facts import RunSummary
+from kflow_operator.metrics.run_gauges import Bodies, RunGauges, Summaries
 from kflow_operator.metrics.thread_pools import PoolGauges
 from kflow_operator.object_index import ObjectIndex
 from kflow_operator.operator_context import OperatorContext
@@ -42,8 +43,18 @@ def parse_address(text: str) -> Address:
     return Address(host or "0.0.0.0", int(port))
 
 
+def _summaries_of(index: IndexOf) -> Summaries:
+    """The run summaries of an index that may not exist yet (the informers start with Kopf)."""
+
+    def summaries() -> Iterable[RunSummary]:
+        found = index()
+        return cast(list[RunSummary], found.summaries()) if found is not None else ()
+
+    return summaries
+
+
 def _bodies_of(index: IndexOf) -> Bodies:
-    """The bodies of an index that may not exist yet (the informers start with Kopf)."""
+    """The bodies of an index that may not exist yet."""
 
     def bodies() -> Iterable[Mapping[str, Any]]:
         found = index()
@@ -62,7 +73,7 @@ def serve(address: Address, context: OperatorContext, standalone: bool) -> None:
     def deployments() -> ObjectIndex | None:
         return context.informers.deployments if context.informers is not None else None
 
-    REGISTRY.register(RunGauges(_bodies_of(runs), _bodies_of(deployments), is_active))
+    REGISTRY.register(RunGauges(_summaries_of(runs), _bodies_of(deployments), is_active))
     REGISTRY.register(PoolGauges())
     set_build_info()
     observe_peering(standalone, peerings=len(context.settings.namespaces) or 1)
