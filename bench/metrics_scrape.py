@@ -3,8 +3,10 @@
 Against a real API server (the local cluster, or KUBECONFIG): N FlowRuns (5,000 by default,
 ended and finished with, in four final states over 20 Deployments) are created in a namespace
 of their own, then `kflow-operator --metrics-address` is started on them as a child process.
-Once its index holds every run (the scrape itself says so), /metrics is fetched over HTTP,
-one request after another, and each is timed from the request to the last byte.
+Once its index holds every run (the scrape itself says so) and it has gone quiet (its start-up
+pass over every run done: under 10% of a CPU over 2 s), /metrics is fetched over HTTP, one
+request after another, and each is timed from the request to the last byte. The host's load
+average is printed with the table: the machine is shared, and a loaded one shows in the tail.
 
 Baseline, in the same run: one LIST of the same FlowRuns from the API server, which is what
 an exporter that asks the API server on every scrape pays (Argo's /metrics took 7 s at 12k
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +38,7 @@ from bench._cluster import (
     VERSION,
     Api,
     ClusterUnavailable,
+    Operator,
     apply_crds,
     bench_namespace,
     cluster_lease,
@@ -57,6 +61,9 @@ FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 DEPLOYMENTS = 20
 CREATE_THREADS = 8
 INDEX_TIMEOUT_SECONDS = 600.0
+QUIET_WINDOW_SECONDS = 2.0
+QUIET_CPU_FRACTION = 0.10
+QUIET_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class Figures:
     scrape_bytes: int
     list_seconds: list[float]
     create_seconds: float
+    quiet_after_seconds: float | None
+    """From a full index to a quiet operator; None when it never went quiet."""
+    load_average: float
 
 
 def _timestamp(instant: datetime) -> str:
@@ -159,6 +169,18 @@ def list_seconds(api: Api, namespace: str) -> float:
     return time.perf_counter() - started
 
 
+def wait_quiet(operator: Operator) -> float | None:
+    """Seconds until the operator uses under QUIET_CPU_FRACTION of a CPU over a window; None
+    if it never does within QUIET_TIMEOUT_SECONDS."""
+    started = time.monotonic()
+    while time.monotonic() - started < QUIET_TIMEOUT_SECONDS:
+        before = operator.cpu_seconds()
+        time.sleep(QUIET_WINDOW_SECONDS)
+        if operator.cpu_seconds() - before < QUIET_CPU_FRACTION * QUIET_WINDOW_SECONDS:
+            return time.monotonic() - started
+    return None
+
+
 def measure(api: Api, plan: Plan, workdir: Path) -> Figures:
     with bench_namespace(api, "kflow-bench-metrics") as namespace:
         progress(f"creating {plan.runs} ended FlowRuns in {namespace}")
@@ -176,6 +198,7 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Figures:
                 timeout=INDEX_TIMEOUT_SECONDS,
                 interval=0.5,
             )
+            quiet = wait_quiet(operator)
             for _ in range(5):
                 scrape(url)
             samples = [scrape(url) for _ in range(plan.scrapes)]
@@ -190,6 +213,8 @@ def measure(api: Api, plan: Plan, workdir: Path) -> Figures:
         scrape_bytes=len(samples[-1][1]),
         list_seconds=lists,
         create_seconds=created,
+        quiet_after_seconds=quiet,
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -198,6 +223,11 @@ def invalid_figures(plan: Plan, figures: Figures) -> list[str]:
     if figures.runs_indexed != plan.runs:
         problems.append(
             f"the scrape reported {figures.runs_indexed} FlowRuns, not the {plan.runs} created"
+        )
+    if figures.quiet_after_seconds is None:
+        problems.append(
+            f"the operator never went quiet within {QUIET_TIMEOUT_SECONDS:.0f} s: the scrapes "
+            "measured a busy process"
         )
     if len(figures.scrape_seconds) != plan.scrapes:
         problems.append(f"{len(figures.scrape_seconds)} of {plan.scrapes} scrapes measured")
@@ -231,7 +261,7 @@ def render(plan: Plan, figures: Figures) -> str:
     title = (
         f"Metrics scrape, {figures.runs_indexed} FlowRuns in the operator's index "
         f"(created in {figures.create_seconds:.0f} s); baseline: one LIST of them from the "
-        f"API server (median of {plan.lists})"
+        f"API server (median of {plan.lists}); host load average {figures.load_average:.1f}"
     )
     header = ["measure", "kflow", "LIST", "ratio", "target", ""]
     return f"{title}\n{render_table(header, rows)}"
