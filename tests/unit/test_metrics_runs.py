@@ -219,3 +219,23 @@ def test_a_standby_replica_reports_no_runs() -> None:
     assert "kflow_flow_runs" not in generate_latest(registry).decode()
     active = True
     assert 'kflow_flow_runs{state="RUNNING",work_pool=""} 1.0' in generate_latest(registry).decode()
+
+
+def test_a_scheduled_run_not_started_15s_after_its_time_is_late() -> None:
+    def due(name: str, seconds_ago: float, state_name: str = "Scheduled") -> dict[str, Any]:
+        body = flowrun(name, "SCHEDULED", state_name)
+        body["spec"]["scheduledTime"] = f"2026-01-01T00:00:{60 - seconds_ago:06.3f}Z"
+        return body
+
+    now = parse_timestamp("2026-01-01T00:01:00Z").timestamp()
+    runs = [
+        due("late", 16),
+        due("on-time", 14),
+        due("held", 50, "AwaitingConcurrencySlot"),
+        due("marked", 1, "Late"),
+        flowrun("running-since-long", "RUNNING"),
+    ]
+    counts = RunCounts.of([run_summary(run) for run in runs], now=now)
+    assert counts.late == {("team", "nightly"): 2}
+    assert counts.awaiting_slot == {("team", "nightly"): 1}
+    assert RunCounts.of([run_summary(run) for run in runs]).late == {("team", "nightly"): 1}

@@ -9,6 +9,7 @@ again took over ten on a busy host.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -21,6 +22,9 @@ from kflow_operator.decisions.deployment_runs import AWAITING_SLOT_NAME, LATE_NA
 from kflow_operator.metrics.run_facts import NO_STATE, RunSummary
 
 STATE_LABELS = (*(t.value for t in StateType), NO_STATE)
+LATE_AFTER_SECONDS = 15.0
+"""A SCHEDULED run this far past its scheduled time and not started is late (Prefect marks a
+run Late after the same 15 s). Runs held for a concurrency slot are counted apart."""
 
 Bodies = Callable[[], Iterable[Mapping[str, Any]]]
 """The bodies currently in an index (empty before it exists)."""
@@ -40,20 +44,31 @@ class RunCounts:
 
     @classmethod
     def of(
-        cls, runs: Iterable[RunSummary], deployments: Iterable[Mapping[str, Any]] = ()
+        cls,
+        runs: Iterable[RunSummary],
+        deployments: Iterable[Mapping[str, Any]] = (),
+        now: float | None = None,
     ) -> RunCounts:
+        """`now` (POSIX seconds) decides which SCHEDULED runs are late; None: none by time,
+        only those in state `Late`."""
+        late_before = None if now is None else now - LATE_AFTER_SECONDS
         counts = cls()
         for known in deployments:
             meta = known.get("metadata") or {}
             counts.deployments.add((str(meta.get("namespace") or ""), str(meta.get("name"))))
         # One C-speed pass over every run; the loop below sees each distinct summary once.
         for summary, count in Counter(runs).items():
-            state_type, state_name, pool, namespace, deployment = summary
+            state_type, state_name, pool, namespace, deployment, due = summary
             counts.pools.add(pool)
             counts.by_state[(state_type, pool)] += count
-            if state_type == StateType.SCHEDULED and state_name in (LATE_NAME, AWAITING_SLOT_NAME):
-                held = counts.late if state_name == LATE_NAME else counts.awaiting_slot
-                held[(namespace, deployment)] += count
+            if state_type != StateType.SCHEDULED:
+                continue
+            if state_name == AWAITING_SLOT_NAME:
+                counts.awaiting_slot[(namespace, deployment)] += count
+            elif state_name == LATE_NAME or (
+                late_before is not None and due is not None and due < late_before
+            ):
+                counts.late[(namespace, deployment)] += count
         return counts
 
 
@@ -67,11 +82,16 @@ class RunGauges(Collector):
     """
 
     def __init__(
-        self, runs: Summaries, deployments: Bodies, active: Callable[[], bool] = lambda: True
+        self,
+        runs: Summaries,
+        deployments: Bodies,
+        active: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._runs = runs
         self._deployments = deployments
         self._active = active
+        self._clock = clock
 
     def describe(self) -> list[GaugeMetricFamily]:
         return []  # unchecked collector: described by collect() at scrape time
@@ -79,7 +99,7 @@ class RunGauges(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if not self._active():
             return
-        counts = RunCounts.of(self._runs(), self._deployments())
+        counts = RunCounts.of(self._runs(), self._deployments(), self._clock())
         by_state = GaugeMetricFamily(
             "kflow_flow_runs",
             "FlowRuns the operator knows, by state type and work pool.",
@@ -91,7 +111,11 @@ class RunGauges(Collector):
         yield by_state
         held_keys = sorted(counts.deployments | set(counts.late) | set(counts.awaiting_slot))
         for name, doc, held in (
-            ("kflow_flow_runs_late", "SCHEDULED runs in state Late, by Deployment.", counts.late),
+            (
+                "kflow_flow_runs_late",
+                "SCHEDULED runs not started 15 s after their scheduled time, by Deployment.",
+                counts.late,
+            ),
             (
                 "kflow_flow_runs_awaiting_slot",
                 "SCHEDULED runs waiting for a concurrency slot, by Deployment.",
