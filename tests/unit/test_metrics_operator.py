@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import threading
+import urllib.request
 from typing import Any
 
 import pytest
 from kflow_operator.metrics.api_requests import NO_ANSWER, timed, verb_and_resource
 from kflow_operator.metrics.instruments import REGISTRY
 from kflow_operator.metrics.replica import PeeringObserver
-from kflow_operator.metrics.server import Address, parse_address
+from kflow_operator.metrics.server import Address, listen, parse_address
 from kflow_operator.metrics.thread_pools import PoolGauges, TrackedThreadPool
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -169,3 +171,32 @@ def test_metrics_addresses(text: str, address: Address) -> None:
 def test_a_bad_metrics_address_says_what_is_expected(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected HOST:PORT"):
         parse_address(text)
+
+
+def test_a_taken_metrics_address_ends_the_operator_naming_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            listen(Address("127.0.0.1", port))
+    message = str(exit_info.value.code)
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in message
+    assert "Address already in use" in message
+    assert "choose another --metrics-address HOST:PORT" in message
+
+
+def test_the_endpoint_serves_the_registry_as_prometheus_text() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listen(Address("127.0.0.1", port))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    assert "# TYPE kflow_kubernetes_api_requests_total counter" in text
+    assert all(
+        line.startswith(("# HELP kflow_", "# TYPE kflow_", "kflow_"))
+        for line in text.splitlines()
+        if line
+    )

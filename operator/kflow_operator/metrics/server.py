@@ -77,5 +77,17 @@ def serve(address: Address, context: OperatorContext, standalone: bool) -> None:
     REGISTRY.register(PoolGauges())
     set_build_info()
     observe_peering(standalone, peerings=len(context.settings.namespaces) or 1)
-    start_http_server(address.port, address.host, registry=REGISTRY)
+    listen(address)
+
+
+def listen(address: Address) -> None:
+    """Serve the registry from a daemon thread; an address that cannot be bound ends the
+    operator with a message naming it (no traceback)."""
+    try:
+        start_http_server(address.port, address.host, registry=REGISTRY)
+    except OSError as error:
+        raise SystemExit(
+            f"kflow-operator: cannot serve metrics on {address} ({error.strerror or error}); "
+            "choose another --metrics-address HOST:PORT"
+        ) from error
     logger.info("Serving Prometheus metrics on http://%s/metrics.", address)
