@@ -251,3 +251,37 @@ def test_a_scrape_shows_what_the_runs_imply(
     assert total(samples, "kflow_flow_runs_finished_total") == 0
     assert total(samples, "kflow_flow_run_time_to_launch_seconds_count") == 0
     assert value(samples, "kflow_flow_runs", state="COMPLETED", work_pool="") == 2
+
+
+def test_only_the_active_replica_says_so_and_reports_the_runs(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    """Two replicas: the higher priority acts (kflow_operator_active 1, the run gauges), the
+    other waits (0, no run gauges); when the first stops, the second takes over and says so."""
+    shell_deployment(cluster, "d", "exit 0")
+    cluster.flowrun(
+        "later", {"deploymentRef": {"name": "d"}, "scheduledTime": "2099-01-01T00:00:00Z"}
+    )
+    urls = []
+    started = []
+    for priority in ("20", "10"):
+        port = free_port()
+        urls.append(f"http://127.0.0.1:{port}/metrics")
+        started.append(
+            operators.start("--metrics-address", f"127.0.0.1:{port}", "--priority", priority)
+        )
+    high, low = urls
+
+    def reports(url: str, active: float, runs: float) -> bool:
+        samples = scrape(url)
+        return (
+            value(samples, "kflow_operator_active") == active
+            and total(samples, "kflow_flow_runs") == runs
+        )
+
+    wait_until("the high-priority replica to act", lambda: reports(high, 1, 1), timeout=30)
+    wait_until("the low-priority replica to wait", lambda: reports(low, 0, 0), timeout=30)
+    assert value(scrape(low), "kflow_flow_runs", state="SCHEDULED", work_pool="") == 0
+    started[0].stop()
+    wait_until("the standby to take over", lambda: reports(low, 1, 1), timeout=60)
+    assert value(scrape(low), "kflow_flow_runs", state="SCHEDULED", work_pool="") == 1
