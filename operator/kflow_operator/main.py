@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         type=metrics_server.parse_address,
         help="serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md), "
-        "e.g. 0.0.0.0:8080; default: not served",
+        "e.g. 0.0.0.0:8081; default: not served",
     )
     parser.add_argument(
         "--priority",

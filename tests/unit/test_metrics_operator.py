@@ -4,18 +4,22 @@ metrics address."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import socket
 import threading
 import urllib.request
 from typing import Any
+from unittest import mock
 
 import pytest
+from kflow_operator.kubeapi.list_watch import ListWatch
 from kflow_operator.metrics.api_requests import NO_ANSWER, timed, verb_and_resource
 from kflow_operator.metrics.instruments import REGISTRY
 from kflow_operator.metrics.replica import PeeringObserver
 from kflow_operator.metrics.server import Address, listen, parse_address
 from kflow_operator.metrics.thread_pools import PoolGauges, TrackedThreadPool
+from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, generate_latest
 
 BASE = "https://127.0.0.1:6443"
@@ -200,3 +204,38 @@ def test_the_endpoint_serves_the_registry_as_prometheus_text() -> None:
         for line in text.splitlines()
         if line
     )
+
+
+def test_a_watch_that_cannot_continue_counts_one_relist_per_listing_again() -> None:
+    """410 Gone and a dropped connection each make the watch list again (counted); a watch
+    ahead of the server's cache is asked for again without listing (not counted)."""
+    closed = threading.Event()
+    calls: list[str] = []
+    answers = [
+        ApiException(status=410, reason="Gone"),
+        ConnectionResetError("dropped"),
+        ApiException(status=504, reason="Too large resource version"),
+    ]
+
+    class Listed:
+        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
+
+    def lister(**kwargs: Any) -> Any:
+        if not kwargs.get("watch"):
+            calls.append("list")
+            return Listed()
+        calls.append("watch")
+        if not answers:
+            closed.set()
+            raise ApiException(status=504, reason="Too large resource version")
+        raise answers.pop(0)
+
+    relists = "kflow_watch_relists_total"
+    with (
+        mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01),
+        mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)),
+    ):
+        ListWatch("relisted things", lister, "", lambda change: None, closed, "relisted").run()
+    assert calls == ["list", "watch", "list", "watch", "list", "watch", "watch"]
+    assert sample(relists, resource="relisted", reason="expired") == 1
+    assert sample(relists, resource="relisted", reason="error") == 1
