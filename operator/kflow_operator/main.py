@@ -313,14 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             launchers[launcher.type.value] = launcher
     logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
     context = OperatorContext(settings=operator_settings, api=api, launchers=launchers)
-    if args.metrics_address is not None:
-        metrics_server.serve(args.metrics_address, context, args.standalone)
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
     configure(kopf_settings, priority, args.standalone)
     memo: Any = kopf.Memo(context=context)
     try:
+        if args.metrics_address is not None:
+            metrics_server.serve(args.metrics_address, context, args.standalone)
         asyncio.run(
             kopf.operator(
                 settings=kopf_settings,
