@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import Cluster, OperatorFactory, wait_until
 from tests.integration.test_flowrun_flows import deploy
 from tests.integration.test_flowrun_lifecycle import shell_deployment
+from tests.support.chart import CHART, helm
 from tests.support.operator_process import OPERATOR, free_port
 
 pytestmark = pytest.mark.integration
@@ -323,3 +324,28 @@ def test_a_taken_metrics_address_ends_the_operator_with_a_message(
         "choose another --metrics-address HOST:PORT"
     ) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_install_notes_say_when_no_service_monitor_could_be_made(kubeconfig: Path) -> None:
+    """The test cluster has no Prometheus operator: asked for, the ServiceMonitor is left out,
+    and the notes `helm install` prints say why and what to do."""
+
+    def notes(*flags: str) -> str:
+        out = helm(
+            "install",
+            "kflow",
+            str(CHART),
+            "--dry-run=server",
+            "--namespace",
+            "kflow-system",
+            *flags,
+            kubeconfig=kubeconfig,
+        )
+        assert "kind: ServiceMonitor" not in out
+        return out[out.index("NOTES:") :]
+
+    asked = notes("--set", "metrics.serviceMonitor.enabled=true")
+    assert "service/kflow-metrics, port 8081" in asked
+    assert "No ServiceMonitor was created: this cluster does not serve" in asked
+    assert "install the Prometheus operator's CRDs, then `helm upgrade` this release" in asked
+    assert "No ServiceMonitor" not in notes()

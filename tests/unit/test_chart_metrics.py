@@ -29,13 +29,18 @@ def test_by_default_the_operator_serves_metrics_behind_a_service() -> None:
     assert not chart.of_kind("ServiceMonitor")
 
 
+MONITORING = ("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
+"""What `helm template` is told the cluster serves when the Prometheus operator is installed."""
+
+
 def test_a_service_monitor_scrapes_the_metrics_port_when_enabled() -> None:
     chart = render(
         {
             "metrics.serviceMonitor.enabled": True,
             "metrics.serviceMonitor.interval": "15s",
             "metrics.serviceMonitor.labels.release": "prometheus",
-        }
+        },
+        *MONITORING,
     )
     monitor = chart.one("ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
@@ -50,8 +55,13 @@ def test_a_service_monitor_scrapes_the_metrics_port_when_enabled() -> None:
     )
 
 
+def test_without_the_prometheus_operator_no_service_monitor_is_rendered() -> None:
+    """(The install notes then say so: tests/integration/test_operator_metrics.py.)"""
+    assert not render({"metrics.serviceMonitor.enabled": True}).of_kind("ServiceMonitor")
+
+
 def test_metrics_off_renders_no_port_service_or_flag() -> None:
-    chart = render({"metrics.enabled": False, "metrics.serviceMonitor.enabled": True})
+    chart = render({"metrics.enabled": False, "metrics.serviceMonitor.enabled": True}, *MONITORING)
     assert metrics_args(chart) == []
     assert [p["name"] for p in chart.operator_container()["ports"]] == ["health"]
     assert not chart.of_kind("Service")
