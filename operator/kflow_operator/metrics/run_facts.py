@@ -28,8 +28,8 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    # Bodies are parsed JSON: a plain dict is checked first, the ABC check (slow, and a scrape
-    # makes several per run) only for anything else.
+    # Bodies are parsed JSON: a plain dict is checked first, the ABC check (slow, and every
+    # FlowRun the index takes makes several) only for anything else.
     if type(value) is dict:
         return value
     return value if isinstance(value, Mapping) else _EMPTY

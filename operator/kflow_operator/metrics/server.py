@@ -38,7 +38,7 @@ def parse_address(text: str) -> Address:
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected HOST:PORT, e.g. 0.0.0.0:8080 or 127.0.0.1:9090"
+            f"{text!r}: expected HOST:PORT, e.g. 0.0.0.0:8081 or 127.0.0.1:9090"
         )
     return Address(host or "0.0.0.0", int(port))
 
