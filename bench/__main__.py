@@ -2,10 +2,11 @@
 
 import sys
 
-from bench import operator_latency, schedule_accuracy
+from bench import metrics_scrape, operator_latency, schedule_accuracy
 from bench.sdk_overhead import main
 
 status = main()
 status = max(status, operator_latency.main([]))
 status = max(status, schedule_accuracy.main([]))
+status = max(status, metrics_scrape.main([]))
 sys.exit(status)

@@ -18,6 +18,7 @@ from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL
 
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
+from kflow_operator.metrics.run_facts import run_summary
 from kflow_operator.object_index import ObjectIndex
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,9 @@ class Informers:
 
     def __init__(self, namespaces: tuple[str, ...], api: KflowObjects) -> None:
         self._api = api
-        self.flowruns = ObjectIndex(group_of=deployment_ref, drop_status=("taskRuns", "result"))
+        self.flowruns = ObjectIndex(
+            group_of=deployment_ref, drop_status=("taskRuns", "result"), summary_of=run_summary
+        )
         self.deployments = ObjectIndex()
         self._namespaces: tuple[str | None, ...] = namespaces or (None,)
         self._closed = threading.Event()
@@ -102,6 +105,7 @@ class Informers:
                     "",
                     functools.partial(apply_change, index),
                     self._closed,
+                    resource=plural,
                 )
                 thread = threading.Thread(
                     target=watch.run, name=f"kflow-index-{plural}-{namespace or 'all'}", daemon=True

@@ -35,6 +35,7 @@ from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
 from kflow_operator.settings import (
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--liveness",
         metavar="URL",
         help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        type=metrics_server.parse_address,
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md), "
+        "e.g. 0.0.0.0:8081; default: not served",
     )
     parser.add_argument(
         "--priority",
@@ -392,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(kopf_settings, priority, args.standalone)
     memo: Any = kopf.Memo(context=context)
     try:
+        if args.metrics_address is not None:
+            metrics_server.serve(args.metrics_address, context, args.standalone)
         asyncio.run(
             kopf.operator(
                 settings=kopf_settings,

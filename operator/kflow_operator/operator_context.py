@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from kflow_operator.informers import Informers
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.launchers.base import Launcher
+from kflow_operator.metrics.thread_pools import TrackedThreadPool
 from kflow_operator.scheduling.store import ScheduleApi
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.wakeups import DeploymentWaker
@@ -36,8 +36,8 @@ def admit_everything(run: SupervisedRun, deployment: DeploymentSpec | None, now:
     return None
 
 
-def _pass_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=PASS_THREADS, thread_name_prefix="kflow-schedule")
+def _pass_pool() -> TrackedThreadPool:
+    return TrackedThreadPool("schedule", PASS_THREADS, thread_name_prefix="kflow-schedule")
 
 
 @dataclass
@@ -50,7 +50,7 @@ class OperatorContext:
     informers: Informers | None = None
     schedules: ScheduleApi = field(init=False)
     """What scheduling passes and the launch gate read and write: the indexes, once started."""
-    pass_pool: ThreadPoolExecutor = field(default_factory=_pass_pool)
+    pass_pool: TrackedThreadPool = field(default_factory=_pass_pool)
     deployment_wakers: dict[tuple[str, str], DeploymentWaker] = field(default_factory=dict)
     """The scheduling daemon of each Deployment (namespace, name), for the watch to wake."""
     background: set[asyncio.Task[None]] = field(default_factory=set)

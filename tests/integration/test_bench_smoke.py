@@ -90,3 +90,14 @@ def test_schedule_accuracy_quick_prints_its_table(kubeconfig: Path, tmp_path: Pa
     interval, cron = figures["windows"]
     assert interval["started"], done.stdout
     assert len(cron["started"]) == 10, done.stdout
+
+
+def test_metrics_scrape_quick_prints_its_table(kubeconfig: Path, tmp_path: Path) -> None:
+    done = run_quick("bench.metrics_scrape", kubeconfig, tmp_path / "figures.json")
+    for row in ("/metrics p50 (50 scrapes)", "/metrics p99", "LIST"):
+        assert row in done.stdout, done.stdout
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["runs_indexed"] == figures["plan"]["runs"] == 200, done.stdout
+    assert len(figures["scrape_seconds"]) == 50, done.stdout
+    assert figures["quiet_after_seconds"] is not None, done.stdout
+    assert figures["invalid"] == [], done.stdout

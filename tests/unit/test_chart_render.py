@@ -361,7 +361,10 @@ def test_the_probes_hit_the_health_endpoint_the_operator_serves() -> None:
     chart = render({"health.port": 9090, "health.path": "/livez"})
     container = chart.operator_container()
     assert "--liveness=http://0.0.0.0:9090/livez" in container["args"]
-    assert container["ports"] == [{"name": "health", "containerPort": 9090, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "health", "containerPort": 9090, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 8081, "protocol": "TCP"},
+    ]
     for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/livez", "port": "health"}
 

@@ -221,3 +221,12 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kflow
 {{- end -}}
+
+{{/*
+"true" when a ServiceMonitor is rendered: asked for, and the cluster serves the Prometheus
+operator's monitoring.coreos.com/v1 (`helm template` without a cluster: pass
+--api-versions monitoring.coreos.com/v1/ServiceMonitor). NOTES.txt says when it is not.
+*/}}
+{{- define "kflow.serviceMonitor" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") -}}true{{- end -}}
+{{- end -}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -14,6 +13,7 @@ from kflow.resources.notifications import DeliveryPhase
 from kflow.states import TERMINAL_STATE_TYPES
 
 from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
+from kflow_operator.metrics.thread_pools import TrackedThreadPool
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.supervision.supervisor import Supervisor
 from kflow_operator.supervision.take_down import take_down
@@ -42,7 +42,7 @@ def needs_supervision(status: Mapping[str, Any], **_: Any) -> bool:
 @kopf.on.startup()
 async def widen_thread_pool(**_: Any) -> None:
     asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="kflow-io")
+        TrackedThreadPool("io", BLOCKING_THREADS, thread_name_prefix="kflow-io")
     )
 
 

@@ -28,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from kflow_operator.kubeapi import Body
+from kflow_operator.metrics.instruments import WATCH_RELISTS
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +150,11 @@ class ListWatch:
         label_selector: str,
         on_change: Callable[[Change], None],
         closed: threading.Event,
+        resource: str = "",
     ) -> None:
+        """`resource` names the watched kind in the kflow_watch_relists metric."""
         self._what = what
+        self._resource = resource
         self._lister = lister
         self._selector = label_selector
         self._on_change = on_change
@@ -175,6 +179,7 @@ class ListWatch:
                 continue
             except WatchExpired as error:
                 logger.debug("watch of %s expired (%s); listing again", self._what, error)
+                self._relisting("expired")
             except ApiException as error:
                 if error.status == BEHIND_CODE:
                     self._closed.wait(BEHIND_RETRY_SECONDS)
@@ -188,14 +193,19 @@ class ListWatch:
                     error.status,
                     error.reason,
                 )
+                self._relisting("expired" if error.status == 410 else "error")
                 failures += 1
             except Exception as error:
                 if self._closed.is_set():
                     return
                 logger.warning("watching %s failed (%s); listing again", self._what, error)
+                self._relisting("error")
                 failures += 1
             listed = False
             self._closed.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+
+    def _relisting(self, reason: str) -> None:
+        WATCH_RELISTS.labels(self._resource, reason).inc()
 
     def _list(self) -> None:
         response = self._lister(

@@ -56,6 +56,7 @@ from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
+from kflow_operator.metrics import run_records
 from kflow_operator.notifications.planning import hold_for_notifications
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
@@ -96,6 +97,8 @@ class Supervisor:
         self.evented_until = _latest_state_time(body)
         self.active = True
         self.notifier = Notifier(self)
+        self.crash: Observation | None = None
+        """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -204,8 +207,11 @@ class Supervisor:
                 return await self._write(run, run_writes.scheduled(action), t)
             case Launch():
                 return await self._launch(run, t)
-            case MarkCrashed():
-                return await self._write(run, run_writes.crashed(action), t)
+            case MarkCrashed(observation=observation):
+                step = await self._write(run, run_writes.crashed(action), t)
+                if step is Step.CARRIED_OUT:
+                    self.crash = observation  # counted once, with the run's end (Finish)
+                return step
             case MarkFailed(reason=reason, message=message):
                 step = await self._write(run, run_writes.failed(action, run, t), t)
                 if step is not Step.MOVED:
@@ -219,8 +225,11 @@ class Supervisor:
                 return await self._write(run, run_writes.started(run, t), t)
             case GiveUpStart():
                 return await self._write(run, run_writes.gave_up(run, action, t), t)
-            case CancelNow():
-                return await self._write(run, run_writes.cancelled_now(run, action, t), t)
+            case CancelNow(unenforceable=unenforceable):
+                step = await self._write(run, run_writes.cancelled_now(run, action, t), t)
+                if step is Step.CARRIED_OUT and unenforceable:
+                    run_records.cancel_unenforced("NoInfrastructureIdentifier")
+                return step
             case BeginCancel():
                 grace = grace_period(
                     run.spec,
@@ -237,17 +246,23 @@ class Supervisor:
                 assert launcher is not None and run.identifier is not None
                 await asyncio.to_thread(launcher.kill, run.identifier)
                 step = await self._write(run, run_writes.killed(run, action, t), t)
+                if step is Step.CARRIED_OUT and not lingering:
+                    run_records.killed_after_grace(self.body)
                 if lingering:
                     await asyncio.sleep(LINGERING_KILL_PAUSE_SECONDS)
                 return step
             case MarkCancelled():
                 return await self._write(run, run_writes.cancelled(action, t), t)
             case ReportUnkillable():
-                return await self._write(run, run_writes.unkillable(run, t), t)
+                step = await self._write(run, run_writes.unkillable(run, t), t)
+                if step is Step.CARRIED_OUT:
+                    run_records.cancel_unenforced("KillFailed")
+                return step
             case Finish():
                 step = await self._write(run, run_writes.finished(run, action, t), t)
                 if step is not Step.CARRIED_OUT:
                     return step
+                run_records.finished(self.body, self.crash or action.observation)
                 if launcher is not None and run.identifier is not None:
                     launcher.forget(run.identifier)
                 return Step.FINISHED
@@ -309,11 +324,13 @@ class Supervisor:
         except Exception:
             # The write may or may not have landed: the status is the only truth.
             if await self._recorded(launched):
+                run_records.launched(self.body)
                 await asyncio.to_thread(launcher.release, launched)
             else:
                 await asyncio.to_thread(launcher.discard, launched)
             raise
         if step is Step.CARRIED_OUT:
+            run_records.launched(self.body)
             await asyncio.to_thread(launcher.release, launched)
         else:
             await asyncio.to_thread(launcher.discard, launched)
@@ -379,6 +396,7 @@ class Supervisor:
             if self.evented_until is not None and entry.timestamp <= self.evented_until:
                 continue
             self.evented_until = entry.timestamp
+            run_records.state_seen(self.body, entry.type.value, entry.timestamp)
             self._announce(entry)
 
     def _announce(self, entry: StateHistoryEntry) -> None:

@@ -85,6 +85,7 @@ class KubernetesJobLauncher(Launcher):
                     OWN_SELECTOR,
                     functools.partial(self._on_change, kind),
                     self._workers.closed,
+                    resource=kind,
                 )
                 self._watches.append(watch)
                 self._workers.run(f"watch-{kind}-{namespace or 'all'}", watch.run)
