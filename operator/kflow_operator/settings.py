@@ -15,6 +15,8 @@ ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
 PEERING_NAME = "kflow"
 PEERING_LIFETIME_SECONDS = 30
+DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
+DEFAULT_WORKER_TIMEOUT_SECONDS = 30.0
 """How long a silent replica on another host blocks the others (same-host ones are pruned)."""
 
 
@@ -41,6 +43,11 @@ class OperatorSettings:
     work_pools: frozenset[str] = frozenset()
     """The work pools this operator serves (--work-pool); empty means every pool of its
     namespaces and the runs that name no pool."""
+    worker_heartbeat_seconds: float = DEFAULT_WORKER_HEARTBEAT_SECONDS
+    """How often it renews its entry in the status.workers of each pool it serves."""
+    worker_timeout_seconds: float = DEFAULT_WORKER_TIMEOUT_SECONDS
+    """A worker whose last heartbeat is older than this is not live; a pool with runs due and
+    no live worker for this long says so (--worker-timeout-seconds)."""
 
     @property
     def log_dir(self) -> Path:
