@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import kopf
-from kflow.resources import parse_timestamp
+from kflow.resources import format_timestamp, parse_timestamp
 from kflow.resources.pools import run_pool
 from kflow.states import StateType
 
@@ -68,6 +68,7 @@ def timing_of(context: OperatorContext) -> WorkerTiming:
 
 def pool_facts(body: Mapping[str, Any]) -> PoolFacts:
     meta = body["metadata"]
+    beat = (body.get("status") or {}).get("lastHeartbeatTime")
     return PoolFacts(
         namespace=str(meta["namespace"]),
         name=str(meta["name"]),
@@ -75,6 +76,7 @@ def pool_facts(body: Mapping[str, Any]) -> PoolFacts:
         generation=meta.get("generation"),
         paused=bool((body.get("spec") or {}).get("paused")),
         workers=tuple(pool_status.workers_of(body.get("status") or {})),
+        last_heartbeat=parse_timestamp(str(beat)) if beat else None,
     )
 
 
@@ -166,7 +168,8 @@ class PoolWorker:
             own = Worker(self.identity, moment, self.context.started_at, kflow_version())
             workers = pool_status.with_heartbeat(facts.workers, own, self.timing, moment)
             patch["workers"] = [worker.to_status() for worker in workers]
-            facts = replace(facts, workers=tuple(workers))
+            patch["lastHeartbeatTime"] = format_timestamp(moment)
+            facts = replace(facts, workers=tuple(workers), last_heartbeat=moment)
         runs = self._runs()
         if runs is not None and (
             self.serving or not pool_status.live(facts.workers, self.timing, moment)

@@ -48,6 +48,12 @@ def test_the_launchers_an_operator_builds(
         (["--default-grace-period", "soon"], "expected whole seconds from 0 to 86400"),
         (["--default-grace-period", "86401"], "expected whole seconds from 0 to 86400"),
         (["--default-image", ""], "--default-image: must not be empty"),
+        (["--worker-heartbeat-seconds", "0"], "expected seconds above 0, at most 3600"),
+        (["--worker-timeout-seconds", "soon"], "expected seconds above 0, at most 3600"),
+        (
+            ["--worker-heartbeat-seconds", "30", "--worker-timeout-seconds", "30"],
+            "--worker-timeout-seconds (30) must exceed --worker-heartbeat-seconds (30)",
+        ),
     ],
 )
 def test_a_wrong_flag_stops_the_operator_saying_what_to_change(
@@ -76,3 +82,12 @@ def test_the_run_defaults_reach_the_operators_settings() -> None:
     assert settings.default_image == "registry.example/flows:1"
     assert settings.default_grace_period_seconds == 5
     assert settings_from(parse_args([])).default_grace_period_seconds == 30
+
+
+def test_worker_heartbeat_and_timeout_reach_the_operators_settings() -> None:
+    default = settings_from(parse_args([]))
+    assert (default.worker_heartbeat_seconds, default.worker_timeout_seconds) == (10, 30)
+    set_ = settings_from(
+        parse_args(["--worker-heartbeat-seconds", "0.5", "--worker-timeout-seconds", "2"])
+    )
+    assert (set_.worker_heartbeat_seconds, set_.worker_timeout_seconds) == (0.5, 2)

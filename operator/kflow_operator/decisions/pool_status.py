@@ -143,6 +143,8 @@ class PoolFacts:
     generation: int | None
     paused: bool
     workers: tuple[Worker, ...]
+    last_heartbeat: datetime | None = None
+    """status.lastHeartbeatTime: the newest heartbeat, also of workers that have left."""
 
 
 def run_counts(runs: Iterable[PoolRun]) -> dict[str, int]:
@@ -156,8 +158,13 @@ def late_runs(runs: Iterable[PoolRun], now: datetime) -> int:
     return sum(1 for run in runs if run.waits_since(now - LATE_MARGIN))
 
 
+def newest_heartbeat(pool: PoolFacts) -> datetime | None:
+    known = [t for t in (last_heartbeat(pool.workers), pool.last_heartbeat) if t is not None]
+    return max(known, default=None)
+
+
 def no_worker_message(pool: PoolFacts) -> str:
-    last = last_heartbeat(pool.workers)
+    last = newest_heartbeat(pool)
     when = format_timestamp(last, timespec="seconds") if last else "never"
     return (
         f"no worker is serving pool {pool.name} (last heartbeat {when}); start one: "
@@ -169,7 +176,7 @@ def no_worker_message(pool: PoolFacts) -> str:
 def unserved(pool: PoolFacts, timing: WorkerTiming, now: datetime) -> bool:
     """No live worker for longer than the timeout: since the last heartbeat went stale, or,
     for a pool that never had one, since the pool was made."""
-    since = last_heartbeat(pool.workers) or pool.created
+    since = newest_heartbeat(pool) or pool.created
     return now - since >= timing.timeout
 
 
