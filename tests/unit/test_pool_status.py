@@ -25,14 +25,18 @@ def ago(seconds: float) -> datetime:
     return NOW - timedelta(seconds=seconds)
 
 
-def pool(*workers: Worker, paused: bool = False, created: datetime = ago(3600)) -> PoolFacts:
+HOUR_AGO = NOW - timedelta(hours=1)
+MINUTE_AGO = NOW - timedelta(minutes=1)
+
+
+def pool(*workers: Worker, paused: bool = False, created: datetime = HOUR_AGO) -> PoolFacts:
     return PoolFacts("ns", "gpu", created, 2, paused, tuple(workers))
 
 
 def run(
     name: str,
     state: StateType = StateType.SCHEDULED,
-    due: datetime = ago(60),
+    due: datetime = MINUTE_AGO,
     state_name: str | None = "Scheduled",
     message: str | None = None,
     cancel: bool = False,
