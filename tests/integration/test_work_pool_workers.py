@@ -144,7 +144,10 @@ def test_a_killed_worker_leaves_its_pool_not_ready_and_its_due_runs_awaiting_a_w
         state = (cluster.get_flowrun("r").get("status") or {}).get("state") or {}
         return state if state.get("name") == "AwaitingWorker" else None
 
-    state = wait_until("the due run AwaitingWorker", awaiting, timeout=10)
+    try:
+        state = wait_until("the due run AwaitingWorker", awaiting, timeout=10)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; run: {cluster.get_flowrun('r').get('status')}") from error
     assert state["type"] == "SCHEDULED" and state["message"] == message
     assert status["runCounts"]["scheduled"] >= 0  # counts are written with the condition
     wait_until(
