@@ -27,6 +27,7 @@ from kflow.resources import format_timestamp, parse_timestamp
 from kflow.resources.pools import run_pool
 from kflow.states import StateType
 
+from kflow_operator import events
 from kflow_operator.decisions import pool_status
 from kflow_operator.decisions.pool_status import (
     AWAITING_WORKER_NAME,
@@ -222,6 +223,7 @@ class PoolWorker:
                 moment,
             )
             if written is not None:
+                events.warning(written, AWAITING_WORKER_NAME, message)
                 logger.info(
                     "FlowRun %s/%s: %s: %s", self.namespace, run.name, AWAITING_WORKER_NAME, message
                 )

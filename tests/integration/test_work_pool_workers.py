@@ -151,6 +151,13 @@ def test_a_killed_worker_leaves_its_pool_not_ready_and_its_due_runs_awaiting_a_w
         raise AssertionError(f"{error}; run: {status}\n{observer.log_tail()}") from error
     assert state["type"] == "SCHEDULED" and state["message"] == message
     wait_until(
+        "a Warning Event on the run saying so",
+        lambda: any(
+            e.reason == "AwaitingWorker" and e.type == "Warning" and e.message == message
+            for e in cluster.events("r")
+        ),
+    )
+    wait_until(
         "the pool counts its waiting run",
         lambda: pool_status(cluster, "p").get("runCounts", {}).get("scheduled") == 1,
     )
