@@ -112,7 +112,6 @@ def test_a_killed_worker_leaves_its_pool_not_ready_and_its_due_runs_awaiting_a_w
     worker = operators.start("--work-pool", "p", *FAST)
     wait_until("a live worker", lambda: pool_status(cluster, "p").get("liveWorkers") == 1)
     worker.sigkill()
-    beat = pool_status(cluster, "p")["workers"][0]["lastHeartbeatTime"]
     cluster.flowrun(
         "r",
         {
@@ -134,6 +133,7 @@ def test_a_killed_worker_leaves_its_pool_not_ready_and_its_due_runs_awaiting_a_w
         timeout=TIMEOUT + 15,
     )
     message = ready(status)["message"]
+    beat = status["workers"][0]["lastHeartbeatTime"]
     assert message == (
         f"no worker is serving pool p (last heartbeat {beat[:19]}Z); start one: kflow worker "
         f"start --pool p --namespace {cluster.namespace}, or an operator with --work-pool p"
