@@ -221,6 +221,8 @@ def test_kflow_worker_start_serves_a_pools_runs_until_ctrl_c(
                 "start",
                 "--pool",
                 "p",
+                "--pool",
+                "not-yet",
                 "--namespace",
                 cluster.namespace,
                 "--",
@@ -250,6 +252,11 @@ def test_kflow_worker_start_serves_a_pools_runs_until_ctrl_c(
         worker.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert worker.wait(timeout=20) == 0, process.log_tail()
         assert pool_status(cluster, "p").get("workers") == []
-        assert f"serving work pool p in namespace {cluster.namespace}" in process.log()
+        said = process.log()
+        assert f"serving work pool p, not-yet in namespace {cluster.namespace}" in said
+        assert (
+            f"work pool not-yet does not exist in namespace {cluster.namespace}; its runs are "
+            "served once it is created (kflow work-pool create not-yet --type ...)"
+        ) in said
     finally:
         process.stop()

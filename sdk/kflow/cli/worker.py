@@ -81,6 +81,31 @@ def operator_command(pools: Sequence[str], namespace: str, extra: Sequence[str])
     return command + flags
 
 
+def missing_pools(namespace: str, pools: Sequence[str]) -> list[str]:
+    """The pools not found in `namespace`; none when the API cannot tell (the operator then
+    reports what is wrong with the connection itself)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from kflow.cluster.kubernetes_client import GROUP, VERSION, new_api_client
+    from kflow.resources.workpool import WORKPOOL_PLURAL
+
+    try:
+        api = client.CustomObjectsApi(new_api_client())
+    except KflowException:
+        return []
+    missing = []
+    for pool in pools:
+        try:
+            api.get_namespaced_custom_object(GROUP, VERSION, namespace, WORKPOOL_PLURAL, pool)
+        except ApiException as error:
+            if error.status == 404:
+                missing.append(pool)
+        except OSError:
+            return []
+    return missing
+
+
 def start_worker(args: argparse.Namespace) -> int:
     if importlib.util.find_spec(OPERATOR_MODULE) is None:
         raise WorkerError(
@@ -93,11 +118,19 @@ def start_worker(args: argparse.Namespace) -> int:
 
         namespace = default_namespace()
     command = operator_command(args.pool, namespace, args.operator_args or [])
-    pools = ", ".join(dict.fromkeys(args.pool))
+    pools = list(dict.fromkeys(args.pool))
     print(
-        f"kflow worker: serving work pool {pools} in namespace {namespace} (Ctrl-C stops)",
+        f"kflow worker: serving work pool {', '.join(pools)} in namespace {namespace} "
+        "(Ctrl-C stops)",
         flush=True,
     )
+    for missing in missing_pools(namespace, pools):
+        print(
+            f"kflow worker: work pool {missing} does not exist in namespace {namespace}; its "
+            f"runs are served once it is created (kflow work-pool create {missing} --type ...)",
+            file=sys.stderr,
+            flush=True,
+        )
     sys.stderr.flush()
     os.execv(command[0], command)
     return 0  # not reached: execv replaces this process
