@@ -3,7 +3,9 @@ words (no traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import pytest
 from kflow.cli import main
@@ -49,3 +51,18 @@ def test_a_worker_needs_a_pool(capsys: pytest.CaptureFixture[str]) -> None:
         main(["worker", "start", "-n", "ns"])
     assert stopped.value.code == 2
     assert "--pool" in capsys.readouterr().err
+
+
+def test_a_worker_without_any_kube_configuration_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.setattr("kflow.cluster.kubernetes_client.in_cluster", lambda: False)
+
+    def no_exec(*_: object) -> None:
+        raise AssertionError("the operator must not start without a configuration")
+
+    monkeypatch.setattr(os, "execv", no_exec)
+    assert main(["worker", "start", "--pool", "p", "-n", "ns"]) == 1
+    err = capsys.readouterr().err
+    assert "error: no usable Kubernetes configuration" in err and "Traceback" not in err

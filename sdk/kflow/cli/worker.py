@@ -83,17 +83,22 @@ def operator_command(pools: Sequence[str], namespace: str, extra: Sequence[str])
 
 def missing_pools(namespace: str, pools: Sequence[str]) -> list[str]:
     """The pools not found in `namespace`; none when the API cannot tell (the operator then
-    reports what is wrong with the connection itself)."""
+    reports what is wrong with the connection itself). No configuration at all stops here."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    from kflow.cluster.kubernetes_client import GROUP, VERSION, new_api_client
+    from kflow.cluster.kubernetes_client import (
+        GROUP,
+        VERSION,
+        KubeConfigError,
+        new_api_client,
+    )
     from kflow.resources.workpool import WORKPOOL_PLURAL
 
     try:
         api = client.CustomObjectsApi(new_api_client())
-    except KflowException:
-        return []
+    except KubeConfigError as error:
+        raise WorkerError(str(error)) from error
     missing = []
     for pool in pools:
         try:
@@ -119,15 +124,16 @@ def start_worker(args: argparse.Namespace) -> int:
         namespace = default_namespace()
     command = operator_command(args.pool, namespace, args.operator_args or [])
     pools = list(dict.fromkeys(args.pool))
+    missing = missing_pools(namespace, pools)
     print(
         f"kflow worker: serving work pool {', '.join(pools)} in namespace {namespace} "
         "(Ctrl-C stops)",
         flush=True,
     )
-    for missing in missing_pools(namespace, pools):
+    for pool in missing:
         print(
-            f"kflow worker: work pool {missing} does not exist in namespace {namespace}; its "
-            f"runs are served once it is created (kflow work-pool create {missing} --type ...)",
+            f"kflow worker: work pool {pool} does not exist in namespace {namespace}; its "
+            f"runs are served once it is created (kflow work-pool create {pool} --type ...)",
             file=sys.stderr,
             flush=True,
         )
