@@ -178,3 +178,40 @@ def test_no_run_is_marked_while_a_worker_is_live_or_only_briefly_gone() -> None:
     new_pool = pool(created=ago(20))
     assert pool_status.awaiting_worker(new_pool, runs, TIMING, NOW)[1] == []
     assert [r.name for r in pool_status.awaiting_worker(pool(), runs, TIMING, NOW)[1]] == ["due"]
+
+
+def test_the_pool_loop_reads_runs_without_a_state_as_scheduled_from_their_creation() -> None:
+    from kflow_operator.workers import pool_facts, pool_run
+
+    fresh = pool_run({"metadata": {"name": "r", "creationTimestamp": "2026-03-01T11:59:00Z"}})
+    assert (fresh.state_type, fresh.state_name, fresh.due_at) == (
+        StateType.SCHEDULED,
+        None,
+        MINUTE_AGO,
+    )
+    later = pool_run(
+        {
+            "metadata": {"name": "s", "creationTimestamp": "2026-03-01T11:00:00Z"},
+            "spec": {"scheduledTime": "2026-03-01T12:05:00Z", "cancel": True},
+            "status": {"state": {"type": "SCHEDULED", "name": "Late", "message": "m"}},
+        }
+    )
+    assert later.due_at == NOW + timedelta(minutes=5) and later.cancel_requested
+    facts = pool_facts(
+        {
+            "metadata": {
+                "name": "gpu",
+                "namespace": "ns",
+                "creationTimestamp": "2026-03-01T11:00:00Z",
+                "generation": 3,
+            },
+            "spec": {"type": "process", "paused": True},
+            "status": {
+                "workers": [{"identity": "a", "lastHeartbeatTime": "2026-03-01T11:59:50Z"}],
+                "lastHeartbeatTime": "2026-03-01T11:59:55Z",
+            },
+        }
+    )
+    assert facts.paused and facts.generation == 3 and facts.created == HOUR_AGO
+    assert [w.identity for w in facts.workers] == ["a"]
+    assert pool_status.newest_heartbeat(facts) == ago(5)
