@@ -40,6 +40,8 @@ from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
 from kflow_operator.settings import (
     ANNOTATIONS_PREFIX,
+    DEFAULT_WORKER_HEARTBEAT_SECONDS,
+    DEFAULT_WORKER_TIMEOUT_SECONDS,
     DIFFBASE_KEY,
     FINALIZER,
     PEERING_LIFETIME_SECONDS,
@@ -63,6 +65,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         )
     except ValueError as error:
         parser.error(str(error))
+    if args.worker_timeout_seconds <= args.worker_heartbeat_seconds:
+        parser.error(
+            f"--worker-timeout-seconds ({args.worker_timeout_seconds:g}) must exceed "
+            f"--worker-heartbeat-seconds ({args.worker_heartbeat_seconds:g}), or every worker "
+            "would count as gone between its heartbeats"
+        )
     # The launchers' own switches follow the one decision, so they build exactly these.
     args.docker = InfrastructureType.DOCKER in args.launchers
     args.no_kubernetes_jobs = InfrastructureType.KUBERNETES_JOB not in args.launchers
@@ -93,6 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="serve only the runs of this work pool (repeatable); default: every pool of the "
         "served namespaces, and runs of no pool",
+    )
+    parser.add_argument(
+        "--worker-heartbeat-seconds",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=DEFAULT_WORKER_HEARTBEAT_SECONDS,
+        help="how often this operator renews its entry in status.workers of each pool it "
+        "serves (default %(default)s)",
+    )
+    parser.add_argument(
+        "--worker-timeout-seconds",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=DEFAULT_WORKER_TIMEOUT_SECONDS,
+        help="a worker silent this long is not live; a pool with runs due and no live worker "
+        "for this long says so on the pool and its runs (default %(default)s)",
     )
     parser.add_argument(
         "--liveness",
@@ -253,6 +277,16 @@ def dashboard_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds above 0, at most 3600")
+    return seconds
+
+
 def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -354,6 +388,8 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
         notifications=args.notifications,
         notification_retry_seconds=args.notification_retry,
         dashboard_url=args.dashboard_url,
+        worker_heartbeat_seconds=args.worker_heartbeat_seconds,
+        worker_timeout_seconds=args.worker_timeout_seconds,
     )
 
 

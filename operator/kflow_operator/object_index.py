@@ -161,6 +161,10 @@ class ObjectIndex:
         with self._lock:
             return list(self._bodies.values())
 
+    def in_namespace(self, namespace: str) -> list[Body]:
+        with self._lock:
+            return [body for (ns, _), body in self._bodies.items() if ns == namespace]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._bodies)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kflow.resources import DeploymentSpec
@@ -55,6 +55,8 @@ class OperatorContext:
     """The scheduling daemon of each Deployment (namespace, name), for the watch to wake."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     """Tasks that must run to the end (the loop only weakly holds tasks)."""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When this operator started: the startTime of its entries in the pools it serves."""
 
     def __post_init__(self) -> None:
         self.schedules = ScheduleApi(self.api)

@@ -16,6 +16,8 @@ ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
 PEERING_NAME = "kflow"
 PEERING_LIFETIME_SECONDS = 30
+DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
+DEFAULT_WORKER_TIMEOUT_SECONDS = 30.0
 """How long a silent replica on another host blocks the others (same-host ones are pruned)."""
 
 
@@ -52,6 +54,11 @@ class OperatorSettings:
     """How long after a transition a failing notification is retried (--notification-retry)."""
     dashboard_url: str | None = None
     """The dashboard's address, for links in notifications (--dashboard-url)."""
+    worker_heartbeat_seconds: float = DEFAULT_WORKER_HEARTBEAT_SECONDS
+    """How often it renews its entry in the status.workers of each pool it serves."""
+    worker_timeout_seconds: float = DEFAULT_WORKER_TIMEOUT_SECONDS
+    """A worker whose last heartbeat is older than this is not live; a pool with runs due and
+    no live worker for this long says so (--worker-timeout-seconds)."""
 
     @property
     def log_dir(self) -> Path:

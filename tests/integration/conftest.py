@@ -166,7 +166,7 @@ def cluster(crds: None, kubectl: Kubectl, api_client: client.ApiClient) -> Itera
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     objects = client.CustomObjectsApi(api_client)
     yield Cluster(namespace, kubectl.in_namespace(namespace), objects, core)
-    for plural in ("flowruns", "deployments"):
+    for plural in ("flowruns", "deployments", "workpools"):
         drop_finalizers(objects, namespace, plural)
     with contextlib.suppress(ApiException):
         core.delete_namespace(namespace)

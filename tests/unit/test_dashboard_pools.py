@@ -19,11 +19,16 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pool(name: str, workers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+def pool(
+    name: str, workers: list[dict[str, Any]], live: int | None = None, **spec: Any
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"workers": workers}
+    if live is not None:
+        status["liveWorkers"] = live
     return {
         "metadata": {"name": name, "namespace": "ns"},
         "spec": {"type": "kubernetes-job", **spec},
-        "status": {"workers": workers},
+        "status": status,
     }
 
 
@@ -38,14 +43,19 @@ def run(name: str, kind: str, pool_name: str, **spec: Any) -> dict[str, Any]:
 def test_pools_show_workers_with_heartbeats_and_their_active_and_late_runs() -> None:
     beat = stamp(NOW - timedelta(seconds=20))
     pools = [
-        pool("gpu", [{"name": "<b>op-1</b>", "lastHeartbeatTime": beat}], concurrencyLimit=4),
+        pool(
+            "gpu",
+            [{"identity": "<b>op-1</b>", "lastHeartbeatTime": beat}],
+            live=1,
+            concurrencyLimit=4,
+        ),
         pool("idle", [], paused=True),
     ]
     late = run("l", "SCHEDULED", "gpu", scheduledTime=stamp(NOW - timedelta(minutes=5)))
     runs = [run("a", "RUNNING", "gpu"), run("b", "COMPLETED", "gpu"), late]
     live = pools_page(pools, runs, SCOPE, NOW).live
     gpu = live[live.index('data-pool="gpu"') : live.index('data-pool="idle"')]
-    assert "&lt;b&gt;op-1&lt;/b&gt;" in gpu and "20s ago" in gpu
+    assert "&lt;b&gt;op-1&lt;/b&gt;" in gpu and "20s ago" in gpu and "1 live" in gpu
     assert "<td>4</td>" in gpu and "<td>1</td><td>1</td>" in gpu  # one active, one late
     assert 'href="/runs?pool=gpu"' in gpu
     idle = live[live.index('data-pool="idle"') :]
@@ -53,9 +63,15 @@ def test_pools_show_workers_with_heartbeats_and_their_active_and_late_runs() -> 
 
 
 def test_home_lists_pools_without_workers_only_where_pools_exist() -> None:
-    pools = [pool("busy", [{"name": "op"}]), pool("idle", [])]
+    beat = stamp(NOW - timedelta(minutes=5))
+    pools = [
+        pool("busy", [{"identity": "op", "lastHeartbeatTime": stamp(NOW)}], live=1),
+        pool("idle", []),
+        pool("stale", [{"identity": "gone", "lastHeartbeatTime": beat}], live=0),
+    ]
     with_pools = home_page([], [], SCOPE, NOW, pools)
     assert 'data-pool="idle"' in with_pools.live and 'data-pool="busy"' not in with_pools.live
+    assert 'data-pool="stale"' in with_pools.live
     assert "workpools" in with_pools.topics
     assert "Work pools without workers" not in home_page([], [], SCOPE, NOW).live
 

@@ -50,6 +50,12 @@ def test_the_launchers_an_operator_builds(
         (["--default-image", ""], "--default-image: must not be empty"),
         (["--start-deadline-seconds", "0"], "expected seconds from 1 to 86400"),
         (["--start-deadline-seconds", "soon"], "expected seconds from 1 to 86400"),
+        (["--worker-heartbeat-seconds", "0"], "expected seconds above 0, at most 3600"),
+        (["--worker-timeout-seconds", "soon"], "expected seconds above 0, at most 3600"),
+        (
+            ["--worker-heartbeat-seconds", "30", "--worker-timeout-seconds", "30"],
+            "--worker-timeout-seconds (30) must exceed --worker-heartbeat-seconds (30)",
+        ),
     ],
 )
 def test_a_wrong_flag_stops_the_operator_saying_what_to_change(
@@ -110,3 +116,12 @@ def test_the_start_deadline_reaches_the_operators_settings() -> None:
     assert settings_from(parse_args([])).start_deadline_seconds == 300
     deadline = settings_from(parse_args(["--start-deadline-seconds", "45"]))
     assert deadline.start_deadline_seconds == 45
+
+
+def test_worker_heartbeat_and_timeout_reach_the_operators_settings() -> None:
+    default = settings_from(parse_args([]))
+    assert (default.worker_heartbeat_seconds, default.worker_timeout_seconds) == (10, 30)
+    set_ = settings_from(
+        parse_args(["--worker-heartbeat-seconds", "0.5", "--worker-timeout-seconds", "2"])
+    )
+    assert (set_.worker_heartbeat_seconds, set_.worker_timeout_seconds) == (0.5, 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION, WORKPOOL_PLURAL
 from kubernetes.client import CustomObjectsApi, V1DeleteOptions, V1Preconditions
 
 from kflow_operator.kubeapi import Body
@@ -33,6 +33,9 @@ class KflowObjects:
 
     def get_deployment(self, namespace: str, name: str) -> Body | None:
         return self._get(namespace, DEPLOYMENT_PLURAL, name)
+
+    def get_workpool(self, namespace: str, name: str) -> Body | None:
+        return self._get(namespace, WORKPOOL_PLURAL, name)
 
     def _get(self, namespace: str, plural: str, name: str) -> Body | None:
         api = self._api()
@@ -130,6 +133,23 @@ class KflowObjects:
             unless_missing(
                 lambda: api.patch_namespaced_custom_object_status(
                     GROUP, VERSION, namespace, DEPLOYMENT_PLURAL, name, {"status": dict(status)}
+                )
+            ),
+        )
+
+    def patch_workpool_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str
+    ) -> Body | None:
+        """Merge-patch a WorkPool's status if it is still at `resource_version` (status.workers
+        is written whole, so another worker's entry must not be lost): the pool as written, or
+        None when it is gone or changed since it was read."""
+        body = {"metadata": {"resourceVersion": resource_version}, "status": dict(status)}
+        api = self._api()
+        return cast(
+            Body | None,
+            unless_moved(
+                lambda: api.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, WORKPOOL_PLURAL, name, body
                 )
             ),
         )

@@ -56,6 +56,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("deploy", "create or update Deployments from kflow.yaml", "kflow.cli.deploy:register"),
     Command("history", "reset the local run history", "kflow.cli.history:register"),
     Command(
+        "worker",
+        "serve work pools' runs from this machine (kflow worker start --pool NAME)",
+        "kflow.cli.worker:register",
+    ),
+    Command(
         "dashboard",
         "serve a web dashboard of the cluster's runs and Deployments on 127.0.0.1",
         "kflow.cli.dashboard:register",

@@ -76,6 +76,8 @@ class WorkPoolRunCounts(StatusModel):
 class WorkPoolStatus(StatusModel):
     observed_generation: int | None = None
     workers: Annotated[list[WorkerStatus], Field(max_length=WORKERS_LIMIT)] | None = None
+    last_heartbeat_time: Timestamp | None = None
+    """The newest heartbeat of any worker, kept when its entry is gone (a worker that left)."""
     live_workers: int | None = None
     run_counts: WorkPoolRunCounts | None = None
     late_runs: int | None = None

@@ -1,6 +1,6 @@
 """Work pools, when the cluster has the WorkPool kind (DESIGN §2): type, limit, paused, the
-operators serving each (workers) with their last heartbeat, active and late runs. Built from
-what the objects hold, so fields the kind gains later show up without a change here."""
+operators serving each (status.workers: identity, lastHeartbeatTime) with how many are live
+(status.liveWorkers, as the operators judge it), active and late runs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from kflow.dashboard.pages.deployments import ready_label
 from kflow.dashboard.queries import is_late, pool_of, state_type
 
 ACTIVE = frozenset({"PENDING", "RUNNING", "PAUSED", "CANCELLING"})
-HEARTBEAT_FIELDS = ("lastHeartbeatTime", "heartbeatTime", "lastHeartbeat", "heartbeat")
 
 
 def workers(pool: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -22,9 +21,15 @@ def workers(pool: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [w for w in found if isinstance(w, Mapping)]
 
 
+def live_workers(pool: Mapping[str, Any]) -> int | None:
+    """status.liveWorkers; None before any operator has written it."""
+    found = (pool.get("status") or {}).get("liveWorkers")
+    return found if isinstance(found, int) else None
+
+
 def worker_label(worker: Mapping[str, Any], now: datetime) -> Markup:
-    name = worker.get("name") or worker.get("id") or worker.get("identity") or "worker"
-    beat = next((worker[f] for f in HEARTBEAT_FIELDS if worker.get(f)), None)
+    name = worker.get("identity") or "worker"
+    beat = worker.get("lastHeartbeatTime")
     return html(
         '<span class="worker">$n <span class="sub">heartbeat $t</span></span>',
         n=name,
@@ -49,6 +54,7 @@ def pools_page(
             r for r in runs if pool_of(r) == name and r["metadata"].get("namespace") == namespace
         ]
         serving = workers(pool)
+        live_count = live_workers(pool)
         rows.append(
             html(
                 '<tr data-pool="$name"><td><a href="$runs">$name</a></td>$ns<td>$type</td>'
@@ -61,9 +67,7 @@ def pools_page(
                 type=spec.get("type") or "—",
                 limit=spec.get("concurrencyLimit") or "none",
                 paused="paused" if spec.get("paused") else "no",
-                workers=join((worker_label(w, now) for w in serving), Markup("<br>"))
-                if serving
-                else html('<span class="not-ready">no workers</span>'),
+                workers=workers_cell(serving, live_count, now),
                 active=sum(1 for r in own if state_type(r) in ACTIVE),
                 late=sum(1 for r in own if is_late(r, now)),
                 ready=ready_label(pool),
@@ -75,6 +79,16 @@ def pools_page(
     return PageView("Work pools", live, ("workpools", "flowruns"), section="pools")
 
 
+def workers_cell(serving: Sequence[Mapping[str, Any]], live: int | None, now: datetime) -> Markup:
+    if not serving:
+        return html('<span class="not-ready">no workers</span>')
+    listed = join((worker_label(w, now) for w in serving), Markup("<br>"))
+    if live is None:
+        return listed
+    count = html('<span class="$css">$n live</span>', css="" if live else "not-ready", n=live)
+    return join((count, listed), Markup("<br>"))
+
+
 def no_pools_page() -> PageView:
     message = (
         "This cluster has no WorkPool kind (kflow.dev/v1alpha1 workpools): work pools show "
@@ -84,4 +98,9 @@ def no_pools_page() -> PageView:
 
 
 def pools_without_workers(pools: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [p for p in pools if not workers(p)]
+    """Pools no live worker serves: liveWorkers 0, or no entry where it is not written yet."""
+    return [
+        p
+        for p in pools
+        if (live_workers(p) == 0 if live_workers(p) is not None else not workers(p))
+    ]
