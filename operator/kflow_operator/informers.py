@@ -1,4 +1,5 @@
-"""List-and-watch of every FlowRun and Deployment the operator serves, into ObjectIndexes.
+"""List-and-watch of every FlowRun, Deployment and WorkPool the operator serves, into
+ObjectIndexes.
 
 Kopf's own watch drives the handlers but offers no picture of the objects, nor any sign that
 its initial listing is complete; and while a replica waits for peering, Kopf does not watch at
@@ -14,7 +15,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, WORKPOOL_PLURAL
+from kflow.resources.pools import run_pool
 
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
@@ -31,6 +33,12 @@ def deployment_ref(body: Mapping[str, Any]) -> str | None:
     ref = (body.get("spec") or {}).get("deploymentRef") or {}
     name = ref.get("name")
     return str(name) if name else None
+
+
+def own_pool(body: Mapping[str, Any]) -> str | None:
+    """The pool a FlowRun or Deployment names itself (a run of no pool of its own may still
+    belong to its Deployment's: kflow.resources.pools.run_pool)."""
+    return run_pool(body.get("spec") or {}, None)
 
 
 def apply_change(index: ObjectIndex, change: Change) -> None:
@@ -78,12 +86,17 @@ class _Listing:
 
 
 class Informers:
-    """FlowRuns (grouped by Deployment) and Deployments of the served namespaces."""
+    """FlowRuns (grouped by Deployment and by their own pool), Deployments (by pool) and
+    WorkPools of the served namespaces: every pool, whichever ones this operator serves (a
+    Deployment's runs are decided with their pool's limit and pause in view)."""
 
     def __init__(self, namespaces: tuple[str, ...], api: KflowObjects) -> None:
         self._api = api
-        self.flowruns = ObjectIndex(group_of=deployment_ref, drop_status=("taskRuns", "result"))
-        self.deployments = ObjectIndex()
+        self.flowruns = ObjectIndex(
+            group_of=deployment_ref, drop_status=("taskRuns", "result"), pool_of=own_pool
+        )
+        self.deployments = ObjectIndex(pool_of=own_pool)
+        self.workpools = ObjectIndex()
         self._namespaces: tuple[str | None, ...] = namespaces or (None,)
         self._closed = threading.Event()
         self._watches: list[ListWatch] = []
@@ -93,6 +106,7 @@ class Informers:
         for plural, index in (
             (FLOWRUN_PLURAL, self.flowruns),
             (DEPLOYMENT_PLURAL, self.deployments),
+            (WORKPOOL_PLURAL, self.workpools),
         ):
             listed = _Countdown(len(self._namespaces), index.mark_ready)
             for namespace in self._namespaces:

@@ -63,6 +63,7 @@ class OperatorContext:
             self.informers.start()
             self.schedules.runs = self.informers.flowruns
             self.schedules.deployments = self.informers.deployments
+            self.schedules.workpools = self.informers.workpools
         return self.informers
 
     def indexed_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""FlowRuns and Deployments on the API server: kflow's own objects, read and written as JSON.
+"""FlowRuns, Deployments and WorkPools on the API server: kflow's own objects, read and written as JSON.
 
 Calls block; the operator makes them from worker threads, never on its event loop. Writes of a
 run's status carry the resourceVersion the decision was made on, and deletions too, so a run
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION, WORKPOOL_PLURAL
 from kubernetes.client import CustomObjectsApi, V1DeleteOptions, V1Preconditions
 
 from kflow_operator.kubeapi import Body
@@ -33,6 +33,9 @@ class KflowObjects:
 
     def get_deployment(self, namespace: str, name: str) -> Body | None:
         return self._get(namespace, DEPLOYMENT_PLURAL, name)
+
+    def get_workpool(self, namespace: str, name: str) -> Body | None:
+        return self._get(namespace, WORKPOOL_PLURAL, name)
 
     def _get(self, namespace: str, plural: str, name: str) -> Body | None:
         api = self._api()
