@@ -90,8 +90,15 @@ class Informers:
     WorkPools of the served namespaces: every pool, whichever ones this operator serves (a
     Deployment's runs are decided with their pool's limit and pause in view)."""
 
-    def __init__(self, namespaces: tuple[str, ...], api: KflowObjects) -> None:
+    def __init__(
+        self,
+        namespaces: tuple[str, ...],
+        api: KflowObjects,
+        on_pool_change: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._api = api
+        self._on_pool_change = on_pool_change
+        self._pool_generations: dict[tuple[str, str], object] = {}
         self.flowruns = ObjectIndex(
             group_of=deployment_ref, drop_status=("taskRuns", "result"), pool_of=own_pool
         )
@@ -114,7 +121,7 @@ class Informers:
                     f"{plural} in {namespace or 'all namespaces'}",
                     _Listing(self._api.lister(plural, namespace), listed),
                     "",
-                    functools.partial(apply_change, index),
+                    functools.partial(self._apply, index),
                     self._closed,
                 )
                 thread = threading.Thread(
@@ -123,6 +130,28 @@ class Informers:
                 self._watches.append(watch)
                 self._threads.append(thread)
                 thread.start()
+
+    def _apply(self, index: ObjectIndex, change: Change) -> None:
+        apply_change(index, change)
+        if index is self.workpools and self._on_pool_change is not None:
+            self._pool_changed(change)
+
+    def _pool_changed(self, change: Change) -> None:
+        """A pool's spec changed (created, edited, deleted): its held runs may go. Status
+        writes (every worker's heartbeat) change no generation and wake nobody."""
+        meta = change.object.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        if change.type == "DELETED":
+            self._pool_generations.pop(key, None)
+        elif self._pool_generations.get(key) == meta.get("generation"):
+            return
+        else:
+            self._pool_generations[key] = meta.get("generation")
+        assert self._on_pool_change is not None
+        try:
+            self._on_pool_change(*key)
+        except Exception:
+            logger.exception("Waking the runs of work pool %s/%s failed", *key)
 
     def close(self) -> None:
         self._closed.set()
