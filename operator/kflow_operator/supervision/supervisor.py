@@ -140,13 +140,16 @@ class Supervisor:
     async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
             run = SupervisedRun.from_body(self.body)
+            if not await self._served():
+                # Another pool's run (--work-pool): never touched nor announced; its pool (its
+                # Deployment's) may change.
+                if run.deleting:
+                    return
+                await self._sleep(None, False, stopped)
+                continue
             self._post_state_events(run)
             if run.deleting:
                 return
-            if not await self._served():
-                # Another pool's run (--work-pool): never touched; its pool may change.
-                await self._sleep(None, False, stopped)
-                continue
             launcher = self._launcher(run)
             observation = await self._observe(run, launcher)
             action = decide(run, observation, launcher is not None, now())
