@@ -126,10 +126,11 @@ def test_a_pool_limit_holds_across_two_deployments_in_scheduled_order(
         # Order across the pool: no run has started while one scheduled before it waits.
         in_order = sorted(runs, key=lambda r: (scheduled_time(r), r["metadata"]["name"]))
         flags = [started(r) for r in in_order]
-        seen = list(zip(names(in_order), flags, strict=True))
+        seen = [(r["metadata"]["name"], state_of(r), message_of(r)[:60]) for r in in_order]
         assert flags == sorted(flags, reverse=True), f"a run started ahead of another: {seen}"
         time.sleep(0.1)
-    assert most_active == 2
+    final = [(r["metadata"]["name"], state_of(r), message_of(r)) for r in all_runs(cluster)]
+    assert most_active == 2, final
 
     runs = all_runs(cluster)
     assert {r["spec"]["deploymentRef"]["name"] for r in runs if started(r)} == {"d1", "d2"}

@@ -47,6 +47,9 @@ class DeploymentRun:
     from_schedule: bool = False
     cancel_requested: bool = False
     end_time: datetime | None = None
+    was_held: bool = False
+    """It waited for a slot or its pool before (its state history says so): it was seen on
+    time, even once released back to `Scheduled`."""
 
     @property
     def due_at(self) -> datetime:
