@@ -4,6 +4,7 @@ the pool's pod settings in a Job's pod template."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -313,18 +314,14 @@ def test_a_pools_pod_settings_reach_the_jobs_pod_template(
     cluster.flowrun("r", {"entrypoint": FLOW, "workPool": {"name": "jobs"}})
     run = cluster.wait_state("r", "PENDING", "RUNNING", "CRASHED", timeout=30)
     assert run["status"]["infrastructure"]["type"] == "kubernetes-job"
-    jobs = client.BatchV1Api(cluster.core.api_client).list_namespaced_job(cluster.namespace)
-    (job,) = jobs.items
-    template = job.spec.template
-    assert template.spec.node_selector == {"kflow.dev/test-pool": "jobs"}
-    (toleration,) = template.spec.tolerations
-    assert (toleration.key, toleration.value, toleration.effect) == (
-        "dedicated",
-        "flows",
-        "NoSchedule",
+    raw = client.BatchV1Api(cluster.core.api_client).list_namespaced_job(
+        cluster.namespace, _preload_content=False
     )
-    (container,) = template.spec.containers
-    assert container.image == "registry.example/flows:1"
-    assert container.resources.requests == resources["requests"]
-    assert container.resources.limits == resources["limits"]
-    assert template.metadata.labels["team"] == "data"
+    (job,) = items_of(json.loads(raw.data))  # type: ignore[attr-defined]
+    pod = job["spec"]["template"]
+    assert pod["spec"]["nodeSelector"] == {"kflow.dev/test-pool": "jobs"}
+    assert pod["spec"]["tolerations"] == tolerations
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == "registry.example/flows:1"
+    assert container["resources"] == resources
+    assert pod["metadata"]["labels"]["team"] == "data"

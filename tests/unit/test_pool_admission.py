@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from kflow.states import StateType
 from kflow_operator.decisions.catchup import is_missed
-from kflow_operator.decisions.deployment_runs import DeploymentRun, RunPolicy
-from kflow_operator.decisions.pool_admission import (
+from kflow_operator.decisions.deployment_runs import (
     AWAITING_POOL_NAME,
     AWAITING_SLOT_NAME,
     POOL_PAUSED_NAME,
+    DeploymentRun,
+    RunPolicy,
+)
+from kflow_operator.decisions.pool_admission import (
     PoolRun,
     PoolState,
     PoolVerdict,

@@ -195,9 +195,9 @@ def test_a_run_released_from_a_slot_wait_is_not_missed_however_late() -> None:
     as "missed while no operator was scheduling" when the release came over 5 s late)."""
     due = NOW - timedelta(seconds=30)
     history = [
-        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": due - timedelta(minutes=1)},
-        {"type": "SCHEDULED", "name": AWAITING_SLOT_NAME, "timestamp": due},
-        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": NOW},
+        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": format_timestamp(due)},
+        {"type": "SCHEDULED", "name": AWAITING_SLOT_NAME, "timestamp": format_timestamp(due)},
+        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": format_timestamp(NOW)},
     ]
     released = deployment_run(
         {
@@ -209,9 +209,7 @@ def test_a_run_released_from_a_slot_wait_is_not_missed_however_late() -> None:
             "spec": {"scheduledTime": format_timestamp(due)},
             "status": {
                 "state": {"type": "SCHEDULED", "name": "Scheduled"},
-                "stateHistory": [
-                    {**e, "timestamp": format_timestamp(e["timestamp"])} for e in history
-                ],
+                "stateHistory": history,
             },
         }
     )
