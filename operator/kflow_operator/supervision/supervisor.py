@@ -267,6 +267,9 @@ class Supervisor:
                     message,
                     t,
                 )
+                # A slot that freed while this hold was in flight woke nobody for it: the
+                # Deployment's pass looks again, with the hold in view, and releases it if so.
+                self._wake_deployment(run)
                 return Step.MOVED
             case Skip(message=message, body=decided_on):
                 await asyncio.to_thread(skip_run, self.context.schedules, decided_on, message, t)
@@ -301,6 +304,12 @@ class Supervisor:
         except LaunchError as error:
             return await self._do(MarkFailed("LaunchFailed", str(error)), run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
+
+    def _wake_deployment(self, run: SupervisedRun) -> None:
+        ref = run.spec.deployment_ref
+        waker = self.context.deployment_wakers.get((run.namespace, ref.name)) if ref else None
+        if waker is not None:
+            waker.wake_threadsafe()
 
     async def _replace_others(self, run: SupervisedRun, replace: ReplaceOthers) -> None:
         schedules = self.context.schedules
