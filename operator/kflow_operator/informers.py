@@ -1,4 +1,5 @@
-"""List-and-watch of every FlowRun and Deployment the operator serves, into ObjectIndexes.
+"""List-and-watch of every FlowRun, Deployment and WorkPool the operator serves, into
+ObjectIndexes.
 
 Kopf's own watch drives the handlers but offers no picture of the objects, nor any sign that
 its initial listing is complete; and while a replica waits for peering, Kopf does not watch at
@@ -14,7 +15,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL
+from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, WORKPOOL_PLURAL
+from kflow.resources.pools import run_pool
 
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
@@ -32,6 +34,12 @@ def deployment_ref(body: Mapping[str, Any]) -> str | None:
     ref = (body.get("spec") or {}).get("deploymentRef") or {}
     name = ref.get("name")
     return str(name) if name else None
+
+
+def own_pool(body: Mapping[str, Any]) -> str | None:
+    """The pool a FlowRun or Deployment names itself (a run of no pool of its own may still
+    belong to its Deployment's: kflow.resources.pools.run_pool)."""
+    return run_pool(body.get("spec") or {}, None)
 
 
 def apply_change(index: ObjectIndex, change: Change) -> None:
@@ -79,14 +87,27 @@ class _Listing:
 
 
 class Informers:
-    """FlowRuns (grouped by Deployment) and Deployments of the served namespaces."""
+    """FlowRuns (grouped by Deployment and by their own pool), Deployments (by pool) and
+    WorkPools of the served namespaces: every pool, whichever ones this operator serves (a
+    Deployment's runs are decided with their pool's limit and pause in view)."""
 
-    def __init__(self, namespaces: tuple[str, ...], api: KflowObjects) -> None:
+    def __init__(
+        self,
+        namespaces: tuple[str, ...],
+        api: KflowObjects,
+        on_pool_change: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._api = api
+        self._on_pool_change = on_pool_change
+        self._pool_generations: dict[tuple[str, str], object] = {}
         self.flowruns = ObjectIndex(
-            group_of=deployment_ref, drop_status=("taskRuns", "result"), summary_of=run_summary
+            group_of=deployment_ref,
+            drop_status=("taskRuns", "result"),
+            summary_of=run_summary,
+            pool_of=own_pool,
         )
-        self.deployments = ObjectIndex()
+        self.deployments = ObjectIndex(pool_of=own_pool)
+        self.workpools = ObjectIndex()
         self._namespaces: tuple[str | None, ...] = namespaces or (None,)
         self._closed = threading.Event()
         self._watches: list[ListWatch] = []
@@ -96,6 +117,7 @@ class Informers:
         for plural, index in (
             (FLOWRUN_PLURAL, self.flowruns),
             (DEPLOYMENT_PLURAL, self.deployments),
+            (WORKPOOL_PLURAL, self.workpools),
         ):
             listed = _Countdown(len(self._namespaces), index.mark_ready)
             for namespace in self._namespaces:
@@ -103,7 +125,7 @@ class Informers:
                     f"{plural} in {namespace or 'all namespaces'}",
                     _Listing(self._api.lister(plural, namespace), listed),
                     "",
-                    functools.partial(apply_change, index),
+                    functools.partial(self._apply, index),
                     self._closed,
                     resource=plural,
                 )
@@ -113,6 +135,28 @@ class Informers:
                 self._watches.append(watch)
                 self._threads.append(thread)
                 thread.start()
+
+    def _apply(self, index: ObjectIndex, change: Change) -> None:
+        apply_change(index, change)
+        if index is self.workpools and self._on_pool_change is not None:
+            self._pool_changed(change)
+
+    def _pool_changed(self, change: Change) -> None:
+        """A pool's spec changed (created, edited, deleted): its held runs may go. Status
+        writes (every worker's heartbeat) change no generation and wake nobody."""
+        meta = change.object.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        if change.type == "DELETED":
+            self._pool_generations.pop(key, None)
+        elif self._pool_generations.get(key) == meta.get("generation"):
+            return
+        else:
+            self._pool_generations[key] = meta.get("generation")
+        assert self._on_pool_change is not None
+        try:
+            self._on_pool_change(*key)
+        except Exception:
+            logger.exception("Waking the runs of work pool %s/%s failed", *key)
 
     def close(self) -> None:
         self._closed.set()

@@ -2,7 +2,9 @@
 
 Several replicas may run: Kopf peering (object `kflow`, Kopf's own peering CRDs from crds/)
 lets only the one with the highest priority act; the others wait. Each replica gets a random
-priority unless told otherwise, so two never tie.
+priority unless told otherwise, so two never tie. Operators serving only some work pools
+(--work-pool) peer in an object of their own set of pools (settings.peering_name): operators of
+different pools are all active, operators of the same pools stand in for each other.
 """
 
 from __future__ import annotations
@@ -346,7 +348,12 @@ def choose_launchers(
     return requested
 
 
-def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) -> None:
+def configure(
+    settings: kopf.OperatorSettings,
+    priority: int,
+    standalone: bool,
+    peering_name: str = PEERING_NAME,
+) -> None:
     """Everything Kopf stores on our objects is named under kflow.dev, and peering is set here
     only: kopf.operator() leaves these settings alone when given no peering arguments (given a
     peering name, it would make peering mandatory even for a standalone operator)."""
@@ -357,7 +364,7 @@ def configure(settings: kopf.OperatorSettings, priority: int, standalone: bool) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=ANNOTATIONS_PREFIX, key=DIFFBASE_KEY
     )
-    settings.peering.name = PEERING_NAME
+    settings.peering.name = peering_name
     settings.peering.priority = priority
     settings.peering.standalone = standalone
     settings.peering.mandatory = not standalone
@@ -405,10 +412,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     api = KflowObjects(clients)
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
-            peering = Peering(PEERING_NAME, namespace, clients)
-            if not args.external_peering:
-                # Creating it here would race the chart, which owns it (helm install then
-                # fails on "already exists" when this pod starts first).
+            peering = Peering(operator_settings.peering_name, namespace, clients)
+            if not args.external_peering or operator_settings.peering_name != PEERING_NAME:
+                # Creating the chart's own object here would race the chart, which owns it
+                # (helm install then fails on "already exists" when this pod starts first);
+                # a pool set's object is nobody else's.
                 peering.ensure()
             peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
@@ -424,6 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if launcher is not None:
             launchers[launcher.type.value] = launcher
     logger.info("Launchers enabled: %s.", ", ".join(sorted(launchers)) or "none")
+    pools = operator_settings.work_pools
+    logger.info(
+        "Serving work pools: %s; peering object %r.",
+        ", ".join(sorted(pools)) if pools else "all (and runs of no pool)",
+        operator_settings.peering_name,
+    )
     context = OperatorContext(
         settings=operator_settings,
         api=api,
@@ -433,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers.register_all()
     kopf_settings = kopf.OperatorSettings()
     priority = args.priority if args.priority is not None else random.randint(1, 2**31 - 1)
-    configure(kopf_settings, priority, args.standalone)
+    configure(kopf_settings, priority, args.standalone, operator_settings.peering_name)
     memo: Any = kopf.Memo(context=context)
     try:
         if args.metrics_address is not None:

@@ -24,6 +24,10 @@ from kflow_operator.kubeapi import Body
 Grouping = Callable[[Mapping[str, Any]], str | None]
 Summary = Callable[[Mapping[str, Any]], Hashable]
 
+BY_POOL = "pool"
+"""The second grouping: by work pool (FlowRuns by their own spec.workPool, Deployments by
+theirs), so that a pool's runs are found without looking at every object."""
+
 TOMBSTONE_SECONDS = 600.0
 """How long a deleted object's last version is remembered, so that a late event about it
 (from a watch that lags behind our own delete) does not bring it back."""
@@ -71,8 +75,14 @@ class ObjectIndex:
         group_of: Grouping | None = None,
         drop_status: tuple[str, ...] = (),
         summary_of: Summary | None = None,
+        *,
+        pool_of: Grouping | None = None,
     ) -> None:
-        self._group_of = group_of
+        self._groupings: dict[str, Grouping] = {}
+        if group_of is not None:
+            self._groupings[""] = group_of
+        if pool_of is not None:
+            self._groupings[BY_POOL] = pool_of
         self._drop_status = drop_status
         self._summary_of = summary_of
         self._summaries: dict[tuple[str, str], Hashable] = {}
@@ -80,7 +90,7 @@ class ObjectIndex:
         (a few values per object, counted at C speed) instead of reading every body again."""
         self._lock = threading.Lock()
         self._bodies: dict[tuple[str, str], Body] = {}
-        self._groups: dict[tuple[str, str], dict[str, Body]] = {}
+        self._groups: dict[tuple[str, str, str], dict[str, Body]] = {}
         self._tombstones: dict[tuple[str, str], tuple[str | None, float]] = {}
         self._ready = threading.Event()
 
@@ -114,12 +124,15 @@ class ObjectIndex:
             if known is not None and not is_newer(version, _version(known)):
                 return
             stored = slim(body, self._drop_status)
+            if known is not None:
+                self._ungroup(key, known)
             self._bodies[key] = stored
             if self._summary_of is not None:
                 self._summaries[key] = self._summary_of(stored)
-            group = self._group_of(stored) if self._group_of else None
-            if group is not None:
-                self._groups.setdefault((key[0], group), {})[key[1]] = stored
+            for by, group_of in self._groupings.items():
+                group = group_of(stored)
+                if group is not None:
+                    self._groups.setdefault((key[0], by, group), {})[key[1]] = stored
 
     def drop(self, namespace: str, name: str, version: str | None) -> None:
         """The object is gone (as of `version`, its last version, when known)."""
@@ -128,13 +141,8 @@ class ObjectIndex:
         with self._lock:
             known = self._bodies.pop(key, None)
             self._summaries.pop(key, None)
-            if known is not None and self._group_of is not None:
-                group = self._group_of(known)
-                members = self._groups.get((namespace, group)) if group is not None else None
-                if members is not None:
-                    members.pop(name, None)
-                    if not members:
-                        del self._groups[(namespace, group)]  # type: ignore[arg-type]
+            if known is not None:
+                self._ungroup(key, known)
             last = version if version is not None else (_version(known) if known else None)
             self._tombstones[key] = (last, now)
             expired = [k for k, (_, t) in self._tombstones.items() if now - t > TOMBSTONE_SECONDS]
@@ -147,9 +155,20 @@ class ObjectIndex:
         with self._lock:
             return self._bodies.get((namespace, name))
 
-    def group(self, namespace: str, group: str) -> list[Body]:
+    def group(self, namespace: str, group: str, by: str = "") -> list[Body]:
+        """The members of `group` in `namespace`, by `group_of` (or by BY_POOL: `pool_of`)."""
         with self._lock:
-            return list(self._groups.get((namespace, group), {}).values())
+            return list(self._groups.get((namespace, by, group), {}).values())
+
+    def _ungroup(self, key: tuple[str, str], body: Body) -> None:
+        """Take the old version out of its groups (a group key may change: a pool may)."""
+        for by, group_of in self._groupings.items():
+            group = group_of(body)
+            members = self._groups.get((key[0], by, group)) if group is not None else None
+            if members is not None:
+                members.pop(key[1], None)
+                if not members:
+                    del self._groups[(key[0], by, group)]  # type: ignore[arg-type]
 
     def summaries(self) -> list[Hashable]:
         """The summary of every object, as of now (none without a `summary_of`)."""

@@ -4,21 +4,25 @@ the scheduling threads and daemons. One per operator process, in Kopf's memo."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kflow.resources import DeploymentSpec
+from kflow.resources.pools import run_pool
+from kflow.states import StateType
 
 from kflow_operator.decisions.actions import Action
+from kflow_operator.decisions.deployment_runs import HELD_NAMES
 from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.identifiers import InfrastructureId
-from kflow_operator.informers import Informers
+from kflow_operator.informers import Informers, deployment_ref
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.metrics.thread_pools import TrackedThreadPool
+from kflow_operator.object_index import BY_POOL
 from kflow_operator.scheduling.store import ScheduleApi
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.wakeups import DeploymentWaker
@@ -53,6 +57,8 @@ class OperatorContext:
     pass_pool: TrackedThreadPool = field(default_factory=_pass_pool)
     deployment_wakers: dict[tuple[str, str], DeploymentWaker] = field(default_factory=dict)
     """The scheduling daemon of each Deployment (namespace, name), for the watch to wake."""
+    run_wakers: dict[tuple[str, str], Callable[[], None]] = field(default_factory=dict)
+    """Wakes the supervisor of each run (namespace, name); callable from any thread."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     """Tasks that must run to the end (the loop only weakly holds tasks)."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -63,10 +69,13 @@ class OperatorContext:
 
     def start_informers(self) -> Informers:
         if self.informers is None:
-            self.informers = Informers(self.settings.namespaces, self.api)
+            self.informers = Informers(
+                self.settings.namespaces, self.api, on_pool_change=self.wake_pool_waiters
+            )
             self.informers.start()
             self.schedules.runs = self.informers.flowruns
             self.schedules.deployments = self.informers.deployments
+            self.schedules.workpools = self.informers.workpools
         return self.informers
 
     def indexed_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -75,6 +84,47 @@ class OperatorContext:
         if self.informers is None:
             return None
         return self.informers.deployments.get(namespace, name)
+
+    def indexed_pool_of(self, body: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """(known, pool) of a run from memory, never blocking: known is False when its
+        Deployment is not (yet) in the index and the run names no pool of its own."""
+        spec = body.get("spec") or {}
+        own = run_pool(spec, None)
+        ref = deployment_ref(body)
+        if own is not None or ref is None:
+            return True, own
+        meta = body.get("metadata") or {}
+        deployment = self.indexed_deployment(str(meta.get("namespace")), ref)
+        if deployment is None:
+            return False, None
+        return True, run_pool(spec, deployment.get("spec"))
+
+    def wake_pool_waiters(self, namespace: str, pool: str) -> None:
+        """Something that may release the pool's held runs happened (the pool was created,
+        changed or deleted; a run of it ended): wake the scheduling daemons of its Deployments
+        and of every held run's Deployment, and the supervisors of its held runs of no
+        Deployment. From any thread; never blocks (skipped while the first listing is not
+        in: every daemon looks at its runs once it is)."""
+        schedules = self.schedules
+        runs, deployments = schedules.runs, schedules.deployments
+        if runs is None or deployments is None or not (runs.ready and deployments.ready):
+            return
+        names = {d["metadata"]["name"] for d in deployments.group(namespace, pool, by=BY_POOL)}
+        for run in schedules.pool_runs(namespace, pool):
+            state = (run.get("status") or {}).get("state") or {}
+            if (
+                state.get("type") != StateType.SCHEDULED.value
+                or state.get("name") not in HELD_NAMES
+            ):
+                continue
+            ref = deployment_ref(run)
+            if ref is not None:
+                names.add(ref)
+            elif (waker := self.run_wakers.get((namespace, run["metadata"]["name"]))) is not None:
+                waker()
+        for name in names:
+            if (deployment_waker := self.deployment_wakers.get((namespace, name))) is not None:
+                deployment_waker.wake_threadsafe()
 
     def launcher_for(self, identifier: InfrastructureId) -> Launcher | None:
         """The launcher that may act on `identifier`: same type AND same scope, else None."""

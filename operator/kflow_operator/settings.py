@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ FINALIZER = f"{GROUP}/finalizer"
 ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
 PEERING_NAME = "kflow"
+POOL_PEERING_PREFIX = f"{PEERING_NAME}-pool-"
+PEERING_NAME_LIMIT = 63
 PEERING_LIFETIME_SECONDS = 30
 DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
 DEFAULT_WORKER_TIMEOUT_SECONDS = 30.0
@@ -67,6 +70,23 @@ class OperatorSettings:
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    @property
+    def peering_name(self) -> str:
+        """The Kopf peering object this operator registers in: one per set of served pools.
+
+        Operators serving the same pools share it (one acts, the others stand by, so nothing
+        runs twice); operators serving different pools have different ones and are all active
+        at once. Every pool: `kflow`; else `kflow-pool-` and the sorted names joined by '.'
+        (pool names have none, so two sets never share a name), hashed when too long.
+        """
+        if not self.work_pools:
+            return PEERING_NAME
+        joined = ".".join(sorted(self.work_pools))
+        name = POOL_PEERING_PREFIX + joined
+        if len(name) <= PEERING_NAME_LIMIT:
+            return name
+        return POOL_PEERING_PREFIX + hashlib.sha256(joined.encode()).hexdigest()[:20]
 
     def serves_pool(self, pool: str | None) -> bool:
         """Whether runs of `pool` (None: a run of no pool) are this operator's to launch."""

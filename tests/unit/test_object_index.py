@@ -97,3 +97,19 @@ def test_versions_compare_as_numbers_when_they_are_numbers() -> None:
     assert not is_newer("9", "10")
     assert is_newer("opaque", "10")
     assert is_newer(None, "3")
+
+
+def test_pool_grouping_follows_a_changed_pool() -> None:
+    from kflow_operator.informers import own_pool
+    from kflow_operator.object_index import BY_POOL
+
+    index = ObjectIndex(pool_of=own_pool)
+    body = {"metadata": {"namespace": "team", "name": "d", "resourceVersion": "1"}, "spec": {}}
+    index.put({**body, "spec": {"workPool": {"name": "a"}}})
+    assert [b["metadata"]["name"] for b in index.group("team", "a", by=BY_POOL)] == ["d"]
+    moved = {**body, "metadata": {**body["metadata"], "resourceVersion": "2"}}
+    index.put({**moved, "spec": {"workPool": {"name": "b"}}})
+    assert index.group("team", "a", by=BY_POOL) == []
+    assert [b["metadata"]["name"] for b in index.group("team", "b", by=BY_POOL)] == ["d"]
+    index.drop("team", "d", "3")
+    assert index.group("team", "b", by=BY_POOL) == []

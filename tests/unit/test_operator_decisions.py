@@ -117,11 +117,20 @@ def test_the_scheduled_state_passes_the_transition_rule_once() -> None:
     assert "endTime" not in patch
 
 
-@pytest.mark.parametrize("held", ["AwaitingConcurrencySlot", "Late"])
+@pytest.mark.parametrize(
+    "held", ["AwaitingConcurrencySlot", "Late", "PoolPaused", "AwaitingWorkPool"]
+)
 def test_held_scheduled_runs_are_left_to_the_deployment_reconciler(held: str) -> None:
     assert decide(run("SCHEDULED", held), None, False, NOW) == Wait()
     ahead = run("SCHEDULED", held, spec={"scheduledTime": ts(60)})
     assert decide(ahead, None, False, NOW) == Wait()
+
+
+@pytest.mark.parametrize("held", ["AwaitingConcurrencySlot", "PoolPaused", "AwaitingWorkPool"])
+def test_a_pool_held_run_of_no_deployment_asks_the_launch_gate_again(held: str) -> None:
+    """No scheduling pass releases it: its supervisor asks again whenever it is woken."""
+    ad_hoc = {"deploymentRef": None, "entrypoint": "f.py:main", "workPool": {"name": "shared"}}
+    assert decide(run("SCHEDULED", held, spec=ad_hoc), None, False, NOW) == Launch()
 
 
 def test_a_run_already_past_pending_is_never_launched_again() -> None:

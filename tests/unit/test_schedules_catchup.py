@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from kflow.resources import format_timestamp
 from kflow.resources.deployment import CatchupPolicy
 from kflow.states import StateType
 from kflow_operator.decisions.catchup import missed_fire_times_to_create, plan_catchup
@@ -14,6 +15,8 @@ from kflow_operator.decisions.deployment_runs import (
     DeploymentRun,
     RunPolicy,
 )
+from kflow_operator.scheduling.run_bodies import SCHEDULED_LABEL
+from kflow_operator.scheduling.views import deployment_run
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -184,3 +187,35 @@ def test_missed_times_past_the_deadline_or_while_paused_are_not_created() -> Non
     paused = RunPolicy(catchup=CatchupPolicy.ALL, paused=True)
     assert missed_fire_times_to_create(missed, False, paused, NOW) == ()
     assert missed_fire_times_to_create([], False, RunPolicy(), NOW) == ()
+
+
+def test_a_run_released_from_a_slot_wait_is_not_missed_however_late() -> None:
+    """A run that waited for a slot (its Deployment's or its pool's) and was released is back
+    in `Scheduled`; it was seen on time, so catch-up never skips it as missed (it was skipped
+    as "missed while no operator was scheduling" when the release came over 5 s late)."""
+    due = NOW - timedelta(seconds=30)
+    history = [
+        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": format_timestamp(due)},
+        {"type": "SCHEDULED", "name": AWAITING_SLOT_NAME, "timestamp": format_timestamp(due)},
+        {"type": "SCHEDULED", "name": "Scheduled", "timestamp": format_timestamp(NOW)},
+    ]
+    released = deployment_run(
+        {
+            "metadata": {
+                "name": "released",
+                "creationTimestamp": format_timestamp(due - timedelta(hours=1)),
+                "labels": {SCHEDULED_LABEL: "true"},
+            },
+            "spec": {"scheduledTime": format_timestamp(due)},
+            "status": {
+                "state": {"type": "SCHEDULED", "name": "Scheduled"},
+                "stateHistory": history,
+            },
+        }
+    )
+    newer = scheduled("newer", 0.1, state_name=AWAITING_SLOT_NAME)
+    policy = RunPolicy(concurrency_limit=1)
+    assert verdicts([released, newer], policy) == {
+        "released": StartVerdict.START,
+        "newer": StartVerdict.WAIT,
+    }

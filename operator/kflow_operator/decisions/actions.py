@@ -132,12 +132,14 @@ class Finish:
 
 @dataclass(frozen=True)
 class HoldForSlot:
-    """Concurrency: the due run waits in SCHEDULED `AwaitingConcurrencySlot`; the Deployment's
-    scheduling pass lets it start, in scheduled order, once a slot is free."""
+    """The due run waits in SCHEDULED `state_name`: `AwaitingConcurrencySlot` (its Deployment's
+    or its pool's limit), `PoolPaused` or `AwaitingWorkPool`. The Deployment's scheduling pass
+    (or, for a run of no Deployment, its supervisor) lets it start once nothing holds it."""
 
     message: str
     body: Mapping[str, Any]
     """The run as the gate saw it: the state is written at its resourceVersion."""
+    state_name: str = "AwaitingConcurrencySlot"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ The rules, applied to a Deployment's due, unstarted runs at one instant `now`:
    starts. It ends visibly: state `SCHEDULED`/`Late`, then `CANCELLED`/`Skipped` with a
    message saying which deadline passed. This holds for runs waiting for a concurrency slot too.
 2. A scheduled run is *missed* when it is evaluated more than a small tolerance (5 s) after its
-   scheduled time and has not been seen on time before (it is not `AwaitingConcurrencySlot`):
+   scheduled time and has not been seen on time before (it is not, and never was,
+   `AwaitingConcurrencySlot` or held by its work pool):
    no operator was scheduling when it fell due. `catchup` decides the missed runs' fate:
    - `None`: all are skipped.
    - `Latest`: only the most recent due run goes on; every older missed run is skipped.
@@ -28,7 +29,7 @@ from kflow.resources.common import format_timestamp
 from kflow.resources.deployment import CatchupPolicy
 
 from kflow_operator.decisions.deployment_runs import (
-    AWAITING_SLOT_NAME,
+    HELD_NAMES,
     LATE_NAME,
     DeploymentRun,
     RunPolicy,
@@ -74,7 +75,8 @@ def plan_catchup(due: Sequence[DeploymentRun], policy: RunPolicy, now: datetime)
 def is_missed(run: DeploymentRun, policy: RunPolicy, now: datetime) -> bool:
     return (
         run.from_schedule
-        and run.state_name != AWAITING_SLOT_NAME
+        and run.state_name not in HELD_NAMES
+        and not run.was_held
         and now - run.due_at > policy.on_time_tolerance
     )
 

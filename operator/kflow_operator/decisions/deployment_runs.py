@@ -16,6 +16,11 @@ from kflow.states import TERMINAL_STATE_TYPES, StateType
 # State names the scheduling decisions write (state types are kflow.states.StateType).
 SCHEDULED_NAME = "Scheduled"
 AWAITING_SLOT_NAME = "AwaitingConcurrencySlot"
+AWAITING_POOL_NAME = "AwaitingWorkPool"
+POOL_PAUSED_NAME = "PoolPaused"
+HELD_NAMES = frozenset({AWAITING_SLOT_NAME, AWAITING_POOL_NAME, POOL_PAUSED_NAME})
+"""A due run waiting in one of these was seen on time (held by its Deployment's limit or its
+work pool), so it is never counted as missed by catch-up."""
 LATE_NAME = "Late"
 SKIPPED_NAME = "Skipped"
 
@@ -42,6 +47,9 @@ class DeploymentRun:
     from_schedule: bool = False
     cancel_requested: bool = False
     end_time: datetime | None = None
+    was_held: bool = False
+    """It waited for a slot or its pool before (its state history says so): it was seen on
+    time, even once released back to `Scheduled`."""
 
     @property
     def due_at(self) -> datetime:

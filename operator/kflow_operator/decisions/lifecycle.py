@@ -28,6 +28,7 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
+from kflow_operator.decisions.deployment_runs import HELD_NAMES, LATE_NAME
 from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS, decide_start
 from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
 from kflow_operator.infrastructure import Observation
@@ -35,8 +36,10 @@ from kflow_operator.infrastructure import Observation
 LINGER_SECONDS = 30
 """A process still running this long after its run's final state is killed (no leftovers)."""
 
-HELD_SCHEDULED_NAMES = frozenset({"AwaitingConcurrencySlot", "Late"})
-"""SCHEDULED runs in these states wait for the Deployment reconciler, never launch on their own."""
+HELD_SCHEDULED_NAMES = frozenset({*HELD_NAMES, LATE_NAME})
+"""SCHEDULED runs of a Deployment in these states wait for its scheduling pass (which holds and
+releases them, its pool included), never launch on their own. A run of no Deployment that its
+pool holds asks the launch gate again whenever it is woken (a pool change, a slot freeing)."""
 
 
 def decide(
@@ -77,6 +80,8 @@ def _before_launch(run: SupervisedRun, now: datetime) -> Action:
         # any operator); the flow process reports on its own.
         return Wait()
     if state is not None and state.name in HELD_SCHEDULED_NAMES:
+        if run.spec.deployment_ref is None and state.name in HELD_NAMES:
+            return Launch()
         return Wait()
     due = run.spec.scheduled_time
     if due is not None and now < due:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import kopf
 from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
+from kflow.resources.pools import run_pool
+from kflow.states import TERMINAL_STATE_TYPES
 
 from kflow_operator import events
 from kflow_operator.informers import apply_change
@@ -29,6 +31,7 @@ from kflow_operator.scheduling.deployment_pass import scheduling_pass, seconds_u
 from kflow_operator.wakeups import DeploymentWaker, doze
 
 T = TypeVar("T")
+TERMINAL_TYPES = frozenset(t.value for t in TERMINAL_STATE_TYPES)
 DEPLOYMENTS = (GROUP, VERSION, DEPLOYMENT_PLURAL)
 FLOWRUNS = (GROUP, VERSION, FLOWRUN_PLURAL)
 
@@ -76,6 +79,11 @@ async def schedule_deployment(
                 if deployment is None or deployment["metadata"].get("deletionTimestamp"):
                     return
                 waker.generation = deployment["metadata"].get("generation")
+                pool = run_pool({}, deployment.get("spec"))
+                if not context.settings.serves_pool(pool):
+                    # Scheduled by the operators of its pool; a spec change wakes us.
+                    await doze(waker.wake, stopped, IDLE_SECONDS)
+                    continue
                 result = await _in_pool(
                     context, scheduling_pass, context.schedules, deployment, now()
                 )
@@ -125,10 +133,14 @@ async def deployment_changed(body: kopf.Body, memo: kopf.Memo, type: str | None,
 async def flowrun_changed_for_schedule(
     body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any
 ) -> None:
-    """Wake the run's Deployment when the run changes state type or disappears."""
+    """Wake the run's Deployment when the run changes state type or disappears; when it ends
+    (or disappears), wake whoever holds runs for its pool's slots too."""
     context: OperatorContext = memo.context
     meta = body["metadata"]
     _remember(context, body, type, runs=True)
+    state = ((body.get("status") or {}).get("state") or {}).get("type", "")
+    if type == "DELETED" or state in TERMINAL_TYPES:
+        _free_pool_slot(context, body)
     ref = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
     if not ref:
         return
@@ -136,13 +148,24 @@ async def flowrun_changed_for_schedule(
     waker = context.deployment_wakers.get((namespace, ref))
     if waker is None:
         return
-    state = ((body.get("status") or {}).get("state") or {}).get("type", "")
     if type == "DELETED":
         waker.run_states.pop(name, None)
         waker.wake.set()
     elif waker.run_states.get(name) != state:
         waker.run_states[name] = state
         waker.wake.set()
+
+
+def _free_pool_slot(context: OperatorContext, body: kopf.Body) -> None:
+    """A run of a pool with a concurrencyLimit ended: a slot may be free for a held run."""
+    known, pool = context.indexed_pool_of(body)
+    if not known or pool is None:
+        return
+    namespace = body["metadata"]["namespace"]
+    pools = context.schedules.workpools
+    found = pools.get(namespace, pool) if pools is not None else None
+    if found is not None and (found.get("spec") or {}).get("concurrencyLimit") is not None:
+        context.wake_pool_waiters(namespace, pool)
 
 
 def _remember(

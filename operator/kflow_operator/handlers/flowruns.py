@@ -76,7 +76,17 @@ async def flowrun_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **
             supervisor.see(dict(body))
         return
     deleting = type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
-    if deleting and not memo.get("taken_down"):
+    context: OperatorContext = memo.context
+    if deleting and not memo.get("taken_down") and _served(context, body):
         memo.taken_down = True
-        context: OperatorContext = memo.context
         context.in_background(take_down(context, SupervisedRun.from_body(body)))
+
+
+def _served(context: OperatorContext, body: kopf.Body) -> bool:
+    """Whether the run's pool is this operator's (--work-pool); a run whose pool cannot be
+    told from memory is left alone: its own operator takes it down."""
+    settings = context.settings
+    if not settings.work_pools:
+        return True
+    known, pool = context.indexed_pool_of(body)
+    return known and settings.serves_pool(pool)

@@ -1,4 +1,4 @@
-"""FlowRuns and Deployments on the API server: kflow's own objects, read and written as JSON.
+"""FlowRuns, Deployments and WorkPools on the API server: kflow's own objects, as JSON.
 
 Calls block; the operator makes them from worker threads, never on its event loop. Writes of a
 run's status carry the resourceVersion the decision was made on, and deletions too, so a run

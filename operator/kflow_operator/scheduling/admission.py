@@ -1,6 +1,7 @@
-"""The launch gate: right before a FlowRun's supervisor launches a due run of a Deployment, it
-asks `admit_launch` (installed as `OperatorContext.admission`), which applies catch-up, the starting
-deadline, the Deployment's pause and its concurrency policy.
+"""The launch gate: right before a FlowRun's supervisor launches a due run, it asks
+`admit_launch` (installed as `OperatorContext.admission`), which applies catch-up, the starting
+deadline, the Deployment's pause and its concurrency policy, then the run's work pool (missing,
+paused, its concurrencyLimit: scheduling/pool_gate.py). Both must let the run go.
 
 It only reads and decides; the supervisor carries out what it answers, like any other action:
 None launches now; `ReplaceOthers` asks older runs to cancel, then launches; `HoldForSlot`
@@ -19,7 +20,9 @@ from kflow_operator.decisions.catchup import deadline_of, is_missed
 from kflow_operator.decisions.concurrency import StartVerdict, decide_run
 from kflow_operator.decisions.deployment_runs import ConcurrencyPolicy, DeploymentRun
 from kflow_operator.decisions.events import replaced_event
+from kflow_operator.decisions.pool_admission import PoolVerdict
 from kflow_operator.decisions.supervised_run import SupervisedRun
+from kflow_operator.scheduling.pool_gate import model_pool, pool_decision
 from kflow_operator.scheduling.run_bodies import is_schedule_run_name
 from kflow_operator.scheduling.store import ScheduleApi
 from kflow_operator.scheduling.views import deployment_run, run_policy
@@ -28,7 +31,38 @@ from kflow_operator.scheduling.views import deployment_run, run_policy
 def admit_launch(
     api: ScheduleApi, run: SupervisedRun, deployment: DeploymentSpec | None, at: datetime
 ) -> Action | None:
-    """None lets the due run launch now; else what happens instead.
+    """None lets the due run launch now; else what happens instead: the Deployment's verdict
+    first, then the pool's (a pool hold is a HoldForSlot with the pool's state name)."""
+    admitted = _deployment_admission(api, run, deployment, at)
+    if admitted is not None and not isinstance(admitted, ReplaceOthers):
+        return admitted
+    pool = model_pool(run.spec, deployment)
+    if pool is None:
+        return admitted
+    run_type = _run_type(run, deployment)
+    decision = pool_decision(api, run.namespace, pool, run.name, at, run_type)
+    if decision.verdict is PoolVerdict.ADMIT:
+        return admitted
+    own = api.get_run(run.namespace, run.name)
+    if own is None:
+        return None
+    return HoldForSlot(decision.message, own, decision.state_name)
+
+
+def _run_type(run: SupervisedRun, deployment: DeploymentSpec | None) -> str | None:
+    for infrastructure in (
+        run.spec.infrastructure,
+        deployment.infrastructure if deployment else None,
+    ):
+        if infrastructure is not None and infrastructure.type is not None:
+            return infrastructure.type.value
+    return None
+
+
+def _deployment_admission(
+    api: ScheduleApi, run: SupervisedRun, deployment: DeploymentSpec | None, at: datetime
+) -> Action | None:
+    """The Deployment's verdict on its due run: None lets it go.
 
     Runs of an Allow Deployment without a limit are decided without looking at any other run;
     the others read the Deployment's runs from the operator's index (blocking while its first

@@ -19,19 +19,24 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from kflow.resources import DeploymentSpec, format_timestamp, parse_timestamp
+from kflow.resources.pools import run_pool
 from kflow.states import StateType
 from pydantic import ValidationError
 
-from kflow_operator.decisions.catchup import missed_fire_times_to_create
-from kflow_operator.decisions.concurrency import StartVerdict, plan_due_runs
+from kflow_operator.decisions.catchup import deadline_of, missed_fire_times_to_create
+from kflow_operator.decisions.concurrency import DuePlan, StartVerdict, plan_due_runs
 from kflow_operator.decisions.deployment_runs import (
+    AWAITING_POOL_NAME,
     AWAITING_SLOT_NAME,
+    HELD_NAMES,
+    POOL_PAUSED_NAME,
     SCHEDULED_NAME,
     DeploymentRun,
     RunPolicy,
 )
 from kflow_operator.decisions.events import Event, replaced_event
 from kflow_operator.decisions.history import runs_to_delete
+from kflow_operator.decisions.pool_admission import PoolVerdict, is_pool_hold
 from kflow_operator.decisions.schedules import (
     Schedule,
     ScheduleError,
@@ -45,6 +50,7 @@ from kflow_operator.decisions.schedules import (
 )
 from kflow_operator.kubeapi import Body
 from kflow_operator.scheduling.deployment_status import last_success, write_status
+from kflow_operator.scheduling.pool_gate import pool_decision, pool_state
 from kflow_operator.scheduling.run_bodies import scheduled_run_body
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.scheduling.store import ScheduleApi
@@ -108,26 +114,7 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
             views.pop(run_name, None)
 
     plan = plan_due_runs(list(views.values()), policy, now)
-    for run_name, decision in plan.decisions.items():
-        found = bodies.get(run_name)
-        if found is None:
-            continue
-        body, view = found, views[run_name]
-        if decision.verdict is StartVerdict.SKIP:
-            skip_run(api, body, decision.message, now)
-        elif decision.verdict is StartVerdict.WAIT and view.state_name != AWAITING_SLOT_NAME:
-            write_run_state(
-                api, body, StateType.SCHEDULED, AWAITING_SLOT_NAME, decision.message, now
-            )
-        elif decision.verdict is StartVerdict.START and view.state_name == AWAITING_SLOT_NAME:
-            write_run_state(
-                api,
-                body,
-                StateType.SCHEDULED,
-                SCHEDULED_NAME,
-                "A concurrency slot is free; starting in scheduled order.",
-                now,
-            )
+    pool_waits = _carry_out(api, deployment, spec, plan, bodies, views, now)
     starting = [n for n, d in plan.decisions.items() if d.verdict is StartVerdict.START]
     for run_name in plan.cancel:
         if not views[run_name].cancel_requested:
@@ -163,16 +150,88 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
         state = (True, "NoSchedules", "No active schedules; runs start only when requested.")
     else:
         state = (True, "Scheduled", f"{len(wanted)} upcoming runs created ahead.")
-    write_status(api, deployment, now, fields, ready=(True, state[1], state[2]), scheduling=state)
+    ready = _missing_pool(api, namespace, spec) or state
+    write_status(api, deployment, now, fields, ready=ready, scheduling=state)
 
     # A run created ahead is started by its own supervisor at its time; the pass that follows
     # only tops up the runs ahead, so it yields the fire instant to the launches.
     top_up = None
     if upcoming is not None:
         top_up = upcoming + (TOP_UP_LAG if spec.upcoming_runs > 0 else timedelta(0))
-    wake_candidates = [t for t in (top_up, plan.recheck_at) if t is not None]
+    wake_candidates = [t for t in (top_up, plan.recheck_at, *pool_waits) if t is not None]
     result.wake_at = min(wake_candidates, default=None)
     return result
+
+
+def _carry_out(
+    api: ScheduleApi,
+    deployment: Body,
+    spec: DeploymentSpec,
+    plan: DuePlan,
+    bodies: Mapping[str, Body],
+    views: Mapping[str, DeploymentRun],
+    now: datetime,
+) -> list[datetime | None]:
+    """Write what the plan says of each due run, with its work pool's say on the runs the
+    Deployment lets go: skipped, held (by the Deployment or the pool), or released. Returns
+    the starting deadlines of the runs the pool holds (the pass looks again then)."""
+    namespace = deployment["metadata"]["namespace"]
+    policy = run_policy(spec)
+    run_type = (
+        spec.infrastructure.type.value if spec.infrastructure and spec.infrastructure.type else None
+    )
+    pool_waits: list[datetime | None] = []
+    for run_name, decision in plan.decisions.items():
+        body = bodies.get(run_name)
+        if body is None:
+            continue
+        view = views[run_name]
+        message = ((body.get("status") or {}).get("state") or {}).get("message")
+        if decision.verdict is StartVerdict.SKIP:
+            skip_run(api, body, decision.message, now)
+        elif decision.verdict is StartVerdict.WAIT:
+            if view.state_name != AWAITING_SLOT_NAME or is_pool_hold(view.state_name, message):
+                write_run_state(
+                    api, body, StateType.SCHEDULED, AWAITING_SLOT_NAME, decision.message, now
+                )
+        elif decision.verdict is StartVerdict.START:
+            pool = run_pool(body.get("spec") or {}, deployment.get("spec"))
+            held = pool_decision(api, namespace, pool, run_name, now, run_type) if pool else None
+            if held is not None and held.verdict is PoolVerdict.HOLD:
+                pool_waits.append(deadline_of(view, policy))
+                if (view.state_name, message) != (held.state_name, held.message):
+                    write_run_state(
+                        api, body, StateType.SCHEDULED, held.state_name, held.message, now
+                    )
+            elif view.state_name in HELD_NAMES:
+                write_run_state(
+                    api, body, StateType.SCHEDULED, SCHEDULED_NAME, _release_message(view), now
+                )
+    return pool_waits
+
+
+def _missing_pool(
+    api: ScheduleApi, namespace: str, spec: DeploymentSpec
+) -> tuple[bool, str, str] | None:
+    """Ready False (WorkPoolNotFound) when the Deployment names a pool that does not exist."""
+    if spec.work_pool is None or pool_state(api, namespace, spec.work_pool.name).exists:
+        return None
+    name = spec.work_pool.name
+    return (
+        False,
+        "WorkPoolNotFound",
+        f"spec.workPool.name {name!r} names no WorkPool in namespace {namespace!r}; its due "
+        f"runs wait (AwaitingWorkPool) until it is created (kflow work-pool create {name} "
+        "--type TYPE) or spec.workPool.name names an existing pool.",
+    )
+
+
+def _release_message(view: DeploymentRun) -> str:
+    if view.state_name == POOL_PAUSED_NAME:
+        return "Its work pool is no longer paused; starting in scheduled order."
+    if view.state_name == AWAITING_POOL_NAME:
+        return "Its work pool exists now; starting in scheduled order."
+    return "A concurrency slot is free; starting in scheduled order."
 
 
 TOP_UP_LAG = timedelta(milliseconds=500)

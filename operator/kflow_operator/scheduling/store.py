@@ -1,4 +1,4 @@
-"""The reads and writes of the scheduling pass and the launch gate.
+"""The reads and writes of the scheduling pass and the launch gate (and their pool look-ups).
 
 With indexes (the operator's informers), reads come from memory and every write's result goes
 into them at once, so the next decision sees it even before the watch does; the calls
@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kflow.resources.pools import run_pool
+
 from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
-from kflow_operator.object_index import ObjectIndex
+from kflow_operator.object_index import BY_POOL, ObjectIndex
 
 INDEX_READY_SECONDS = 60.0
 """How long a pass waits for the operator's first listing of FlowRuns and Deployments."""
@@ -30,10 +32,12 @@ class ScheduleApi:
         api: KflowObjects | None = None,
         runs: ObjectIndex | None = None,
         deployments: ObjectIndex | None = None,
+        workpools: ObjectIndex | None = None,
     ) -> None:
         self._api = api or KflowObjects()
         self.runs = runs
         self.deployments = deployments
+        self.workpools = workpools
 
     def _ready(self, index: ObjectIndex | None) -> ObjectIndex | None:
         if index is None:
@@ -69,6 +73,39 @@ class ScheduleApi:
             for run in self._api.list_flowruns(namespace)
             if ((run.get("spec") or {}).get("deploymentRef") or {}).get("name") == deployment_name
         ]
+
+    def get_pool(self, namespace: str, name: str) -> Body | None:
+        """A WorkPool from the index: None when it does not exist (as far as the watch has
+        said; its creation wakes whoever waits for it). No API call per decision."""
+        index = self._ready(self.workpools)
+        if index is not None:
+            return index.get(namespace, name)
+        return self._api.get_workpool(namespace, name)
+
+    def pool_runs(self, namespace: str, pool: str) -> list[Body]:
+        """Every FlowRun of `pool`: those naming it, and the runs of its Deployments that name
+        no pool of their own (kflow.resources.pools.run_pool). Read-only."""
+        runs = self._ready(self.runs)
+        deployments = self._ready(self.deployments)
+        if runs is None or deployments is None:
+            return self._listed_pool_runs(namespace, pool)
+        found = {b["metadata"]["name"]: b for b in runs.group(namespace, pool, by=BY_POOL)}
+        for deployment in deployments.group(namespace, pool, by=BY_POOL):
+            for run in runs.group(namespace, deployment["metadata"]["name"]):
+                if run_pool(run.get("spec") or {}, None) is None:
+                    found[run["metadata"]["name"]] = run
+        return list(found.values())
+
+    def _listed_pool_runs(self, namespace: str, pool: str) -> list[Body]:
+        """Without indexes (tests of the pass alone): from the API server."""
+        result = []
+        for run in self._api.list_flowruns(namespace):
+            spec = run.get("spec") or {}
+            ref = (spec.get("deploymentRef") or {}).get("name")
+            deployment = self.get_deployment(namespace, ref) if ref else None
+            if run_pool(spec, (deployment or {}).get("spec")) == pool:
+                result.append(run)
+        return result
 
     def _remember(self, body: Body | None) -> None:
         if body is not None and self.runs is not None:

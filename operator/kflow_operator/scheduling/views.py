@@ -8,7 +8,12 @@ from typing import Any
 from kflow.resources import DeploymentSpec, parse_timestamp
 from kflow.states import StateType
 
-from kflow_operator.decisions.deployment_runs import SCHEDULED_NAME, DeploymentRun, RunPolicy
+from kflow_operator.decisions.deployment_runs import (
+    HELD_NAMES,
+    SCHEDULED_NAME,
+    DeploymentRun,
+    RunPolicy,
+)
 from kflow_operator.scheduling.run_bodies import SCHEDULED_LABEL
 
 
@@ -28,6 +33,7 @@ def deployment_run(body: Mapping[str, Any]) -> DeploymentRun:
         from_schedule=(meta.get("labels") or {}).get(SCHEDULED_LABEL) == "true",
         cancel_requested=bool(spec.get("cancel")),
         end_time=parse_timestamp(ended) if ended else None,
+        was_held=any(entry.get("name") in HELD_NAMES for entry in status.get("stateHistory") or ()),
     )
 
 

@@ -48,7 +48,6 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import grace_period
-from kflow_operator.decisions.deployment_runs import AWAITING_SLOT_NAME
 from kflow_operator.decisions.events import state_event
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import decide
@@ -59,6 +58,7 @@ from kflow_operator.launchers.base import Launcher, LaunchError
 from kflow_operator.metrics import run_records
 from kflow_operator.notifications.planning import hold_for_notifications
 from kflow_operator.operator_context import OperatorContext
+from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.supervision.notifier import Notifier
 from kflow_operator.supervision.take_down import take_down
@@ -85,6 +85,9 @@ class Step(enum.Enum):
     """The run is gone or changed since it was read: re-read (stop if gone), decide again."""
     FINISHED = "finished"
     """The operator is done with the run."""
+    HELD = "held"
+    """Still held, as already written (a run of no Deployment that its pool holds): sleep
+    until woken."""
 
 
 class Supervisor:
@@ -123,11 +126,14 @@ class Supervisor:
     # --- the loop -----------------------------------------------------------------------------
 
     async def run(self, stopped: kopf.DaemonStopped, memo: kopf.Memo) -> None:
+        meta = self.body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        self.context.run_wakers[key] = self.wake_threadsafe
         try:
             await self._supervise(stopped)
             reason = stopped.reason
             deleted = reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason
-            if deleted or SupervisedRun.from_body(self.body).deleting:
+            if (deleted or SupervisedRun.from_body(self.body).deleting) and await self._served():
                 memo.taken_down = True
                 # Finishes even when Kopf cancels this daemon meanwhile.
                 await asyncio.shield(
@@ -137,10 +143,19 @@ class Supervisor:
                 )
         finally:
             self.active = False
+            if self.context.run_wakers.get(key) == self.wake_threadsafe:
+                del self.context.run_wakers[key]
 
     async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
         while not stopped:
             run = SupervisedRun.from_body(self.body)
+            if not await self._served():
+                # Another pool's run (--work-pool): never touched nor announced; its pool (its
+                # Deployment's) may change.
+                if run.deleting:
+                    return
+                await self._sleep(None, False, stopped)
+                continue
             self._post_state_events(run)
             if run.deleting:
                 return
@@ -168,10 +183,20 @@ class Supervisor:
             step = await self._do(action, run, launcher)
             if step is Step.FINISHED and not notifying.outstanding:
                 return
+            if step is Step.HELD:
+                await self._sleep(None, False, stopped)
             if step is Step.REFUSED:
                 await self.refresh()
             elif step is Step.MOVED and not await self.refresh():
                 return
+
+    async def _served(self) -> bool:
+        """Whether the run's pool is one this operator serves (--work-pool)."""
+        settings = self.context.settings
+        if not settings.work_pools:
+            return True
+        pool = await asyncio.to_thread(pool_of, self.context.schedules, self.body)
+        return settings.serves_pool(pool)
 
     def _launcher(self, run: SupervisedRun) -> Launcher | None:
         identifier = run.identifier
@@ -266,17 +291,23 @@ class Supervisor:
                 if launcher is not None and run.identifier is not None:
                     launcher.forget(run.identifier)
                 return Step.FINISHED
-            case HoldForSlot(message=message, body=decided_on):
+            case HoldForSlot(message=message, body=decided_on, state_name=held):
+                state = run.status.state
+                if state is not None and (state.name, state.message) == (held, message):
+                    return Step.HELD
                 # Through the scheduling store: the Deployment's next decisions see it at once.
                 await asyncio.to_thread(
                     write_run_state,
                     self.context.schedules,
                     decided_on,
                     StateType.SCHEDULED,
-                    AWAITING_SLOT_NAME,
+                    held,
                     message,
                     t,
                 )
+                # A slot that freed while this hold was in flight woke nobody for it: the
+                # Deployment's pass looks again, with the hold in view, and releases it if so.
+                self._wake_deployment(run)
                 return Step.MOVED
             case Skip(message=message, body=decided_on):
                 await asyncio.to_thread(skip_run, self.context.schedules, decided_on, message, t)
@@ -293,7 +324,13 @@ class Supervisor:
             await self._replace_others(run, admitted)
         elif admitted is not None:
             return await self._do(admitted, run, None)
-        plan = plan_launch(run, deployment, default_image=self.context.settings.default_image)
+        schedules = self.context.schedules
+        pool = await asyncio.to_thread(
+            pool_view, schedules, run.namespace, model_pool(run.spec, deployment)
+        )
+        plan = plan_launch(
+            run, deployment, default_image=self.context.settings.default_image, pool=pool
+        )
         if isinstance(plan, MarkFailed):
             return await self._do(plan, run, None)
         kind = plan.infrastructure.type.value
@@ -306,6 +343,12 @@ class Supervisor:
             failure = MarkFailed(error.reason, str(error), error.infrastructure)
             return await self._do(failure, run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
+
+    def _wake_deployment(self, run: SupervisedRun) -> None:
+        ref = run.spec.deployment_ref
+        waker = self.context.deployment_wakers.get((run.namespace, ref.name)) if ref else None
+        if waker is not None:
+            waker.wake_threadsafe()
 
     async def _replace_others(self, run: SupervisedRun, replace: ReplaceOthers) -> None:
         schedules = self.context.schedules

@@ -35,7 +35,7 @@ from kflow_operator.kubeapi.list_watch import Change, ListWatch
 from kflow_operator.launchers.background import Wakes, Workers
 from kflow_operator.launchers.base import FlowRunReader, Launcher, LaunchError, Wake
 from kflow_operator.launchers.flow_account import FLOW_SERVICE_ACCOUNT, FlowAccounts
-from kflow_operator.launchers.kubernetes_job.manifest import job_manifest
+from kflow_operator.launchers.kubernetes_job.manifest import custom_service_account, job_manifest
 from kflow_operator.launchers.kubernetes_job.names import (
     FLOW_CONTAINER,
     JOB_UID_LABEL,
@@ -99,9 +99,7 @@ class KubernetesJobLauncher(Launcher):
     # --- launching ----------------------------------------------------------------------------
 
     def launch(self, request: LaunchRequest) -> Launched:
-        options = request.infrastructure.job
-        patch_spec = ((options.pod_template_patch if options else None) or {}).get("spec") or {}
-        custom_account = patch_spec.get("serviceAccountName")
+        custom_account = custom_service_account(request.infrastructure.job)
         account = None if custom_account else FLOW_SERVICE_ACCOUNT
         if account is not None:
             self.accounts.ensure(request.namespace)

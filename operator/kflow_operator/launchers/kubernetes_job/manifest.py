@@ -1,6 +1,9 @@
 """The Job for one attempt of a FlowRun, built from its LaunchRequest (pure).
 
-The Job: `batch/v1`, the Deployment's image, the pod-template patch merged over ours,
+The Job: `batch/v1`, the Deployment's image, the first-class pod settings (resources,
+nodeSelector, tolerations, affinity, serviceAccountName, imagePullSecrets, pod labels and
+annotations; a pool sets them once for all its runs), then the pod-template patch merged over
+all of that (the patch is the escape hatch, so it wins),
 `restartPolicy: Never` and `backoffLimit: 0` (flow retries are the SDK's business), owned by
 the FlowRun (deleting the FlowRun deletes the Job and its pods). It is created *suspended*
 (launcher.py says why).
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.resources import API_VERSION, FLOWRUN_KIND
+from kflow.resources import API_VERSION, FLOWRUN_KIND, JobOptions
 
 from kflow_operator.decisions.launch_plan import RUN_NAME_ENV, RUN_NAMESPACE_ENV, RUN_UID_ENV
 from kflow_operator.infrastructure import LaunchRequest
@@ -97,6 +100,8 @@ def job_manifest(request: LaunchRequest, service_account: str | None) -> Body:
     }
     if service_account is not None:
         template["spec"]["serviceAccountName"] = service_account
+    if options is not None:
+        _apply_pod_settings(template, container, options, labels)
     patch = options.pod_template_patch if options else None
     if patch:
         template = strategic_merge(template, patch)
@@ -125,6 +130,40 @@ def job_manifest(request: LaunchRequest, service_account: str | None) -> Body:
         },
         "spec": spec,
     }
+
+
+def _apply_pod_settings(
+    template: Body, container: Body, options: JobOptions, labels: Mapping[str, str]
+) -> None:
+    """The first-class pod settings, under any podTemplatePatch; kflow's own labels win over
+    podLabels (the operator finds its pods by them)."""
+    spec = template["spec"]
+    if options.resources:
+        container["resources"] = dict(options.resources)
+    if options.node_selector:
+        spec["nodeSelector"] = dict(options.node_selector)
+    if options.tolerations:
+        spec["tolerations"] = [dict(toleration) for toleration in options.tolerations]
+    if options.affinity:
+        spec["affinity"] = dict(options.affinity)
+    if options.service_account_name:
+        spec["serviceAccountName"] = options.service_account_name
+    if options.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in options.image_pull_secrets]
+    metadata = template["metadata"]
+    if options.pod_labels:
+        metadata["labels"] = {**options.pod_labels, **labels}
+    if options.pod_annotations:
+        metadata["annotations"] = dict(options.pod_annotations)
+
+
+def custom_service_account(options: JobOptions | None) -> str | None:
+    """The account a run's pods use instead of kflow's flow account: the patch's, else the
+    first-class setting (the patch wins, as everywhere)."""
+    if options is None:
+        return None
+    patch_spec = (options.pod_template_patch or {}).get("spec") or {}
+    return patch_spec.get("serviceAccountName") or options.service_account_name
 
 
 def _check_template(template: Body, request: LaunchRequest) -> None:
