@@ -17,32 +17,21 @@ from kubernetes import client
 
 from tests.cluster.kubectl import KubectlError
 from tests.integration.conftest import (
-    CRDS,
     Cluster,
     OperatorFactory,
     OperatorProcess,
     wait_until,
 )
-from tests.integration.crd_keeper import keep_notification_fields
 from tests.support.notification_receivers import SmtpServer, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
 PATIENCE = 90
-"""Seconds to wait for what the operator does: the shared cluster's CRDs change whenever
-another session starts, and the API server then answers watches with 429 for a while."""
+"""Seconds to wait for what the operator does, including retries with backoff."""
 
 TOKEN = "T0KEN-s3cr3t-XyZ"
 PASSWORD = "pa55-w0rd-QqQ"
 HOOK_PATH = f"/services/{TOKEN}"
-
-
-@pytest.fixture(autouse=True)
-def notification_crds(crds: None, api_client: client.ApiClient) -> Iterator[None]:
-    """Other sessions sharing the cluster apply their own crds/ (tests/integration/
-    crd_keeper.py): the notifications fields are kept in place while the test runs."""
-    with keep_notification_fields(api_client, CRDS):
-        yield
 
 
 @pytest.fixture
