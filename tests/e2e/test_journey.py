@@ -430,22 +430,22 @@ def _walk(
         with port_forward(
             kubeconfig, RELEASE_NAMESPACE, f"deployment/{RELEASE}-dashboard", 4200
         ) as port:
-            seen: list[str] = []
+            answered: list[str] = []
 
             def runs_page() -> str | None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/runs", timeout=5) as r:
                         text = str(r.read().decode())
                 except OSError as error:
-                    seen[:] = [f"GET /runs: {error}"]
+                    answered[:] = [f"GET /runs: {error}"]
                     return None
-                seen[:] = [text[-3000:]]
+                answered[:] = [text[-3000:]]
                 return text if manual in text and scheduled in text else None
 
             try:
                 page = str(poll("the dashboard's runs page listing both runs", runs_page, 60))
             except TimeoutError as error:
-                raise AssertionError(f"{error}; last answer: {seen}") from error
+                raise AssertionError(f"{error}; last answer: {answered}") from error
         assert "Completed" in page or "COMPLETED" in page, page[:2000]
 
     with journey.step("a long run is cancelled with kubectl patch"):
