@@ -106,7 +106,7 @@ def refuse_options(where: str, options: Mapping[str, Any]) -> None:
     """Prefect options kflow has no counterpart for; `build=False` / `push=False` are fine."""
     for name in ("build", "push"):
         if options.get(name):
-            raise NotSupportedArgumentError(f"{where}({name}=...): {_NOT_BUILT}.")
+            raise NotSupportedArgumentError(f"{where}({name}=True): {_NOT_BUILT}")
     for name, value in options.items():
         if name in ("build", "push"):
             continue
@@ -272,9 +272,9 @@ def flow_deploy(
     work_pool_name: str | None = None,
     image: str | None = None,
     **options: Any,
-) -> list[str]:
-    """`flow.deploy(...)`: to_deployment's options, then deploy's."""
+) -> str:
+    """`flow.deploy(...)`: to_deployment's options, then deploy's; `namespace/name`."""
     deploy_options = {k: options.pop(k) for k in _DEPLOY_OPTIONS if k in options}
     refuse_options("Flow.deploy", _without_messages(deploy_options))
     deployment = to_deployment(flow, name, work_pool_name=work_pool_name, **options)
-    return deploy(deployment, image=image)
+    return deploy(deployment, image=image)[0]

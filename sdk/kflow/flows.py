@@ -220,7 +220,7 @@ class Flow(Generic[P, R]):
 
         return to_deployment(self, name, **options)
 
-    def deploy(self, name: str, **options: Any) -> list[str]:
+    def deploy(self, name: str, **options: Any) -> str:
         """Build and apply this flow's Deployment into a work pool (`work_pool_name=`), as
         `kflow deploy` would; the `namespace/name` of what was applied."""
         from kflow.deployment_builder import flow_deploy

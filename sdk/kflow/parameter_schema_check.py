@@ -37,7 +37,7 @@ def parameter_problems(
     properties = schema.get("properties")
     if not isinstance(properties, Mapping):
         return []
-    names = ", ".join(properties) or "none"
+    names = ", ".join(sorted(properties)) or "none"
     problems = [
         f"{key!r}: the flow has no such parameter (its parameters: {names})"
         for key in parameters
