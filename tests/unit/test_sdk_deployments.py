@@ -24,7 +24,6 @@ from kflow.cluster.deployment_run import (
 from kflow.cluster.entrypoint import load_entrypoint
 from kflow.deployment_builder import (
     DeploymentBuildError,
-    RunnerDeployment,
     manifests,
     schedule_entries,
 )
@@ -102,7 +101,9 @@ def test_an_idempotency_key_names_the_run() -> None:
 
 
 def test_job_variables_kflow_has_no_field_for_are_refused_by_name() -> None:
-    with pytest.raises(DeploymentRunError, match="job_variables.stream_output: kflow has no such"):
+    with pytest.raises(
+        DeploymentRunError, match=r"job_variables\.stream_output: kflow has no such"
+    ):
         flow_run_body("summer", {}, RunRequest(job_variables={"stream_output": True}), None)
 
 
@@ -179,7 +180,7 @@ def test_no_kubernetes_configuration_is_one_sentence_saying_what_to_do(
 
 
 def test_parameters_without_a_json_form_are_refused_before_anything_else() -> None:
-    with pytest.raises(ParameterTypeError, match="parameter 'lock' .* has no JSON form"):
+    with pytest.raises(ParameterTypeError, match=r"parameter 'lock' .* has no JSON form"):
         run_deployment("summer", parameters={"lock": object()}, timeout=0)
 
 
@@ -273,7 +274,8 @@ def test_image_building_is_refused_with_what_to_do(project: Flow[Any, Any], opti
         "then pass image=..."
     )
     with pytest.raises(NotSupportedArgumentError, match="kflow does not build images"):
-        kflow.deploy(project.to_deployment("adder"), work_pool_name="p", **{option: True})
+        options: dict[str, Any] = {option: True}
+        kflow.deploy(project.to_deployment("adder"), work_pool_name="p", **options)
 
 
 @pytest.mark.parametrize("option", ["rrule", "triggers", "work_queue_name"])
@@ -297,7 +299,7 @@ def test_a_flow_defined_inside_a_function_cannot_be_deployed() -> None:
     def inner() -> None:
         return None
 
-    with pytest.raises(DeploymentBuildError, match="top level of a .py file"):
+    with pytest.raises(DeploymentBuildError, match=r"top level of a \.py file"):
         inner.to_deployment("x")
 
 
