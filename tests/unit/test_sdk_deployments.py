@@ -113,10 +113,10 @@ def test_outside_a_cluster_run_there_is_no_parent(monkeypatch: pytest.MonkeyPatc
 
     @flow
     def local_parent() -> Any:
-        return parent_ref(True)
+        return parent_ref(True, "default")
 
     assert local_parent() is None
-    assert parent_ref(True) is None
+    assert parent_ref(True, "default") is None
 
 
 def test_inside_a_cluster_run_the_parent_is_that_flow_run_and_the_calling_task(
@@ -129,17 +129,23 @@ def test_inside_a_cluster_run_the_parent_is_that_flow_run_and_the_calling_task(
     def in_task() -> Any:
         from kflow.runtime import task_run
 
-        return parent_ref(True), task_run.id
+        return parent_ref(True, "team-a"), task_run.id
 
     @flow
     def parent() -> Any:
-        return parent_ref(True), parent_ref(False), in_task()
+        return (
+            parent_ref(True, "team-a"),
+            parent_ref(False, "team-a"),
+            parent_ref(True, "team-b"),
+            in_task(),
+        )
 
-    in_flow, not_linked, (from_task, task_run_id) = parent()
+    in_flow, not_linked, elsewhere, (from_task, task_run_id) = parent()
     assert in_flow == {"name": "chainer-x7k2p"}
     assert not_linked is None
+    assert elsewhere is None  # a parentRef names a FlowRun of the child's namespace
     assert from_task == {"name": "chainer-x7k2p", "taskRunId": task_run_id}
-    assert parent_ref(True) is None  # not inside a flow run
+    assert parent_ref(True, "team-a") is None  # not inside a flow run
 
 
 def test_the_returned_run_carries_its_state_and_small_result() -> None:

@@ -81,12 +81,15 @@ def enclosing_flow_run() -> tuple[str, str] | None:
     return (namespace, name) if namespace and name else None
 
 
-def parent_ref(as_subflow: bool) -> dict[str, str] | None:
-    """`spec.parentRef` for a run started from inside a cluster flow run."""
+def parent_ref(as_subflow: bool, namespace: str) -> dict[str, str] | None:
+    """`spec.parentRef` for a run started from inside a cluster flow run (of the same
+    namespace: a parentRef names a FlowRun next to the child)."""
     from kflow.context import flow_run_ctx, task_run_ctx
 
     enclosing = enclosing_flow_run()
     if not as_subflow or enclosing is None or flow_run_ctx.get() is None:
+        return None
+    if enclosing[0] != namespace:
         return None
     ref = {"name": enclosing[1]}
     task = task_run_ctx.get()
@@ -141,8 +144,9 @@ def run_deployment(
 ) -> DeploymentFlowRun:
     deployment = deployment_name(name)
     values = _jsonable(request.parameters)
-    body = flow_run_body(deployment, values, request, parent_ref(request.as_subflow))
     target_namespace = _namespace(namespace)
+    parent = parent_ref(request.as_subflow, target_namespace)
+    body = flow_run_body(deployment, values, request, parent)
     rest = _client()
     _check_parameters(rest, target_namespace, deployment, values)
     collection = collection_path(target_namespace, FLOWRUN_PLURAL)
