@@ -32,7 +32,13 @@ from kflow.deployment_builder import (
 if TYPE_CHECKING:
     from kflow.flows import Flow
 
-STOP_TIMEOUT_SECONDS = 30.0
+STOP_STEPS: tuple[tuple[signal.Signals | None, float], ...] = (
+    (None, 15.0),
+    (signal.SIGINT, 15.0),
+    (signal.SIGTERM, 10.0),
+)
+"""After Ctrl-C: the signal sent to the worker (None: none, it had the terminal's) and how
+long it then has to exit."""
 _IGNORED = ("print_starting_message",)
 
 
@@ -102,18 +108,24 @@ def _context_namespace() -> str:
 
 
 def _run_foreground(command: list[str]) -> None:
-    """Run the worker until it exits or Ctrl-C; on Ctrl-C it gets SIGINT (once) and time to
-    leave cleanly (its entry removed from the pool's workers)."""
+    """Run the worker until it exits or Ctrl-C. A terminal's Ctrl-C reaches the worker too
+    (one process group), so it is first given time to leave cleanly on its own (its entry
+    removed from the pool's workers); one that did not get it (SIGINT sent to this process
+    only) is sent SIGINT, then SIGTERM, then killed, each after a bounded wait."""
     worker = subprocess.Popen(command)
     try:
         worker.wait()
     except KeyboardInterrupt:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            worker.terminate()
-            worker.wait(STOP_TIMEOUT_SECONDS)
+        for stop, grace in STOP_STEPS:
+            if stop is not None:
+                worker.send_signal(stop)
+            try:
+                worker.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        worker.kill()
+        worker.wait()
 
 
 _SERVE_OPTIONS = ("limit", "webserver", "pause_on_shutdown", *_IGNORED)

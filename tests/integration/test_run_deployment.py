@@ -167,7 +167,7 @@ import sys
 from kflow.cluster.entrypoint import load_entrypoint
 
 sums = load_entrypoint("flows.py:sums")
-sums.serve("served", interval=2, parameters={"n": 2}, namespace=sys.argv[1])
+sums.serve("served", interval=10, parameters={"n": 2}, namespace=sys.argv[1])
 print("serve returned", flush=True)
 """
 
@@ -194,7 +194,7 @@ def test_flow_serve_applies_a_process_pool_deployment_and_runs_its_scheduled_run
                 for r in flow_runs(cluster)
                 if ((r.get("status") or {}).get("state") or {}).get("type") == "COMPLETED"
             ],
-            timeout=90,
+            timeout=150,
             interval=0.5,
         )
         assert completed[0]["spec"]["deploymentRef"] == {"name": "served"}
@@ -205,7 +205,7 @@ def test_flow_serve_applies_a_process_pool_deployment_and_runs_its_scheduled_run
             )
         )
         assert deployment["spec"]["workPool"] == {"name": "serve-served"}
-        assert deployment["spec"]["schedules"] == [{"interval": 2, "active": True}]
+        assert deployment["spec"]["schedules"] == [{"interval": 10, "active": True}]
         pool = json_object(
             cluster.objects.get_namespaced_custom_object(
                 GROUP, VERSION, cluster.namespace, "workpools", "serve-served"
@@ -220,5 +220,20 @@ def test_flow_serve_applies_a_process_pool_deployment_and_runs_its_scheduled_run
             os.killpg(serving.pid, signal.SIGKILL)
             serving.wait(10)
     output = log.read_text()
+    assert serving.returncode == 0, output
     assert "kflow serve: serving served from work pool serve-served" in output, output
     assert "serve returned" in output, output
+    wait_until(
+        "the stopped worker's entry gone from the pool",
+        lambda: (
+            not (
+                json_object(
+                    cluster.objects.get_namespaced_custom_object(
+                        GROUP, VERSION, cluster.namespace, "workpools", "serve-served"
+                    )
+                ).get("status")
+                or {}
+            ).get("workers")
+        ),
+        timeout=10,
+    )
