@@ -68,6 +68,17 @@ def test_run_deployment_creates_the_run_with_its_parameters_and_waits_for_its_en
     assert run.parent_flow_run_name is None
 
 
+def test_a_result_too_big_for_the_flow_run_is_read_from_where_it_is_kept(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    cluster.deployment("big", {"entrypoint": "flows.py:big", "infrastructure": {"type": "process"}})
+    operators.start()
+    run = run_deployment("big", timeout=90, namespace=cluster.namespace)
+    assert run.state.is_completed(), run.state
+    assert run.result_reference is not None and run.result_reference.endswith("/flow.pickle")
+    assert run.state.result() == "x" * 20000
+
+
 def test_timeout_zero_returns_at_once_with_the_run_not_ended(cluster: Cluster) -> None:
     summer(cluster)
     run = run_deployment("summer", parameters={"n": 1}, timeout=0, namespace=cluster.namespace)

@@ -331,3 +331,43 @@ def test_serve_with_no_cluster_says_so_in_one_line(
     message = str(raised.value)
     assert message.startswith("no usable Kubernetes configuration") and "\n" not in message
     assert "Set KUBECONFIG" in message
+
+
+def test_a_referenced_result_is_read_back_on_the_first_result_call(tmp_path: Path) -> None:
+    from kflow.result_references import ReferencedState, serializer_for
+    from kflow.serializers import CompressedJSONSerializer, PickleSerializer
+
+    assert type(serializer_for("/r/flow.pickle")).__name__ == "PickleSerializer"
+    assert type(serializer_for("s3://b/k/flow.json.xz")).__name__ == "CompressedJSONSerializer"
+    pickled = tmp_path / "run" / "flow.pickle"
+    pickled.parent.mkdir()
+    pickled.write_bytes(PickleSerializer().dumps({"rows": list(range(5))}))
+    compressed = tmp_path / "run" / "flow.json.xz"
+    compressed.write_bytes(CompressedJSONSerializer().dumps(["a"] * 3))
+    obj = {
+        "metadata": {"name": "big-1"},
+        "spec": {"deploymentRef": {"name": "big"}},
+        "status": {
+            "state": {"type": "COMPLETED", "name": "Completed"},
+            "result": {"reference": str(pickled), "summary": "{'rows': ...}"},
+        },
+    }
+    view = flow_run_view(obj, "ns")
+    assert isinstance(view.state, ReferencedState)
+    assert "read on .result()" in repr(view.state)
+    assert view.state.result() == {"rows": [0, 1, 2, 3, 4]}
+    assert ReferencedState(str(compressed)).result() == ["a", "a", "a"]
+
+
+def test_a_reference_that_cannot_be_read_here_says_where_the_result_is(tmp_path: Path) -> None:
+    from kflow.exceptions import ResultStorageError
+    from kflow.result_references import ReferencedState
+
+    missing = tmp_path / "elsewhere" / "flow.pickle"
+    with pytest.raises(ResultStorageError) as raised:
+        ReferencedState(str(missing)).result()
+    assert str(raised.value).startswith(
+        f"The run's result is kept at {missing} and could not be read from here (FileNotFound"
+    )
+    with pytest.raises(ResultStorageError, match="kflow cannot read back"):
+        ReferencedState("LocalFileSystem(...): run/flow").result()

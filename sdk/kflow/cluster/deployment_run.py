@@ -33,6 +33,7 @@ from kflow.exceptions import KflowException, ParameterTypeError
 from kflow.parameter_schema_check import parameter_problems
 from kflow.resources import API_VERSION, DEPLOYMENT_PLURAL, FLOWRUN_KIND, FLOWRUN_PLURAL
 from kflow.resources.common import format_timestamp
+from kflow.result_references import ReferencedState
 from kflow.states import TERMINAL_STATE_TYPES, State, StateType
 
 NAMESPACE_ENV = "KFLOW_FLOW_RUN_NAMESPACE"
@@ -47,9 +48,9 @@ class DeploymentRunError(KflowException, RuntimeError):
 class DeploymentFlowRun:
     """The FlowRun `run_deployment` created, as it stood when the call returned.
 
-    `state` is a kflow State: `state.result()` is the flow's return value when the FlowRun
-    holds it inline (small JSON), raises the run's error when it did not complete, and is
-    None for a larger result, which `result_reference` then locates.
+    `state` is a kflow State: `state.result()` is the flow's return value — inline in the
+    FlowRun when small, else read from where `result_reference` says it is kept (a path or
+    an s3:// URL) — and raises the run's error when it did not complete.
     """
 
     name: str
@@ -296,10 +297,15 @@ def flow_run_view(flow_run: dict[str, Any], namespace: str) -> DeploymentFlowRun
     record = status.get("state") or {}
     result = status.get("result") or {}
     state_type = StateType(record.get("type") or StateType.SCHEDULED.value)
-    data = result.get("value") if state_type is StateType.COMPLETED else None
-    state: State[Any] = State(
-        state_type, name=record.get("name"), message=record.get("message"), data=data
-    )
+    reference = result.get("reference")
+    state: State[Any]
+    if state_type is StateType.COMPLETED and reference and "value" not in result:
+        state = ReferencedState(
+            str(reference), name=record.get("name"), message=record.get("message")
+        )
+    else:
+        data = result.get("value") if state_type is StateType.COMPLETED else None
+        state = State(state_type, name=record.get("name"), message=record.get("message"), data=data)
     return DeploymentFlowRun(
         name=str(flow_run["metadata"]["name"]),
         namespace=namespace,

@@ -93,3 +93,9 @@ def chains(n: int = 2) -> dict[str, Any]:
 
     child = run_deployment("sums/summer", parameters={"n": n}, timeout=120)
     return {"child": child.name, "state": child.state.type.value, "result": child.state.result()}
+
+
+@flow
+def big(size: int = 20000) -> str:
+    """A result too big for the FlowRun's status: kept in result storage, referenced."""
+    return "x" * size
