@@ -86,6 +86,24 @@ def test_timeout_zero_returns_at_once_with_the_run_not_ended(cluster: Cluster) -
     assert [r["metadata"]["name"] for r in flow_runs(cluster)] == [run.name]
 
 
+def test_one_idempotency_key_makes_one_run(cluster: Cluster) -> None:
+    summer(cluster)
+    first = run_deployment(
+        "summer", idempotency_key="2024-05-01", timeout=0, namespace=cluster.namespace
+    )
+    again = run_deployment(
+        "summer", idempotency_key="2024-05-01", timeout=0, namespace=cluster.namespace
+    )
+    other = run_deployment(
+        "summer", idempotency_key="2024-05-02", timeout=0, namespace=cluster.namespace
+    )
+    assert first.name == again.name != other.name
+    assert first.id == again.id
+    assert sorted(r["metadata"]["name"] for r in flow_runs(cluster)) == sorted(
+        [first.name, other.name]
+    )
+
+
 def test_parameters_the_flow_would_refuse_start_nothing(cluster: Cluster) -> None:
     summer(cluster)
     with pytest.raises(ParameterTypeError) as raised:
