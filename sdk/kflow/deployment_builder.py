@@ -204,6 +204,7 @@ def manifests(
     work_pool_name: str | None = None,
     image: str | None = None,
     pools: Sequence[Mapping[str, Any]] = (),
+    caller: str = "kflow.deploy()",
 ) -> list[dict[str, Any]]:
     """The WorkPool (`pools`, kflow.yaml `work_pools` entries) and Deployment resources, checked
     as `kflow deploy` checks kflow.yaml; DeploymentBuildError listing every problem."""
@@ -214,7 +215,7 @@ def manifests(
         build_manifests,
     )
 
-    where = Path("kflow.deploy()")
+    where = Path(caller)
     entries = [Entry(i, d.name, d.entry(work_pool_name, image)) for i, d in enumerate(deployments)]
     pool_entries = [Entry(i, str(p["name"]), dict(p)) for i, p in enumerate(pools)]
     names = [d.name for d in deployments]

@@ -91,7 +91,7 @@ def serve(
     pool = work_pool_name or serve_pool_name(deployments)
     target = namespace or deployments[0].namespace or _context_namespace()
     pool_entry = {"name": pool, "type": "process", "namespace": target}
-    apply(manifests(served(deployments, pool, target), pools=[pool_entry]))
+    apply(manifests(served(deployments, pool, target), pools=[pool_entry], caller="kflow.serve()"))
     command = operator_command([pool], target, [])
     print(
         f"kflow serve: serving {', '.join(d.name for d in deployments)} from work pool {pool} "
