@@ -248,7 +248,7 @@ def test_a_run_that_names_no_pool_is_counted_in_its_deployments_pool() -> None:
         flowrun("c", "RUNNING", deployment="elsewhere"),
         flowrun("d", "RUNNING", deployment=None),
     ]
-    deployments = [
+    deployments: list[dict[str, Any]] = [
         {
             "metadata": {"namespace": "team", "name": "nightly"},
             "spec": {"workPool": {"name": "k8s"}},
