@@ -443,7 +443,7 @@ def _walk(
                 return text if manual in text and scheduled in text else None
 
             try:
-                page = str(poll("the dashboard's runs page listing both runs", runs_page, 60))
+                page = str(poll("the dashboard's runs page listing both runs", runs_page, 120))
             except TimeoutError as error:
                 raise AssertionError(f"{error}; last answer: {answered}") from error
         assert "Completed" in page or "COMPLETED" in page, page[:2000]
