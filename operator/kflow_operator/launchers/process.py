@@ -44,6 +44,8 @@ from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.gate import gate_command
 
+LOG_NAME_PREFIX_LIMIT = 150
+"""Characters of the run name kept in its log file's name (the launch key keeps it unique)."""
 _RUN_KFLOW_CLI = "import sys; from kflow.cli import main; sys.exit(main())"
 
 
@@ -106,7 +108,10 @@ class ProcessLauncher(Launcher):
         return self._scope
 
     def log_path(self, request: LaunchRequest) -> Path:
-        return self._log_dir / request.namespace / f"{request.name}-{request.launch_key}.log"
+        """`<run name>-<launch key>.log`, the name cut so the file name stays within the 255
+        bytes file systems allow (run names may have 253 characters, the key adds 40 more)."""
+        name = request.name[:LOG_NAME_PREFIX_LIMIT]
+        return self._log_dir / request.namespace / f"{name}-{request.launch_key}.log"
 
     def launch(self, request: LaunchRequest) -> Launched:
         options = request.infrastructure.process
