@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from kflow import flow
 
 
@@ -22,3 +24,13 @@ def measures(text: str) -> int:
 def echoes(text: str) -> str:
     """Returns the parameter itself: a 1 MiB result the status must not carry inline."""
     return text
+
+
+@flow
+def holds(label: str, seconds: float = 6) -> str:
+    """Runs `seconds`, then returns the label it started with."""
+    print(f"started with {label}", flush=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return label
