@@ -292,3 +292,34 @@ def test_replace_asks_the_running_run_to_cancel() -> None:
     result = deployment.run_pass(T0 + timedelta(minutes=2, seconds=0.5))
     assert store.cancelled == [first]
     assert [e.reason for e in result.events] == ["Replaced"]
+
+
+class MovingStore(Store):
+    """Each run's supervisor writes once more after the final state (the Finished condition)
+    between the pass's read and its delete: the delete's resourceVersion is stale once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved: set[str] = set()
+
+    def delete_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        if name not in self.moved and name in self.flowruns:
+            self.moved.add(name)
+            self.flowruns[name]["metadata"]["resourceVersion"] = str(next(_versions))
+            return False
+        return super().delete_run(namespace, name, resource_version)
+
+
+def test_a_finished_run_that_moved_before_its_deletion_is_pruned_on_a_pass_soon_after() -> None:
+    store = MovingStore()
+    deployment = Deployment(store, **every(3600, failedRunsHistoryLimit=0, upcomingRuns=1))
+    deployment.run_pass(T0 + timedelta(seconds=1))
+    (run,) = store.flowruns
+    store.set_state(run, "CANCELLED")
+    at = T0 + timedelta(seconds=2)
+    first = deployment.run_pass(at)
+    assert first.deleted == [] and first.wake_at == at + timedelta(seconds=1), (
+        "the delete lost a race: the pass must look again within a second, not at the next fire"
+    )
+    again = deployment.run_pass(first.wake_at)
+    assert run in again.deleted
