@@ -244,12 +244,16 @@ def figures(soak: Soak) -> dict[str, Any]:
         for n, r in runs.items()
         if sum(e["type"] in TERMINAL for e in (r.get("status") or {}).get("stateHistory") or []) > 1
     ]
-    by_state = Counter(state_of(r) for r in runs.values())
+    by_state = Counter(
+        f"{'scheduled' if r['spec'].get('deploymentRef') else 'ad-hoc'} {state_of(r)}"
+        f"{'/' + str(r['status']['state'].get('name')) if state_of(r) == 'CANCELLED' else ''}"
+        for r in runs.values()
+    )
     return {
         "runs": len(runs),
         "ad-hoc runs made": len(soak.made),
         "scheduled runs": sum(1 for r in runs.values() if r["spec"].get("deploymentRef")),
-        "by state": dict(sorted((str(k), v) for k, v in by_state.items())),
+        "by kind and state": dict(sorted(by_state.items())),
         "lost": len([n for n in soak.made if n not in runs]),
         "duplicated (started twice)": len([n for n, c in starts.items() if c > 1]),
         "duplicated (instant twice)": len([t for t, c in instants.items() if c > 1]),
