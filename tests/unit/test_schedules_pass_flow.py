@@ -42,6 +42,9 @@ class Store(ScheduleApi):
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.flowruns.get(name))
 
+    def fresh_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get_run(namespace, name)
+
     def create_run(self, namespace: str, body: dict[str, Any]) -> bool:
         name = body["metadata"]["name"]
         if name in self.flowruns:
@@ -296,22 +299,34 @@ def test_replace_asks_the_running_run_to_cancel() -> None:
 
 class MovingStore(Store):
     """Each run's supervisor writes once more after the final state (the Finished condition)
-    between the pass's read and its delete: the delete's resourceVersion is stale once."""
+    between the pass's read and its delete: the delete's resourceVersion is stale once (or
+    `moves` times)."""
 
-    def __init__(self) -> None:
+    def __init__(self, moves: int = 1) -> None:
         super().__init__()
-        self.moved: set[str] = set()
+        self.moves: dict[str, int] = {}
+        self.limit = moves
 
     def delete_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
-        if name not in self.moved and name in self.flowruns:
-            self.moved.add(name)
+        if self.moves.get(name, 0) < self.limit and name in self.flowruns:
+            self.moves[name] = self.moves.get(name, 0) + 1
             self.flowruns[name]["metadata"]["resourceVersion"] = str(next(_versions))
             return False
         return super().delete_run(namespace, name, resource_version)
 
 
-def test_a_finished_run_that_moved_before_its_deletion_is_pruned_on_a_pass_soon_after() -> None:
+def test_a_finished_run_that_moved_before_its_deletion_is_deleted_at_its_new_version() -> None:
     store = MovingStore()
+    deployment = Deployment(store, **every(3600, failedRunsHistoryLimit=0, upcomingRuns=1))
+    deployment.run_pass(T0 + timedelta(seconds=1))
+    (run,) = store.flowruns
+    store.set_state(run, "CANCELLED")
+    assert run in deployment.run_pass(T0 + timedelta(seconds=2)).deleted
+    assert run not in store.flowruns
+
+
+def test_a_finished_run_that_keeps_moving_is_tried_again_a_second_later() -> None:
+    store = MovingStore(moves=2)
     deployment = Deployment(store, **every(3600, failedRunsHistoryLimit=0, upcomingRuns=1))
     deployment.run_pass(T0 + timedelta(seconds=1))
     (run,) = store.flowruns
@@ -319,7 +334,7 @@ def test_a_finished_run_that_moved_before_its_deletion_is_pruned_on_a_pass_soon_
     at = T0 + timedelta(seconds=2)
     first = deployment.run_pass(at)
     assert first.deleted == [] and first.wake_at == at + timedelta(seconds=1), (
-        "the delete lost a race: the pass must look again within a second, not at the next fire"
+        "the delete lost its races: the pass must look again within a second, not at the next "
+        "fire time"
     )
-    again = deployment.run_pass(first.wake_at)
-    assert run in again.deleted
+    assert run in deployment.run_pass(first.wake_at).deleted

@@ -125,13 +125,11 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
     for run_name in runs_to_delete(
         list(views.values()), spec.successful_runs_history_limit, spec.failed_runs_history_limit
     ):
-        if api.delete_run(namespace, run_name, _rv(bodies[run_name])):
+        if api.delete_finished_run(namespace, run_name, _rv(bodies[run_name])):
             result.deleted.append(run_name)
             views.pop(run_name, None)
         else:
-            # Moved since it was read (its supervisor's last write, the Finished condition,
-            # comes after the final state that woke this pass, and wakes nobody): look again.
-            prune_again = now + PRUNE_RETRY
+            prune_again = now + PRUNE_RETRY  # moved twice, or the API failed: look again
 
     upcoming = None if spec.paused else next_fire_time(schedules, now)
     # Every fire time up to now has been dealt with (run created, or skipped and announced):
