@@ -284,6 +284,9 @@ def test_history_beyond_the_limits_is_deleted_oldest_first() -> None:
     store.set_state(second, "FAILED")
     result = deployment.run_pass(T0 + timedelta(seconds=3))
     assert first in result.deleted and second in store.flowruns
+    assert result.wake_at == T0 + timedelta(seconds=4), (
+        "a pass that pruned looks again a second later: more runs may have ended meanwhile"
+    )
 
 
 def test_replace_asks_the_running_run_to_cancel() -> None:

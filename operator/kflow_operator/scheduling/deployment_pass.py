@@ -125,11 +125,13 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
     for run_name in runs_to_delete(
         list(views.values()), spec.successful_runs_history_limit, spec.failed_runs_history_limit
     ):
+        # Look again soon either way: after deletions, because more runs may have ended
+        # meanwhile, and wakes (one per changed run, through Kopf's event queue) lag far
+        # behind the index in a burst; after a failure (moved twice, the API failed), to retry.
+        prune_again = now + PRUNE_RETRY
         if api.delete_finished_run(namespace, run_name, _rv(bodies[run_name])):
             result.deleted.append(run_name)
             views.pop(run_name, None)
-        else:
-            prune_again = now + PRUNE_RETRY  # moved twice, or the API failed: look again
 
     upcoming = None if spec.paused else next_fire_time(schedules, now)
     # Every fire time up to now has been dealt with (run created, or skipped and announced):
