@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                 result = figures(soak)
                 result["minutes"] = round((time.monotonic() - began) / 60, 1)
                 result["operator starts"] = soak.operator_starts
+                if soak.operator is not None:  # before the proxy it talks through goes away
+                    soak.operator.stop()
+                    soak.operator = None
             print_table(result, soak.corrections)
         finally:
             if soak is not None:
