@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=start_deadline_seconds,
         default=DEFAULT_START_DEADLINE_SECONDS,
         help="a launched run whose pod or container has not started the flow this long "
-        "(image not pulled, unschedulable, quota exceeded, …) ends CRASHED with the reason, "
+        "(image not pulled, unschedulable, quota exceeded, an import that never ends, …) "
+        "ends CRASHED with the reason, "
         "and what was created is removed (default %(default)s)",
     )
     job_flags.add_arguments(parser)

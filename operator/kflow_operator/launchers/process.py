@@ -13,6 +13,7 @@ the operator; a restarted operator re-adopts them by PID plus start time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -43,7 +44,12 @@ from kflow_operator.infrastructure import (
 from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.gate import gate_command
+from kflow_operator.launchers.process_owner import runs_for
 
+logger = logging.getLogger(__name__)
+
+LOG_NAME_PREFIX_LIMIT = 150
+"""Characters of the run name kept in its log file's name (the launch key keeps it unique)."""
 _RUN_KFLOW_CLI = "import sys; from kflow.cli import main; sys.exit(main())"
 
 
@@ -70,6 +76,14 @@ def default_command(python_executable: str | None = None) -> list[str]:
     ]
 
 
+def _not_the_runs(target: ProcessId) -> Observation:
+    return Observation(
+        ObservedPhase.MISSING,
+        reason=f"PID {target.pid} is not this run's process (the identifier in its status "
+        "was changed)",
+    )
+
+
 def describe_wait_status(status: int) -> Observation:
     """An exited process's observation from its wait status."""
     code = os.waitstatus_to_exitcode(status)
@@ -89,6 +103,7 @@ def exit_observation(returncode: int, reason: str = "") -> Observation:
 class _Child:
     popen: subprocess.Popen[bytes]
     gate_fd: int | None
+    run_uid: str
 
 
 class ProcessLauncher(Launcher):
@@ -106,7 +121,10 @@ class ProcessLauncher(Launcher):
         return self._scope
 
     def log_path(self, request: LaunchRequest) -> Path:
-        return self._log_dir / request.namespace / f"{request.name}-{request.launch_key}.log"
+        """`<run name>-<launch key>.log`, the name cut so the file name stays within the 255
+        bytes file systems allow (run names may have 253 characters, the key adds 40 more)."""
+        name = request.name[:LOG_NAME_PREFIX_LIMIT]
+        return self._log_dir / request.namespace / f"{name}-{request.launch_key}.log"
 
     def launch(self, request: LaunchRequest) -> Launched:
         options = request.infrastructure.process
@@ -139,7 +157,7 @@ class ProcessLauncher(Launcher):
         finally:
             os.close(gate_read)
         with self._lock:
-            self._children[popen.pid] = _Child(popen, gate_write)
+            self._children[popen.pid] = _Child(popen, gate_write, request.uid)
         # Read the start time before anything can reap the child (it exists, at worst a zombie).
         ident = process_id_of(popen.pid).format()
         self._exits.watch(popen.pid, lambda: self._reap(popen.pid))
@@ -187,6 +205,8 @@ class ProcessLauncher(Launcher):
             child = self._children.get(target.pid)
         stat = read_proc_stat(target.pid)
         if child is not None and (stat is None or stat.start_ticks == target.start_ticks):
+            if identifier.owner not in (None, child.run_uid):
+                return _not_the_runs(target)
             returncode = child.popen.poll()
             if returncode is not None:
                 return exit_observation(returncode)
@@ -202,11 +222,24 @@ class ProcessLauncher(Launcher):
             if stat.exit_code is None:
                 return Observation(ObservedPhase.EXITED, reason="exit status unknown")
             return describe_wait_status(stat.exit_code)
+        if identifier.owner is not None and not runs_for(target.pid, identifier.owner):
+            return _not_the_runs(target)
         return RUNNING
 
     def _signal(self, identifier: InfrastructureId, sig: signal.Signals) -> bool:
-        """Signal exactly the recorded process: a pidfd pins it, the start time proves it."""
-        return signal_process(ProcessId.parse(identifier.id), sig)
+        """Signal exactly the recorded process: a pidfd pins it, the start time proves it, and
+        its environment proves it is the run's (the identifier came from a writable status)."""
+        target = ProcessId.parse(identifier.id)
+        if identifier.owner is not None and not runs_for(target.pid, identifier.owner):
+            logger.warning(
+                "not signalling PID %s: its environment names no FlowRun %s (the identifier "
+                "%s in the run's status is not the run's process)",
+                target.pid,
+                identifier.owner,
+                identifier.pid,
+            )
+            return False
+        return signal_process(target, sig)
 
     def stop(self, identifier: InfrastructureId, grace_seconds: int) -> None:
         self._signal(identifier, signal.SIGTERM)
