@@ -56,7 +56,9 @@ def parameter_problems(
     return problems
 
 
-def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+def resolve_node(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`node` with a local `$ref` (`#/$defs/Color`) followed and a lone `allOf` unwrapped, as
+    pydantic writes them; the dashboard's parameter form reads schemas the same way."""
     for _ in range(_MAX_REF_DEPTH):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/"):
@@ -72,7 +74,7 @@ def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str,
 
 
 def _matches(schema: Mapping[str, Any], node: Mapping[str, Any], value: Any) -> bool:
-    node = _resolve(schema, node)
+    node = resolve_node(schema, node)
     options = node.get("anyOf") or node.get("oneOf")
     if isinstance(options, list):
         return any(_matches(schema, o, value) for o in options if isinstance(o, Mapping))
@@ -95,7 +97,7 @@ def _is_type(value: Any, kind: str) -> bool:
 
 
 def _describe(schema: Mapping[str, Any], node: Mapping[str, Any]) -> str:
-    node = _resolve(schema, node)
+    node = resolve_node(schema, node)
     options = node.get("anyOf") or node.get("oneOf")
     if isinstance(options, list):
         return " or ".join(_describe(schema, o) for o in options if isinstance(o, Mapping))
