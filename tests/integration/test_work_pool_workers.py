@@ -35,15 +35,7 @@ KFLOW = Path(sys.executable).parent / "kflow"
 
 
 def create_pool(cluster: Cluster, name: str, **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "WorkPool",
-        "metadata": {"name": name, "namespace": cluster.namespace},
-        "spec": {"type": "process", **spec},
-    }
-    cluster.objects.create_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "workpools", body
-    )
+    cluster.workpool(name, {"type": "process", **spec})
 
 
 def pool_status(cluster: Cluster, name: str) -> dict[str, Any]:
