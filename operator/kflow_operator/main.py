@@ -37,6 +37,7 @@ from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.memory import limit_malloc_arenas
 from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
@@ -403,6 +404,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    limit_malloc_arenas()
     kopf.configure(
         verbose=args.verbose, log_format=LOG_FORMATS[args.log_format], log_refkey="object"
     )
