@@ -32,7 +32,11 @@ def test_an_ended_supervisor_is_not_kept_in_the_runs_memo(
     memo = kopf.Memo(context=object())
     body = kopf.Body({"metadata": {"namespace": "ns", "name": "run-1"}})
 
-    asyncio.run(flowruns.supervise_flowrun(body=body, memo=memo, stopped=kopf.DaemonStopped({})))
+    async def supervise() -> None:
+        daemon: Any = flowruns.supervise_flowrun  # Kopf types it as a DaemonFn
+        await daemon(body=body, memo=memo, stopped=kopf.DaemonStopped(asyncio.Event()))
+
+    asyncio.run(supervise())
 
     assert "supervisor" not in memo
     assert memo.context is not None
