@@ -365,6 +365,8 @@ def render(plan: Plan, baseline: Point, points: Sequence[Point]) -> str:
             "peak RSS per 1,000 FlowRuns over baseline",
             [
                 _mib(int((p.peak_rss_bytes - baseline.peak_rss_bytes) * 1000 / p.runs))
+                if p.peak_rss_bytes
+                else "-"
                 for p in points
             ],
         ),
