@@ -10,6 +10,9 @@ import kopf
 import pytest
 from kflow_operator.handlers import flowruns
 from kflow_operator.memory import limit_malloc_arenas
+from kopf._cogs.aiokits.aioenums import (
+    FlagSetter,
+)  # not re-exported: what Kopf builds a stopped flag on
 
 
 class EndingSupervisor:
@@ -34,7 +37,7 @@ def test_an_ended_supervisor_is_not_kept_in_the_runs_memo(
 
     async def supervise() -> None:
         daemon: Any = flowruns.supervise_flowrun  # Kopf types it as a DaemonFn
-        await daemon(body=body, memo=memo, stopped=kopf.DaemonStopped(asyncio.Event()))
+        await daemon(body=body, memo=memo, stopped=kopf.DaemonStopped(FlagSetter()))
 
     asyncio.run(supervise())
 
