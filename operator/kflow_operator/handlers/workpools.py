@@ -3,56 +3,28 @@ status (workers.py). Kopf runs daemons only in the active replica of a peering a
 when it steps down or exits, which is exactly when this operator starts and stops being a
 worker of its pools.
 
-Kopf puts its finalizer on every object that has a daemon, although a pool needs no clean-up
-when it goes. Left in place by an operator that has stopped, it would hold every deletion of a
-pool — `helm uninstall --wait` deletes the chart's pools and the operator together and hung on
-it — so an operator takes its finalizer off the pools as it shuts down."""
+Kopf marks every daemon as needing its finalizer on the object, although a pool needs no
+clean-up when it goes: deleted, it simply stops being served (Kopf stops the daemon when the
+watch says the pool is gone). With the finalizer, a pool could not be deleted while no operator
+ran — and `helm uninstall --wait` deletes the chart's pools together with the operator and its
+RBAC, so it hung. The daemon is registered without it (`_needs_no_finalizer`)."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 from typing import Any
 
 import kopf
 from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
+from kopf._core.intents import registries  # the registry @kopf.daemon fills
 
-from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import own_identity
-from kflow_operator.settings import FINALIZER, OperatorSettings
 from kflow_operator.workers import PoolWorker
 
 WORKPOOLS = (GROUP, VERSION, WORKPOOL_PLURAL)
 LEAVE_SECONDS = 10.0
 """How long a stopping daemon may take to remove this operator's entry before Kopf cancels it."""
-
-
-@kopf.on.cleanup()
-async def release_pools(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    context: OperatorContext = memo.context
-    released = await asyncio.to_thread(release_pool_finalizers, context.api, context.settings)
-    if released:
-        logger.info("Took the operator's finalizer off %d work pool(s) on shutdown.", released)
-
-
-def release_pool_finalizers(api: KflowObjects, settings: OperatorSettings) -> int:
-    released = 0
-    for namespace in settings.namespaces or (None,):
-        listing = api.lister(WORKPOOL_PLURAL, namespace)()
-        for pool in listing.get("items") or []:
-            meta = pool.get("metadata") or {}
-            finalizers = list(meta.get("finalizers") or [])
-            if FINALIZER not in finalizers:
-                continue
-            kept = [f for f in finalizers if f != FINALIZER]
-            if api.set_workpool_finalizers(
-                str(meta.get("namespace")),
-                str(meta.get("name")),
-                kept,
-                str(meta.get("resourceVersion")),
-            ):
-                released += 1
-    return released
 
 
 @kopf.daemon(*WORKPOOLS, cancellation_backoff=LEAVE_SECONDS, cancellation_timeout=5.0, backoff=2.0)
@@ -61,3 +33,17 @@ async def keep_pool_status(
 ) -> None:
     context: OperatorContext = memo.context
     await PoolWorker(context, body, own_identity()).run(stopped, body)
+
+
+def _needs_no_finalizer(daemon: Any) -> None:
+    """Kopf's `@kopf.daemon` always sets `requires_finalizer=True` and has no option for it;
+    replace this daemon's registration with one that does not (Kopf internals, kept in one
+    place and covered by tests/unit/test_pool_worker_registration.py)."""
+    spawning = registries.get_default_registry()._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False) if handler.fn is daemon else handler
+        for handler in spawning._handlers
+    ]
+
+
+_needs_no_finalizer(keep_pool_status)

@@ -137,22 +137,6 @@ class KflowObjects:
             ),
         )
 
-    def set_workpool_finalizers(
-        self, namespace: str, name: str, finalizers: list[str], resource_version: str
-    ) -> Body | None:
-        """Replace a WorkPool's finalizers if it is still at `resource_version`: the pool as
-        written, or None when it is gone or changed since it was read."""
-        body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
-        api = self._api()
-        return cast(
-            Body | None,
-            unless_moved(
-                lambda: api.patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, WORKPOOL_PLURAL, name, body
-                )
-            ),
-        )
-
     def patch_workpool_status(
         self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str
     ) -> Body | None:
