@@ -115,9 +115,8 @@ def _needs(items: list[pytest.Item], fixtures: set[str]) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build binaries and images before the first test, so no test timeout covers a cold build."""
-    needs_tier1 = (
-        _needs(session.items, _TIER1_FIXTURES) and _USER_KUBECONFIG is None
-    ) or _needs(session.items, _OWN_CONTROL_PLANE_FIXTURES)
+    needs_local_cluster = _needs(session.items, _TIER1_FIXTURES) and _USER_KUBECONFIG is None
+    needs_tier1 = needs_local_cluster or _needs(session.items, _OWN_CONTROL_PLANE_FIXTURES)
     needs_node = _needs(session.items, _NODE_FIXTURES) and _USER_KUBECONFIG is None
     needs_docker = _needs(session.items, _DOCKER_FIXTURES)
     if not (needs_tier1 or needs_docker) or os.geteuid() != 0:
