@@ -44,7 +44,11 @@ class Chaos:
     operators: list[OperatorProcess] = field(default_factory=list)
 
     def start_operator(
-        self, *extra: str, kubeconfig: Path | None = None, wrapper: Sequence[str] = ()
+        self,
+        *extra: str,
+        kubeconfig: Path | None = None,
+        wrapper: Sequence[str] = (),
+        launchers: str = "process",
     ) -> OperatorProcess:
         os.environ["CHAOS_STARTS"] = str(self.starts_file)  # inherited by the flow processes
         os.environ["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps a stuck flow's threads to its log
@@ -54,7 +58,7 @@ class Chaos:
             self.state_dir,
             self.state_dir / f"operator-{len(self.operators)}.log",
             FLOWS,
-            ("--launchers", "process", "--standalone", *extra),
+            ("--launchers", launchers, "--standalone", *extra),
             wrapper=wrapper,
         )
         self.operators.append(operator)
