@@ -42,7 +42,7 @@ def private_docker(request: pytest.FixtureRequest, docker_engine: str) -> Iterat
 
 
 @pytest.fixture
-def flows_image(docker_engine: str, private_docker: PrivateDocker) -> str:
+def private_flows_image(docker_engine: str, private_docker: PrivateDocker) -> str:
     """The test flows image, built on the shared engine and copied into the private one."""
     image = images.flows_image(docker_engine, FLOWS)
     docker_tier.copy_image(image, docker_engine, private_docker.host)
@@ -61,7 +61,7 @@ def containers(engine: PrivateDocker) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_runs_end_with_the_truth_after_dockerd_restarted(
-    chaos: Chaos, private_docker: PrivateDocker, flows_image: str
+    chaos: Chaos, private_docker: PrivateDocker, private_flows_image: str
 ) -> None:
     live = private_docker.live_restore
     operator = chaos.start_operator(
@@ -77,7 +77,7 @@ def test_runs_end_with_the_truth_after_dockerd_restarted(
                 "parameters": {"seconds": SLEEP_SECONDS},
                 "infrastructure": {
                     "type": "docker",
-                    "image": flows_image,
+                    "image": private_flows_image,
                     "imagePullPolicy": "Never",
                 },
             },
@@ -87,8 +87,7 @@ def test_runs_end_with_the_truth_after_dockerd_restarted(
         engine = private_docker.client()
         found = containers(private_docker)
         return all(chaos.state(name) == "RUNNING" for name in RUNS) and all(
-            len(found.get(name, [])) == 1
-            and b"sleeping" in engine.api.logs(found[name][0]["Id"])
+            len(found.get(name, [])) == 1 and b"sleeping" in engine.api.logs(found[name][0]["Id"])
             for name in RUNS
         )
 
@@ -110,9 +109,9 @@ def test_runs_end_with_the_truth_after_dockerd_restarted(
     try:
         wait_until(f"every run {expected}", all_right, timeout=90, interval=0.5)
     except TimeoutError as error:
-        found = {name: (chaos.flowrun(name).get("status") or {}).get("state") for name in RUNS}
+        states = {name: (chaos.flowrun(name).get("status") or {}).get("state") for name in RUNS}
         raise AssertionError(
-            f"{error}: {found}\n--- operator:\n{operator.log_tail(8000)}\n--- dockerd:\n"
+            f"{error}: {states}\n--- operator:\n{operator.log_tail(8000)}\n--- dockerd:\n"
             + private_docker.daemon.log_path.read_text(errors="replace")[-3000:]
         ) from error
     recovered = time.monotonic() - up_at
@@ -135,7 +134,7 @@ def test_runs_end_with_the_truth_after_dockerd_restarted(
 
     found = containers(private_docker)
     started = {name: len(found.get(name, [])) for name in RUNS}
-    assert started == dict.fromkeys(RUNS, 1), f"containers per run: {started}"
+    assert set(started.values()) == {1}, f"containers per run: {started}"
     still_running = [name for name in RUNS if found[name][0]["State"] == "running"]
     assert not still_running, f"containers still running for ended runs: {still_running}"
 

@@ -15,23 +15,13 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
 
 from tests.chaos.conftest import not_ended_once
 from tests.cluster import node
-from tests.e2e.conftest import flows_image, node_flows_image  # noqa: F401 - fixtures
-from tests.integration.conftest import (  # noqa: F401 - fixtures
-    Cluster,
-    OperatorFactory,
-    api_client,
-    cluster,
-    crds,
-    kubectl,
-    operators,
-)
+from tests.integration.conftest import Cluster, OperatorFactory
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.chaos
@@ -44,6 +34,10 @@ KUBELET_DOWN_SECONDS = 15
 RUN_LABEL = "kflow.dev/flow-run-uid"
 
 
+def name_of(item: client.V1Job | client.V1Pod) -> str:
+    return str(item.metadata.name) if item.metadata is not None else "?"
+
+
 def pod_of(cluster: Cluster, run: str) -> client.V1Pod | None:
     pods = cluster.core.list_namespaced_pod(
         cluster.namespace, label_selector=f"kflow.dev/flow-run-name={run}"
@@ -53,10 +47,10 @@ def pod_of(cluster: Cluster, run: str) -> client.V1Pod | None:
 
 def sleeping(cluster: Cluster, run: str) -> bool:
     pod = pod_of(cluster, run)
-    if cluster.state(run) != "RUNNING" or pod is None or pod.metadata is None:
+    if cluster.state(run) != "RUNNING" or pod is None:
         return False
     try:
-        log = cluster.core.read_namespaced_pod_log(str(pod.metadata.name), cluster.namespace)
+        log = cluster.core.read_namespaced_pod_log(name_of(pod), cluster.namespace)
     except client.ApiException:
         return False
     return "sleeping" in str(log)
@@ -65,8 +59,8 @@ def sleeping(cluster: Cluster, run: str) -> bool:
 def test_job_runs_end_with_the_truth_after_the_kubelet_restarted(
     cluster: Cluster,
     operators: OperatorFactory,
-    node_flows_image: str,  # noqa: F811
-    api_client: client.ApiClient,  # noqa: F811
+    node_flows_image: str,
+    api_client: client.ApiClient,
     tmp_path: Path,
 ) -> None:
     operator = operators.start()
@@ -95,8 +89,8 @@ def test_job_runs_end_with_the_truth_after_the_kubelet_restarted(
         raise AssertionError(f"{error}\n--- operator:\n{operator.log_tail(6000)}") from error
     before = {name: cluster.get_flowrun(name)["status"]["infrastructure"]["id"] for name in RUNS}
     victim_pod = pod_of(cluster, VICTIM)
-    assert victim_pod is not None and victim_pod.metadata is not None
-    victim_pid = node.container_pid(cluster.namespace, str(victim_pod.metadata.name))
+    assert victim_pod is not None
+    victim_pid = node.container_pid(cluster.namespace, name_of(victim_pod))
     assert victim_pid is not None, "the victim's container has no running task in containerd"
 
     killed_kubelet = node.kill_kubelet()
@@ -117,7 +111,9 @@ def test_job_runs_end_with_the_truth_after_the_kubelet_restarted(
         wait_until("every run in its expected state", all_right, timeout=120, interval=0.5)
     except TimeoutError as error:
         found = {name: cluster.get_flowrun(name).get("status") for name in RUNS}
-        raise AssertionError(f"{error}: {found}\n--- operator:\n{operator.log_tail(8000)}") from error
+        raise AssertionError(
+            f"{error}: {found}\n--- operator:\n{operator.log_tail(8000)}"
+        ) from error
     recovered = time.monotonic() - up_at
 
     runs = {name: cluster.get_flowrun(name) for name in RUNS}
@@ -135,9 +131,9 @@ def test_job_runs_end_with_the_truth_after_the_kubelet_restarted(
     assert "SIGKILL" in victim_message, victim_message
 
     jobs = batch.list_namespaced_job(cluster.namespace, label_selector=RUN_LABEL).items
-    assert len(jobs) == len(RUNS), [job.metadata.name for job in jobs]
+    assert len(jobs) == len(RUNS), [name_of(job) for job in jobs]
     pods = cluster.core.list_namespaced_pod(cluster.namespace, label_selector=RUN_LABEL).items
-    assert len(pods) == len(RUNS), [pod.metadata.name for pod in pods]
+    assert len(pods) == len(RUNS), [name_of(pod) for pod in pods]
 
     def pods_settled() -> list[str]:
         """Pods still running, or whose phase contradicts their run's final state."""
@@ -156,11 +152,9 @@ def test_job_runs_end_with_the_truth_after_the_kubelet_restarted(
         )
 
     def left_behind() -> list[str]:
-        found = batch.list_namespaced_job(cluster.namespace, label_selector=RUN_LABEL).items
-        found += cluster.core.list_namespaced_pod(
-            cluster.namespace, label_selector=RUN_LABEL
-        ).items
-        return [str(item.metadata.name) for item in found]
+        jobs = batch.list_namespaced_job(cluster.namespace, label_selector=RUN_LABEL).items
+        pods = cluster.core.list_namespaced_pod(cluster.namespace, label_selector=RUN_LABEL).items
+        return [f"Job {name_of(job)}" for job in jobs] + [f"pod {name_of(pod)}" for pod in pods]
 
     wait_until("the deleted runs' Jobs and pods removed", lambda: not left_behind(), timeout=90)
     assert node.node_ready(), "the node is not Ready after the kubelet restart"

@@ -67,9 +67,7 @@ def up() -> str:
     return host
 
 
-def dockerd_argv(
-    host: str, data: Path, exec_root: Path, pidfile: Path, *extra: str
-) -> list[str]:
+def dockerd_argv(host: str, data: Path, exec_root: Path, pidfile: Path, *extra: str) -> list[str]:
     """`dockerd` with every place it writes named, so several engines share one machine."""
     return [
         "dockerd",
