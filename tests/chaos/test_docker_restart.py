@@ -60,6 +60,11 @@ def containers(engine: PrivateDocker) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def finished(run: dict[str, Any]) -> bool:
+    conditions = (run.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Finished" and c["status"] == "True" for c in conditions)
+
+
 def test_runs_end_with_the_truth_after_dockerd_restarted(
     chaos: Chaos, private_docker: PrivateDocker, private_flows_image: str
 ) -> None:
@@ -116,6 +121,9 @@ def test_runs_end_with_the_truth_after_dockerd_restarted(
         ) from error
     recovered = time.monotonic() - up_at
 
+    # A flow writes its final state, then its process exits: the operator says Finished once the
+    # container is gone too.
+    wait_until("every run Finished", lambda: all(finished(chaos.flowrun(n)) for n in RUNS), 60)
     runs = {name: chaos.flowrun(name) for name in RUNS}
     after = {name: run["status"]["infrastructure"]["id"] for name, run in runs.items()}
     assert after == before, "the runs' containers were not re-adopted"
