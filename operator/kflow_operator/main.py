@@ -31,7 +31,7 @@ from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.launchers.process import ProcessLauncher
-from kflow_operator.memory import limit_malloc_arenas
+from kflow_operator.memory import keep_giving_back_free_memory, limit_malloc_arenas
 from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
@@ -155,6 +155,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     limit_malloc_arenas()
+    keep_giving_back_free_memory()
     kopf.configure(
         verbose=args.verbose, log_format=LOG_FORMATS[args.log_format], log_refkey="object"
     )
