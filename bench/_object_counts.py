@@ -30,6 +30,8 @@ class ObjectCounts(Follower):
         self._plural = plural
         self._states: dict[str, str | None] = {}
         self._terminal = 0
+        self._finished: set[str] = set()
+        """Objects with the condition Finished=True: the operator is done with them."""
         self.modified = 0
         """MODIFIED events seen: every write to an object of the namespace is one."""
         self.last_terminal_at: float | None = None
@@ -55,6 +57,10 @@ class ObjectCounts(Follower):
             else:
                 self._states[name] = state
             self._terminal += (state in TERMINAL) - (before in TERMINAL)
+            if kind != "DELETED" and _finished(obj):
+                self._finished.add(name)
+            else:
+                self._finished.discard(name)
             if state in TERMINAL and before not in TERMINAL:
                 self.last_terminal_at = time.monotonic()
             self._changed.notify_all()
@@ -79,6 +85,20 @@ class ObjectCounts(Follower):
                 self._changed.wait(min(remaining, 1.0))
         return True
 
+    def wait_finished(self, count: int, timeout: float) -> bool:
+        """Block until the operator is done with `count` objects (condition Finished=True: a
+        terminal run's infrastructure gone, nothing left to write); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._finished) < count:
+                if self.error is not None:
+                    raise RuntimeError(f"the {self._plural} watch failed: {self.error}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 1.0))
+        return True
+
     def wait_seen(self, count: int, timeout: float) -> bool:
         """Block until the watch has seen `count` objects (its first listing is in)."""
         deadline = time.monotonic() + timeout
@@ -89,3 +109,8 @@ class ObjectCounts(Follower):
                     return False
                 self._changed.wait(min(remaining, 1.0))
         return True
+
+
+def _finished(obj: dict[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Finished" and c.get("status") == "True" for c in conditions)
