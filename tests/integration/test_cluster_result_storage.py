@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,12 +44,60 @@ KEY_ID = "kflow-storage-test"
 SECRET_KEY = "kflow-storage-secret-value"
 
 
+class CrdWatch:
+    """Whether the cluster's Deployment or WorkPool CRD lost resultStorage while the test ran.
+
+    On a cluster several checkouts share, each test session applies its own checkout's CRDs;
+    one without resultStorage makes the API server drop the field from every object it serves
+    from then on (the operator's reads included), which no test of this checkout can pass. A
+    failure then says so instead of looking like a defect here."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._api = client.ApiextensionsV1Api(api_client)
+        self._stop = threading.Event()
+        self.lost: list[str] = []
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        """Read both CRDs every POLL_SECONDS (two GETs; a watch of CRDs is no cheaper here and
+        its reconnects trip over resource versions)."""
+        while not self._stop.wait(POLL_SECONDS):
+            for name in WATCHED:
+                crd = self._api.read_custom_resource_definition(name)
+                if not has_storage(crd.to_dict()):
+                    self.lost.append(name)
+
+    def note(self) -> str:
+        if not self.lost:
+            return ""
+        return (
+            f"; the cluster's CRDs ({', '.join(sorted(set(self.lost)))}) lost resultStorage "
+            "during the test (another checkout applied older ones), so the API server dropped "
+            "the field when the operator and the CLI read the objects"
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+WATCHED = ("deployments.kflow.dev", "workpools.kflow.dev")
+POLL_SECONDS = 0.3
+
+
+def has_storage(crd: dict[str, Any]) -> bool:
+    schema = crd["spec"]["versions"][0]["schema"]
+    spec = (schema.get("open_apiv3_schema") or schema.get("openAPIV3Schema"))["properties"]["spec"]
+    return "resultStorage" in spec["properties"]["infrastructure"]["properties"]
+
+
 @pytest.fixture(autouse=True)
-def this_checkouts_crds(kubectl: Kubectl, cluster: Cluster) -> None:
-    """The CRDs of this checkout again, right before the test, and served: on a cluster several
-    checkouts share, another may have applied older ones (without resultStorage) since the
-    session began, and the API server would drop the field from the objects the test creates
-    (it serves a changed CRD's schema a moment after the change)."""
+def crd_watch(
+    kubectl: Kubectl, cluster: Cluster, api_client: client.ApiClient
+) -> Iterator[CrdWatch]:
+    """This checkout's CRDs again, served (the API server serves a changed CRD's schema a
+    moment after the change), and watched for the rest of the test."""
     kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     probe = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -69,19 +118,9 @@ def this_checkouts_crds(kubectl: Kubectl, cluster: Cluster) -> None:
         return "resultStorage" in created["spec"]["infrastructure"]
 
     wait_until("the API server serves this checkout's CRDs", served, timeout=60, interval=0.2)
-
-
-def cluster_crds_note(kubectl: Kubectl) -> str:
-    """Why a run got no storage when the cause is the cluster's CRDs, else ''."""
-    crd = json.loads(kubectl.run("get", "crd", "deployments.kflow.dev", "-o", "json"))
-    version = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    fields = version["properties"]["spec"]["properties"]["infrastructure"]["properties"]
-    if "resultStorage" in fields:
-        return ""
-    return (
-        "; the cluster's CRDs lost resultStorage during the test (another checkout applied "
-        "older ones), so the API server dropped the field when the operator read the objects"
-    )
+    watching = CrdWatch(api_client)
+    yield watching
+    watching.stop()
 
 
 def kept_storage(stored: dict[str, Any]) -> None:
@@ -97,7 +136,7 @@ def task_runs(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_two_runs_of_a_deployment_share_the_cache_in_the_pools_storage(
-    cluster: Cluster, operators: OperatorFactory, kubectl: Kubectl, tmp_path: Path
+    cluster: Cluster, operators: OperatorFactory, crd_watch: CrdWatch, tmp_path: Path
 ) -> None:
     results, marks = tmp_path / "results", tmp_path / "marks"
     marks.mkdir()
@@ -125,7 +164,7 @@ def test_two_runs_of_a_deployment_share_the_cache_in_the_pools_storage(
     assert second.state.is_completed(), second.state
     assert (first.state.result(), second.state.result()) == (40, 40)
     assert (marks / "expensive-runs").read_text() == "x", "the body ran once for both runs" + (
-        cluster_crds_note(kubectl)
+        crd_watch.note()
     )
     (computed,) = task_runs(cluster.get_flowrun(first.name))
     (hit,) = task_runs(cluster.get_flowrun(second.name))
@@ -135,12 +174,13 @@ def test_two_runs_of_a_deployment_share_the_cache_in_the_pools_storage(
 
     big = run_deployment("big", timeout=120, namespace=cluster.namespace)
     assert big.state.is_completed(), big.state
-    assert big.result_reference == str(results / big.id / "flow.pickle"), cluster_crds_note(kubectl)
+    assert big.result_reference == str(results / big.id / "flow.pickle"), crd_watch.note()
     assert big.state.result() == "x" * 20000
 
     inspected = kflow(cluster, "flow-run", "inspect", big.name)
     assert inspected.returncode == 0, inspected.stderr
-    row = next(line for line in inspected.stdout.splitlines() if "resultStorage" in line)
+    row = next((line for line in inspected.stdout.splitlines() if "resultStorage" in line), "")
+    assert row, inspected.stdout + crd_watch.note()
     assert row.split() == ["resultStorage", "WorkPool", "shared", str(results)], row
     assert f"{results}/{big.id}/flow.pickle" in inspected.stdout
 
@@ -205,7 +245,7 @@ def bucket_deployment(cluster: Cluster, bucket: str, endpoint: str) -> None:
 def test_a_deployment_keeps_its_result_in_a_bucket_with_credentials_from_a_secret(
     cluster: Cluster,
     operators: OperatorFactory,
-    kubectl: Kubectl,
+    crd_watch: CrdWatch,
     bucket: str,
     s3_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -218,9 +258,7 @@ def test_a_deployment_keeps_its_result_in_a_bucket_with_credentials_from_a_secre
         operators.start()
     run = run_deployment("to-bucket", timeout=120, namespace=cluster.namespace)
     assert run.state.is_completed(), run.state
-    assert run.result_reference == f"s3://{bucket}/runs/{run.id}/flow.pickle", cluster_crds_note(
-        kubectl
-    )
+    assert run.result_reference == f"s3://{bucket}/runs/{run.id}/flow.pickle", crd_watch.note()
     assert run.state.result() == "x" * 20000
     stored = boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=bucket)
     assert f"runs/{run.id}/flow.pickle" in [item["Key"] for item in stored["Contents"]]
@@ -229,17 +267,17 @@ def test_a_deployment_keeps_its_result_in_a_bucket_with_credentials_from_a_secre
     inspected = kflow(cluster, "flow-run", "inspect", run.name)
     assert f"s3://{bucket}/runs at {s3_endpoint} (credentials: Secret s3-creds)" in (
         inspected.stdout
-    ), inspected.stdout
+    ), inspected.stdout + crd_watch.note()
 
 
 def test_an_unlabelled_credentials_secret_fails_the_run_saying_how_to_mark_it(
-    cluster: Cluster, operators: OperatorFactory, kubectl: Kubectl, bucket: str, s3_endpoint: str
+    cluster: Cluster, operators: OperatorFactory, crd_watch: CrdWatch, bucket: str, s3_endpoint: str
 ) -> None:
     credentials_secret(cluster, "s3-creds", labelled=False)
     bucket_deployment(cluster, bucket, s3_endpoint)
     operators.start()
     run = run_deployment("to-bucket", timeout=120, namespace=cluster.namespace)
-    assert run.state.is_failed(), f"{run.state}{cluster_crds_note(kubectl)}"
+    assert run.state.is_failed(), f"{run.state}{crd_watch.note()}"
     message = run.state.message or ""
     assert (
         f"Secret {cluster.namespace}/s3-creds named by resultStorage.s3.credentialsSecretRef"
