@@ -65,8 +65,8 @@ def merge_documents(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[s
     merged = dict(base)
     for key, value in patch.items():
         below = merged.get(key)
-        if key in WHOLE_FIELDS:
-            merged[key] = value
+        if key in WHOLE_FIELDS and isinstance(value, Mapping):
+            merged[key] = merge_documents({}, value)
         elif isinstance(value, Mapping) and isinstance(below, Mapping):
             merged[key] = merge_documents(below, value)
         elif isinstance(value, Mapping):
