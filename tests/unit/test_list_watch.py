@@ -154,7 +154,15 @@ def test_an_overloaded_server_and_a_lost_connection_keep_the_watch_position() ->
     assert resume_pause(too_many("soon"), 2) == RETRY_SECONDS[2]
     assert resume_pause(ConnectionRefusedError(), 9) == RETRY_SECONDS[-1]
     assert resume_pause(urllib3.exceptions.ProtocolError("dropped"), 0) == RETRY_SECONDS[0]
-    assert resume_pause(urllib3.exceptions.ReadTimeoutError(None, "/", "quiet"), 0) is not None
+    assert (
+        resume_pause(
+            urllib3.exceptions.ReadTimeoutError(
+                urllib3.HTTPConnectionPool("127.0.0.1"), "/", "quiet"
+            ),
+            0,
+        )
+        is not None
+    )
     for status in (410, 403, 500):
         assert resume_pause(ApiException(status=status), 0) is None
     assert resume_pause(ValueError("bad JSON"), 0) is None
