@@ -93,7 +93,7 @@ def test_token_auth_listens_for_others_and_may_review_tokens() -> None:
     }
 
 
-EXPOSED = {
+EXPOSED: dict[str, str | int | bool] = {
     **ON,
     "dashboard.tokenAuth": True,
     "dashboard.ingress.enabled": True,
@@ -148,7 +148,7 @@ def test_an_ingress_reaches_the_dashboard_only_through_token_auth() -> None:
 
 
 def test_an_ingress_to_a_dashboard_without_token_auth_is_refused_with_the_value_to_set() -> None:
-    refusals = (
+    refusals: tuple[tuple[dict[str, str | int | bool], str], ...] = (
         (
             {**EXPOSED, "dashboard.tokenAuth": False},
             "so it must ask every request for a Kubernetes bearer token: "

@@ -1,7 +1,7 @@
 """Signing in to a dashboard that asks who you are (`--auth token`): the middleware that lets
 a request through only with a token the API server accepts, from a person who may list the
-runs; the login page that keeps the token in a cookie; and the API its actions go through,
-which is the person's own (kflow.dashboard.auth says why)."""
+runs; the login page that keeps the token in a cookie; and the API its actions and a run's
+logs and Events go through, which is the person's own (kflow.dashboard.auth says why)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ BAD_GATEWAY = 502
 
 
 def acting_api(request: web.Request) -> DashboardApi:
-    """The API an action goes through: the signed-in person's token, else ours."""
+    """The API an action, and the reading of a run's logs and Events, go through: the
+    signed-in person's token, else ours. The shared watch of kflow objects is gated by the
+    SubjectAccessReview in `authenticate`; these requests are gated by the API server itself,
+    so a person sees a pod's logs only with `get` on pods/log, as with kubectl."""
     api = dashboard_of(request).api
     token = request.get("token")
     if token is not None and isinstance(api, ClusterApi):
