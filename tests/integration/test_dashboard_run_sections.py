@@ -80,6 +80,12 @@ def text_with(what: str, url: str, *expected: str, token: str | None = None) -> 
     return found
 
 
+def raw_refusal(text: str) -> bool:
+    """Whether the page shows the API server's own 403 for a section's request (the
+    dashboard's refused watch of workpools is another matter, said on every page)."""
+    return any(f'resource "{r}"' in text for r in ("pods", "pods/log", "events"))
+
+
 @pytest.fixture
 def job_run(
     cluster: Cluster,
@@ -144,18 +150,18 @@ def test_each_section_says_which_right_a_person_lacks(
     page = f"{dashboards.start(no_pods).url}/runs/{namespace}/r"
     text = text_with("the run's own Events", page, "FlowRun/r", "SuccessfulCreate")
     assert list_pods_for_logs in text and list_pods_for_events in text
-    assert f"Pod/{pod}" not in text and SLEEPING not in text and "403 Forbidden" not in text
+    assert f"Pod/{pod}" not in text and SLEEPING not in text and not raw_refusal(text)
 
     page = f"{dashboards.start(no_logs).url}/runs/{namespace}/r"
     text = text_with("the pod's Events", page, f"Pod/{pod}", "FlowRun/r")
     assert get_logs in text and "could not be read" not in text
-    assert SLEEPING not in text and "403 Forbidden" not in text
+    assert SLEEPING not in text and not raw_refusal(text)
     assert get_logs in page_text(f"{page}/logs?fragment=live")
 
     page = f"{dashboards.start(no_events).url}/runs/{namespace}/r"
     text = page_text(page)
     assert list_events in text and list_pods_for_logs in text
-    assert "FlowRun/r" not in text and "403 Forbidden" not in text
+    assert "FlowRun/r" not in text and not raw_refusal(text)
 
     # Through --auth token the dashboard reads as the person, not with its own (admin) rights.
     exposed = DashboardProcess.launch(
