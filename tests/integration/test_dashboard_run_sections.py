@@ -72,11 +72,17 @@ def pod_of(cluster: Cluster) -> str:
 def text_with(what: str, url: str, *expected: str, token: str | None = None) -> str:
     """The page once it shows every one of `expected` (the node may still be writing them)."""
 
-    def probe() -> str | None:
-        text = page_text(url, token)
-        return text if all(e in text for e in expected) else None
+    last = [""]
 
-    found: str = wait_until(what, probe, timeout=60, interval=0.5)
+    def probe() -> str | None:
+        last[0] = page_text(url, token)
+        return last[0] if all(e in last[0] for e in expected) else None
+
+    try:
+        found: str = wait_until(what, probe, timeout=60, interval=0.5)
+    except TimeoutError as error:
+        missing = [e for e in expected if e not in last[0]]
+        raise AssertionError(f"{error}; missing {missing}; the page said: {last[0]}") from error
     return found
 
 
