@@ -12,6 +12,7 @@ import html
 import re
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ KFLOW_READ = {"apiGroups": ["kflow.dev"], "resources": ["flowruns", "deployments
               "verbs": ["get", "list", "watch"]}  # fmt: skip
 READ_EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list"]}
 LIST_PODS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+READ_POD_LOGS = {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}
 SLEEPING = "sleeping 300.0s"
 """What launcher_flows.py:sleeps prints first, here for a run that outlives the test."""
 
@@ -66,6 +68,7 @@ def sleeping_run(cluster: Cluster, infrastructure: dict[str, Any]) -> dict[str, 
 def pod_of(cluster: Cluster) -> str:
     listed = cluster.core.list_namespaced_pod(cluster.namespace, label_selector="job-name")
     (pod,) = listed.items
+    assert pod.metadata is not None
     return str(pod.metadata.name)
 
 
@@ -123,66 +126,118 @@ def test_a_job_runs_pod_log_tail_and_events_are_on_its_page(
     assert SLEEPING in page_text(f"{page}/logs?fragment=live")
 
 
+@dataclass(frozen=True)
+class Refusals:
+    """The sentences a run page shows in namespace `namespace` where a right is missing."""
+
+    namespace: str
+
+    @property
+    def list_pods_for_logs(self) -> str:
+        return (
+            "You may not list the pods of this run's Job (to read its logs) "
+            f"in namespace {self.namespace}: ask for list on pods."
+        )
+
+    @property
+    def list_pods_for_events(self) -> str:
+        return (
+            "Some Events could not be read: You may not list the pods of this run's Job "
+            f"(for their Events) in namespace {self.namespace}: ask for list on pods."
+        )
+
+    @property
+    def get_logs(self) -> str:
+        return (
+            f"You may not read this run's pod logs in namespace {self.namespace}: "
+            "ask for get on pods/log."
+        )
+
+    @property
+    def list_events(self) -> str:
+        return (
+            "Some Events could not be read: You may not read the Kubernetes Events of this run "
+            f"in namespace {self.namespace}: ask for list on events."
+        )
+
+
+@dataclass(frozen=True)
+class Limited:
+    """Kubeconfigs of ServiceAccounts that may read the kflow objects but not all of a run."""
+
+    no_pods: Path
+    """Also Events; no pods."""
+    no_logs: Path
+    """Also Events and pods; not pods/log."""
+    no_events: Path
+    """Nothing else."""
+
+
+@pytest.fixture
+def limited(cluster: Cluster, kubeconfig: Path, tmp_path: Path) -> Limited:
+    no_pods = view_only_kubeconfig(cluster, kubeconfig, tmp_path)
+    account_with_rules(cluster, "no-logs", [KFLOW_READ, READ_EVENTS, LIST_PODS])
+    account_with_rules(cluster, "no-events", [KFLOW_READ])
+    return Limited(
+        no_pods,
+        service_account_kubeconfig(cluster, kubeconfig, tmp_path, "no-logs"),
+        service_account_kubeconfig(cluster, kubeconfig, tmp_path, "no-events"),
+    )
+
+
 def test_each_section_says_which_right_a_person_lacks(
+    cluster: Cluster, job_run: dict[str, Any], dashboards: DashboardFactory, limited: Limited
+) -> None:
+    refusals = Refusals(cluster.namespace)
+    pod = pod_of(cluster)
+
+    page = f"{dashboards.start(limited.no_pods).url}/runs/{cluster.namespace}/r"
+    text = text_with("the run's own Events", page, "FlowRun/r", "SuccessfulCreate")
+    assert refusals.list_pods_for_logs in text and refusals.list_pods_for_events in text
+    assert f"Pod/{pod}" not in text and SLEEPING not in text and not raw_refusal(text)
+
+    page = f"{dashboards.start(limited.no_logs).url}/runs/{cluster.namespace}/r"
+    text = text_with("the pod's Events", page, f"Pod/{pod}", "FlowRun/r")
+    assert refusals.get_logs in text and "could not be read" not in text
+    assert SLEEPING not in text and not raw_refusal(text)
+    assert refusals.get_logs in page_text(f"{page}/logs?fragment=live")
+
+    page = f"{dashboards.start(limited.no_events).url}/runs/{cluster.namespace}/r"
+    text = page_text(page)
+    assert refusals.list_events in text and refusals.list_pods_for_logs in text
+    assert "FlowRun/r" not in text and not raw_refusal(text)
+
+
+def test_through_token_auth_a_runs_sections_are_read_as_the_person(
     cluster: Cluster,
     job_run: dict[str, Any],
     dashboards: DashboardFactory,
+    limited: Limited,
     kubeconfig: Path,
     tmp_path: Path,
 ) -> None:
-    namespace = cluster.namespace
+    """The dashboard runs with admin rights; what a signed-in person sees of a run's logs and
+    Events is still what their own RBAC lets them read."""
+    refusals = Refusals(cluster.namespace)
     pod = pod_of(cluster)
-    no_pods = view_only_kubeconfig(cluster, kubeconfig, tmp_path)  # kflow objects and Events
-    account_with_rules(cluster, "no-logs", [KFLOW_READ, READ_EVENTS, LIST_PODS])
-    no_logs = service_account_kubeconfig(cluster, kubeconfig, tmp_path, "no-logs")
-    account_with_rules(cluster, "no-events", [KFLOW_READ])
-    no_events = service_account_kubeconfig(cluster, kubeconfig, tmp_path, "no-events")
-    list_pods_for_logs = (
-        "You may not list the pods of this run's Job (to read its logs) "
-        f"in namespace {namespace}: ask for list on pods."
-    )
-    list_pods_for_events = (
-        "Some Events could not be read: You may not list the pods of this run's Job "
-        f"(for their Events) in namespace {namespace}: ask for list on pods."
-    )
-    get_logs = (
-        f"You may not read this run's pod logs in namespace {namespace}: ask for get on pods/log."
-    )
-    list_events = (
-        "Some Events could not be read: You may not read the Kubernetes Events of this run "
-        f"in namespace {namespace}: ask for list on events."
-    )
-
-    page = f"{dashboards.start(no_pods).url}/runs/{namespace}/r"
-    text = text_with("the run's own Events", page, "FlowRun/r", "SuccessfulCreate")
-    assert list_pods_for_logs in text and list_pods_for_events in text
-    assert f"Pod/{pod}" not in text and SLEEPING not in text and not raw_refusal(text)
-
-    page = f"{dashboards.start(no_logs).url}/runs/{namespace}/r"
-    text = text_with("the pod's Events", page, f"Pod/{pod}", "FlowRun/r")
-    assert get_logs in text and "could not be read" not in text
-    assert SLEEPING not in text and not raw_refusal(text)
-    assert get_logs in page_text(f"{page}/logs?fragment=live")
-
-    page = f"{dashboards.start(no_events).url}/runs/{namespace}/r"
-    text = page_text(page)
-    assert list_events in text and list_pods_for_logs in text
-    assert "FlowRun/r" not in text and not raw_refusal(text)
-
-    # Through --auth token the dashboard reads as the person, not with its own (admin) rights.
     exposed = DashboardProcess.launch(
-        ["--namespace", namespace, "--auth", "token"],
+        ["--namespace", cluster.namespace, "--auth", "token"],
         {"KUBECONFIG": str(kubeconfig)},
         tmp_path / "exposed.log",
     )
     dashboards.started.append(exposed)
-    page = f"{exposed.url}/runs/{namespace}/r"
-    text = text_with("the pod's Events", page, f"Pod/{pod}", token=token_of(no_logs))
-    assert get_logs in text and SLEEPING not in text
-    assert get_logs in page_text(f"{page}/logs?fragment=live", token_of(no_logs))
-    text = page_text(page, token_of(no_pods))
-    assert list_pods_for_logs in text and list_pods_for_events in text
+    page = f"{exposed.url}/runs/{cluster.namespace}/r"
+    no_logs, no_pods = token_of(limited.no_logs), token_of(limited.no_pods)
+    text = text_with("the pod's Events", page, f"Pod/{pod}", token=no_logs)
+    assert refusals.get_logs in text and SLEEPING not in text
+    assert refusals.get_logs in page_text(f"{page}/logs?fragment=live", no_logs)
+    text = page_text(page, no_pods)
+    assert refusals.list_pods_for_logs in text and refusals.list_pods_for_events in text
     assert f"Pod/{pod}" not in text
+    account_with_rules(cluster, "reader", [KFLOW_READ, READ_EVENTS, LIST_PODS, READ_POD_LOGS])
+    reader = token_of(service_account_kubeconfig(cluster, kubeconfig, tmp_path, "reader"))
+    text = text_with("the pod's log line", page, SLEEPING, f"Pod/{pod}", token=reader)
+    assert "You may not" not in text and "could not be read" not in text
 
 
 @pytest.fixture
