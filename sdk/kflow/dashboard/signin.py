@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kflow.cluster.rest import TRANSPORT_ERRORS
+from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError
 from kflow.dashboard.api import ClusterApi, DashboardApi
-from kflow.dashboard.auth import COOKIE, Person, bearer_token
+from kflow.dashboard.auth import COOKIE, Person, bearer_token, reviews_refused
 from kflow.dashboard.markup import html
 from kflow.dashboard.pages.common import PageView, banner, csrf_field
 from kflow.dashboard.server import Handler, dashboard_of, error_view, respond
@@ -22,6 +22,7 @@ OPEN_PATHS = ("/login", "/logout", "/static/", "/healthz")
 UNAUTHORIZED = 401
 FORBIDDEN = 403
 BAD_GATEWAY = 502
+UNAVAILABLE = 503
 
 
 def acting_api(request: web.Request) -> DashboardApi:
@@ -65,6 +66,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     except TRANSPORT_ERRORS as error:
         message = f"The API server cannot be reached to check who you are ({error})."
         return respond(request, error_view("Unavailable", message, BAD_GATEWAY))
+    except ApiError as error:
+        return respond(request, error_view("Unavailable", reviews_refused(error), UNAVAILABLE))
     request["person"] = person
     request["token"] = token
     return await handler(request)
@@ -114,6 +117,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     except TRANSPORT_ERRORS as error:
         message = f"The API server cannot be reached to check the token ({error})."
         return respond(request, login_view(request, message, BAD_GATEWAY))
+    except ApiError as error:
+        return respond(request, login_view(request, reviews_refused(error), UNAVAILABLE))
     if person is None:
         message = "The Kubernetes API server did not accept this token (TokenReview)."
         return respond(request, login_view(request, message, UNAUTHORIZED))
