@@ -87,7 +87,7 @@ def test_the_charts_exposed_dashboard_reviews_tokens_only_with_its_binding(
 
     rbac = client.RbacAuthorizationV1Api(api_client)
     delegation["metadata"]["name"] = f"{ACCOUNT}-auth-delegator-{cluster.namespace}"
-    rbac.create_cluster_role_binding(delegation)
+    cluster.apply(yaml.safe_dump(delegation))
     try:
         # The API server's RBAC authorizer learns of the binding through its own watch.
         status, body = wait_until(
