@@ -157,22 +157,23 @@ def test_infrastructure_ending_early_crashes_the_run(state: str, observed: Obser
 
 def test_foreign_infrastructure_is_never_touched() -> None:
     """Only said (the ForeignScope condition, tests/unit/test_run_ownership.py), then left."""
-    said = {
-        "conditions": [
-            {
-                "type": FOREIGN_SCOPE,
-                "status": "True",
-                "reason": "ForeignScope",
-                "message": "m",
-                "lastTransitionTime": ts(),
-            }
-        ]
-    }
+    said: list[dict[str, str]] = [
+        {
+            "type": FOREIGN_SCOPE,
+            "status": "True",
+            "reason": "ForeignScope",
+            "message": "m",
+            "lastTransitionTime": ts(),
+        }
+    ]
     first = decide(run("RUNNING", launched=True), None, False, NOW, own_scope="h/other")
     assert isinstance(first, ReportScope) and first.foreign
-    said["conditions"][0]["message"] = first.message
-    assert decide(run("RUNNING", launched=True, **said), None, False, NOW, 300, "h/other") == Wait()
-    cancelled = run("RUNNING", spec={"cancel": True}, launched=True, **said)
+    said[0]["message"] = first.message
+    assert (
+        decide(run("RUNNING", launched=True, conditions=said), None, False, NOW, 300, "h/other")
+        == Wait()
+    )
+    cancelled = run("RUNNING", spec={"cancel": True}, launched=True, conditions=said)
     assert decide(cancelled, None, False, NOW, 300, "h/other") == Wait()
 
 
