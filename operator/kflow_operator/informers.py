@@ -42,6 +42,10 @@ def own_pool(body: Mapping[str, Any]) -> str | None:
     return run_pool(body.get("spec") or {}, None)
 
 
+def state_type(body: Mapping[str, Any] | None) -> str | None:
+    return (((body or {}).get("status") or {}).get("state") or {}).get("type")
+
+
 def apply_change(index: ObjectIndex, change: Change) -> None:
     if change.type == "DELETED":
         meta = change.object.get("metadata") or {}
@@ -96,9 +100,14 @@ class Informers:
         namespaces: tuple[str, ...],
         api: KflowObjects,
         on_pool_change: Callable[[str, str], None] | None = None,
+        on_run_state_change: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
+        """`on_pool_change(namespace, name)`: a pool's spec changed; `on_run_state_change(run)`:
+        a FlowRun's state type changed in the index, or it left the index (deleted). Both are
+        called on the watch's thread."""
         self._api = api
         self._on_pool_change = on_pool_change
+        self._on_run_state_change = on_run_state_change
         self._pool_generations: dict[tuple[str, str], object] = {}
         self.flowruns = ObjectIndex(
             group_of=deployment_ref,
@@ -137,9 +146,30 @@ class Informers:
                 thread.start()
 
     def _apply(self, index: ObjectIndex, change: Change) -> None:
+        if index is self.flowruns and self._on_run_state_change is not None:
+            self._apply_run(change)
+            return
         apply_change(index, change)
         if index is self.workpools and self._on_pool_change is not None:
             self._pool_changed(change)
+
+    def _apply_run(self, change: Change) -> None:
+        """Apply a FlowRun change; tell when the index's state type of the run moved. This
+        watch is what scheduling passes read, and it keeps up in a burst where Kopf's event
+        queue (the other source of wakes) lags by tens of seconds: a pass that woke on the
+        index's news sees what woke it."""
+        meta = change.object.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        before = state_type(self.flowruns.get(*key))
+        apply_change(self.flowruns, change)
+        now = self.flowruns.get(*key)
+        if state_type(now) == before:
+            return
+        assert self._on_run_state_change is not None
+        try:
+            self._on_run_state_change(now if now is not None else change.object)
+        except Exception:
+            logger.exception("Waking the Deployment of FlowRun %s/%s failed", *key)
 
     def _pool_changed(self, change: Change) -> None:
         """A pool's spec changed (created, edited, deleted): its held runs may go. Status

@@ -70,7 +70,10 @@ class OperatorContext:
     def start_informers(self) -> Informers:
         if self.informers is None:
             self.informers = Informers(
-                self.settings.namespaces, self.api, on_pool_change=self.wake_pool_waiters
+                self.settings.namespaces,
+                self.api,
+                on_pool_change=self.wake_pool_waiters,
+                on_run_state_change=self.wake_deployment_of,
             )
             self.informers.start()
             self.schedules.runs = self.informers.flowruns
@@ -98,6 +101,15 @@ class OperatorContext:
         if deployment is None:
             return False, None
         return True, run_pool(spec, deployment.get("spec"))
+
+    def wake_deployment_of(self, run: Mapping[str, Any]) -> None:
+        """A run's state type changed, or it was deleted: its Deployment's scheduling pass may
+        have something to do (history to prune, a slot freed). From any thread; never blocks."""
+        ref = deployment_ref(run)
+        namespace = str((run.get("metadata") or {}).get("namespace") or "")
+        waker = self.deployment_wakers.get((namespace, ref)) if ref is not None else None
+        if waker is not None:
+            waker.wake_threadsafe()
 
     def wake_pool_waiters(self, namespace: str, pool: str) -> None:
         """Something that may release the pool's held runs happened (the pool was created,

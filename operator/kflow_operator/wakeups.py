@@ -5,6 +5,7 @@ schedulers sleep alike."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import kopf
@@ -40,4 +41,5 @@ class DeploymentWaker:
     """The state type last seen of each of the Deployment's runs: a change wakes the daemon."""
 
     def wake_threadsafe(self) -> None:
-        self.loop.call_soon_threadsafe(self.wake.set)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the operator is stopping
+            self.loop.call_soon_threadsafe(self.wake.set)

@@ -127,3 +127,22 @@ def delete_flowruns(cluster: Cluster, *names: str) -> None:
             cluster.objects.delete_namespaced_custom_object(
                 GROUP, VERSION, cluster.namespace, "flowruns", name
             )
+
+
+def cancel_with_identifier_forged_to_another_run(
+    cluster: Cluster, runs: LauncherRuns, timeout: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run `r` (sleeps 120 s), then `victim` (sleeps 20 s); once both run, r's status is
+    patched to name victim's container/Job (issue #18) and r is cancelled. Returns r once it
+    has ended and victim once it has ended: the operator must not have stopped victim's."""
+    runs.deploy("sleeps", cancelGracePeriodSeconds=2)
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 120}})
+    cluster.wait_state("r", "RUNNING", timeout=timeout)
+    cluster.flowrun("victim", {"deploymentRef": {"name": "d"}, "parameters": {"seconds": 20}})
+    victim = cluster.wait_state("victim", "RUNNING", timeout=timeout)
+    infra = victim["status"]["infrastructure"]
+    cluster.patch_flowrun_status("r", {"infrastructure": {"id": infra["id"], "pid": infra["pid"]}})
+    cluster.cancel("r")
+    ended = cluster.wait_state("r", "CANCELLED", "CRASHED", timeout=60)
+    done = cluster.wait_state("victim", "COMPLETED", "FAILED", "CRASHED", "CANCELLED", timeout=90)
+    return ended, done

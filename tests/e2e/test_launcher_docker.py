@@ -34,6 +34,7 @@ from tests.e2e.launcher_support import (
     RESTARTED,
     VERSION,
     LauncherRuns,
+    cancel_with_identifier_forged_to_another_run,
     finished,
     logs,
     times,
@@ -384,3 +385,22 @@ def test_a_command_docker_cannot_start_is_crashed_with_the_daemons_error(
     assert "no-such-command" in message and "Docker:" in message, message
     finished(cluster, "r")
     runs.delete_and_expect_nothing_left("r")
+
+
+def test_an_identifier_forged_to_another_runs_container_never_stops_it(
+    cluster: Cluster,
+    docker_operator: OperatorProcess,
+    engine: docker.DockerClient,
+    runs: DockerRuns,
+) -> None:
+    """A cancelled run whose status names another run's container: that container is neither
+    stopped nor removed, its run completes, and the cancelled run ends saying the container is
+    not its."""
+    ended, victim = cancel_with_identifier_forged_to_another_run(cluster, runs, timeout=60)
+    message = ended["status"]["state"]["message"]
+    assert "is not this run's" in message and "kflow.dev/flow-run-uid" in message, message
+    assert victim["status"]["state"]["type"] == "COMPLETED", victim["status"]["state"]
+    assert victim["status"]["result"]["value"] == "woke up"
+    assert finished(cluster, "victim")["status"]["infrastructure"]["exitCode"] == 0
+    state = container_of(engine, victim).attrs["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0), state

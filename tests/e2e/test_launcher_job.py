@@ -19,6 +19,7 @@ from tests.e2e.launcher_support import (
     FIRST,
     RESTARTED,
     LauncherRuns,
+    cancel_with_identifier_forged_to_another_run,
     finished,
     logs,
     times,
@@ -342,3 +343,19 @@ def test_image_that_cannot_be_had_is_crashed_past_the_deadline_and_cleaned_up(
         lambda: not jobs_of(cluster, batch) and not pods_of(cluster),
         timeout=30,
     )
+
+
+def test_an_identifier_forged_to_another_runs_job_never_stops_that_job(
+    cluster: Cluster, job_operator: OperatorProcess, batch: client.BatchV1Api, runs: JobRuns
+) -> None:
+    """A cancelled run whose status names another run's Job: that Job is neither marked nor
+    deleted, its run completes, and the cancelled run ends saying the Job is not its."""
+    ended, victim = cancel_with_identifier_forged_to_another_run(cluster, runs, timeout=90)
+    message = ended["status"]["state"]["message"]
+    assert "is not this run's" in message and "kflow.dev/flow-run-uid" in message, message
+    assert victim["status"]["state"]["type"] == "COMPLETED", victim["status"]["state"]
+    assert victim["status"]["result"]["value"] == "woke up"
+    assert finished(cluster, "victim")["status"]["infrastructure"]["exitCode"] == 0
+    job = job_of(batch, victim)
+    assert not (job.metadata.annotations or {}).get("kflow.dev/stop-requested"), "marked stopped"
+    assert job.metadata.deletion_timestamp is None

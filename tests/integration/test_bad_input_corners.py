@@ -194,12 +194,6 @@ def test_thousands_of_runs_of_one_deployment_and_a_new_run_still_starts_within_s
     assert to_start < 10, f"the new run started {to_start:.1f}s after it was asked for"
 
 
-@pytest.mark.xfail(
-    reason="open defect: after a burst of hundreds of runs ending at once, history pruning "
-    "stops with runs beyond the limit (400 runs: 42-95 still there 120 s later); the "
-    "Deployment's pass is not run again although more runs have ended (see the branch report)",
-    strict=False,
-)
 def test_history_of_a_burst_of_runs_is_pruned_to_the_limit(
     cluster: Cluster, operator: OperatorProcess
 ) -> None:

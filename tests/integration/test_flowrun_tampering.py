@@ -176,3 +176,48 @@ def test_a_forged_identifier_of_a_running_run_crashes_it_saying_so(
     crashed = cluster.wait_state("r", "CRASHED", timeout=30)
     assert "is not this run's process" in crashed["status"]["state"]["message"]
     assert victim.poll() is None, f"the victim process was signalled: {victim.returncode}"
+
+
+def foreign_scope_condition(cluster: Cluster, name: str) -> dict[str, Any] | None:
+    conditions = (cluster.get_flowrun(name).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "ForeignScope"), None)
+
+
+def test_a_forged_foreign_scope_is_said_on_the_run_until_the_scope_is_back(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    """The operator leaves the run alone (above) but not silently: a ForeignScope condition and
+    a Warning Event name the scope the run carries, this operator's, and what to do. Put back,
+    the run is this operator's again: the condition clears and a cancellation is enforced."""
+    running = holding_run(cluster, seconds=60, cancelGracePeriodSeconds=2)
+    pid, ticks = recorded_process(running)
+    infra = running["status"]["infrastructure"]
+    own = infra["scope"]
+    cluster.patch_flowrun_status(
+        "r",
+        {"infrastructure": {"scope": "elsewhere/boot", "pid": f"elsewhere/boot:{infra['id']}"}},
+    )
+    said = wait_until(
+        "the ForeignScope condition set",
+        lambda: (c := foreign_scope_condition(cluster, "r")) and c["status"] == "True" and c,
+        timeout=20,
+    )
+    message = said["message"]
+    assert said["reason"] == "ForeignScope"
+    assert "status.infrastructure.scope is 'elsewhere/boot'" in message, message
+    assert f"this operator's process scope is {own!r}" in message, message
+    assert "delete the FlowRun" in message, message
+    warnings = [e for e in cluster.events("r") if e.reason == "ForeignScope"]
+    assert warnings and warnings[0].type == "Warning" and warnings[0].message == message
+    assert process_alive(pid, ticks), "the run's process is left alone"
+    assert cluster.state("r") == "RUNNING"
+
+    cluster.patch_flowrun_status("r", {"infrastructure": {"scope": own, "pid": infra["pid"]}})
+    wait_until(
+        "the ForeignScope condition cleared",
+        lambda: (c := foreign_scope_condition(cluster, "r")) and c["status"] == "False",
+        timeout=20,
+    )
+    cluster.cancel("r")
+    cluster.wait_state("r", "CANCELLED", timeout=30)
+    wait_until("the run's process gone", lambda: not process_alive(pid, ticks), timeout=20)

@@ -20,6 +20,7 @@ from kflow_operator.decisions.actions import (
     MarkCrashed,
     MarkFailed,
     MarkScheduled,
+    ReportScope,
     ReportUnkillable,
     SendStop,
     Wait,
@@ -27,6 +28,7 @@ from kflow_operator.decisions.actions import (
 from kflow_operator.decisions.cancellation import KILL_CONFIRM_SECONDS, grace_period
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import LINGER_SECONDS, decide
+from kflow_operator.decisions.scope import FOREIGN_SCOPE
 from kflow_operator.decisions.supervised_run import SupervisedRun, conditions_patch, state_patch
 from kflow_operator.infrastructure import RUNNING, LaunchRequest, Observation, ObservedPhase
 
@@ -154,9 +156,25 @@ def test_infrastructure_ending_early_crashes_the_run(state: str, observed: Obser
 
 
 def test_foreign_infrastructure_is_never_touched() -> None:
-    assert decide(run("RUNNING", launched=True), None, False, NOW) == Wait()
-    cancelled = run("RUNNING", spec={"cancel": True}, launched=True)
-    assert decide(cancelled, None, False, NOW) == Wait()
+    """Only said (the ForeignScope condition, tests/unit/test_run_ownership.py), then left."""
+    said: list[dict[str, str]] = [
+        {
+            "type": FOREIGN_SCOPE,
+            "status": "True",
+            "reason": "ForeignScope",
+            "message": "m",
+            "lastTransitionTime": ts(),
+        }
+    ]
+    first = decide(run("RUNNING", launched=True), None, False, NOW, own_scope="h/other")
+    assert isinstance(first, ReportScope) and first.foreign
+    said[0]["message"] = first.message
+    assert (
+        decide(run("RUNNING", launched=True, conditions=said), None, False, NOW, 300, "h/other")
+        == Wait()
+    )
+    cancelled = run("RUNNING", spec={"cancel": True}, launched=True, conditions=said)
+    assert decide(cancelled, None, False, NOW, 300, "h/other") == Wait()
 
 
 def test_a_rescheduled_pause_relaunches_on_resume_and_fails_on_timeout() -> None:

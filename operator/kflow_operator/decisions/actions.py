@@ -124,6 +124,15 @@ class ReportUnkillable:
 
 
 @dataclass(frozen=True)
+class ReportScope:
+    """The ForeignScope condition (decisions/scope.py): True with `message` while the run's
+    infrastructure is in another operator's scope, False once it is back in this one's."""
+
+    foreign: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Finish:
     """The run is terminal and its infrastructure gone: record how it ended, then Done."""
 
@@ -180,6 +189,7 @@ Action = (
     | Kill
     | MarkCancelled
     | ReportUnkillable
+    | ReportScope
     | Finish
     | HoldForSlot
     | Skip

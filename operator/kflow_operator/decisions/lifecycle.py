@@ -6,7 +6,7 @@ with the identifier → (the flow reports RUNNING … a terminal state) → Fini
 that ends before a terminal state → CRASHED; one held up before the flow starts says why, and
 past the start deadline → CRASHED. spec.cancel → the cancellation protocol (a run
 cancelled before it launched goes straight to CANCELLED). A run whose infrastructure belongs to
-another operator's scope is never touched.
+another operator's scope is never touched, and says so (decisions/scope.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from kflow_operator.decisions.actions import (
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
 from kflow_operator.decisions.deployment_runs import HELD_NAMES, LATE_NAME
+from kflow_operator.decisions.scope import scope_report
 from kflow_operator.decisions.start_wait import (
     DEFAULT_START_DEADLINE_SECONDS,
     INFRASTRUCTURE_READY,
@@ -52,16 +53,21 @@ def decide(
     ours: bool,
     now: datetime,
     start_deadline_seconds: float = DEFAULT_START_DEADLINE_SECONDS,
+    own_scope: str | None = None,
 ) -> Action:
     """The next step for `run`.
 
     `ours` tells whether its recorded infrastructure is in this operator's scope, and then
     `observation` is what the launcher sees; for runs without an identifier both are ignored.
     Infrastructure held up before the flow starts gives up `start_deadline_seconds` after its
-    launch (decisions/start_wait.py).
+    launch (decisions/start_wait.py). `own_scope`: this operator's scope for the type of the
+    run's infrastructure (None: it has no launcher of that type), for the ForeignScope condition.
     """
     if run.terminal:
         return _after_the_end(run, observation, ours, now)
+    scope = scope_report(run, ours, own_scope)
+    if scope is not None:
+        return scope
     if run.spec.cancel:
         return decide_cancellation(run, observation, ours, now)
     if run.identifier is None:

@@ -25,10 +25,12 @@ from kflow_operator.decisions.actions import (
     MarkCrashed,
     MarkFailed,
     MarkScheduled,
+    ReportScope,
     ReportWaiting,
 )
 from kflow_operator.decisions.deployment_runs import SCHEDULED_NAME
 from kflow_operator.decisions.events import Event
+from kflow_operator.decisions.scope import FOREIGN_REASON, FOREIGN_SCOPE, IN_SCOPE_REASON
 from kflow_operator.decisions.start_wait import INFRASTRUCTURE_READY
 from kflow_operator.decisions.supervised_run import (
     CANCEL_FAILED,
@@ -250,6 +252,18 @@ def unkillable(run: SupervisedRun, now: datetime) -> RunWrite:
         },
         events=(Event("Warning", "CancelFailed", message),),
     )
+
+
+def scope(run: SupervisedRun, action: ReportScope, now: datetime) -> RunWrite:
+    """The ForeignScope condition; a Warning Event when it is set (kubectl describe)."""
+    reason = FOREIGN_REASON if action.foreign else IN_SCOPE_REASON
+    fields = {
+        "conditions": conditions_patch(
+            run, FOREIGN_SCOPE, action.foreign, reason, action.message, now
+        )
+    }
+    events = (Event("Warning", FOREIGN_REASON, action.message),) if action.foreign else ()
+    return RunWrite(fields=fields, events=events)
 
 
 # --- the end ---------------------------------------------------------------------------------

@@ -36,6 +36,15 @@ class Wakes:
         with self._lock:
             self._by_key.pop(key, None)
 
+    def remove(self, key: str, wake: Wake) -> None:
+        """Take back one `add` (an adoption refused), leaving whoever else watches `key`."""
+        with self._lock:
+            wakes = self._by_key.get(key, [])
+            if wake in wakes:
+                wakes.remove(wake)
+            if not wakes:
+                self._by_key.pop(key, None)
+
     def __contains__(self, key: str) -> bool:
         with self._lock:
             return key in self._by_key

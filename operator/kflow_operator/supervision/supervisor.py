@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kflow.resources import DeploymentSpec, StateHistoryEntry
+from kflow.resources import DeploymentSpec
 from kflow.states import StateType
 
 from kflow_operator import events
@@ -40,6 +40,7 @@ from kflow_operator.decisions.actions import (
     MarkFailed,
     MarkScheduled,
     ReplaceOthers,
+    ReportScope,
     ReportStarted,
     ReportUnkillable,
     ReportWaiting,
@@ -48,7 +49,6 @@ from kflow_operator.decisions.actions import (
     Wait,
 )
 from kflow_operator.decisions.cancellation import grace_period
-from kflow_operator.decisions.events import state_event
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import decide
 from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
@@ -61,6 +61,7 @@ from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.supervision.notifier import Notifier
+from kflow_operator.supervision.state_events import StateEvents
 from kflow_operator.supervision.take_down import take_down
 from kflow_operator.wakeups import doze
 
@@ -97,7 +98,7 @@ class Supervisor:
         self.loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
         self.adopted: str | None = None
-        self.evented_until = _latest_state_time(body)
+        self.state_events = StateEvents(body)
         self.active = True
         self.notifier = Notifier(self)
         self.crash: Observation | None = None
@@ -156,7 +157,7 @@ class Supervisor:
                     return
                 await self._sleep(None, False, stopped)
                 continue
-            self._post_state_events(run)
+            self.state_events.post(run, self.body)
             if run.deleting:
                 return
             notifying = await self.notifier.turn(run)
@@ -170,6 +171,7 @@ class Supervisor:
                     launcher is not None,
                     now(),
                     self.context.settings.start_deadline_seconds,
+                    self._own_scope(run),
                 ),
                 notifying,
             )
@@ -201,6 +203,10 @@ class Supervisor:
     def _launcher(self, run: SupervisedRun) -> Launcher | None:
         identifier = run.identifier
         return None if identifier is None else self.context.launcher_for(identifier)
+
+    def _own_scope(self, run: SupervisedRun) -> str | None:
+        found = self.context.launchers.get(run.identifier.type) if run.identifier else None
+        return found.scope if found is not None else None
 
     async def _observe(self, run: SupervisedRun, launcher: Launcher | None) -> Observation | None:
         identifier = run.identifier
@@ -276,6 +282,8 @@ class Supervisor:
                 if lingering:
                     await asyncio.sleep(LINGERING_KILL_PAUSE_SECONDS)
                 return step
+            case ReportScope():
+                return await self._write(run, run_writes.scope(run, action, t), t)
             case MarkCancelled():
                 return await self._write(run, run_writes.cancelled(action, t), t)
             case ReportUnkillable():
@@ -417,7 +425,7 @@ class Supervisor:
         if written is None:
             return Step.MOVED
         self.body = written
-        self._post_state_events(SupervisedRun.from_body(written))
+        self.state_events.post(SupervisedRun.from_body(written), written)
         return Step.CARRIED_OUT
 
     async def _deployment_spec(self, run: SupervisedRun) -> DeploymentSpec | None:
@@ -430,35 +438,3 @@ class Supervisor:
         if body is None:
             return None
         return DeploymentSpec.model_validate(body.get("spec") or {})
-
-    # --- events -------------------------------------------------------------------------------
-
-    def _post_state_events(self, run: SupervisedRun) -> None:
-        """One Kubernetes Event per state change, whoever wrote it (kubectl describe)."""
-        for entry in run.status.state_history or []:
-            if self.evented_until is not None and entry.timestamp <= self.evented_until:
-                continue
-            self.evented_until = entry.timestamp
-            run_records.state_seen(self.body, entry.type.value, entry.timestamp)
-            self._announce(entry)
-
-    def _announce(self, entry: StateHistoryEntry) -> None:
-        event = state_event(entry)
-        metadata = self.body.get("metadata") or {}
-        ref = {key: metadata.get(key) for key in ("namespace", "name", "uid")}
-        # One log line per state change; with --log-format json the run's reference is a field.
-        logger.info(
-            "FlowRun %s/%s %s (%s)",
-            ref["namespace"],
-            ref["name"],
-            event.message,
-            entry.name,
-            extra={"k8s_ref": ref},
-        )
-        events.post(event, self.body)
-
-
-def _latest_state_time(body: Body) -> datetime | None:
-    run = SupervisedRun.from_body(body)
-    history = run.status.state_history or []
-    return history[-1].timestamp if history else None

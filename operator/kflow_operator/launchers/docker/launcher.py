@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -53,6 +53,7 @@ from kflow_operator.launchers.docker.options import (
     DockerLauncherOptions,
     RemovalPolicy,
 )
+from kflow_operator.launchers.ownership import belongs, not_the_runs
 from kflow_operator.launchers.storage_secrets import StorageSecrets, secret_values
 
 logger = logging.getLogger(__name__)
@@ -204,7 +205,30 @@ class DockerLauncher(Launcher):
                 ObservedPhase.MISSING,
                 reason=f"container {identifier.id[:12]} no longer exists",
             )
+        if not belongs(_labels(attrs), identifier.owner):
+            return not_the_runs(f"container {identifier.id[:12]}")
         return observation_of_state(attrs.get("State") or {})
+
+    def _foreign(self, identifier: InfrastructureId, doing: str) -> bool:
+        """Whether the container exists and is not the run's (then it is logged, and left
+        alone); a gone one is nobody's to protect."""
+        if identifier.owner is None:
+            return False
+        try:
+            attrs = self._client().api.inspect_container(identifier.id)
+        except NotFound:
+            return False
+        if belongs(_labels(attrs), identifier.owner):
+            return False
+        logger.warning(
+            "not %s container %s: it is not FlowRun %s's (the identifier %s in the run's "
+            "status was changed)",
+            doing,
+            identifier.id[:12],
+            identifier.owner,
+            identifier.pid,
+        )
+        return True
 
     def adopt(self, identifier: InfrastructureId, wake: Wake) -> None:
         self._wakes.add(identifier.id, wake)
@@ -213,12 +237,17 @@ class DockerLauncher(Launcher):
         except NotFound:
             wake()
             return
+        if not belongs(_labels(attrs), identifier.owner):
+            # Someone else's: never started, nor watched for this run; observe() says so.
+            self._wakes.remove(identifier.id, wake)
+            wake()
+            return
         state = attrs.get("State") or {}
         name = str(attrs.get("Name") or "").lstrip("/")
         self._run_names[identifier.id] = name
         gone = observation_of_state(state).gone
         if not gone and self._credentials is not None:
-            namespace = ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL_NAMESPACE)
+            namespace = _labels(attrs).get(LABEL_NAMESPACE)
             try:
                 self._credentials.adopt(name, str(namespace))
             except Exception as error:
@@ -230,6 +259,8 @@ class DockerLauncher(Launcher):
             wake()
 
     def forget(self, identifier: InfrastructureId) -> None:
+        if self._foreign(identifier, "forgetting"):
+            return  # never adopted for this run: nothing of it to drop
         self._wakes.discard(identifier.id)
         self._drop_credentials(identifier.id)
         if self._options.removal is RemovalPolicy.ON_FINISH:
@@ -243,6 +274,8 @@ class DockerLauncher(Launcher):
     def stop(self, identifier: InfrastructureId, grace_seconds: int) -> None:
         """`docker stop -t GRACE` on a thread of its own: the engine sends the stop signal and
         kills at the end of the grace period by itself, even if this operator dies meanwhile."""
+        if self._foreign(identifier, "stopping"):
+            return
 
         def stop_container() -> None:
             try:
@@ -255,6 +288,8 @@ class DockerLauncher(Launcher):
         threading.Thread(target=stop_container, name="kflow-docker-stop", daemon=True).start()
 
     def kill(self, identifier: InfrastructureId) -> None:
+        if self._foreign(identifier, "killing"):
+            return
         try:
             self._client().api.kill(identifier.id)
         except NotFound:
@@ -313,6 +348,11 @@ class DockerLauncher(Launcher):
         self._workers.closed.set()
         self._deaths.close()
         self._workers.close()
+
+
+def _labels(attrs: Mapping[str, Any]) -> Mapping[str, str]:
+    """A container's labels from `docker inspect`."""
+    return cast(Mapping[str, str], (attrs.get("Config") or {}).get("Labels") or {})
 
 
 def _name_of(summary: Mapping[str, Any]) -> str:

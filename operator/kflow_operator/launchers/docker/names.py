@@ -12,11 +12,13 @@ CLI's log reader) take the part before the last `#` (`docker_api_url`).
 from __future__ import annotations
 
 from kflow_operator.infrastructure import LaunchRequest
+from kflow_operator.launchers.ownership import RUN_UID_LABEL
 
 LABEL_PREFIX = "kflow.dev/"
 LABEL_NAMESPACE = f"{LABEL_PREFIX}flow-run-namespace"
 LABEL_NAME = f"{LABEL_PREFIX}flow-run-name"
-LABEL_UID = f"{LABEL_PREFIX}flow-run-uid"
+LABEL_UID = RUN_UID_LABEL
+"""The run's UID: what tells whose a container is (launchers/ownership.py)."""
 LABEL_ATTEMPT = f"{LABEL_PREFIX}attempt"
 LABEL_CLUSTER = f"{LABEL_PREFIX}cluster"
 

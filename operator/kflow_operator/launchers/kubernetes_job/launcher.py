@@ -20,7 +20,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import cast
 
 from kflow.resources import FLOWRUN_KIND, InfrastructureType
 
@@ -53,6 +55,7 @@ from kflow_operator.launchers.kubernetes_job.observe import (
 )
 from kflow_operator.launchers.kubernetes_job.options import JobLauncherOptions
 from kflow_operator.launchers.kubernetes_job.start_waits import FAILED_CREATE, slow_to_start
+from kflow_operator.launchers.ownership import belongs, not_the_runs
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +129,10 @@ class KubernetesJobLauncher(Launcher):
     def observe(self, identifier: InfrastructureId) -> Observation:
         job_id = JobId.parse(identifier.id)
         job = self._jobs.read_job(job_id)
+        if job is not None and not belongs(_labels(job), identifier.owner):
+            return not_the_runs(f"Job {job_id.namespace}/{job_id.name}")
         uid = job_id.uid or ((job or {}).get("metadata") or {}).get("uid")
-        pods = self._pods_of(job_id.namespace, uid) if uid else []
+        pods = self._run_pods(job_id.namespace, uid, identifier.owner) if uid else []
         with self._lock:
             remembered = list(self._deleted_pods.get(uid or "", {}).values())
             stopping = (uid or "") in self._stopping
@@ -161,26 +166,57 @@ class KubernetesJobLauncher(Launcher):
         job = self._jobs.read_job(job_id)
         if job is None:
             wake()
+        elif not belongs(_labels(job), identifier.owner):
+            # Someone else's: never released, nor watched for this run; observe() says so.
+            self._wakes.remove(job_id.uid or job_id.name, wake)
+            wake()
         elif (job.get("spec") or {}).get("suspend") and not stop_requested(job):
             # Recorded (the status names it) but never released: its operator died in between.
             self._jobs.unsuspend(job_id)
 
     def forget(self, identifier: InfrastructureId) -> None:
         job_id = JobId.parse(identifier.id)
+        if self._foreign(job_id, identifier.owner, "forgetting"):
+            return  # never adopted for this run: nothing of it to drop
         key = job_id.uid or job_id.name
         self._wakes.discard(key)
         with self._lock:
             self._deleted_pods.pop(key, None)
             self._stopping.discard(key)
         if job_id.uid and any(
-            pod_left_running(pod) for pod in self._pods_of(job_id.namespace, job_id.uid)
+            pod_left_running(pod)
+            for pod in self._run_pods(job_id.namespace, job_id.uid, identifier.owner)
         ):
             # Finished with, yet a pod is still there and not done (stuck pulling its image,
             # say): no leftovers. Finished pods stay for their logs, until the FlowRun goes.
             self._jobs.delete_job(job_id, propagation="Background", grace=0)
 
-    def _pods_of(self, namespace: str, job_uid: str) -> list[Body]:
-        return self._jobs.pods(namespace, f"{JOB_UID_LABEL}={job_uid}")
+    def _run_pods(self, namespace: str, job_uid: str, owner: str | None) -> list[Body]:
+        """The pods of the Job with `job_uid` that are the run `owner`'s (all, for None)."""
+        pods = self._jobs.pods(namespace, f"{JOB_UID_LABEL}={job_uid}")
+        return [pod for pod in pods if belongs(_labels(pod), owner)]
+
+    def _foreign(self, job_id: JobId, owner: str | None, doing: str) -> bool:
+        return owner is not None and self._read_checked(job_id, owner, doing)[0]
+
+    def _read_checked(
+        self, job_id: JobId, owner: str | None, doing: str
+    ) -> tuple[bool, Body | None]:
+        """(whether the Job exists and is not the run `owner`'s, the Job as read). A foreign
+        Job is logged and left alone; a gone one is nobody's to protect (its pods are checked
+        one by one)."""
+        job = self._jobs.read_job(job_id)
+        if job is None or belongs(_labels(job), owner):
+            return False, job
+        logger.warning(
+            "not %s Job %s/%s: it is not FlowRun %s's (the identifier in the run's status was "
+            "changed)",
+            doing,
+            job_id.namespace,
+            job_id.name,
+            owner,
+        )
+        return True, job
 
     def _on_change(self, kind: str, change: Change) -> None:
         """Wake the run a Job or pod belongs to; keep the last state of its deleted pods."""
@@ -202,11 +238,16 @@ class KubernetesJobLauncher(Launcher):
         """Mark, then delete the pods with the grace period (their own spec may say another)
         and the Job with foreground propagation, so the Job object stays until no pod is left."""
         job_id = JobId.parse(identifier.id)
+        foreign, job = self._read_checked(job_id, identifier.owner, "stopping")
+        if foreign:
+            return
         with self._lock:
             self._stopping.add(job_id.uid or job_id.name)
         mark = {"metadata": {"annotations": {STOP_ANNOTATION: datetime.now(UTC).isoformat()}}}
-        self._jobs.mark_job(job_id, mark)
-        for pod in self._pods_of(job_id.namespace, job_id.uid or "") if job_id.uid else []:
+        if job is not None:  # marked by name: a later Job of that name is not this one
+            self._jobs.mark_job(job_id, mark)
+        owner = identifier.owner
+        for pod in self._run_pods(job_id.namespace, job_id.uid, owner) if job_id.uid else []:
             self._jobs.mark_and_delete_pod(
                 job_id.namespace, pod["metadata"]["name"], mark, grace_seconds
             )
@@ -215,9 +256,12 @@ class KubernetesJobLauncher(Launcher):
     def kill(self, identifier: InfrastructureId) -> None:
         """Force-delete every pod of the Job that is left (grace 0), and the Job."""
         job_id = JobId.parse(identifier.id)
+        if self._foreign(job_id, identifier.owner, "killing"):
+            return
         with self._lock:
             self._stopping.add(job_id.uid or job_id.name)
-        for pod in self._pods_of(job_id.namespace, job_id.uid) if job_id.uid else []:
+        owner = identifier.owner
+        for pod in self._run_pods(job_id.namespace, job_id.uid, owner) if job_id.uid else []:
             self._jobs.delete_pod(job_id.namespace, pod["metadata"]["name"], grace=0)
         self._jobs.delete_job(job_id, propagation="Foreground", grace=0)
 
@@ -249,6 +293,10 @@ class KubernetesJobLauncher(Launcher):
         for watch in self._watches:
             watch.stop()
         self._workers.close()
+
+
+def _labels(obj: Body) -> Mapping[str, str]:
+    return cast(Mapping[str, str], (obj.get("metadata") or {}).get("labels") or {})
 
 
 def _released(job: Body) -> bool:

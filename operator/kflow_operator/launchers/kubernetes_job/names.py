@@ -14,12 +14,14 @@ from kflow.resources import GROUP
 
 from kflow_operator.infrastructure import LaunchRequest
 from kflow_operator.launchers.flow_account import LABEL_MANAGED, MANAGED_BY
+from kflow_operator.launchers.ownership import RUN_UID_LABEL
 
 FLOW_CONTAINER = "flow"
 
 LABEL_PREFIX = f"{GROUP}/"
 LABEL_NAME = f"{LABEL_PREFIX}flow-run-name"
-LABEL_UID = f"{LABEL_PREFIX}flow-run-uid"
+LABEL_UID = RUN_UID_LABEL
+"""The run's UID, on the Job and its pods: what tells whose they are (launchers/ownership.py)."""
 LABEL_ATTEMPT = f"{LABEL_PREFIX}attempt"
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 OWN_SELECTOR = f"{LABEL_UID},{LABEL_MANAGED}={MANAGED_BY}"
