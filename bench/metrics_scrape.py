@@ -53,6 +53,7 @@ from bench._cluster import (
     start_operator,
     verdict,
 )
+from tests.support.bytecode import compile_installed_packages
 from tests.support.operator_process import free_port
 from tests.support.waiting import wait_until
 
@@ -272,6 +273,7 @@ def passed(figures: Figures) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.metrics_scrape",
         description=__doc__.splitlines()[0],

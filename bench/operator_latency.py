@@ -63,6 +63,7 @@ from bench._cluster import (
     verdict,
 )
 from bench.processes import kill_process, process_alive, process_start_epoch
+from tests.support.bytecode import compile_installed_packages
 from tests.support.waiting import wait_until
 
 PREFECT_WORKER_QUERY_SECONDS = 10.0
@@ -883,6 +884,7 @@ def passed(report: Report) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.operator_latency",
         description=__doc__.splitlines()[0],

@@ -61,6 +61,7 @@ from bench._cluster import (
     verdict,
 )
 from bench._object_counts import ObjectCounts
+from tests.support.bytecode import compile_installed_packages
 from tests.support.operator_process import free_port
 
 MIB = 2**20
@@ -474,6 +475,7 @@ def passed(points: Sequence[Point]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.scale",
         description=__doc__.splitlines()[0],

@@ -57,6 +57,7 @@ from bench._cluster import (
     verdict,
 )
 from bench.processes import kill_process, process_start_epoch
+from tests.support.bytecode import compile_installed_packages
 from tests.support.waiting import wait_until
 
 P99_TARGET_SECONDS = 1.0
@@ -463,6 +464,7 @@ def passed(report: Report) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.schedule_accuracy",
         description=__doc__.splitlines()[0],

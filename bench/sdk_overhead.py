@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench.measure import Sample, WorkloadFailed, run_workload
 from bench.prefect_env import PREFECT_VERSION, prefect_python
+from tests.support.bytecode import compile_installed_packages
 
 TASK_COUNT = 1000
 KFLOW_SUBFLOW_COUNT = 200
@@ -310,6 +311,7 @@ def render(frameworks: Sequence[Framework], rows: Sequence[Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.sdk_overhead", description=__doc__.splitlines()[0]
     )

@@ -39,6 +39,7 @@ from tests.chaos.private_control_plane import PrivateControlPlane
 from tests.chaos.tcp_proxy import CuttableProxy
 from tests.cluster import cluster as local_cluster
 from tests.cluster.kubectl import Kubectl
+from tests.support.bytecode import compile_installed_packages
 from tests.support.custom_objects import items_of
 from tests.support.operator_process import OperatorProcess
 from tests.support.waiting import wait_until
@@ -266,6 +267,7 @@ def figures(soak: Soak) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--fault-every", type=float, default=40, metavar="SECONDS")

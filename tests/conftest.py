@@ -30,6 +30,7 @@ from tests.cluster import (
 )
 from tests.cluster import docker_engine as docker_tier
 from tests.cluster.versions import KUBERNETES_VERSION
+from tests.support.bytecode import compile_installed_packages
 
 # Captured at import, before any fixture exports our own kubeconfig to child processes.
 # Our own admin kubeconfig exported by hand still means "the local cluster" (start it if down).
@@ -102,6 +103,10 @@ class _LocalCluster:
             elif started & {p.name for p in node.PROCESSES}:
                 cluster.down("node")
             sessions.forget_started()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    compile_installed_packages()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
