@@ -36,7 +36,7 @@ from kflow_operator.kubeapi.peering import Peering
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
-from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.launchers import process_flags
 from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(image not pulled, unschedulable, quota exceeded, …) ends CRASHED with the reason, "
         "and what was created is removed (default %(default)s)",
     )
+    process_flags.add_arguments(parser)
     job_flags.add_arguments(parser)
     docker_flags.add_arguments(parser)
     notifying = parser.add_argument_group("notifications (docs/notifications.md)")
@@ -421,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:
-        launchers["process"] = ProcessLauncher(operator_settings.log_dir)
+        launchers["process"] = process_flags.from_arguments(args, operator_settings.log_dir)
     namespaces = operator_settings.namespaces
     for launcher in (
         job_flags.from_arguments(args, namespaces, api.get_flowrun, clients),
