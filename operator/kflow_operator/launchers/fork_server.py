@@ -86,21 +86,28 @@ def serve(sock: socket.socket) -> None:
             continue
         sys.stdout.flush()
         sys.stderr.flush()
+        set_up, set_up_done = os.pipe()
         try:
             pid = os.fork()
         except OSError as error:
-            _close_all(fds)
+            _close_all([*fds, set_up, set_up_done])
             _send(sock, {"error": f"fork failed: {error}"})
             continue
         if pid == 0:
             try:
                 sock.close()
+                os.close(set_up)
                 _become_run(request, gate=fds[0], log=fds[1])
+                os.close(set_up_done)
             except BaseException as error:
                 os.write(2, f"kflow fork server: cannot start the run: {error}\n".encode())
                 os._exit(127)
             raise ChildDone(request)
-        _close_all(fds)
+        _close_all([*fds, set_up_done])
+        # Like exec, answer once the child is what the run gets (its session, descriptors,
+        # environment and directory): the operator may signal its process group at once.
+        os.read(set_up, 1)
+        os.close(set_up)
         _send(sock, {"pid": pid})
 
 
