@@ -33,10 +33,10 @@ from kflow_operator.kubeapi.clients import ThreadClients
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.kubeapi.peering import Peering
+from kflow_operator.launchers import process_flags
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
-from kflow_operator.launchers import process_flags
 from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity

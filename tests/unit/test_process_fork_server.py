@@ -140,6 +140,12 @@ def test_another_python_is_execd_by_the_fork_server(
     launched = launcher.launch(request(process={"pythonExecutable": sys.executable}))
     pid = ProcessId.parse(launched.identifier.id).pid
     launcher.release(launched)
-    wait("the exec", lambda: b"-c" in Path(f"/proc/{pid}/cmdline").read_bytes() or launcher.observe(launched.identifier).gone)
+    wait(
+        "the exec",
+        lambda: (
+            b"-c" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            or launcher.observe(launched.identifier).gone
+        ),
+    )
     wait("the run to end", lambda: launcher.observe(launched.identifier).gone)
     assert launcher.observe(launched.identifier).exit_code == 2

@@ -45,8 +45,8 @@ from kflow_operator.infrastructure import (
     Observation,
     ObservedPhase,
 )
-from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers import fork_request
+from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.fork_client import ForkServer, ForkServerUnavailable
 from kflow_operator.launchers.gate import gate_command
@@ -246,7 +246,11 @@ class ProcessLauncher(Launcher):
         # The server's child is a zombie until reaped: its status is in /proc, and the server
         # gives it again when it reaps (the only source left if /proc hides it).
         stat = read_proc_stat(pid)
-        if stat is not None and stat.start_ticks == child.start_ticks and stat.exit_code is not None:
+        if (
+            stat is not None
+            and stat.start_ticks == child.start_ticks
+            and stat.exit_code is not None
+        ):
             child.returncode = os.waitstatus_to_exitcode(stat.exit_code)
         status = self._server.reap(pid) if self._server is not None else None
         if status is not None:
