@@ -149,3 +149,24 @@ def test_another_python_is_execd_by_the_fork_server(
     )
     wait("the run to end", lambda: launcher.observe(launched.identifier).gone)
     assert launcher.observe(launched.identifier).exit_code == 2
+
+
+def test_a_forked_child_forgotten_before_the_exit_watcher_saw_it_is_reaped(
+    launcher: ProcessLauncher,
+) -> None:
+    """The supervisor may see a zombie in /proc, finish the run and forget it before the exit
+    watcher's callback ran (the callback is then dropped): forget reaps it itself."""
+    launched = launcher.launch(request(["/bin/sh", "-c", "exit 6"]))
+    pid = ProcessId.parse(launched.identifier.id).pid
+    launcher._exits.unwatch(pid)  # the exit watcher's turn never comes
+    launcher.release(launched)
+
+    def zombie() -> bool:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] == "Z"
+
+    wait("the child to end", zombie)
+    observed = launcher.observe(launched.identifier)
+    assert observed.phase is ObservedPhase.EXITED and observed.exit_code == 6
+    launcher.forget(launched.identifier)
+    assert not Path(f"/proc/{pid}").exists(), "reaped, not left a zombie of the fork server"

@@ -106,8 +106,13 @@ class _Child:
     returncode: int | None = None
     ended: threading.Event = field(default_factory=threading.Event)
 
+    forgotten: bool = False
+
     def poll(self) -> int | None:
         return self.popen.poll() if self.popen is not None else self.returncode
+
+    def finished(self) -> bool:
+        return self.popen.poll() is not None if self.popen is not None else self.ended.is_set()
 
 
 class ProcessLauncher(Launcher):
@@ -256,6 +261,8 @@ class ProcessLauncher(Launcher):
         if status is not None:
             child.returncode = os.waitstatus_to_exitcode(status)
         child.ended.set()
+        if child.forgotten:
+            self._drop(pid)
 
     def observe(self, identifier: InfrastructureId) -> Observation:
         target = ProcessId.parse(identifier.id)
@@ -320,11 +327,28 @@ class ProcessLauncher(Launcher):
         pid = ProcessId.parse(identifier.id).pid
         with self._lock:
             child = self._children.get(pid)
-            if child is not None and child.poll() is not None:
+        if child is not None and child.popen is None and not child.ended.is_set():
+            stat = read_proc_stat(pid)
+            if (
+                stat is not None
+                and stat.start_ticks == child.start_ticks
+                and stat.state not in "ZX"
+            ):
+                # Still ending (a kill in flight): the exit watcher reaps it, then drops it.
+                child.forgotten = True
+                return
+            # Seen gone before the exit watcher's turn: reap it now, or it stays a zombie.
+            self._reap(pid)
+        self._drop(pid)
+        self._exits.unwatch(pid)
+
+    def _drop(self, pid: int) -> None:
+        with self._lock:
+            child = self._children.get(pid)
+            if child is not None and child.finished():
                 del self._children[pid]
                 if child.gate_fd is not None:
                     os.close(child.gate_fd)
-        self._exits.unwatch(pid)
 
     def close(self) -> None:
         self._exits.close()
