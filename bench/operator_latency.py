@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -915,8 +916,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave out a container launcher's column on purpose (repeatable); one not left "
         "out that cannot be measured (e.g. no Docker engine) makes the figures invalid",
     )
+    parser.add_argument(
+        "--launches",
+        type=int,
+        metavar="N",
+        help="launches per process column (fork server, exec) instead of the plan's",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
+    if args.launches is not None:
+        plan = dataclasses.replace(plan, launches=args.launches)
     try:
         api = connect()
     except ClusterUnavailable as error:
