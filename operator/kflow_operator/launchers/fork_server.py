@@ -40,6 +40,8 @@ PRELOADED = (
     "kflow.cli.execute",
     "kflow.cluster.flowrun_process",
     "kflow.engine.flow_calls",
+    "kflow.function_keys",
+    "kflow.parameters",
 )
 """What `kflow execute` imports before it reads its FlowRun: imported here once, for every run."""
 PR_SET_NAME = 15
