@@ -105,8 +105,8 @@ class _Child:
     start_ticks: int = 0
     returncode: int | None = None
     ended: threading.Event = field(default_factory=threading.Event)
-
     forgotten: bool = False
+    """forget() came while it was still ending: the exit watcher drops it once reaped."""
 
     def poll(self) -> int | None:
         return self.popen.poll() if self.popen is not None else self.returncode
