@@ -2,11 +2,12 @@
 
 import sys
 
-from bench import metrics_scrape, operator_latency, schedule_accuracy
+from bench import metrics_scrape, operator_latency, scale, schedule_accuracy
 from bench.sdk_overhead import main
 
 status = main()
 status = max(status, operator_latency.main([]))
 status = max(status, schedule_accuracy.main([]))
 status = max(status, metrics_scrape.main([]))
+status = max(status, scale.main([]))
 sys.exit(status)

@@ -2,14 +2,16 @@
 
 It fetches a day's hourly readings for some weather stations (retried when the source times
 out), cleans them (cached by input, so a rerun on the same day skips the work, in this
-process or the next) and summarises each station. A Prefect original would chain another
-deployment with `run_deployment`; kflow does not have it yet, so this one leaves it out.
+process or the next) and summarises each station. Given `publish_to`, the name of another
+deployment, it starts a run of it with the report (`run_deployment`, which needs a cluster in
+kflow as it needs a server in Prefect) and returns without waiting for it.
 """
 
 from datetime import timedelta
 
 from kflow import flow, get_run_logger, runtime, task, unmapped
 from kflow.cache_policies import INPUTS, TASK_SOURCE
+from kflow.deployments import run_deployment
 from kflow.tasks import task_input_hash
 
 
@@ -33,13 +35,18 @@ def summarise(station: str, readings: list[float]) -> dict[str, float | str]:
 
 
 @flow(name="daily-readings", log_prints=True)
-def daily_readings(day: str, stations: list[str]) -> list[dict[str, float | str]]:
+def daily_readings(
+    day: str, stations: list[str], publish_to: str | None = None
+) -> list[dict[str, float | str]]:
     raw = fetch_readings.map(stations, unmapped(day))
     summaries = summarise.map(stations, clean.map(raw))
     report = [summary.result() for summary in summaries]
     for line in report:
         print(f"{line['station']}: {line['hours']} hours, mean {line['mean']}")
     get_run_logger().info("Summarised %d stations for %s", len(report), day)
+    if publish_to:
+        published = run_deployment(publish_to, parameters={"report": report}, timeout=0)
+        get_run_logger().info("Publishing in flow run %s", published.name)
     return report
 
 

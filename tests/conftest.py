@@ -39,6 +39,9 @@ _USER_KUBECONFIG = (
     else os.environ["KUBECONFIG"]
 )
 _TIER1_FIXTURES = {"kubeconfig", "node_cluster"}
+_OWN_CONTROL_PLANE_FIXTURES = {"chaos"}
+"""Tests that start an etcd and API server of their own (tests/chaos): they need the control
+plane's binaries even where KUBECONFIG names a user's cluster."""
 _NODE_FIXTURES = {"node_cluster"}
 _DOCKER_FIXTURES = {"docker_engine"}
 _LIFECYCLE_MODULE = "tests/e2e/test_cluster_lifecycle.py"
@@ -112,7 +115,8 @@ def _needs(items: list[pytest.Item], fixtures: set[str]) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build binaries and images before the first test, so no test timeout covers a cold build."""
-    needs_tier1 = _needs(session.items, _TIER1_FIXTURES) and _USER_KUBECONFIG is None
+    needs_local_cluster = _needs(session.items, _TIER1_FIXTURES) and _USER_KUBECONFIG is None
+    needs_tier1 = needs_local_cluster or _needs(session.items, _OWN_CONTROL_PLANE_FIXTURES)
     needs_node = _needs(session.items, _NODE_FIXTURES) and _USER_KUBECONFIG is None
     needs_docker = _needs(session.items, _DOCKER_FIXTURES)
     if not (needs_tier1 or needs_docker) or os.geteuid() != 0:

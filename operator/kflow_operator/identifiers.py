@@ -8,7 +8,7 @@ clock ticks since boot, so a PID reused by another program never matches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The process identity rule is the SDK's (the local run history uses it too): one rule.
 from kflow.processes import (
@@ -46,6 +46,10 @@ class InfrastructureId:
     type: str
     scope: str
     id: str
+    owner: str | None = field(default=None, compare=False)
+    """The UID of the FlowRun that records this identifier, when it was read from one: the
+    status is writable by users, so a launcher confirms the thing it signals is that run's
+    before it signals it (None: the launcher's own launch, nothing to confirm)."""
 
     @property
     def pid(self) -> str:

@@ -15,6 +15,7 @@ from kflow.unsupported import check_options, missing_method, module_getattr
 
 if TYPE_CHECKING:
     from kflow.backend import FlowRun
+    from kflow.deployment_builder import RunnerDeployment
     from kflow.filesystems import WritableFileSystem
     from kflow.parameters import CallSignature, ParameterValidator
     from kflow.serializers import Serializer
@@ -211,6 +212,27 @@ class Flow(Generic[P, R]):
         from kflow.engine.flow_calls import call_flow
 
         return call_flow(self, args, kwargs)
+
+    def to_deployment(self, name: str, **options: Any) -> RunnerDeployment:
+        """Prefect's deployment builder: a Deployment resource for this flow, not applied yet
+        (`kflow.deploy(...)` / `kflow.serve(...)` apply it; kflow.deployment_builder)."""
+        from kflow.deployment_builder import to_deployment
+
+        return to_deployment(self, name, **options)
+
+    def deploy(self, name: str, **options: Any) -> str:
+        """Build and apply this flow's Deployment into a work pool (`work_pool_name=`), as
+        `kflow deploy` would; the `namespace/name` of what was applied."""
+        from kflow.deployment_builder import flow_deploy
+
+        return flow_deploy(self, name, **options)
+
+    def serve(self, name: str | None = None, **options: Any) -> None:
+        """Apply this flow's Deployment into a process pool and serve its runs from this
+        machine until Ctrl-C (kflow.serving)."""
+        from kflow.serving import flow_serve
+
+        flow_serve(self, name, **options)
 
     @classmethod
     def from_source(cls, *args: Any, **kwargs: Any) -> NoReturn:

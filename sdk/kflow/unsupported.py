@@ -20,13 +20,10 @@ from kflow.exceptions import (
 )
 
 _DEPLOY = (
-    "create a Deployment resource instead: `kflow deploy -f kflow.yaml` or `kubectl apply` "
-    "(README, 'Run it on Kubernetes')"
+    "use flow.to_deployment(...) with kflow.deploy(...), flow.deploy(...), or `kflow deploy -f "
+    "kflow.yaml` (README, 'Run it on Kubernetes')"
 )
-_RUN_DEPLOYMENT = (
-    "start a run of a Deployment with `kflow deployment run NAME -p key=value` or by creating "
-    "a FlowRun with `kubectl apply`; call the flow directly to run it as a subflow"
-)
+_SERVE = "call kflow.serve(...) or flow.serve(...) (it blocks until Ctrl-C)"
 _ENV = (
     "read an environment variable (a Deployment's infrastructure `env`, which can come from a "
     "Kubernetes ConfigMap or Secret)"
@@ -48,9 +45,7 @@ _CONCURRENCY = (
 #: counterpart of a Prefect module.
 NAMES: dict[str, dict[str, tuple[str, str]]] = {
     "kflow": {
-        "serve": ("Prefect's process that serves deployments", _DEPLOY),
-        "aserve": ("Prefect's process that serves deployments", _DEPLOY),
-        "deploy": ("Prefect's deployment builder", _DEPLOY),
+        "aserve": ("Prefect's async process that serves deployments", _SERVE),
         "get_client": ("Prefect's API client", _CLIENT),
         "tags": (
             "Prefect's tags context manager",
@@ -62,18 +57,18 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
             "Prefect's suspension of a flow run",
             "use pause_flow_run(reschedule=True, timeout=...) in a run of a Deployment",
         ),
-        "run_deployment": ("Prefect's run of a deployment from Python", _RUN_DEPLOYMENT),
         "Variable": ("Prefect's server-side variables", _ENV),
     },
     "kflow.flows": {
-        "serve": ("Prefect's process that serves deployments", _DEPLOY),
-        "aserve": ("Prefect's process that serves deployments", _DEPLOY),
+        "aserve": ("Prefect's async process that serves deployments", _SERVE),
     },
     "kflow.deployments": {
-        "run_deployment": ("Prefect's run of a deployment from Python", _RUN_DEPLOYMENT),
-        "deploy": ("Prefect's deployment builder", _DEPLOY),
-        "Deployment": ("Prefect's deployment objects", _DEPLOY),
-        "RunnerDeployment": ("Prefect's deployment objects", _DEPLOY),
+        "Deployment": ("Prefect's 2.x deployment objects", _DEPLOY),
+        "aserve": ("Prefect's async process that serves deployments", _SERVE),
+        "arun_deployment": (
+            "Prefect's async run_deployment",
+            "call run_deployment, which blocks: asyncio.to_thread(run_deployment, ...)",
+        ),
     },
     "kflow.variables": {"Variable": ("Prefect's server-side variables", _ENV)},
     "kflow.blocks": {"Block": ("Prefect's blocks", _ENV)},
@@ -159,9 +154,6 @@ _PREFECT_TASK_METHODS: dict[str, tuple[str, str]] = {
     "on_rollback": ("Prefect's transaction hooks", "use on_failure"),
 }
 _PREFECT_FLOW_METHODS: dict[str, tuple[str, str]] = {
-    "serve": ("Prefect's process that serves a deployment", _DEPLOY),
-    "deploy": ("Prefect's deployment builder", _DEPLOY),
-    "to_deployment": ("Prefect's deployment builder", _DEPLOY),
     "from_source": (
         "Prefect's loading of a flow from remote source code",
         "build an image holding the flow and name its entrypoint in a Deployment",

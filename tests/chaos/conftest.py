@@ -105,6 +105,22 @@ class Chaos:
         ]
 
 
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+
+
+def not_ended_once(runs: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
+    """The runs whose state history holds other than exactly one terminal state."""
+    return [
+        name
+        for name in names
+        if sum(
+            entry["type"] in TERMINAL
+            for entry in (runs[name].get("status") or {}).get("stateHistory") or []
+        )
+        != 1
+    ]
+
+
 @pytest.fixture
 def chaos(tmp_path: Path) -> Iterator[Chaos]:
     if os.geteuid() != 0:

@@ -74,6 +74,7 @@ class PrivateControlPlane:
     port: int = field(init=False)
 
     def __post_init__(self) -> None:
+        certs.ensure_ca()  # also the service-account keys
         for spec in (certs.API_SERVER, certs.ADMIN):
             certs.ensure_cert(spec)
         self.port = free_port()

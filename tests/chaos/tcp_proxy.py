@@ -29,8 +29,17 @@ class CuttableProxy:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._call(self._close_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    async def _close_connections(self) -> None:
+        """End every connection's task before the loop stops (else each one is reported as a
+        coroutine left on a closed loop)."""
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def cut(self) -> int:
         """Close every open connection; returns how many were cut."""

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.chaos.conftest import Chaos
+from tests.chaos.conftest import Chaos, not_ended_once
 from tests.chaos.memory_cgroup import MemoryCgroup
 from tests.support.waiting import wait_until
 
@@ -61,15 +61,7 @@ def test_an_operator_killed_for_memory_loses_nothing(chaos: Chaos) -> None:
         runs = {run["metadata"]["name"]: run for run in chaos.flowruns()}
         lost = [name for name in names if name not in runs]
         assert not lost
-        ended_twice = [
-            name
-            for name in names
-            if sum(
-                entry["type"] in TERMINAL
-                for entry in (runs[name].get("status") or {}).get("stateHistory") or []
-            )
-            != 1
-        ]
+        ended_twice = not_ended_once(runs, names)
         assert not ended_twice, ended_twice
         print(
             f"\noperator OOM-killed {killed_after:.1f}s into a {BURST}-run burst "

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.conftest import Chaos
+from tests.chaos.conftest import Chaos, not_ended_once
 from tests.chaos.tcp_proxy import CuttableProxy
 from tests.support.waiting import wait_until
 
@@ -72,15 +72,7 @@ def test_a_burst_survives_its_connections_being_cut(chaos: Chaos) -> None:
     runs = {run["metadata"]["name"]: run for run in chaos.flowruns()}
     lost = [name for name in names if name not in runs]
     assert not lost, f"runs lost: {lost}"
-    ended_twice = [
-        name
-        for name in names
-        if sum(
-            entry["type"] in TERMINAL
-            for entry in (runs[name].get("status") or {}).get("stateHistory") or []
-        )
-        != 1
-    ]
+    ended_twice = not_ended_once(runs, names)
     assert not ended_twice, (
         f"runs with other than one terminal state in their history: {ended_twice}"
     )

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from tests.cluster.kubectl import Kubectl, KubectlError, poll
 from tests.support import images
 from tests.support.chart import CHART, REPO, HelmError, helm
 from tests.support.operator_image import build_operator_image
+from tests.support.port_forward import port_forward
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -360,6 +362,22 @@ def _walk(
         )
         first_operator = journey.ready_operator_pod(timeout=60)
 
+    with journey.step("the chart's default work pool exists, served by the operator"):
+
+        def served_pool() -> dict[str, Any] | None:
+            pools = user.get_json("workpools")["items"]
+            pool = next((p for p in pools if p["metadata"]["name"] == "default"), None)
+            if pool is None:
+                return None
+            ready = {
+                c["type"]: c["status"] for c in (pool.get("status") or {}).get("conditions") or []
+            }
+            return pool if ready.get("Ready") == "True" else None
+
+        pool = poll("pool default Ready (a worker heartbeating)", served_pool, timeout=90)
+        assert pool["spec"]["type"] == "kubernetes-job", pool["spec"]
+        assert pool["status"]["workers"], pool["status"]
+
     with journey.step("kubectl apply -f examples/deployment.yaml"):
         user.run("apply", "-f", str(EXAMPLE))
         assert EXAMPLE_DEPLOYMENT in user.run("get", "kflow")
@@ -403,6 +421,32 @@ def _walk(
         )
         assert EXAMPLE_LOG_LINE in user.run("logs", "-l", selector, "--tail=-1")
         assert EXAMPLE_LOG_LINE in kflow_cli("flow-run", "logs", manual, "-n", namespace)
+
+    with journey.step("helm upgrade --set dashboard.enabled=true: the dashboard shows the runs"):
+        helm_upgrade(kubeconfig, "dashboard.enabled=true")
+        admin.in_namespace(RELEASE_NAMESPACE).run(
+            "rollout", "status", f"deployment/{RELEASE}-dashboard", "--timeout=180s", timeout=200
+        )
+        with port_forward(
+            kubeconfig, RELEASE_NAMESPACE, f"deployment/{RELEASE}-dashboard", 4200
+        ) as port:
+            answered: list[str] = []
+
+            def runs_page() -> str | None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/runs", timeout=5) as r:
+                        text = str(r.read().decode())
+                except OSError as error:
+                    answered[:] = [f"GET /runs: {error}"]
+                    return None
+                answered[:] = [text[-3000:]]
+                return text if manual in text and scheduled in text else None
+
+            try:
+                page = str(poll("the dashboard's runs page listing both runs", runs_page, 120))
+            except TimeoutError as error:
+                raise AssertionError(f"{error}; last answer: {answered}") from error
+        assert "Completed" in page or "COMPLETED" in page, page[:2000]
 
     with journey.step("a long run is cancelled with kubectl patch"):
         user.apply(sleeper_deployment(test_flows, grace_seconds=10))

@@ -103,6 +103,19 @@ class Cluster:
             )
         )
 
+    def workpool(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WorkPool",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        return json_object(
+            self.objects.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "workpools", body
+            )
+        )
+
     def get_flowrun(self, name: str) -> dict[str, Any]:
         return json_object(
             self.objects.get_namespaced_custom_object(

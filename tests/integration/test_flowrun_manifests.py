@@ -1,4 +1,5 @@
-"""`kubectl apply` refuses bad Deployments and FlowRuns, naming the field that is wrong."""
+"""`kubectl apply` refuses bad Deployments, FlowRuns and WorkPools, naming the field that is
+wrong."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ BAD_MANIFESTS = [
         f"entrypoint: flows.py\n  {GOOD_INFRA}",
         "spec.entrypoint",
     ),
-    ("no infrastructure", "Deployment", "entrypoint: flows.py:main", "spec.infrastructure"),
+    (
+        "neither an infrastructure type nor a work pool",
+        "Deployment",
+        "entrypoint: flows.py:main",
+        "a Deployment needs `workPool.name` or `infrastructure.type`",
+    ),
     (
         "unknown infrastructure type",
         "Deployment",
@@ -56,6 +62,36 @@ BAD_MANIFESTS = [
         "FlowRun",
         "deploymentRef: {name: d}\n  scheduledTime: tomorrow",
         "spec.scheduledTime",
+    ),
+    (
+        "unknown work pool type",
+        "WorkPool",
+        "type: lambda",
+        'spec.type: Unsupported value: "lambda"',
+    ),
+    (
+        "negative work pool limit",
+        "WorkPool",
+        "type: process\n  concurrencyLimit: -1",
+        "spec.concurrencyLimit",
+    ),
+    (
+        "job options on a docker pool",
+        "WorkPool",
+        "type: docker\n  infrastructure: {job: {nodeSelector: {disk: ssd}}}",
+        "`infrastructure.job` options apply to pools of type kubernetes-job only",
+    ),
+    (
+        "a pool name that is not a DNS label",
+        "Deployment",
+        "entrypoint: flows.py:main\n  workPool: {name: Not_A_Pool}",
+        "spec.workPool.name",
+    ),
+    (
+        "a FlowRun moved to another pool",
+        "FlowRun",
+        "deploymentRef: {name: d}\n  workPool: {name: Bad}",
+        "spec.workPool.name",
     ),
     (
         "FlowRun grace period too long",

@@ -35,15 +35,7 @@ KFLOW = Path(sys.executable).parent / "kflow"
 
 
 def create_pool(cluster: Cluster, name: str, **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "WorkPool",
-        "metadata": {"name": name, "namespace": cluster.namespace},
-        "spec": {"type": "process", **spec},
-    }
-    cluster.objects.create_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "workpools", body
-    )
+    cluster.workpool(name, {"type": "process", **spec})
 
 
 def pool_status(cluster: Cluster, name: str) -> dict[str, Any]:
@@ -102,6 +94,27 @@ def test_a_served_pool_lists_its_worker_and_a_clean_stop_takes_the_entry_along(
     assert after.get("workers") == [] and after["liveWorkers"] == 0, after
     assert ready(after)["status"] == "False" and ready(after)["reason"] == "NoWorkers"
     assert "no worker is serving pool p" in ready(after)["message"]
+
+
+def test_a_pool_can_be_deleted_once_its_operator_has_stopped(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    """`helm uninstall` deletes the chart's pools together with the operator and its RBAC: a
+    pool must carry no finalizer of ours that only a running operator could remove."""
+    create_pool(cluster, "p")
+    operator = operators.start("--work-pool", "p", *FAST)
+
+    def pool() -> dict[str, Any]:
+        return json_object(
+            cluster.objects.get_namespaced_custom_object(
+                GROUP, VERSION, cluster.namespace, "workpools", "p"
+            )
+        )
+
+    wait_until("the operator serving the pool", lambda: pool().get("status", {}).get("workers"))
+    assert "kflow.dev/finalizer" not in (pool()["metadata"].get("finalizers") or [])
+    operator.sigkill()
+    cluster.kubectl.run("delete", "workpool", "p", "--wait=true", "--timeout=20s", timeout=30)
 
 
 def test_a_killed_worker_leaves_its_pool_not_ready_and_its_due_runs_awaiting_a_worker(

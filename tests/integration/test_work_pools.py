@@ -35,15 +35,7 @@ ACTIVE = {"PENDING", "RUNNING", "PAUSED", "CANCELLING"}
 
 
 def work_pool(cluster: Cluster, name: str, **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "WorkPool",
-        "metadata": {"name": name, "namespace": cluster.namespace},
-        "spec": {"type": "process", **spec},
-    }
-    cluster.objects.create_namespaced_custom_object(
-        GROUP, VERSION, cluster.namespace, "workpools", body
-    )
+    cluster.workpool(name, {"type": "process", **spec})
 
 
 def patch_pool(cluster: Cluster, name: str, spec: dict[str, Any]) -> None:

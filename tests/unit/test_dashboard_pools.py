@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.dashboard.pages.common import Scope
 from kflow.dashboard.pages.home import home_page
 from kflow.dashboard.pages.pools import pools_page
-from kflow.dashboard.queries import RunFilter
+from kflow.dashboard.queries import RunFilter, deployment_pools
 from kflow.dashboard.store import WORKPOOLS, Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -81,3 +82,19 @@ def test_runs_filter_by_pool_and_the_store_holds_pools_only_when_asked() -> None
     assert not RunFilter.from_query({"pool": "gpu"}).matches(run("a", "RUNNING", "cpu"))
     assert not Store().has(WORKPOOLS) and Store().objects(WORKPOOLS) == []
     assert Store(("flowruns", "deployments", WORKPOOLS)).synced[WORKPOOLS] is False
+
+
+def test_a_run_of_a_deployment_in_a_pool_counts_and_filters_in_that_pool() -> None:
+    inherited = {
+        "metadata": {"name": "i", "namespace": "ns", "creationTimestamp": stamp(NOW)},
+        "spec": {"deploymentRef": {"name": "etl"}},
+        "status": {"state": {"type": "RUNNING", "name": "Running", "timestamp": stamp(NOW)}},
+    }
+    pools_by_deployment = deployment_pools(
+        [{"metadata": {"name": "etl", "namespace": "ns"}, "spec": {"workPool": {"name": "gpu"}}}]
+    )
+    live = pools_page([pool("gpu", [], live=0)], [inherited], SCOPE, NOW, pools_by_deployment).live
+    assert "<td>1</td>" in live[live.index('data-pool="gpu"') :]  # one active run
+    wanted = RunFilter.from_query({"pool": "gpu"}, NOW)
+    assert not wanted.matches(inherited)
+    assert replace(wanted, deployment_pools=pools_by_deployment).matches(inherited)

@@ -239,3 +239,21 @@ def test_a_scheduled_run_not_started_15s_after_its_time_is_late() -> None:
     assert counts.late == {("team", "nightly"): 2}
     assert counts.awaiting_slot == {("team", "nightly"): 1}
     assert RunCounts.of([run_summary(run) for run in runs]).late == {("team", "nightly"): 1}
+
+
+def test_a_run_that_names_no_pool_is_counted_in_its_deployments_pool() -> None:
+    runs = [
+        flowrun("a", "RUNNING"),
+        flowrun("b", "RUNNING", pool="gpu"),
+        flowrun("c", "RUNNING", deployment="elsewhere"),
+        flowrun("d", "RUNNING", deployment=None),
+    ]
+    deployments: list[dict[str, Any]] = [
+        {
+            "metadata": {"namespace": "team", "name": "nightly"},
+            "spec": {"workPool": {"name": "k8s"}},
+        },
+        {"metadata": {"namespace": "team", "name": "elsewhere"}, "spec": {}},
+    ]
+    counts = RunCounts.of([run_summary(run) for run in runs], deployments)
+    assert counts.by_state == {("RUNNING", "k8s"): 1, ("RUNNING", "gpu"): 1, ("RUNNING", ""): 2}

@@ -147,7 +147,10 @@ def test_running_infrastructure_is_waited_on() -> None:
 @pytest.mark.parametrize("state", ["PENDING", "RUNNING", "PAUSED"])
 @pytest.mark.parametrize("observed", [EXITED_3, GONE])
 def test_infrastructure_ending_early_crashes_the_run(state: str, observed: Observation) -> None:
-    assert decide(run(state, launched=True), observed, True, NOW) == MarkCrashed(observed)
+    never_reported = state == "PENDING"
+    assert decide(run(state, launched=True), observed, True, NOW) == MarkCrashed(
+        observed, never_reported
+    )
 
 
 def test_foreign_infrastructure_is_never_touched() -> None:

@@ -28,6 +28,7 @@ from kflow_operator.infrastructure import Launched, Observation, ObservedPhase
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STAMP = "2026-06-01T12:00:00.000000Z"
 EXITED_3 = Observation(ObservedPhase.EXITED, exit_code=3)
+EXITED_0 = Observation(ObservedPhase.EXITED, exit_code=0)
 KILLED = Observation(ObservedPhase.EXITED, exit_code=137, signal="SIGKILL")
 GONE = Observation(ObservedPhase.MISSING, reason="no process with PID 7")
 
@@ -99,6 +100,11 @@ def test_infrastructure_that_ends_early_crashes_the_run_with_how_it_ended() -> N
         "The flow's infrastructure exited with code 3 before the run reached a final state.",
     )
     assert write.fields == {"infrastructure": {"exitCode": 3, "signal": None}}
+    never = run_writes.crashed(MarkCrashed(EXITED_0, never_reported=True))
+    assert never.state is not None
+    assert never.state.message.startswith(
+        "The flow's infrastructure exited with code 0 before reporting: the flow never started"
+    )
     gone = run_writes.crashed(MarkCrashed(GONE))
     assert gone.state is not None
     assert "is gone (no process with PID 7)" in gone.state.message

@@ -42,6 +42,9 @@ class Store(ScheduleApi):
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.flowruns.get(name))
 
+    def fresh_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get_run(namespace, name)
+
     def create_run(self, namespace: str, body: dict[str, Any]) -> bool:
         name = body["metadata"]["name"]
         if name in self.flowruns:
@@ -281,6 +284,9 @@ def test_history_beyond_the_limits_is_deleted_oldest_first() -> None:
     store.set_state(second, "FAILED")
     result = deployment.run_pass(T0 + timedelta(seconds=3))
     assert first in result.deleted and second in store.flowruns
+    assert result.wake_at == T0 + timedelta(seconds=4), (
+        "a pass that pruned looks again a second later: more runs may have ended meanwhile"
+    )
 
 
 def test_replace_asks_the_running_run_to_cancel() -> None:
@@ -292,3 +298,46 @@ def test_replace_asks_the_running_run_to_cancel() -> None:
     result = deployment.run_pass(T0 + timedelta(minutes=2, seconds=0.5))
     assert store.cancelled == [first]
     assert [e.reason for e in result.events] == ["Replaced"]
+
+
+class MovingStore(Store):
+    """Each run's supervisor writes once more after the final state (the Finished condition)
+    between the pass's read and its delete: the delete's resourceVersion is stale once (or
+    `moves` times)."""
+
+    def __init__(self, moves: int = 1) -> None:
+        super().__init__()
+        self.moves: dict[str, int] = {}
+        self.limit = moves
+
+    def delete_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        if self.moves.get(name, 0) < self.limit and name in self.flowruns:
+            self.moves[name] = self.moves.get(name, 0) + 1
+            self.flowruns[name]["metadata"]["resourceVersion"] = str(next(_versions))
+            return False
+        return super().delete_run(namespace, name, resource_version)
+
+
+def test_a_finished_run_that_moved_before_its_deletion_is_deleted_at_its_new_version() -> None:
+    store = MovingStore()
+    deployment = Deployment(store, **every(3600, failedRunsHistoryLimit=0, upcomingRuns=1))
+    deployment.run_pass(T0 + timedelta(seconds=1))
+    (run,) = store.flowruns
+    store.set_state(run, "CANCELLED")
+    assert run in deployment.run_pass(T0 + timedelta(seconds=2)).deleted
+    assert run not in store.flowruns
+
+
+def test_a_finished_run_that_keeps_moving_is_tried_again_a_second_later() -> None:
+    store = MovingStore(moves=2)
+    deployment = Deployment(store, **every(3600, failedRunsHistoryLimit=0, upcomingRuns=1))
+    deployment.run_pass(T0 + timedelta(seconds=1))
+    (run,) = store.flowruns
+    store.set_state(run, "CANCELLED")
+    at = T0 + timedelta(seconds=2)
+    first = deployment.run_pass(at)
+    assert first.deleted == [] and first.wake_at == at + timedelta(seconds=1), (
+        "the delete lost its races: the pass must look again within a second, not at the next "
+        "fire time"
+    )
+    assert run in deployment.run_pass(first.wake_at).deleted

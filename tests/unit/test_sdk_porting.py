@@ -18,18 +18,15 @@ from kflow.exceptions import (
 )
 
 IMPORTS = [
-    ("from kflow import serve", "serve"),
     ("from kflow import aserve", "aserve"),
-    ("from kflow import deploy", "deploy"),
     ("from kflow import get_client", "get_client"),
     ("from kflow import tags", "tags"),
     ("from kflow import Transaction", "Transaction"),
     ("from kflow import suspend_flow_run", "suspend_flow_run"),
-    ("from kflow import run_deployment", "run_deployment"),
     ("from kflow import Variable", "Variable"),
-    ("from kflow.flows import serve", "serve"),
-    ("from kflow.deployments import run_deployment", "run_deployment"),
-    ("from kflow.deployments import deploy", "deploy"),
+    ("from kflow.flows import aserve", "aserve"),
+    ("from kflow.deployments import Deployment", "Deployment"),
+    ("from kflow.deployments import arun_deployment", "arun_deployment"),
     ("from kflow.variables import Variable", "Variable"),
     ("from kflow.blocks.system import Secret", "Secret"),
     ("from kflow.blocks.system import JSON", "JSON"),
@@ -113,7 +110,7 @@ def a_task(x: int) -> int:
     return x
 
 
-FLOW_METHODS = ["serve", "deploy", "to_deployment", "from_source", "visualize"]
+FLOW_METHODS = ["from_source", "visualize"]
 TASK_METHODS = ["delay", "apply_async", "serve", "on_commit", "on_rollback"]
 
 
@@ -143,7 +140,7 @@ def test_other_missing_attributes_stay_plain_attribute_errors() -> None:
         _ = a_task.nope  # type: ignore[attr-defined]
     assert not isinstance(raised.value, NotSupportedError)
     assert not hasattr(a_flow, "nope")
-    assert not hasattr(a_flow, "serve")
+    assert not hasattr(a_flow, "visualize")
 
 
 TASK_OPTIONS = ["cache_result_in_memory", "viz_return_value", "asset_deps", "on_commit"]

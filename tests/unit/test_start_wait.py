@@ -111,8 +111,12 @@ def test_a_wait_after_a_started_condition_is_reported_again() -> None:
 def test_the_end_of_a_reported_wait_is_reported_once() -> None:
     assert decided(run(ready=("False", "ErrImagePull")), RUNNING) == ReportStarted()
     assert decided(run("RUNNING", ready=("False", "ErrImagePull")), RUNNING) == ReportStarted()
-    assert decided(run(ready=("True", "WaitOver")), RUNNING) == Wait()
-    assert decided(run(), RUNNING) == Wait(), "no wait, no condition: nothing to write"
+    assert decided(run(ready=("True", "WaitOver")), RUNNING) == Wait(
+        LAUNCHED + timedelta(seconds=DEADLINE)
+    ), "reported over: nothing to write until the deadline, if the flow never reports"
+    assert decided(run(), RUNNING) == Wait(LAUNCHED + timedelta(seconds=DEADLINE)), (
+        "no wait, no condition: nothing to write, but look again at the start deadline"
+    )
 
 
 def test_a_run_the_flow_reports_on_is_left_to_it() -> None:
@@ -140,9 +144,23 @@ def test_the_deadline_is_the_operators_setting() -> None:
     assert decide(run(), waiting(PULL), True, late) == ReportWaiting(PULL), "default 300 s"
 
 
+def test_running_infrastructure_whose_flow_never_reports_gives_up_at_the_deadline() -> None:
+    """An entrypoint whose import never ends: the process runs, the run stays PENDING."""
+    at_deadline = LAUNCHED + timedelta(seconds=DEADLINE)
+    assert decided(run(), RUNNING, at_deadline - timedelta(seconds=1)) == Wait(at_deadline)
+    given_up = decided(run(), RUNNING, at_deadline)
+    assert isinstance(given_up, GiveUpStart) and given_up.waiting.reason == "NotReported"
+    assert "ran 300s without reporting RUNNING" in given_up.waiting.message
+    assert decided(run("RUNNING"), RUNNING, at_deadline) == Wait(), "it reported: no deadline"
+
+
 def test_what_never_started_is_removed_at_once_once_the_run_is_over() -> None:
     crashed = run("CRASHED", ready=("False", "Unschedulable"))
     assert decided(crashed, waiting(UNSCHEDULABLE)) == Kill(lingering=True, never_started=True)
+    gave_up = run("CRASHED", ready=("False", "NotReported"))
+    assert decided(gave_up, RUNNING) == Kill(lingering=True, never_started=True), (
+        "a process that never reported is killed at once, not after lingering"
+    )
 
 
 # --- what is written ---------------------------------------------------------------------------

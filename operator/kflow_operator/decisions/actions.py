@@ -47,6 +47,9 @@ class MarkCrashed:
     """The infrastructure ended without the run reaching a terminal state."""
 
     observation: Observation
+    never_reported: bool = False
+    """The run was still PENDING: the flow's process never reported (it ended while loading
+    the entrypoint, or before), which its user needs told apart from a crash mid-run."""
 
 
 @dataclass(frozen=True)

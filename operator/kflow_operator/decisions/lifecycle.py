@@ -29,7 +29,11 @@ from kflow_operator.decisions.actions import (
 )
 from kflow_operator.decisions.cancellation import decide_cancellation
 from kflow_operator.decisions.deployment_runs import HELD_NAMES, LATE_NAME
-from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS, decide_start
+from kflow_operator.decisions.start_wait import (
+    DEFAULT_START_DEADLINE_SECONDS,
+    INFRASTRUCTURE_READY,
+    decide_start,
+)
 from kflow_operator.decisions.supervised_run import FINISHED, SupervisedRun
 from kflow_operator.infrastructure import Observation
 
@@ -69,7 +73,7 @@ def decide(
     if run.state_type is StateType.PAUSED and pause is not None and pause.reschedule:
         return _rescheduled_pause(run, observation, now)
     if observation.gone:
-        return MarkCrashed(observation)
+        return MarkCrashed(observation, never_reported=run.state_type is StateType.PENDING)
     return decide_start(run, observation, now, start_deadline_seconds)
 
 
@@ -119,7 +123,9 @@ def _after_the_end(
     if run.condition_true(FINISHED):
         return Done()
     if ours and observation is not None and not observation.gone:
-        if observation.waiting is not None:
+        ready = run.condition(INFRASTRUCTURE_READY)
+        if observation.waiting is not None or (ready is not None and ready.status == "False"):
+            # Held up, or given up on, before the flow started: nothing of it to wait for.
             return Kill(lingering=True, never_started=True)
         ended = run.status.state.timestamp if run.status.state else now
         linger_until = ended + timedelta(seconds=LINGER_SECONDS)

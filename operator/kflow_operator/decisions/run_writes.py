@@ -69,9 +69,12 @@ def scheduled(action: MarkScheduled) -> RunWrite:
 
 
 def crashed(action: MarkCrashed) -> RunWrite:
+    ended = f"The flow's infrastructure {action.observation.describe()}"
     message = (
-        f"The flow's infrastructure {action.observation.describe()} before the run "
-        "reached a final state."
+        f"{ended} before reporting: the flow never started (it ended while loading the "
+        "entrypoint, or earlier); its log says why."
+        if action.never_reported
+        else f"{ended} before the run reached a final state."
     )
     return RunWrite(
         NewState(StateType.CRASHED, "Crashed", message), exit_fields(action.observation)

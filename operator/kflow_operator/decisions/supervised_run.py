@@ -70,7 +70,7 @@ class SupervisedRun:
         infra = self.status.infrastructure
         if infra is None or not infra.scope or not infra.id:
             return None
-        return InfrastructureId(infra.type.value, infra.scope, infra.id)
+        return InfrastructureId(infra.type.value, infra.scope, infra.id, owner=self.uid)
 
     @property
     def attempt(self) -> int:

@@ -60,7 +60,14 @@ async def supervise_flowrun(
 ) -> None:
     supervisor = Supervisor(memo.context, dict(body))
     memo.supervisor = supervisor
-    await supervisor.run(stopped, memo)
+    try:
+        await supervisor.run(stopped, memo)
+    finally:
+        # Kopf keeps each object's memo for as long as the object exists: an ended
+        # supervisor left there (its bodies, notifier, wake event) was kept for every
+        # terminal run. An inactive one and none are the same to flowrun_changed.
+        if memo.get("supervisor") is supervisor:
+            del memo["supervisor"]
 
 
 @kopf.on.event(*RESOURCE)

@@ -1,14 +1,22 @@
 """Kopf handler for WorkPools: one daemon per pool of the served namespaces, keeping the pool's
 status (workers.py). Kopf runs daemons only in the active replica of a peering and stops them
 when it steps down or exits, which is exactly when this operator starts and stops being a
-worker of its pools."""
+worker of its pools.
+
+Kopf marks every daemon as needing its finalizer on the object, although a pool needs no
+clean-up when it goes: deleted, it simply stops being served (Kopf stops the daemon when the
+watch says the pool is gone). With the finalizer, a pool could not be deleted while no operator
+ran — and `helm uninstall --wait` deletes the chart's pools together with the operator and its
+RBAC, so it hung. The daemon is registered without it (`_needs_no_finalizer`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import kopf
 from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
+from kopf._core.intents import registries  # the registry @kopf.daemon fills
 
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import own_identity
@@ -25,3 +33,17 @@ async def keep_pool_status(
 ) -> None:
     context: OperatorContext = memo.context
     await PoolWorker(context, body, own_identity()).run(stopped, body)
+
+
+def _needs_no_finalizer(daemon: Any) -> None:
+    """Kopf's `@kopf.daemon` always sets `requires_finalizer=True` and has no option for it;
+    replace this daemon's registration with one that does not (Kopf internals, kept in one
+    place and covered by tests/unit/test_pool_worker_registration.py)."""
+    spawning = registries.get_default_registry()._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False) if handler.fn is daemon else handler
+        for handler in spawning._handlers
+    ]
+
+
+_needs_no_finalizer(keep_pool_status)

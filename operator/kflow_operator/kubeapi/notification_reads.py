@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import cast
 
 from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
-from kubernetes.client import CoreV1Api, CustomObjectsApi
+from kubernetes import client
+from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from kflow_operator.kubeapi import Body
@@ -31,7 +32,10 @@ class NotificationReads:
     def secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
         """The Secret's data, decoded; None when it does not exist."""
         try:
-            found = CoreV1Api(self._clients()).read_namespaced_secret(name, namespace)
+            # Looked up here, not imported: the kubernetes client loads an API class and its
+            # ~250 pydantic models on first use, ~100 MiB an operator that never reads a
+            # Secret (nor runs Jobs) need not hold.
+            found = client.CoreV1Api(self._clients()).read_namespaced_secret(name, namespace)
         except ApiException as error:
             if error.status == NOT_FOUND:
                 return None

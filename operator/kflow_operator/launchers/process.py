@@ -50,12 +50,14 @@ from kflow_operator.launchers.base import Launcher, LaunchError, Wake
 from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.fork_client import ForkServer, ForkServerUnavailable
 from kflow_operator.launchers.gate import gate_command
+from kflow_operator.launchers.process_owner import runs_for
 
 logger = logging.getLogger(__name__)
 
 REAP_WAIT_SECONDS = 5.0
 """How long `observe` waits for a forked child's exit status that is being read right now."""
-
+LOG_NAME_PREFIX_LIMIT = 150
+"""Characters of the run name kept in its log file's name (the launch key keeps it unique)."""
 _RUN_KFLOW_CLI = "import sys; from kflow.cli import main; sys.exit(main())"
 
 
@@ -82,6 +84,14 @@ def default_command(python_executable: str | None = None) -> list[str]:
     ]
 
 
+def _not_the_runs(target: ProcessId) -> Observation:
+    return Observation(
+        ObservedPhase.MISSING,
+        reason=f"PID {target.pid} is not this run's process (the identifier in its status "
+        "was changed)",
+    )
+
+
 def describe_wait_status(status: int) -> Observation:
     """An exited process's observation from its wait status."""
     code = os.waitstatus_to_exitcode(status)
@@ -102,6 +112,7 @@ class _Child:
     popen: subprocess.Popen[bytes] | None
     """None for a fork server's child (its exit status comes through the server)."""
     gate_fd: int | None
+    run_uid: str
     start_ticks: int = 0
     returncode: int | None = None
     ended: threading.Event = field(default_factory=threading.Event)
@@ -133,7 +144,10 @@ class ProcessLauncher(Launcher):
         return self._scope
 
     def log_path(self, request: LaunchRequest) -> Path:
-        return self._log_dir / request.namespace / f"{request.name}-{request.launch_key}.log"
+        """`<run name>-<launch key>.log`, the name cut so the file name stays within the 255
+        bytes file systems allow (run names may have 253 characters, the key adds 40 more)."""
+        name = request.name[:LOG_NAME_PREFIX_LIMIT]
+        return self._log_dir / request.namespace / f"{name}-{request.launch_key}.log"
 
     def launch(self, request: LaunchRequest) -> Launched:
         options = request.infrastructure.process
@@ -154,7 +168,7 @@ class ProcessLauncher(Launcher):
                 execute = None if python else default_command()
                 planned = fork_request.plan(command, execute, env, cwd, self._server.env)
                 forked = self._fork(planned, log.fileno(), request)
-            pid, child = forked or self._exec(command, cwd, env, log.fileno())
+            pid, child = forked or self._exec(command, cwd, env, log.fileno(), request.uid)
         # Read the start time before anything can reap the child (it exists, at worst a zombie).
         ident = process_id_of(pid)
         child.start_ticks = ident.start_ticks
@@ -189,10 +203,10 @@ class ProcessLauncher(Launcher):
             raise
         finally:
             os.close(gate_read)
-        return pid, _Child(None, gate_write)
+        return pid, _Child(None, gate_write, request.uid)
 
     def _exec(
-        self, command: list[str], cwd: str | None, env: dict[str, str], log: int
+        self, command: list[str], cwd: str | None, env: dict[str, str], log: int, run_uid: str
     ) -> tuple[int, _Child]:
         gate_read, gate_write = os.pipe()
         try:
@@ -210,7 +224,7 @@ class ProcessLauncher(Launcher):
             raise
         finally:
             os.close(gate_read)
-        return popen.pid, _Child(popen, gate_write)
+        return popen.pid, _Child(popen, gate_write, run_uid)
 
     def release(self, launched: Launched) -> None:
         fd = self._take_gate(launched)
@@ -269,9 +283,13 @@ class ProcessLauncher(Launcher):
         with self._lock:
             child = self._children.get(target.pid)
         if child is not None and child.popen is None and child.start_ticks == target.start_ticks:
+            if identifier.owner not in (None, child.run_uid):
+                return _not_the_runs(target)
             return self._observe_forked(target, child)
         stat = read_proc_stat(target.pid)
         if child is not None and (stat is None or stat.start_ticks == target.start_ticks):
+            if identifier.owner not in (None, child.run_uid):
+                return _not_the_runs(target)
             returncode = child.poll()
             if returncode is not None:
                 return exit_observation(returncode)
@@ -287,6 +305,8 @@ class ProcessLauncher(Launcher):
             if stat.exit_code is None:
                 return Observation(ObservedPhase.EXITED, reason="exit status unknown")
             return describe_wait_status(stat.exit_code)
+        if identifier.owner is not None and not runs_for(target.pid, identifier.owner):
+            return _not_the_runs(target)
         return RUNNING
 
     def _observe_forked(self, target: ProcessId, child: _Child) -> Observation:
@@ -304,8 +324,19 @@ class ProcessLauncher(Launcher):
         return exit_observation(child.returncode)
 
     def _signal(self, identifier: InfrastructureId, sig: signal.Signals) -> bool:
-        """Signal exactly the recorded process: a pidfd pins it, the start time proves it."""
-        return signal_process(ProcessId.parse(identifier.id), sig)
+        """Signal exactly the recorded process: a pidfd pins it, the start time proves it, and
+        its environment proves it is the run's (the identifier came from a writable status)."""
+        target = ProcessId.parse(identifier.id)
+        if identifier.owner is not None and not runs_for(target.pid, identifier.owner):
+            logger.warning(
+                "not signalling PID %s: its environment names no FlowRun %s (the identifier "
+                "%s in the run's status is not the run's process)",
+                target.pid,
+                identifier.owner,
+                identifier.pid,
+            )
+            return False
+        return signal_process(target, sig)
 
     def stop(self, identifier: InfrastructureId, grace_seconds: int) -> None:
         self._signal(identifier, signal.SIGTERM)

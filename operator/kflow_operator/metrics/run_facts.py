@@ -36,8 +36,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def pool_of(body: Mapping[str, Any]) -> str:
-    """The work pool a run belongs to ("" when none): the one place that decides it, so the
-    rule can change (e.g. inherit the Deployment's pool) without touching any metric."""
+    """The work pool the run names itself ("" when none); a run that names none is in its
+    Deployment's pool, which the gauges look up when they count (run_gauges.RunCounts)."""
     pool = _mapping(_mapping(body.get("spec")).get("workPool")).get("name")
     return str(pool) if pool else ""
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from kflow.resources.pools import run_pool
 from kflow.states import StateType
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -53,12 +54,17 @@ class RunCounts:
         only those in state `Late`."""
         late_before = None if now is None else now - LATE_AFTER_SECONDS
         counts = cls()
+        deployment_pools: dict[tuple[str, str], str] = {}
         for known in deployments:
             meta = known.get("metadata") or {}
-            counts.deployments.add((str(meta.get("namespace") or ""), str(meta.get("name"))))
+            key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+            counts.deployments.add(key)
+            deployment_pools[key] = run_pool({}, known.get("spec") or {}) or ""
         # One C-speed pass over every run; the loop below sees each distinct summary once.
         for summary, count in Counter(runs).items():
-            state_type, state_name, pool, namespace, deployment, due = summary
+            state_type, state_name, own_pool, namespace, deployment, due = summary
+            # The run's own pool, else its Deployment's (kflow.resources.pools.run_pool).
+            pool = own_pool or deployment_pools.get((namespace, deployment), "")
             counts.pools.add(pool)
             counts.by_state[(state_type, pool)] += count
             if state_type != StateType.SCHEDULED:

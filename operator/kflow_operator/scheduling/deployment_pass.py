@@ -121,10 +121,15 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
             api.request_cancel(namespace, run_name)
             result.events.append(replaced_event(bodies[run_name], ", ".join(starting)))
 
+    prune_again = None
     for run_name in runs_to_delete(
         list(views.values()), spec.successful_runs_history_limit, spec.failed_runs_history_limit
     ):
-        if api.delete_run(namespace, run_name, _rv(bodies[run_name])):
+        # Look again soon either way: after deletions, because more runs may have ended
+        # meanwhile, and wakes (one per changed run, through Kopf's event queue) lag far
+        # behind the index in a burst; after a failure (moved twice, the API failed), to retry.
+        prune_again = now + PRUNE_RETRY
+        if api.delete_finished_run(namespace, run_name, _rv(bodies[run_name])):
             result.deleted.append(run_name)
             views.pop(run_name, None)
 
@@ -158,7 +163,9 @@ def scheduling_pass(api: ScheduleApi, deployment: Body, now: datetime) -> PassRe
     top_up = None
     if upcoming is not None:
         top_up = upcoming + (TOP_UP_LAG if spec.upcoming_runs > 0 else timedelta(0))
-    wake_candidates = [t for t in (top_up, plan.recheck_at, *pool_waits) if t is not None]
+    wake_candidates = [
+        t for t in (top_up, plan.recheck_at, prune_again, *pool_waits) if t is not None
+    ]
     result.wake_at = min(wake_candidates, default=None)
     return result
 
@@ -236,6 +243,9 @@ def _release_message(view: DeploymentRun) -> str:
 
 TOP_UP_LAG = timedelta(milliseconds=500)
 """How long after a fire time the pass that creates the next run ahead waits."""
+
+PRUNE_RETRY = timedelta(seconds=1)
+"""A finished run that could not be deleted (it changed since read) is tried again this soon."""
 
 MISSED_RUNS_EXAMINED = 1000
 """After downtime, at most this many of the most recent missed fire times are looked at."""

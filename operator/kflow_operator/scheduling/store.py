@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from kflow.resources.pools import run_pool
+from kflow.states import TERMINAL_STATE_TYPES
 
 from kflow_operator.kubeapi import Body
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.object_index import BY_POOL, ObjectIndex
+
+TERMINAL_NAMES = frozenset(state.value for state in TERMINAL_STATE_TYPES)
 
 INDEX_READY_SECONDS = 60.0
 """How long a pass waits for the operator's first listing of FlowRuns and Deployments."""
@@ -127,6 +130,26 @@ class ScheduleApi:
             # Gone from decisions now; a finalizer may keep it a while, and the watch says so.
             self.runs.drop(namespace, name, resource_version)
         return True
+
+    def fresh_run(self, namespace: str, name: str) -> Body | None:
+        """The run as the API server has it now (the index may lag behind); the index learns
+        it too."""
+        found = self._api.get_flowrun(namespace, name)
+        self._remember(found)
+        return found
+
+    def delete_finished_run(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        """Delete a finished run at `resource_version` or, when it moved since but is still
+        finished, at its current one: its supervisor's last write (the Finished condition,
+        the finalizer's removal) changes no state and wakes no pass, so a pass that read the
+        run just before it would otherwise never delete it."""
+        if self.delete_run(namespace, name, resource_version):
+            return True
+        fresh = self.fresh_run(namespace, name)
+        state = ((fresh or {}).get("status") or {}).get("state") or {}
+        if fresh is None or state.get("type") not in TERMINAL_NAMES:
+            return False
+        return self.delete_run(namespace, name, fresh["metadata"].get("resourceVersion"))
 
     def patch_run_status(
         self, namespace: str, name: str, status: Mapping[str, Any], resource_version: str

@@ -82,9 +82,23 @@ def run(args: argparse.Namespace) -> int:
 # --- applying ----------------------------------------------------------------------------
 
 
+class ApplyError(Exception):
+    """A manifest could not be applied; the message says what to check."""
+
+
 def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
+    """`apply_manifests`, its failure as one line; the exit status."""
+    try:
+        apply_manifests(manifests, context)
+    except ApplyError as error:
+        return _fail(str(error))
+    return 0
+
+
+def apply_manifests(manifests: list[dict[str, Any]], context: str | None) -> list[str]:
     """Server-side apply each WorkPool and Deployment, in order, saying where it went; warn
-    about a Deployment whose pool does not exist. The exit status."""
+    about a Deployment whose pool does not exist. The `namespace/name` of each, or ApplyError
+    (also for no kube configuration at all)."""
     import urllib3
     from kubernetes.client import CustomObjectsApi
     from kubernetes.client.exceptions import ApiException
@@ -95,9 +109,10 @@ def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
     try:
         api_client = new_api_client(context)
     except KubeConfigError as error:
-        return _fail(str(error))
+        raise ApplyError(str(error)) from None
     api = CustomObjectsApi(api_client)
     context_namespace = default_namespace(context)
+    applied = []
     for manifest in manifests:
         name = manifest["metadata"]["name"]
         namespace = manifest["metadata"].get("namespace") or context_namespace
@@ -119,13 +134,14 @@ def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
             pool = (manifest["spec"].get("workPool") or {}).get("name")
             missing = pool and not _pool_exists(api, namespace, pool)
         except ApiException as error:
-            return _fail(f"applying {kind} {namespace}/{name}: {_api_message(error)}")
+            raise ApplyError(f"applying {kind} {namespace}/{name}: {_api_message(error)}") from None
         except (OSError, urllib3.exceptions.HTTPError) as error:
-            return _fail(
+            raise ApplyError(
                 f"cannot reach the Kubernetes API server {api_client.configuration.host} "
                 f"({type(error).__name__}); check the kube context (--context) or KUBECONFIG"
-            )
+            ) from None
         print(f"{kind.lower()}.kflow.dev/{name} applied in {namespace}")
+        applied.append(f"{namespace}/{name}")
         if missing:
             print(
                 f"kflow deploy: warning: work pool {pool} does not exist in {namespace}; runs of "
@@ -133,7 +149,7 @@ def apply_all(manifests: list[dict[str, Any]], context: str | None) -> int:
                 f"kubernetes-job|docker|process -n {namespace}` creates it",
                 file=sys.stderr,
             )
-    return 0
+    return applied
 
 
 def _pool_exists(api: Any, namespace: str, pool: str) -> bool:

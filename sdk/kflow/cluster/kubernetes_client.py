@@ -44,7 +44,7 @@ def new_api_client(context: str | None = None) -> client.ApiClient:
         return client.ApiClient(configuration)
     try:
         api_client: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            context=context
+            config_file=_config_files(), context=context
         )
         return api_client
     except ConfigException as error:
@@ -63,7 +63,9 @@ def default_namespace(context: str | None = None) -> str:
             return namespace_file.read_text().strip() or "default"
         return "default"
     try:
-        contexts, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+        contexts, current = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=_config_files()
+        )
     except ConfigException:
         return "default"
     chosen = current
@@ -73,3 +75,9 @@ def default_namespace(context: str | None = None) -> str:
         return "default"
     namespace = chosen.get("context", {}).get("namespace")
     return str(namespace) if namespace else "default"
+
+
+def _config_files() -> str:
+    """KUBECONFIG as it is now: the library reads it once, when first imported, so a program
+    that sets it later (a script, a test) would otherwise get ~/.kube/config."""
+    return os.pathsep.join(str(path) for path in kubeconfig_paths())

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kflow.parameter_schema_check import resolve_node
+
 Widget = Literal["text", "integer", "number", "boolean", "choice", "json"]
 FIELD_PREFIX = "p:"
 """Form names of parameters: `p:NAME`, so a parameter may be called anything."""
@@ -39,31 +41,18 @@ class FormField:
         return WHOLE_OBJECT if self.name == "" else FIELD_PREFIX + self.name
 
 
-def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a local `$ref` (`#/$defs/Color`) and a lone `allOf` wrapper."""
-    for _ in range(10):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            target: Any = schema
-            for part in ref[2:].split("/"):
-                target = target.get(part, {}) if isinstance(target, Mapping) else {}
-            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        elif isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
-            node = {**node["allOf"][0], **{k: v for k, v in node.items() if k != "allOf"}}
-        else:
-            return node
-    return node
-
-
 def _widget(schema: Mapping[str, Any], node: Mapping[str, Any]) -> tuple[Widget, Mapping[str, Any]]:
     """The widget of a property and the (resolved, non-null) schema it checks against."""
-    node = _resolve(schema, node)
+    node = resolve_node(schema, node)
     options = node.get("anyOf") or node.get("oneOf")
     if isinstance(options, list):
-        others = [o for o in options if _resolve(schema, o).get("type") != "null"]
+        others = [o for o in options if resolve_node(schema, o).get("type") != "null"]
         if len(others) != 1:
             return "json", node
-        node = {**_resolve(schema, others[0]), **{k: v for k, v in node.items() if k != "anyOf"}}
+        node = {
+            **resolve_node(schema, others[0]),
+            **{k: v for k, v in node.items() if k != "anyOf"},
+        }
     if isinstance(node.get("enum"), list):
         return "choice", node
     widgets: dict[object, Widget] = {

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.resources.common import parse_timestamp
+from kflow.resources.pools import run_pool
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 STATE_TYPES = tuple(t.value for t in StateType)
@@ -40,9 +41,27 @@ def deployment_of(run: Mapping[str, Any]) -> str:
     return str(((run.get("spec") or {}).get("deploymentRef") or {}).get("name") or "")
 
 
-def pool_of(run: Mapping[str, Any]) -> str:
-    """The run's work pool (spec.workPool.name), '' when it names none."""
-    return str(((run.get("spec") or {}).get("workPool") or {}).get("name") or "")
+DeploymentPools = Mapping[tuple[str, str], str]
+"""(namespace, Deployment name) → the Deployment's work pool ('' for none)."""
+
+
+def deployment_pools(deployments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    pools = {}
+    for deployment in deployments:
+        meta = deployment.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        pools[key] = run_pool({}, deployment.get("spec") or {}) or ""
+    return pools
+
+
+def pool_of(run: Mapping[str, Any], pools: DeploymentPools | None = None) -> str:
+    """The run's work pool, '' for none: its own spec.workPool, else its Deployment's (the one
+    rule, kflow.resources.pools.run_pool), looked up in `pools`."""
+    own = run_pool(run.get("spec") or {}, None)
+    if own or not pools:
+        return own or ""
+    namespace = str((run.get("metadata") or {}).get("namespace") or "")
+    return pools.get((namespace, deployment_of(run)), "")
 
 
 def tags_of(run: Mapping[str, Any]) -> list[str]:
@@ -84,6 +103,8 @@ class RunFilter:
     since: str = ""
     """A period (`24h`) as the URL gives it; only runs created within it are kept."""
     created_after: datetime | None = None
+    deployment_pools: DeploymentPools | None = None
+    """Where runs that name no pool get theirs, for the `pool` filter."""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], now: datetime | None = None) -> RunFilter:
@@ -119,7 +140,7 @@ class RunFilter:
             return False
         if self.tag and self.tag not in tags_of(run):
             return False
-        if self.pool and pool_of(run) != self.pool:
+        if self.pool and pool_of(run, self.deployment_pools) != self.pool:
             return False
         if self.created_after is not None and (
             not created(run) or parse_timestamp(created(run)) < self.created_after

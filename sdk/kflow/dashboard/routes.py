@@ -20,7 +20,13 @@ from kflow.dashboard.pages.run import children_of, missing_run_page, run_page
 from kflow.dashboard.pages.run_logs import logs_page, logs_region
 from kflow.dashboard.pages.runs import runs_page
 from kflow.dashboard.parameter_form import form_fields
-from kflow.dashboard.queries import QueryError, RunFilter, deployment_of, page_number
+from kflow.dashboard.queries import (
+    QueryError,
+    RunFilter,
+    deployment_of,
+    deployment_pools,
+    page_number,
+)
 from kflow.dashboard.server import dashboard_of, error_view, respond
 from kflow.dashboard.store import WORKPOOLS
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
@@ -37,7 +43,10 @@ async def runs(request: web.Request) -> web.Response:
         number = page_number(request.query.get("page"))
     except QueryError as error:
         return respond(request, error_view("Runs", str(error), 400))
-    deployments = sorted({str(d["metadata"]["name"]) for d in dashboard.store.objects(DEPLOYMENTS)})
+    known = dashboard.store.objects(DEPLOYMENTS)
+    deployments = sorted({str(d["metadata"]["name"]) for d in known})
+    if run_filter.pool:
+        run_filter = replace(run_filter, deployment_pools=deployment_pools(known))
     view = runs_page(
         dashboard.store.objects(FLOWRUNS),
         deployments,
@@ -71,7 +80,11 @@ async def workpools(request: web.Request) -> web.Response:
     if not store.has(WORKPOOLS):
         return respond(request, no_pools_page())
     view = pools_page(
-        store.objects(WORKPOOLS), store.objects(FLOWRUNS), dashboard.scope(), dashboard.now()
+        store.objects(WORKPOOLS),
+        store.objects(FLOWRUNS),
+        dashboard.scope(),
+        dashboard.now(),
+        deployment_pools(store.objects(DEPLOYMENTS)),
     )
     return respond(request, view)
 

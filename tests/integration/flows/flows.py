@@ -84,3 +84,18 @@ def talks(lines: int = 5, pause: float = 0.3) -> int:
         print(f"line {number} of {lines}", flush=True)
         time.sleep(pause)
     return lines
+
+
+@flow
+def chains(n: int = 2) -> dict[str, Any]:
+    """Runs the Deployment `summer` as its subflow (run_deployment inside a cluster run)."""
+    from kflow.deployments import run_deployment
+
+    child = run_deployment("sums/summer", parameters={"n": n}, timeout=120)
+    return {"child": child.name, "state": child.state.type.value, "result": child.state.result()}
+
+
+@flow
+def big(size: int = 20000) -> str:
+    """A result too big for the FlowRun's status: kept in result storage, referenced."""
+    return "x" * size

@@ -11,7 +11,7 @@ from typing import Any
 from kflow.dashboard.markup import Markup, html, join
 from kflow.dashboard.pages.common import PageView, Scope, banner, table, time_tag
 from kflow.dashboard.pages.deployments import ready_label
-from kflow.dashboard.queries import is_late, pool_of, state_type
+from kflow.dashboard.queries import DeploymentPools, is_late, pool_of, state_type
 
 ACTIVE = frozenset({"PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 
@@ -42,6 +42,7 @@ def pools_page(
     runs: Sequence[Mapping[str, Any]],
     scope: Scope,
     now: datetime,
+    deployment_pools: DeploymentPools | None = None,
 ) -> PageView:
     rows = []
     for pool in sorted(
@@ -51,7 +52,9 @@ def pools_page(
         spec = pool.get("spec") or {}
         namespace, name = str(meta.get("namespace")), str(meta["name"])
         own = [
-            r for r in runs if pool_of(r) == name and r["metadata"].get("namespace") == namespace
+            r
+            for r in runs
+            if pool_of(r, deployment_pools) == name and r["metadata"].get("namespace") == namespace
         ]
         serving = workers(pool)
         live_count = live_workers(pool)
