@@ -27,17 +27,18 @@ def launcher(tmp_path: Path) -> Iterator[ProcessLauncher]:
     launcher.close()
 
 
-def request(command: list[str] | None = None, **infra: object) -> LaunchRequest:
+def request(command: list[str] | None = None, uid: str = "uid", **infra: object) -> LaunchRequest:
     return LaunchRequest(
         namespace="ns",
         name="r",
-        uid="uid",
+        uid=uid,
         attempt=1,
         infrastructure=EffectiveInfrastructure.model_validate({"type": "process", **infra}),
         # No cluster: `kflow execute` cannot read its FlowRun and exits 2 saying so.
         env={
             "KFLOW_FLOW_RUN_NAMESPACE": "ns",
             "KFLOW_FLOW_RUN_NAME": "r",
+            "KFLOW_FLOW_RUN_UID": uid,
             "KUBECONFIG": "/nonexistent",
             "GREETING": "hi",
         },
@@ -170,3 +171,53 @@ def test_a_forked_child_forgotten_before_the_exit_watcher_saw_it_is_reaped(
     assert observed.phase is ObservedPhase.EXITED and observed.exit_code == 6
     launcher.forget(launched.identifier)
     assert not Path(f"/proc/{pid}").exists(), "reaped, not left a zombie of the fork server"
+
+
+def test_a_forked_child_names_its_own_run_only_in_proc_environ(
+    launcher: ProcessLauncher, tmp_path: Path
+) -> None:
+    """The owner check reads /proc/PID/environ, which for a forked child is the server's
+    start-up memory: each child names its own run there, the server none. An identifier
+    forged to point at another run's child is neither signalled nor taken for the run, and a
+    restarted operator (no memory of its children) still recognises the real one."""
+    from kflow_operator.identifiers import InfrastructureId
+    from kflow_operator.launchers.process_owner import runs_for
+
+    command = ["/bin/sh", "-c", "echo ready; exec sleep 60"]
+    first = launcher.launch(request(command, uid="uid-a"))
+    second = launcher.launch(request(command, uid="uid-b"))
+    pid_a = ProcessId.parse(first.identifier.id).pid
+    pid_b = ProcessId.parse(second.identifier.id).pid
+    server = parent_of(pid_a)
+    assert is_fork_server(server) and parent_of(pid_b) == server
+    assert runs_for(pid_a, "uid-a") and runs_for(pid_b, "uid-b"), "each names its own run"
+    assert not runs_for(pid_a, "uid-b") and not runs_for(pid_b, "uid-a")
+    assert not runs_for(server, "uid-a") and not runs_for(server, "uid-b")
+    for launched in (first, second):
+        launcher.release(launched)
+        log = Path(launched.log_path or "")
+        wait("the command to run", lambda: "ready" in log.read_text())  # noqa: B023
+    assert runs_for(pid_a, "uid-a"), "the exec'd command has the run's own environment"
+
+    forged = InfrastructureId(
+        first.identifier.type, first.identifier.scope, first.identifier.id, owner="uid-b"
+    )
+    launcher.kill(forged)
+    observed = launcher.observe(forged)
+    assert observed.phase is ObservedPhase.MISSING
+    assert "is not this run's process" in observed.reason
+    restarted = ProcessLauncher(tmp_path / "other", scope="test-host/boot", fork_server=False)
+    try:
+        assert restarted.observe(forged).phase is ObservedPhase.MISSING
+        own = InfrastructureId(
+            first.identifier.type, first.identifier.scope, first.identifier.id, owner="uid-a"
+        )
+        assert restarted.observe(own).phase is ObservedPhase.RUNNING
+        assert launcher.observe(first.identifier).phase is ObservedPhase.RUNNING, "unharmed"
+        restarted.kill(own)
+    finally:
+        restarted.close()
+    wait("the real owner's kill to end it", lambda: launcher.observe(first.identifier).gone)
+    assert launcher.observe(first.identifier).signal == "SIGKILL"
+    launcher.kill(second.identifier)
+    wait("the second run to end", lambda: launcher.observe(second.identifier).gone)

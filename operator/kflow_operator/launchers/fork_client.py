@@ -17,6 +17,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from kflow_operator.decisions.launch_plan import RUN_UID_ENV
+from kflow_operator.launchers import environ_slot
 from kflow_operator.launchers.fork_request import ForkRequest
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,8 @@ class ForkServer:
                 # the one its command would have had.
                 [sys.executable, "-P", "-m", SERVER_MODULE, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
-                env=self.env,
+                # The slot each child overwrites with its run's UID (environ_slot.py).
+                env={**self.env, RUN_UID_ENV: environ_slot.PLACEHOLDER},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,

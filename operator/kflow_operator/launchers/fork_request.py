@@ -4,7 +4,8 @@ A forked child is the server's interpreter: whatever Python read while starting 
 variables such as PYTHONPATH or PYTHONHASHSEED, the locale that fixed its encodings, the dynamic
 loader's LD_* variables) is the server's. A run whose environment differs from the server's in
 any of those, that names another Python (`process.pythonExecutable`) or that has its own
-command gets a fresh interpreter: the child execs the command, as the launcher always did.
+command gets a fresh interpreter: the child execs the command, as the launcher always did. So
+does a run whose UID does not fit the slot a forked child names its run in (environ_slot.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kflow_operator.decisions.launch_plan import RUN_UID_ENV
+from kflow_operator.launchers import environ_slot
 
 EXECUTE = "execute"
 """Call `kflow execute`'s main in the forked child."""
@@ -79,7 +83,7 @@ def plan(
     command, which the server may run in-process; None when the run names another Python."""
     if execute_command is None or list(command) != list(execute_command):
         return ForkRequest(EXEC, tuple(command), env, cwd)
-    if startup_differences(env, server_env):
+    if startup_differences(env, server_env) or not environ_slot.fits(env.get(RUN_UID_ENV, "")):
         return ForkRequest(EXEC, tuple(command), env, cwd)
     if len(command) >= 2 and command[1] == "-c":
         return ForkRequest(EXECUTE, tuple(command), env, cwd, argv=("-c", *command[3:]))

@@ -32,6 +32,8 @@ import threading
 import time
 from typing import Any
 
+from kflow_operator.decisions.launch_plan import RUN_UID_ENV
+from kflow_operator.launchers import environ_slot
 from kflow_operator.launchers.fork_request import EXECUTE, ForkRequest
 
 MAX_MESSAGE_BYTES = 1 << 20
@@ -67,9 +69,10 @@ def preload() -> str | None:
     return None
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, slot: int) -> None:
     """Answer requests until the operator hangs up. Returns only in a forked child (via
-    ChildDone): the child then runs outside every frame of this loop."""
+    ChildDone): the child then runs outside every frame of this loop. `slot`: where a child
+    writes its run's UID for /proc/PID/environ (environ_slot.py)."""
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE_BYTES, 2)
@@ -99,7 +102,7 @@ def serve(sock: socket.socket) -> None:
             try:
                 sock.close()
                 os.close(set_up)
-                _become_run(request, gate=fds[0], log=fds[1])
+                _become_run(request, gate=fds[0], log=fds[1], slot=slot)
                 os.close(set_up_done)
             except BaseException as error:
                 os.write(2, f"kflow fork server: cannot start the run: {error}\n".encode())
@@ -130,9 +133,10 @@ def _reap(pid: int) -> int | None:
     return status if reaped == pid else None
 
 
-def _become_run(request: ForkRequest, gate: int, log: int) -> None:
+def _become_run(request: ForkRequest, gate: int, log: int, slot: int) -> None:
     """What exec gave the run: its own session, the gate on stdin, the log on stdout and
-    stderr, only those descriptors, its environment and working directory."""
+    stderr, only those descriptors, its environment (in /proc/PID/environ, the run's UID, which
+    the operator's owner check reads) and working directory."""
     os.setsid()
     os.dup2(gate, 0)
     os.dup2(log, 1)
@@ -142,6 +146,8 @@ def _become_run(request: ForkRequest, gate: int, log: int) -> None:
             os.close(fd)
     os.environ.clear()
     os.environ.update(request.env)
+    run_uid = request.env.get(RUN_UID_ENV)
+    environ_slot.claim(slot, run_uid if run_uid and environ_slot.fits(run_uid) else None)
     time.tzset()
     if request.cwd is not None:
         os.chdir(request.cwd)
@@ -194,11 +200,16 @@ def _set_name(name: bytes) -> None:
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     refusal = preload()
+    slot = 0
+    try:
+        slot = environ_slot.own_slot()
+    except environ_slot.NoSlot as error:
+        refusal = refusal or f"a forked run could not name its FlowRun in /proc: {error}"
     _send(sock, {"ready": refusal is None, "refusal": refusal})
     if refusal is not None:
         return
     try:
-        serve(sock)
+        serve(sock, slot)
     except ChildDone as done:
         sys.exit(run_child(done.request))
 
