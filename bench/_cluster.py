@@ -25,9 +25,10 @@ from typing import Any
 
 import urllib3
 import yaml
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from bench._follow import Follower
 from bench.processes import CLOCK_TICKS_PER_SECOND, stat_fields
 from tests.support.namespaces import drop_finalizers
 from tests.support.operator_process import OperatorProcess
@@ -282,71 +283,28 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-class RunWatch:
+class RunWatch(Follower):
     """A watch on the FlowRuns of one namespace in a thread of its own."""
 
     def __init__(self, api: Api, namespace: str) -> None:
-        self._api = api
-        self._namespace = namespace
+        super().__init__(
+            "flowrun-watch",
+            api.objects.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "flowruns",
+        )
         self._records: dict[str, RunRecord] = {}
-        self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
-        self._thread = threading.Thread(target=self._run, name="flowrun-watch", daemon=True)
-        self.error: BaseException | None = None
 
     def __enter__(self) -> RunWatch:
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._watch.stop()
-        self._thread.join(timeout=10)
+        self.stop()
 
-    def _run(self) -> None:
-        """Follow the FlowRuns; a dropped connection resumes where it was, an expired
-        resourceVersion relists (bounded: a minute without a working watch is an error)."""
-        resource_version: str | None = None
-        failing_since: float | None = None
-        while not self._stopping.is_set():
-            kwargs: dict[str, Any] = {"timeout_seconds": 60, "_request_timeout": 90}
-            if resource_version:
-                kwargs["resource_version"] = resource_version
-            try:
-                for event in self._watch.stream(
-                    self._api.objects.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    self._namespace,
-                    "flowruns",
-                    **kwargs,
-                ):
-                    received = time.time()
-                    failing_since = None
-                    obj = event["object"]
-                    resource_version = obj["metadata"].get("resourceVersion")
-                    self._record(obj, received, deleted=event["type"] == "DELETED")
-                    if self._stopping.is_set():
-                        return
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
-                if isinstance(error, ApiException) and error.status in (410, 504):
-                    resource_version = None  # expired, or from before an API server restart
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > 60:
-                    self._fail(error)
-                    return
-                self._stopping.wait(0.5)
-            except BaseException as error:
-                self._fail(error)
-                return
-
-    def _fail(self, error: BaseException) -> None:
-        self.error = error
-        with self._changed:
-            self._changed.notify_all()
-
-    def _record(self, obj: dict[str, Any], received: float, deleted: bool) -> None:
+    def on_event(self, kind: str, obj: dict[str, Any], received: float) -> None:
         name = obj["metadata"]["name"]
         with self._changed:
             record = self._records.setdefault(name, RunRecord())
@@ -354,7 +312,7 @@ class RunWatch:
             state = ((obj.get("status") or {}).get("state") or {}).get("type")
             if state and state not in record.seen:
                 record.seen[state] = received
-            if deleted:
+            if kind == "DELETED":
                 record.seen.setdefault("DELETED", received)
             self._changed.notify_all()
 
@@ -392,51 +350,28 @@ class RunWatch:
         return self.record(name) if found else None
 
 
-class PodWatch:
+class PodWatch(Follower):
     """A watch on the pods of one namespace: per value of `label`, when a container of one of
     its pods was first seen started (running, or already ended: the kubelet reports what it
     finds every second, so a container that lives less may never show as running), and when
     its last pod was seen deleted."""
 
     def __init__(self, api: Api, namespace: str, label: str) -> None:
-        self._api = api
-        self._namespace = namespace
+        super().__init__("pod-watch", api.core.list_namespaced_pod, namespace, label_selector=label)
         self._label = label
         self._lock = threading.Lock()
         self._started: dict[str, float] = {}
         self._pods: dict[str, set[str]] = {}
         self._emptied: dict[str, float] = {}
-        self._stopping = threading.Event()
-        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
-        self._thread = threading.Thread(target=self._run, name="pod-watch", daemon=True)
 
     def __enter__(self) -> PodWatch:
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._watch.stop()
-        self._thread.join(timeout=10)
+        self.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                for event in self._watch.stream(
-                    self._api.core.list_namespaced_pod,
-                    self._namespace,
-                    label_selector=self._label,
-                    timeout_seconds=60,
-                    _request_timeout=90,
-                ):
-                    self._record(event["type"], event["object"], time.time())
-                    if self._stopping.is_set():
-                        return
-            except (ApiException, urllib3.exceptions.HTTPError):
-                if self._stopping.wait(0.5):
-                    return
-
-    def _record(self, kind: str, pod: client.V1Pod, received: float) -> None:
+    def on_event(self, kind: str, pod: client.V1Pod, received: float) -> None:
         meta = pod.metadata
         if meta is None or not meta.labels or self._label not in meta.labels:
             return

@@ -9,7 +9,8 @@ as a child process and works through the backlog:
 
 - settle throughput: N / (operator live -> every run FAILED, as seen on a watch);
 - the operator's peak RSS (the kernel's high-water mark, VmHWM) and CPU seconds while settling;
-- restart with every run terminal: SIGTERM, start again, time from spawn until its index holds
+- restart once the operator is done with every run (each has its Finished condition, written
+  after the terminal state): SIGTERM, start again, time from spawn until its index holds
   all N runs and it has gone quiet (under 10% of a CPU over 2 s: every run looked at), and the
   writes it made meanwhile (MODIFIED events on a watch of the namespace's FlowRuns and
   Deployments — Kopf's writes included — and the operator's own
@@ -283,6 +284,14 @@ def _settle(
         if point.runs:
             assert counts.last_terminal_at is not None
             point.settle_seconds = counts.last_terminal_at - live
+        # Terminal is what the user sees; the operator still writes its Finished condition
+        # after that. Restarting before it is done would count that work as restart writes
+        # (and on a loaded host the operator can look quiet while it waits for a CPU).
+        if not counts.wait_finished(point.runs, budget):
+            point.problems.append(
+                f"N={point.runs}: the operator was not done with every run within {budget:.0f} s"
+            )
+            return
         if wait_quiet(operator, budget) is None:
             point.problems.append(f"N={point.runs}: the operator never went quiet after settling")
         point.settle_cpu_seconds = operator.cpu_seconds()

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kflow.resources import EffectiveInfrastructure
+from kflow.resources import EffectiveInfrastructure, SecretKey
 
 from kflow_operator.identifiers import InfrastructureId
 
@@ -29,9 +29,14 @@ class LaunchRequest:
     infrastructure: EffectiveInfrastructure
     """The effective infrastructure: FlowRun > Deployment > WorkPool > operator defaults."""
     env: Mapping[str, str]
-    """The run's environment: the Deployment's env plus KFLOW_FLOW_RUN_NAMESPACE/NAME/UID."""
+    """The run's environment: the Deployment's env, what points it at its resultStorage, and
+    KFLOW_FLOW_RUN_NAMESPACE/NAME/UID."""
     command: Sequence[str] | None = None
     """The command that runs the flow; None means the launcher's default `kflow execute`."""
+    secret_env: Mapping[str, SecretKey] = field(default_factory=dict)
+    """Variables whose values are keys of a Secret of the run's namespace (the resultStorage
+    credentials): a Job's pod gets them by reference; the process and Docker launchers read the
+    Secret when they start the run. Never written into a resource."""
 
     @property
     def launch_key(self) -> str:

@@ -31,7 +31,8 @@ from kflow_operator.launchers import process_flags
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
-from kflow_operator.memory import limit_malloc_arenas
+from kflow_operator.launchers.storage_secrets import StorageSecrets
+from kflow_operator.memory import keep_giving_back_free_memory, limit_malloc_arenas
 from kflow_operator.metrics import server as metrics_server
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import dead_local_peers, own_identity
@@ -155,6 +156,7 @@ def settings_from(args: argparse.Namespace) -> OperatorSettings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     limit_malloc_arenas()
+    keep_giving_back_free_memory()
     kopf.configure(
         verbose=args.verbose, log_format=LOG_FORMATS[args.log_format], log_refkey="object"
     )
@@ -174,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:
-        launchers["process"] = process_flags.from_arguments(args, operator_settings.log_dir)
+        launchers["process"] = process_flags.from_arguments(
+            args, operator_settings.log_dir, read_secret_env=StorageSecrets(clients)
+        )
     namespaces = operator_settings.namespaces
     for launcher in (
         job_flags.from_arguments(args, namespaces, api.get_flowrun, clients),

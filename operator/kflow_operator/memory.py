@@ -5,6 +5,12 @@ up to eight per core. The operator's worker threads each parse API responses (JS
 buffers) in turn, so each ends up with a half-empty arena that is never given back: measured
 with 1,000 FlowRuns, the process's RSS was several times the memory Python itself held.
 Two arenas keep contention low for threads that mostly wait on the network.
+
+Freed memory is not given back either: glibc returns only the free space at the top of its
+heap, and a burst (thousands of runs settled, a list of thousands of objects decoded) leaves
+hundreds of MiB free below objects still alive. Measured with 2,000 FlowRuns settled in a
+burst: RSS 518 MiB, of which glibc held 38 MiB in use; `malloc_trim(0)` brought it to 212 MiB.
+So a thread gives free pages back every TRIM_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,24 +18,33 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
+import time
 
 logger = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8
 """mallopt's parameter number for the arena limit (malloc.h)."""
 ARENAS = 2
+TRIM_SECONDS = 30.0
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas; call before threads start. False where there is no glibc
     (musl, macOS): nothing to cap there."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
@@ -37,3 +52,29 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     if not applied:
         logger.debug("mallopt(M_ARENA_MAX, %d) was refused", arenas)
     return applied
+
+
+def give_back_free_memory() -> bool:
+    """Return the allocator's free pages to the system now; False where there is no glibc."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True
+
+
+def keep_giving_back_free_memory(every: float = TRIM_SECONDS) -> bool:
+    """Start a daemon thread that gives free pages back every `every` seconds for the life of
+    the process; False (and no thread) on a C library without malloc_trim."""
+    if getattr(_libc(), "malloc_trim", None) is None:
+        return False
+
+    def trim_forever() -> None:
+        while True:
+            time.sleep(every)
+            give_back_free_memory()
+
+    threading.Thread(target=trim_forever, name="kflow-malloc-trim", daemon=True).start()
+    return True

@@ -2,14 +2,14 @@
 
 from kflow import flow, task, get_run_logger, pause_flow_run, resume_flow_run
 
-A Prefect name kflow does not have (`aserve`, `get_client`, `tags`, ...) raises, at
+A Prefect name kflow does not have (`get_client`, `tags`, ...) raises, at
 the import, a NotSupportedError saying what to use instead (docs/porting.md).
 """
 
 from typing import TYPE_CHECKING
 
 from kflow.context import get_run_context
-from kflow.deployments import deploy, run_deployment, serve
+from kflow.deployments import arun_deployment, aserve, deploy, run_deployment, serve
 from kflow.flows import Flow, flow
 from kflow.futures import TaskRunFuture, allow_failure, unmapped
 from kflow.logging import get_run_logger
@@ -24,6 +24,8 @@ __all__ = [
     "Task",
     "TaskRunFuture",
     "allow_failure",
+    "arun_deployment",
+    "aserve",
     "deploy",
     "flow",
     "get_run_context",

@@ -48,7 +48,9 @@ Contract (what a backend implementer must honour)
   PAUSED state named `Suspended` (no terminal state, no hooks) and returns.
 * Results: `result_store()` is where results go unless a flow or task names its own
   `result_storage` / `result_serializer` (`kflow.results.ResultStore`); the default keeps
-  pickles under `$KFLOW_HOME/results` (KFLOW_HOME defaults to ~/.kflow). A flow run's own
+  pickles in `$KFLOW_RESULT_STORAGE` (a directory or an `s3://bucket/prefix` URL: what a
+  cluster run's `infrastructure.resultStorage` sets), else under `$KFLOW_HOME/results`
+  (KFLOW_HOME defaults to ~/.kflow). A flow run's own
   store is `flow_run.result_store`: show its result's location from there.
 
 Which backend the engine uses is decided in one place, `kflow.backend_selection`.
@@ -62,7 +64,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kflow.filesystems import LocalFileSystem
+from kflow.filesystems import (
+    RESULT_STORAGE_ENV,
+    LocalFileSystem,
+    WritableFileSystem,
+    resolve_storage,
+)
 from kflow.results import ResultStore
 from kflow.serializers import PickleSerializer
 
@@ -75,6 +82,17 @@ if TYPE_CHECKING:
 def kflow_home() -> Path:
     """Where local state lives (history, results, control flags): $KFLOW_HOME or ~/.kflow."""
     return Path(os.environ.get("KFLOW_HOME") or Path.home() / ".kflow")
+
+
+def default_result_storage() -> WritableFileSystem:
+    """`$KFLOW_RESULT_STORAGE` (set for a cluster run by its infrastructure.resultStorage),
+    else `$KFLOW_HOME/results`."""
+    named = os.environ.get(RESULT_STORAGE_ENV)
+    if named:
+        storage = resolve_storage(named, f"${RESULT_STORAGE_ENV}")
+        assert storage is not None
+        return storage
+    return LocalFileSystem(kflow_home() / "results")
 
 
 def _as_datetime(timestamp: float | None) -> datetime | None:
@@ -388,9 +406,7 @@ class Backend:
     def result_store(self) -> ResultStore:
         """Where results go unless a flow or task names its own storage or serializer."""
         if self._results is None:
-            self._results = ResultStore(
-                LocalFileSystem(kflow_home() / "results"), PickleSerializer()
-            )
+            self._results = ResultStore(default_result_storage(), PickleSerializer())
         return self._results
 
 

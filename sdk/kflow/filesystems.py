@@ -19,7 +19,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from kflow.s3 import S3Bucket
 
-__all__ = ["LocalFileSystem", "S3Bucket", "WritableFileSystem", "resolve_storage"]
+__all__ = [
+    "RESULT_STORAGE_ENV",
+    "LocalFileSystem",
+    "S3Bucket",
+    "WritableFileSystem",
+    "resolve_storage",
+]
+
+RESULT_STORAGE_ENV = "KFLOW_RESULT_STORAGE"
+"""The default storage of a process's runs, a directory or an `s3://bucket/prefix` URL: what
+a cluster run's `infrastructure.resultStorage` hands it (kflow.resources.result_storage)."""
 
 
 @runtime_checkable

@@ -310,5 +310,14 @@ FLOW_OPTIONS = (
     "result_serializer",
 )
 
+
+async def aserve(*deployments: Any, **options: Any) -> None:
+    """Prefect's `prefect.flows.aserve`: kflow.deployments.aserve (imported here on use: the
+    deployments module needs this one)."""
+    from kflow.deployments import aserve as serve_deployments
+
+    await serve_deployments(*deployments, **options)
+
+
 if not TYPE_CHECKING:  # Prefect names kflow lacks: a clear error, not "no attribute"
     __getattr__ = module_getattr(__name__)

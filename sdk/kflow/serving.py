@@ -12,6 +12,7 @@ processes. Ctrl-C stops the worker and `serve` returns; the Deployments stay (th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 import signal
@@ -78,6 +79,30 @@ def serve(
     namespace: str | None = None,
     **prefect_options: Any,
 ) -> None:
+    _run_foreground(_prepare(deployments, work_pool_name, namespace, prefect_options))
+
+
+async def aserve(
+    *deployments: RunnerDeployment,
+    work_pool_name: str | None = None,
+    namespace: str | None = None,
+    **prefect_options: Any,
+) -> None:
+    """`serve` for async code: the event loop keeps running while the worker serves; the
+    task's cancellation (Ctrl-C under asyncio.run) stops the worker as Ctrl-C does `serve`."""
+    command = await asyncio.to_thread(
+        _prepare, deployments, work_pool_name, namespace, prefect_options
+    )
+    await _run_foreground_async(command)
+
+
+def _prepare(
+    deployments: tuple[RunnerDeployment, ...],
+    work_pool_name: str | None,
+    namespace: str | None,
+    prefect_options: dict[str, Any],
+) -> list[str]:
+    """Apply the deployments and their pool; the worker's command line."""
     refuse_options("serve", {k: v for k, v in prefect_options.items() if k not in _IGNORED})
     if not deployments:
         raise DeploymentBuildError("serve() needs at least one flow.to_deployment(...)")
@@ -92,13 +117,12 @@ def serve(
     target = namespace or deployments[0].namespace or _context_namespace()
     pool_entry = {"name": pool, "type": "process", "namespace": target}
     apply(manifests(served(deployments, pool, target), pools=[pool_entry], caller="kflow.serve()"))
-    command = operator_command([pool], target, [])
     print(
         f"kflow serve: serving {', '.join(d.name for d in deployments)} from work pool {pool} "
         f"in namespace {target} (Ctrl-C stops)",
         flush=True,
     )
-    _run_foreground(command)
+    return operator_command([pool], target, [])
 
 
 def _context_namespace() -> str:
@@ -126,6 +150,30 @@ def _run_foreground(command: list[str]) -> None:
                 continue
         worker.kill()
         worker.wait()
+
+
+async def _run_foreground_async(command: list[str]) -> None:
+    """`_run_foreground` on the event loop: cancelled, it stops the worker by the same steps
+    (each wait bounded) and then lets the cancellation go on."""
+    worker = await asyncio.create_subprocess_exec(*command)
+    try:
+        await worker.wait()
+    except asyncio.CancelledError:
+        await asyncio.shield(_stop_async(worker))
+        raise
+
+
+async def _stop_async(worker: asyncio.subprocess.Process) -> None:
+    for stop, grace in STOP_STEPS:
+        if stop is not None and worker.returncode is None:
+            worker.send_signal(stop)
+        try:
+            await asyncio.wait_for(worker.wait(), grace)
+            return
+        except TimeoutError:
+            continue
+    worker.kill()
+    await worker.wait()
 
 
 _SERVE_OPTIONS = ("limit", "webserver", "pause_on_shutdown", *_IGNORED)

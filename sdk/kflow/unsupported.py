@@ -23,7 +23,6 @@ _DEPLOY = (
     "use flow.to_deployment(...) with kflow.deploy(...), flow.deploy(...), or `kflow deploy -f "
     "kflow.yaml` (README, 'Run it on Kubernetes')"
 )
-_SERVE = "call kflow.serve(...) or flow.serve(...) (it blocks until Ctrl-C)"
 _ENV = (
     "read an environment variable (a Deployment's infrastructure `env`, which can come from a "
     "Kubernetes ConfigMap or Secret)"
@@ -45,7 +44,6 @@ _CONCURRENCY = (
 #: counterpart of a Prefect module.
 NAMES: dict[str, dict[str, tuple[str, str]]] = {
     "kflow": {
-        "aserve": ("Prefect's async process that serves deployments", _SERVE),
         "get_client": ("Prefect's API client", _CLIENT),
         "tags": (
             "Prefect's tags context manager",
@@ -59,16 +57,9 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "Variable": ("Prefect's server-side variables", _ENV),
     },
-    "kflow.flows": {
-        "aserve": ("Prefect's async process that serves deployments", _SERVE),
-    },
+    "kflow.flows": {},
     "kflow.deployments": {
         "Deployment": ("Prefect's 2.x deployment objects", _DEPLOY),
-        "aserve": ("Prefect's async process that serves deployments", _SERVE),
-        "arun_deployment": (
-            "Prefect's async run_deployment",
-            "call run_deployment, which blocks: asyncio.to_thread(run_deployment, ...)",
-        ),
     },
     "kflow.variables": {"Variable": ("Prefect's server-side variables", _ENV)},
     "kflow.blocks": {"Block": ("Prefect's blocks", _ENV)},

@@ -23,6 +23,14 @@ from kubernetes import client, config
 from tests.chaos.private_control_plane import PrivateControlPlane
 from tests.cluster import cluster as local_cluster
 from tests.cluster.kubectl import Kubectl
+from tests.e2e.conftest import flows_image, node_flows_image  # noqa: F401 - fixtures
+from tests.integration.conftest import (  # noqa: F401 - fixtures of the node-tier chaos tests
+    api_client,
+    cluster,
+    crds,
+    kubectl,
+    operators,
+)
 from tests.support.custom_objects import items_of, json_object
 from tests.support.operator_process import OperatorProcess
 
@@ -44,7 +52,11 @@ class Chaos:
     operators: list[OperatorProcess] = field(default_factory=list)
 
     def start_operator(
-        self, *extra: str, kubeconfig: Path | None = None, wrapper: Sequence[str] = ()
+        self,
+        *extra: str,
+        kubeconfig: Path | None = None,
+        wrapper: Sequence[str] = (),
+        launchers: str = "process",
     ) -> OperatorProcess:
         os.environ["CHAOS_STARTS"] = str(self.starts_file)  # inherited by the flow processes
         os.environ["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps a stuck flow's threads to its log
@@ -54,7 +66,7 @@ class Chaos:
             self.state_dir,
             self.state_dir / f"operator-{len(self.operators)}.log",
             FLOWS,
-            ("--launchers", "process", "--standalone", *extra),
+            ("--launchers", launchers, "--standalone", *extra),
             wrapper=wrapper,
         )
         self.operators.append(operator)
@@ -128,10 +140,10 @@ def chaos(tmp_path: Path) -> Iterator[Chaos]:
     local_cluster.prepare("control-plane")
     plane = PrivateControlPlane(tmp_path / "plane")
     plane.start()
-    Kubectl(plane.kubeconfig).run("apply", "--server-side", "-f", str(CRDS))
-    kubectl = Kubectl(plane.kubeconfig)
+    plane_kubectl = Kubectl(plane.kubeconfig)
+    plane_kubectl.run("apply", "--server-side", "-f", str(CRDS))
     for file in sorted(CRDS.glob("*.yaml")):
-        kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(file))
+        plane_kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(file))
     api = config.new_client_from_config(config_file=str(plane.kubeconfig))  # type: ignore[no-untyped-call]
     client.CoreV1Api(api).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))

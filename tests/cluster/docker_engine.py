@@ -30,7 +30,8 @@ def own_socket() -> Path:
     return paths.state_dir() / "docker" / "docker.sock"
 
 
-def _docker_ok(host: str) -> bool:
+def answers(host: str) -> bool:
+    """Whether the engine at `host` (a DOCKER_HOST URL) serves its API."""
     proc = subprocess.run(
         ["docker", "--host", host, "version", "--format", "{{.Server.Version}}"],
         capture_output=True,
@@ -45,7 +46,7 @@ def running_host() -> str | None:
     candidates = [os.environ.get("DOCKER_HOST", "")]
     candidates += [f"unix://{SYSTEM_SOCKET}", f"unix://{own_socket()}"]
     for host in candidates:
-        if host and _docker_ok(host):
+        if host and answers(host):
             return host
     return None
 
@@ -59,18 +60,46 @@ def up() -> str:
         state.mkdir(parents=True, exist_ok=True)
         host = f"unix://{own_socket()}"
         DOCKERD.start(
-            [
-                "dockerd",
-                f"--host={host}",
-                f"--data-root={data_root()}",
-                f"--exec-root={state / 'exec'}",
-                f"--pidfile={state / 'dockerd.pid'}",
-                "--ip=127.0.0.1",
-            ]
+            dockerd_argv(host, data_root(), state / "exec", state / "dockerd.pid", "--ip=127.0.0.1")
         )
-        wait_for("dockerd to answer", lambda: _docker_ok(host), timeout=60, process=DOCKERD)
+        wait_for("dockerd to answer", lambda: answers(host), timeout=60, process=DOCKERD)
     load_python_base(host)
     return host
+
+
+def dockerd_argv(host: str, data: Path, exec_root: Path, pidfile: Path, *extra: str) -> list[str]:
+    """`dockerd` with every place it writes named, so several engines share one machine."""
+    return [
+        "dockerd",
+        f"--host={host}",
+        f"--data-root={data}",
+        f"--exec-root={exec_root}",
+        f"--pidfile={pidfile}",
+        *extra,
+    ]
+
+
+def copy_image(name: str, source_host: str, target_host: str) -> None:
+    """`docker save NAME | docker load` from one engine into another (no registry needed)."""
+    save = subprocess.Popen(
+        ["docker", "--host", source_host, "save", name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert save.stdout is not None
+    loaded = subprocess.run(
+        ["docker", "--host", target_host, "load"],
+        stdin=save.stdout,
+        capture_output=True,
+        check=False,
+    )
+    save.stdout.close()
+    _, save_err = save.communicate()
+    if save.returncode != 0 or loaded.returncode != 0:
+        raise RuntimeError(
+            f"copying image {name} from {source_host} to {target_host} failed: "
+            f"{save_err.decode(errors='replace')}{loaded.stderr.decode(errors='replace')}"
+        )
 
 
 def load_python_base(host: str) -> None:

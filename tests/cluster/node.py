@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -300,6 +301,39 @@ def up() -> None:
     _start_kube_proxy()
     wait_for(f"node {topology.NODE_NAME} Ready", node_ready, timeout=120, process=KUBELET)
     wait_for("kube-proxy rules for 10.96.0.1", _service_routed, timeout=60, process=KUBE_PROXY)
+
+
+def kill_kubelet() -> int:
+    """SIGKILL the kubelet, as a crash would (its pods' containers run on, under containerd);
+    the PID it had. Start it again with `restart_kubelet`."""
+    pid = KUBELET.pid()
+    if pid is None:
+        raise ClusterStartError("the kubelet is not running; run `python -m tests.cluster up`")
+    os.kill(pid, signal.SIGKILL)
+    wait_for("the killed kubelet to be gone", lambda: not KUBELET.running(), timeout=30)
+    return pid
+
+
+def restart_kubelet() -> None:
+    """Start the kubelet again as `up` does, and return once the node is Ready."""
+    _start_kubelet()
+    wait_for(f"node {topology.NODE_NAME} Ready", node_ready, timeout=120, process=KUBELET)
+
+
+def container_pid(namespace: str, pod: str) -> int | None:
+    """The host PID of the first running app container of a pod (not its sandbox), as
+    containerd knows it: what a test kills when the kubelet cannot see it happen."""
+    wanted = (
+        f'labels."io.kubernetes.pod.namespace"=={namespace},'
+        f'labels."io.kubernetes.pod.name"=={pod},'
+        'labels."io.cri-containerd.kind"==container'
+    )
+    containers = set(ctr("containers", "ls", "-q", wanted).stdout.decode().split())
+    for line in ctr("tasks", "ls").stdout.decode().splitlines()[1:]:
+        task, pid, status = line.split()[:3]
+        if task in containers and status == "RUNNING":
+            return int(pid)
+    return None
 
 
 def _sandbox_netns_paths() -> dict[str, Path]:

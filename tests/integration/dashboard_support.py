@@ -128,3 +128,23 @@ def service_account_kubeconfig(
         )
     )
     return path
+
+
+def account_with_rules(cluster: Cluster, name: str, rules: list[dict[str, Any]]) -> None:
+    """ServiceAccount `name` of the test's namespace with a Role of `rules` there."""
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name}, "rules": rules}  # fmt: skip
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": cluster.namespace}],
+    }
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+    cluster.apply({"apiVersion": "v1", "kind": "List", "items": [account, role, binding]})
+
+
+def token_of(kubeconfig: Path) -> str:
+    """The bearer token of a kubeconfig written by service_account_kubeconfig."""
+    return str(yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"])

@@ -7,15 +7,15 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from tests.integration.conftest import Cluster, OperatorProcess
 from tests.integration.dashboard_support import (
+    account_with_rules,
     gated_deployment,
     service_account_kubeconfig,
+    token_of,
     view_only_kubeconfig,
 )
 from tests.support.browser import Browser
@@ -25,24 +25,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 RUN_STATE = ".run-state .state"
-
-
-def token_of(kubeconfig: Path) -> str:
-    return str(yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"])
-
-
-def account_with_rules(cluster: Cluster, name: str, rules: list[dict[str, Any]]) -> None:
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": name}, "rules": rules}  # fmt: skip
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": cluster.namespace}],
-    }
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
-    cluster.apply({"apiVersion": "v1", "kind": "List", "items": [account, role, binding]})
 
 
 def status_of(url: str, token: str | None = None) -> int:

@@ -99,6 +99,32 @@ BAD_MANIFESTS = [
         "deploymentRef: {name: d}\n  cancelGracePeriodSeconds: 100000",
         "spec.cancelGracePeriodSeconds",
     ),
+    (
+        "result storage naming both a volume and a bucket",
+        "Deployment",
+        "entrypoint: flows.py:main\n  infrastructure: {type: process, resultStorage: "
+        "{volume: {mountPath: /r}, s3: {bucket: results}}}",
+        "resultStorage needs exactly one of `volume` or `s3`",
+    ),
+    (
+        "a result claim on a process run",
+        "Deployment",
+        "entrypoint: flows.py:main\n  infrastructure: {type: process, resultStorage: "
+        "{volume: {mountPath: /r, claimName: results}}}",
+        "`resultStorage.volume.claimName` applies to type kubernetes-job only",
+    ),
+    (
+        "a result bucket that is no bucket name",
+        "FlowRun",
+        "deploymentRef: {name: d}\n  infrastructure: {resultStorage: {s3: {bucket: Bad_Bucket}}}",
+        "spec.infrastructure.resultStorage.s3.bucket",
+    ),
+    (
+        "a kubernetes-job pool's result volume without a claim",
+        "WorkPool",
+        "type: kubernetes-job\n  infrastructure: {resultStorage: {volume: {mountPath: /r}}}",
+        "needs `claimName` (the PersistentVolumeClaim mounted at mountPath)",
+    ),
 ]
 
 

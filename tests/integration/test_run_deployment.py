@@ -7,18 +7,20 @@ from this machine until Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from kflow.cli.flow_signature import load_flow_function, parameter_schema
-from kflow.cluster.deployment_run import DeploymentRunError
+from kflow.cluster.deployment_run import DeploymentFlowRun, DeploymentRunError
 from kflow.cluster.entrypoint import load_entrypoint
-from kflow.deployments import run_deployment
+from kflow.deployments import arun_deployment, run_deployment
 from kflow.exceptions import ParameterTypeError
 from kflow.flows import Flow
 
@@ -77,6 +79,51 @@ def test_a_result_too_big_for_the_flow_run_is_read_from_where_it_is_kept(
     assert run.state.is_completed(), run.state
     assert run.result_reference is not None and run.result_reference.endswith("/flow.pickle")
     assert run.state.result() == "x" * 20000
+
+
+def test_a_deployment_is_found_by_its_id_as_a_uuid_or_its_text(cluster: Cluster) -> None:
+    summer(cluster)
+    created = json_object(
+        cluster.objects.get_namespaced_custom_object(
+            GROUP, VERSION, cluster.namespace, "deployments", "summer"
+        )
+    )
+    uid = created["metadata"]["uid"]
+    by_uuid = run_deployment(UUID(uid), timeout=0, namespace=cluster.namespace)
+    by_text = run_deployment(uid.upper(), timeout=0, namespace=cluster.namespace)
+    for run in (by_uuid, by_text):
+        assert cluster.get_flowrun(run.name)["spec"]["deploymentRef"] == {"name": "summer"}
+    missing = uuid4()
+    with pytest.raises(DeploymentRunError) as raised:
+        run_deployment(missing, timeout=0, namespace=cluster.namespace)
+    assert f"no Deployment with id {missing} in namespace {cluster.namespace}" in str(raised.value)
+
+
+def test_arun_deployment_waits_without_holding_the_event_loop(
+    cluster: Cluster, operators: OperatorFactory
+) -> None:
+    summer(cluster)
+    operators.start()
+
+    async def two_runs_and_a_ticker() -> tuple[list[DeploymentFlowRun], int]:
+        ticks = 0
+        runs = asyncio.gather(
+            *(
+                arun_deployment(
+                    "summer", parameters={"n": n}, timeout=90, namespace=cluster.namespace
+                )
+                for n in (2, 3)
+            )
+        )
+        while not runs.done():
+            ticks += 1
+            await asyncio.sleep(0.05)
+        return list(await runs), ticks
+
+    (two, three), ticks = asyncio.run(two_runs_and_a_ticker())
+    assert two.state.result() == {"total": 2, "label": "default"}
+    assert three.state.result() == {"total": 6, "label": "default"}
+    assert ticks > 10, "the event loop ran while the runs were awaited"
 
 
 def test_timeout_zero_returns_at_once_with_the_run_not_ended(cluster: Cluster) -> None:
@@ -200,15 +247,36 @@ sums.serve("served", interval=10, parameters={"n": 2}, namespace=sys.argv[1])
 print("serve returned", flush=True)
 """
 
+ASERVE_SCRIPT = """
+import asyncio
+import sys
+from kflow import aserve
+from kflow.cluster.entrypoint import load_entrypoint
 
+sums = load_entrypoint("flows.py:sums")
+
+
+async def main():
+    served = sums.to_deployment("served", interval=10, parameters={"n": 2})
+    await aserve(served, namespace=sys.argv[1])
+
+
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("serve returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize("script", [SERVE_SCRIPT, ASERVE_SCRIPT], ids=["serve", "aserve"])
 def test_flow_serve_applies_a_process_pool_deployment_and_runs_its_scheduled_runs(
-    cluster: Cluster, kubeconfig: Path, tmp_path: Path
+    cluster: Cluster, kubeconfig: Path, tmp_path: Path, script: str
 ) -> None:
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), KFLOW_HOME=str(tmp_path))
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-c", SERVE_SCRIPT, cluster.namespace],
+            [sys.executable, "-c", script, cluster.namespace],
             cwd=FLOWS,
             env=env,
             stdout=out,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kflow_operator.settings import OperatorSettings
 
 from tests.support.chart import CHART, Rendered, render
 
@@ -442,6 +443,24 @@ def test_the_chart_owns_the_peering_object_and_the_operator_does_not_create_it()
     listed = render(NAMESPACED)
     assert len(listed.of_kind("KopfPeering")) == 2
     assert "--external-peering" in args_of(listed)
+
+
+@pytest.mark.parametrize(
+    "pools",
+    [["gpu"], ["gpu", "cpu"], [f"pool-{i}-with-a-long-name" for i in range(4)]],
+)
+def test_a_release_of_some_pools_owns_the_peering_object_its_operator_registers_in(
+    pools: list[str],
+) -> None:
+    """The chart rendered `kflow` whatever worker.pools said: the operator registered in its
+    own pool peering object, and a second release for other pools failed to install on the
+    first one's `kflow` object."""
+    chart = render({"worker.pools": "{" + ",".join(pools) + "}"})
+    (peering,) = chart.of_kind("ClusterKopfPeering")
+    expected = OperatorSettings(work_pools=frozenset(pools)).peering_name
+    assert peering["metadata"]["name"] == expected != "kflow"
+    other = render({"worker.pools": "{other}"}).of_kind("ClusterKopfPeering")
+    assert other[0]["metadata"]["name"] != peering["metadata"]["name"]
 
 
 def test_notifications_read_secrets_where_runs_are_served_and_only_there() -> None:

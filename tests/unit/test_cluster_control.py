@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kflow.cluster.backend import pause_status
-from kflow.cluster.control import ControlView, control_view
+from kflow.cluster.control import ControlView, control_view, outside_stop_message
 
 
 def flow_run(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,3 +37,22 @@ def test_pause_status_names_every_field_so_an_old_pause_leaves_nothing_behind() 
     with_timeout = pause_status(True, 60)
     assert with_timeout["reschedule"] is True
     assert with_timeout["timeoutTime"].endswith("Z")
+
+
+def test_the_run_knows_what_infrastructure_it_is_in() -> None:
+    view = control_view(flow_run({}, {"infrastructure": {"type": "docker", "id": "c0ffee"}}))
+    assert view.infrastructure == "docker"
+    assert control_view(flow_run({})).infrastructure == ""
+
+
+def test_a_stop_from_outside_names_the_causes_of_the_runs_infrastructure() -> None:
+    docker = outside_stop_message("SIGTERM", "docker")
+    assert docker.startswith(
+        "Flow run process was terminated by SIGTERM without a cancellation request"
+    )
+    assert "Docker daemon shut down or restarted without live-restore" in docker
+    assert "pod" not in docker
+    assert "its pod or Job deleted" in outside_stop_message("SIGTERM", "kubernetes-job")
+    assert "Docker" not in outside_stop_message("SIGTERM", "kubernetes-job")
+    assert "killed from outside" in outside_stop_message("SIGTERM", "process")
+    assert "stopped from outside" in outside_stop_message("SIGTERM", "")

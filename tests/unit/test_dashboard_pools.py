@@ -69,10 +69,13 @@ def test_home_lists_pools_without_workers_only_where_pools_exist() -> None:
         pool("busy", [{"identity": "op", "lastHeartbeatTime": stamp(NOW)}], live=1),
         pool("idle", []),
         pool("stale", [{"identity": "gone", "lastHeartbeatTime": beat}], live=0),
+        # Every operator died: nobody rewrote liveWorkers, the heartbeat's age tells the truth.
+        pool("orphaned", [{"identity": "died", "lastHeartbeatTime": beat}], live=1),
     ]
     with_pools = home_page([], [], SCOPE, NOW, pools)
     assert 'data-pool="idle"' in with_pools.live and 'data-pool="busy"' not in with_pools.live
     assert 'data-pool="stale"' in with_pools.live
+    assert 'data-pool="orphaned"' in with_pools.live
     assert "workpools" in with_pools.topics
     assert "Work pools without workers" not in home_page([], [], SCOPE, NOW).live
 
@@ -98,3 +101,10 @@ def test_a_run_of_a_deployment_in_a_pool_counts_and_filters_in_that_pool() -> No
     wanted = RunFilter.from_query({"pool": "gpu"}, NOW)
     assert not wanted.matches(inherited)
     assert replace(wanted, deployment_pools=pools_by_deployment).matches(inherited)
+
+
+def test_a_pool_whose_operators_all_died_shows_no_live_worker() -> None:
+    beat = stamp(NOW - timedelta(minutes=5))
+    died = pool("gpu", [{"identity": "op-1", "lastHeartbeatTime": beat}], live=1)
+    live = pools_page([died], [], SCOPE, NOW).live
+    assert "0 live" in live and "1 live" not in live and "5m ago" in live

@@ -108,6 +108,7 @@ def test_job_variables_become_the_deployments_own_infrastructure(project: Path) 
                 node_selector: {disk: ssd}
                 finished_job_ttl: 600
                 cpu_request: 500m
+                result_storage: {volume: {mountPath: /results, claimName: results}}
         """,
     )
     (deployment,) = manifests(path)
@@ -116,6 +117,7 @@ def test_job_variables_become_the_deployments_own_infrastructure(project: Path) 
         "image": "python:3.12",
         "env": {"STAGE": "prod"},
         "imagePullPolicy": "Always",
+        "resultStorage": {"volume": {"mountPath": "/results", "claimName": "results"}},
         "job": {
             "serviceAccountName": "runner",
             "nodeSelector": {"disk": "ssd"},

@@ -10,12 +10,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import urllib3
 from kflow_operator.kubeapi.list_watch import (
+    RETRY_AFTER_LIMIT_SECONDS,
+    RETRY_SECONDS,
     Change,
     KnownObjects,
     ListWatch,
     WatchBehind,
     WatchExpired,
+    resume_pause,
 )
 from kubernetes.client.exceptions import ApiException
 
@@ -133,3 +137,53 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
     with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert calls == ["list", "watch", "watch", "watch"]
+
+
+def too_many(retry_after: str | None = None) -> ApiException:
+    error = ApiException(status=429, reason="Too Many Requests")
+    error.headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return error
+
+
+def test_an_overloaded_server_and_a_lost_connection_keep_the_watch_position() -> None:
+    """A 429 used to re-list: thousands of objects asked of a server that had just said it was
+    overloaded, each list tens of MiB in the operator's memory."""
+    assert resume_pause(too_many(), 0) == RETRY_SECONDS[0]
+    assert resume_pause(too_many("3"), 0) == 3.0
+    assert resume_pause(too_many("3600"), 0) == RETRY_AFTER_LIMIT_SECONDS
+    assert resume_pause(too_many("soon"), 2) == RETRY_SECONDS[2]
+    assert resume_pause(ConnectionRefusedError(), 9) == RETRY_SECONDS[-1]
+    assert resume_pause(urllib3.exceptions.ProtocolError("dropped"), 0) == RETRY_SECONDS[0]
+    assert (
+        resume_pause(
+            urllib3.exceptions.ReadTimeoutError(
+                urllib3.HTTPConnectionPool("127.0.0.1"), "/", "quiet"
+            ),
+            0,
+        )
+        is not None
+    )
+    for status in (410, 403, 500):
+        assert resume_pause(ApiException(status=status), 0) is None
+    assert resume_pause(ValueError("bad JSON"), 0) is None
+
+
+def test_a_watch_refused_with_429_is_asked_for_again_from_where_it_was() -> None:
+    closed = threading.Event()
+    asked: list[tuple[str, str | None]] = []
+
+    class Listed:
+        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
+
+    def lister(**kwargs: Any) -> Any:
+        if not kwargs.get("watch"):
+            asked.append(("list", None))
+            return Listed()
+        asked.append(("watch", kwargs.get("resource_version")))
+        if len(asked) == 4:
+            closed.set()
+        raise too_many("0")
+
+    with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
+        ListWatch("pods", lister, "", lambda change: None, closed).run()
+    assert asked == [("list", None), ("watch", "10"), ("watch", "10"), ("watch", "10")]

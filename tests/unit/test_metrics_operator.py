@@ -207,13 +207,16 @@ def test_the_endpoint_serves_the_registry_as_prometheus_text() -> None:
 
 
 def test_a_watch_that_cannot_continue_counts_one_relist_per_listing_again() -> None:
-    """410 Gone and a dropped connection each make the watch list again (counted); a watch
-    ahead of the server's cache is asked for again without listing (not counted)."""
+    """410 Gone and a server error each make the watch list again (counted); a dropped
+    connection, a 429 and a watch ahead of the server's cache are asked for again from the same
+    position without listing (not counted)."""
     closed = threading.Event()
     calls: list[str] = []
     answers = [
         ApiException(status=410, reason="Gone"),
         ConnectionResetError("dropped"),
+        ApiException(status=429, reason="Too Many Requests"),
+        ApiException(status=500, reason="Internal Server Error"),
         ApiException(status=504, reason="Too large resource version"),
     ]
 
@@ -236,6 +239,6 @@ def test_a_watch_that_cannot_continue_counts_one_relist_per_listing_again() -> N
         mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)),
     ):
         ListWatch("relisted things", lister, "", lambda change: None, closed, "relisted").run()
-    assert calls == ["list", "watch", "list", "watch", "list", "watch", "watch"]
+    assert calls == ["list", "watch", "list", "watch", "watch", "watch", "list", "watch", "watch"]
     assert sample(relists, resource="relisted", reason="expired") == 1
     assert sample(relists, resource="relisted", reason="error") == 1

@@ -4,10 +4,13 @@ cluster run), the Deployment `to_deployment` stands for, and the refusals, each 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import kflow
 import pytest
@@ -16,6 +19,7 @@ from kflow.cli.flow_signature import parameter_schema
 from kflow.cluster.deployment_run import (
     DeploymentRunError,
     RunRequest,
+    deployment_id,
     deployment_name,
     flow_run_body,
     flow_run_view,
@@ -183,6 +187,46 @@ def test_no_kubernetes_configuration_is_one_sentence_saying_what_to_do(
     message = str(raised.value)
     assert message.startswith("run_deployment needs a Kubernetes cluster with kflow installed")
     assert "set KUBECONFIG" in message and "call the flow directly" in message
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (UUID("8c1f0b9e-2d44-4f1e-9c1b-7a0f6f3e8d21"), "8c1f0b9e-2d44-4f1e-9c1b-7a0f6f3e8d21"),
+        ("8C1F0B9E-2D44-4F1E-9C1B-7A0F6F3E8D21", "8c1f0b9e-2d44-4f1e-9c1b-7a0f6f3e8d21"),
+        ("8c1f0b9e2d444f1e9c1b7a0f6f3e8d21", None),
+        ("summer", None),
+        ("sums/summer", None),
+    ],
+)
+def test_a_deployment_id_is_a_uuid_or_its_canonical_text(
+    given: str | UUID, expected: str | None
+) -> None:
+    assert deployment_id(given) == expected
+
+
+def test_the_async_variants_are_where_prefect_has_them() -> None:
+    import kflow.deployments
+    import kflow.flows
+
+    for module, name in [
+        (kflow, "arun_deployment"),
+        (kflow, "aserve"),
+        (kflow.deployments, "arun_deployment"),
+        (kflow.deployments, "aserve"),
+        (kflow.flows, "aserve"),
+    ]:
+        assert inspect.iscoroutinefunction(getattr(module, name)), (module, name)
+
+
+def test_arun_deployment_says_what_run_deployment_says_without_a_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KFLOW_FLOW_RUN_NAMESPACE", raising=False)
+    with pytest.raises(DeploymentRunError, match="needs a Kubernetes cluster with kflow"):
+        asyncio.run(kflow.arun_deployment("summer", timeout=0))
 
 
 def test_parameters_without_a_json_form_are_refused_before_anything_else() -> None:

@@ -18,15 +18,12 @@ from kflow.exceptions import (
 )
 
 IMPORTS = [
-    ("from kflow import aserve", "aserve"),
     ("from kflow import get_client", "get_client"),
     ("from kflow import tags", "tags"),
     ("from kflow import Transaction", "Transaction"),
     ("from kflow import suspend_flow_run", "suspend_flow_run"),
     ("from kflow import Variable", "Variable"),
-    ("from kflow.flows import aserve", "aserve"),
     ("from kflow.deployments import Deployment", "Deployment"),
-    ("from kflow.deployments import arun_deployment", "arun_deployment"),
     ("from kflow.variables import Variable", "Variable"),
     ("from kflow.blocks.system import Secret", "Secret"),
     ("from kflow.blocks.system import JSON", "JSON"),

@@ -61,7 +61,27 @@ app.kubernetes.io/part-of: kflow
 The Kopf peering object all replicas share (kflow_operator.settings.PEERING_NAME). The chart
 owns it, so `helm uninstall` removes it with the rest of the release.
 */}}
-{{- define "kflow.peeringName" -}}kflow{{- end -}}
+{{- /*
+The peering object the operator registers in: `kflow`, or for an operator of some pools only
+(worker.pools) one per set of pools, named exactly as the operator names it
+(operator settings.peering_name): `kflow-pool-` and the sorted names joined by '.', or the
+first 20 hex digits of that join's SHA-256 when the name would pass 63 characters. Two releases
+serving different pools are then both active, and neither owns the other's object.
+*/ -}}
+{{- define "kflow.peeringName" -}}
+{{- $pools := .Values.worker.pools | default list -}}
+{{- if not $pools -}}
+kflow
+{{- else -}}
+{{- $joined := sortAlpha $pools | join "." -}}
+{{- $name := printf "kflow-pool-%s" $joined -}}
+{{- if le (len $name) 63 -}}
+{{ $name }}
+{{- else -}}
+kflow-pool-{{ sha256sum $joined | trunc 20 }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 
 {{/*
 Refuse value combinations the schema cannot express, naming the values to change.

@@ -16,6 +16,8 @@ from kflow.resources import (
     MergedInfrastructure,
     WorkPoolSpec,
     merge_infrastructure,
+    storage_env,
+    storage_secret_env,
 )
 from kflow.resources.infrastructure_merge import CONTAINER_TYPES
 
@@ -101,8 +103,10 @@ def plan_launch(
             "Deployment (or the ad-hoc FlowRun, or the WorkPool), or start the operator with "
             "--default-image (Helm chart value defaults.image).",
         )
+    storage = infrastructure.result_storage
     env = {
         **(infrastructure.env or {}),
+        **(storage_env(storage) if storage is not None else {}),
         RUN_NAMESPACE_ENV: run.namespace,
         RUN_NAME_ENV: run.name,
         RUN_UID_ENV: run.uid,
@@ -115,4 +119,5 @@ def plan_launch(
         infrastructure=infrastructure,
         env=env,
         command=infrastructure.command,
+        secret_env=storage_secret_env(storage) if storage is not None else {},
     )

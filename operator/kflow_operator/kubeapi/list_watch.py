@@ -1,14 +1,21 @@
 """A complete, current picture of a set of Kubernetes objects: list, then watch from the list's
 resourceVersion, and list again whenever the watch cannot go on.
 
-Why not just restart a watch: a watch only reports what happens *while it is open*. When it
-ends with 410 Gone (its position expired), an error event or a dropped connection, an object
-deleted in between would never be reported, and a run waiting for its pods to go would wait
-forever. So every re-list is compared with the last picture: what is missing from the fresh
-list was deleted, and is reported as DELETED with the last state we saw of it (e.g. the
-eviction reason of a pod). A 504 "Too large resource version" (the API server's watch cache is
-behind the list's revision: etcd 3.4 answers so until an object of the kind is written) is the
-one exception: the same watch is asked for again (see WatchBehind), which loses nothing.
+A watch resumed from the last resourceVersion seen replays every change since, deletions
+included, so a watch the server ends, a connection that drops or cannot be made, and a 429
+(the API server shedding load) are all answered by asking for the same watch again, after a
+pause: nothing is missed, and nothing is listed. Listing is for when that position is gone —
+410 Gone (compacted), an error event, any other refusal — and then a fresh watch would miss
+what happened in between: an object deleted meanwhile would never be reported, and a run
+waiting for its pods to go would wait forever. So every re-list is compared with the last
+picture: what is missing from the fresh list was deleted, and is reported as DELETED with the
+last state we saw of it (e.g. the eviction reason of a pod). A 504 "Too large resource
+version" (the API server's watch cache is behind the list's revision: etcd 3.4 answers so until
+an object of the kind is written) is asked for again too (see WatchBehind).
+
+Re-listing on a 429 was worse than useless: each list of thousands of FlowRuns is tens of MiB
+decoded, asked of a server that had just said it was overloaded, and the operator's memory
+peaked with every one.
 
 `KnownObjects` is the pure part (what changed, given a list or an event); `ListWatch` drives it
 against the API server on a daemon thread.
@@ -24,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -68,6 +76,29 @@ class WatchBehind(WatchExpired):
 
 
 BEHIND_CODE = 504
+TOO_MANY_REQUESTS = 429
+RETRY_AFTER_LIMIT_SECONDS = 30.0
+"""At most this long is waited on a 429's Retry-After."""
+
+
+def resume_pause(error: BaseException, failures: int) -> float | None:
+    """How long to wait before asking again for the same watch, or None: list afresh.
+
+    A 429 (its Retry-After, when given, bounded) and a connection that failed or dropped keep
+    the position; every other API answer does not."""
+    backoff = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+    if isinstance(error, ApiException):
+        if error.status != TOO_MANY_REQUESTS:
+            return None
+        headers = error.headers or {}
+        try:
+            asked = float(headers.get("Retry-After", ""))
+        except ValueError:
+            return backoff
+        return min(max(asked, backoff), RETRY_AFTER_LIMIT_SECONDS)
+    if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
+        return backoff
+    return None
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -162,16 +193,17 @@ class ListWatch:
         self._known = KnownObjects()
         self._lock = threading.Lock()
         self._response: Any = None
+        self._failures = 0
+        """Attempts that failed since the last list or the last event received."""
 
     def run(self) -> None:
-        failures = 0
         listed = False
         while not self._closed.is_set():
             try:
                 if not listed:
                     self._list()
                     listed = True
-                    failures = 0
+                    self._failures = 0
                 self._watch()
             except WatchBehind as error:
                 logger.debug("watch of %s is ahead of the server's cache (%s)", self._what, error)
@@ -184,6 +216,18 @@ class ListWatch:
                 if error.status == BEHIND_CODE:
                     self._closed.wait(BEHIND_RETRY_SECONDS)
                     continue
+                pause = resume_pause(error, self._failures) if listed else None
+                self._failures += 1
+                if pause is not None:
+                    logger.warning(
+                        "watching %s: %s %s; asking again in %.1fs",
+                        self._what,
+                        error.status,
+                        error.reason,
+                        pause,
+                    )
+                    self._closed.wait(pause)
+                    continue
                 # 410 Gone comes as an HTTP error too.
                 level = logging.DEBUG if error.status == 410 else logging.WARNING
                 logger.log(
@@ -194,15 +238,21 @@ class ListWatch:
                     error.reason,
                 )
                 self._relisting("expired" if error.status == 410 else "error")
-                failures += 1
             except Exception as error:
                 if self._closed.is_set():
                     return
+                pause = resume_pause(error, self._failures) if listed else None
+                self._failures += 1
+                if pause is not None:
+                    logger.warning(
+                        "watching %s failed (%s); resuming in %.1fs", self._what, error, pause
+                    )
+                    self._closed.wait(pause)
+                    continue
                 logger.warning("watching %s failed (%s); listing again", self._what, error)
                 self._relisting("error")
-                failures += 1
             listed = False
-            self._closed.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            self._closed.wait(RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS) - 1)])
 
     def _relisting(self, reason: str) -> None:
         WATCH_RELISTS.labels(self._resource, reason).inc()
@@ -236,6 +286,7 @@ class ListWatch:
                 for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
                     if not line:
                         continue
+                    self._failures = 0
                     change = self._known.apply(json.loads(line))
                     if change is not None:
                         self._on_change(change)

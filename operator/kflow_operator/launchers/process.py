@@ -51,6 +51,7 @@ from kflow_operator.launchers.exits import ExitWatcher
 from kflow_operator.launchers.fork_client import ForkServer, ForkServerUnavailable
 from kflow_operator.launchers.gate import gate_command
 from kflow_operator.launchers.process_owner import runs_for
+from kflow_operator.launchers.storage_secrets import SecretEnvReader, secret_values
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,18 @@ class _Child:
 class ProcessLauncher(Launcher):
     type = InfrastructureType.PROCESS
 
-    def __init__(self, log_dir: Path, scope: str | None = None, fork_server: bool = True) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        scope: str | None = None,
+        read_secret_env: SecretEnvReader | None = None,
+        fork_server: bool = True,
+    ) -> None:
+        """`read_secret_env` reads the values of a request's `secret_env` (the resultStorage
+        credentials); without it a run that needs them fails saying so. `fork_server`: start
+        runs from the fork server (fork_server.py) while it is available."""
         self._log_dir = log_dir
+        self._read_secret_env = read_secret_env
         self._scope = scope or host_scope()
         self._children: dict[int, _Child] = {}
         self._lock = threading.Lock()
@@ -159,9 +170,10 @@ class ProcessLauncher(Launcher):
                 f"spec.infrastructure.process.workingDirectory {cwd!r} is not a directory "
                 "on the operator's host"
             )
+        secrets = secret_values(request, self._read_secret_env)
         log_path = self.log_path(request)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **request.env}
+        env = {**os.environ, **request.env, **secrets}
         with log_path.open("ab") as log:
             forked = None
             if self._server is not None and self._server.available:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kflow_operator.launchers.process import ProcessLauncher
+from kflow_operator.launchers.storage_secrets import SecretEnvReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,5 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def from_arguments(args: argparse.Namespace, log_dir: Path) -> ProcessLauncher:
-    return ProcessLauncher(log_dir, fork_server=args.process_fork_server)
+def from_arguments(
+    args: argparse.Namespace, log_dir: Path, read_secret_env: SecretEnvReader | None = None
+) -> ProcessLauncher:
+    return ProcessLauncher(
+        log_dir, read_secret_env=read_secret_env, fork_server=args.process_fork_server
+    )

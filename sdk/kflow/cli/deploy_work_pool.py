@@ -25,7 +25,16 @@ from kflow.resources.infrastructure_merge import merge_documents
 
 WHERE = "work_pool"
 POOL_KEYS = ("name", "job_variables", "jobVariables")
-TOP_LEVEL = ("image", "imagePullPolicy", "env", "command", "job", "docker", "process")
+TOP_LEVEL = (
+    "image",
+    "imagePullPolicy",
+    "env",
+    "command",
+    "resultStorage",
+    "job",
+    "docker",
+    "process",
+)
 PREFECT_NAMES: dict[str, tuple[str, ...]] = {
     "finishedJobTtl": ("job", "ttlSecondsAfterFinished"),
     "workingDir": ("process", "workingDirectory"),

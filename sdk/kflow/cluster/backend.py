@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kflow.backend import Backend, FlowRun, RunControl, TaskRun
-from kflow.cluster.control import ControlView, FlowRunWatcher, control_view
+from kflow.cluster.control import ControlView, FlowRunWatcher, control_view, outside_stop_message
 from kflow.cluster.flowrun_api import FlowRunApi, retrying
 from kflow.cluster.status import PendingReport, TaskRunEvent
 from kflow.cluster.status_writer import StateOutcome, StatusWriteError, StatusWriter
@@ -218,11 +218,7 @@ class FlowRunBackend(Backend):
         if view.cancel:
             self.cancel(f"Flow run received {signal_name} ({view.reason}); cancelling.")
             return
-        self.crash(
-            f"Flow run process was terminated by {signal_name} without a cancellation "
-            "request (spec.cancel not set): evicted, its pod or Job deleted, or stopped "
-            "from outside."
-        )
+        self.crash(outside_stop_message(signal_name, view.infrastructure))
 
     def _probe_control(self) -> ControlView:
         """Re-read the FlowRun once, in a helper thread bounded in time (this may run in a

@@ -38,18 +38,44 @@ class ControlView:
     paused: bool
     gone: bool = False
     reason: str | None = None
+    infrastructure: str = ""
+    """status.infrastructure.type: what the run is in, so a stop from outside names its causes."""
 
 
 def control_view(obj: Mapping[str, Any]) -> ControlView:
     spec = obj.get("spec") or {}
-    state = (obj.get("status") or {}).get("state") or {}
+    status = obj.get("status") or {}
+    state = status.get("state") or {}
     paused = bool(spec.get("paused"))
+    infrastructure = str((status.get("infrastructure") or {}).get("type") or "")
     if spec.get("cancel"):
-        return ControlView(cancel=True, paused=paused, reason="cancel requested (spec.cancel)")
+        reason = "cancel requested (spec.cancel)"
+        return ControlView(True, paused, reason=reason, infrastructure=infrastructure)
     if state.get("type") in (StateType.CANCELLING.value, StateType.CANCELLED.value):
         message = state.get("message") or f"the FlowRun is {state['type']}"
-        return ControlView(cancel=True, paused=paused, reason=str(message))
-    return ControlView(cancel=False, paused=paused)
+        return ControlView(True, paused, reason=str(message), infrastructure=infrastructure)
+    return ControlView(cancel=False, paused=paused, infrastructure=infrastructure)
+
+
+OUTSIDE_STOPS = {
+    "kubernetes-job": "evicted, its pod or Job deleted, or its node shut down",
+    "docker": "its container stopped from outside (`docker stop`/`docker kill`), or the Docker "
+    "daemon shut down or restarted without live-restore",
+    "process": "killed from outside, or the operator's machine shut down",
+}
+"""What stops a run's process without a cancellation request, by infrastructure type."""
+
+
+def outside_stop_message(signal_name: str, infrastructure: str) -> str:
+    """The CRASHED message of a run stopped by a signal nobody asked for through the FlowRun:
+    the likely causes for the infrastructure it ran in."""
+    causes = OUTSIDE_STOPS.get(
+        infrastructure, "evicted, its pod or Job deleted, or stopped from outside"
+    )
+    return (
+        f"Flow run process was terminated by {signal_name} without a cancellation request "
+        f"(spec.cancel not set): {causes}."
+    )
 
 
 GONE_VIEW = ControlView(cancel=True, paused=False, gone=True, reason="the FlowRun was deleted")

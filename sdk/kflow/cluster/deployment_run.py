@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from kflow.cluster.credentials import KubeConfigError, load_credentials
 from kflow.cluster.flowrun_api import (
@@ -137,18 +138,18 @@ class RunRequest:
 
 
 def run_deployment(
-    name: str,
+    name: str | UUID,
     request: RunRequest,
     timeout: float | None = None,
     poll_interval: float = 1.0,
     namespace: str | None = None,
 ) -> DeploymentFlowRun:
-    deployment = deployment_name(name)
     values = _jsonable(request.parameters)
     target_namespace = _namespace(namespace)
+    rest = _client()
+    deployment = _resolve(rest, target_namespace, name)
     parent = parent_ref(request.as_subflow, target_namespace)
     body = flow_run_body(deployment, values, request, parent)
-    rest = _client()
     _check_parameters(rest, target_namespace, deployment, values)
     collection = collection_path(target_namespace, FLOWRUN_PLURAL)
     try:
@@ -163,6 +164,50 @@ def run_deployment(
     run_name = str(created["metadata"]["name"])
     current = _wait(rest, f"{collection}/{run_name}", created, timeout, poll_interval)
     return flow_run_view(current, target_namespace)
+
+
+def deployment_id(name: str | UUID) -> str | None:
+    """The Deployment id (`metadata.uid`) `name` is, if it is one: a UUID, or its canonical
+    text (Prefect's `run_deployment` takes a deployment's id as well as its name)."""
+    if isinstance(name, UUID):
+        return str(name)
+    try:
+        parsed = UUID(name)
+    except ValueError:
+        return None
+    return str(parsed) if str(parsed) == name.lower() else None
+
+
+def _resolve(rest: KubeRestClient, namespace: str, name: str | UUID) -> str:
+    """The name of the Deployment `name` stands for. An id is looked up among the namespace's
+    Deployments; a text that only looks like one may still be a Deployment's name."""
+    uid = deployment_id(name)
+    if uid is None:
+        return deployment_name(str(name))
+    try:
+        listed = rest.get(collection_path(namespace, DEPLOYMENT_PLURAL))
+    except ApiError as error:
+        raise DeploymentRunError(
+            f"run_deployment: cannot list the Deployments of namespace {namespace} to find id "
+            f"{uid}: {error.status} {error.message or error.reason}"
+        ) from None
+    except TRANSIENT_ERRORS as error:
+        raise DeploymentRunError(
+            f"run_deployment: cannot reach the Kubernetes API server {rest.host} "
+            f"({short_error(error)}); check the kube context or KUBECONFIG"
+        ) from None
+    for item in listed.get("items") or []:
+        metadata = item.get("metadata") or {}
+        if metadata.get("uid") == uid:
+            return str(metadata["name"])
+    if isinstance(name, UUID):
+        raise DeploymentRunError(
+            f"run_deployment: no Deployment with id {uid} in namespace {namespace} "
+            f"(`kubectl get deployments.kflow.dev -n {namespace} -o "
+            "custom-columns=NAME:.metadata.name,ID:.metadata.uid` lists them; pass "
+            "namespace=... for another)"
+        )
+    return deployment_name(name)
 
 
 def _check_parameters(

@@ -18,9 +18,10 @@ from kflow.resources import (
     InfrastructureConflict,
     InfrastructureType,
     Layer,
+    ResultStorage,
     WorkPoolSpec,
 )
-from kflow.resources.infrastructure_merge import CONTAINER_TYPES, TYPE_OPTIONS
+from kflow.resources.infrastructure_merge import CONTAINER_TYPES, TYPE_OPTIONS, WHOLE_FIELDS
 from kflow.resources.pools import run_pool
 from kflow.resources.run_infrastructure import (
     OPERATOR_DEFAULTS,
@@ -112,7 +113,7 @@ def _merged_from(
 ) -> str:
     """`FlowRun x over Deployment y` when an object (env, job, …) merges several layers' keys;
     just the highest layer's name otherwise."""
-    if key == "type" or not isinstance(value, Mapping):
+    if key == "type" or key in WHOLE_FIELDS or not isinstance(value, Mapping):
         return source
     setting = [
         layer.source
@@ -148,7 +149,7 @@ def effective_section(view: EffectiveView) -> str:
         lines.append(f"  cannot be decided: {view.problem}")
         return "\n".join(lines)
     fields = sorted(view.infrastructure.items(), key=lambda item: item[0] != "type")
-    rows = [[key, view.sources.get(key, ""), _value(value)] for key, value in fields]
+    rows = [[key, view.sources.get(key, ""), _value(key, value)] for key, value in fields]
     if view.infrastructure.get("type") in CONTAINER_TYPES and "image" not in view.infrastructure:
         unset = "(none set: the operator's --default-image, else NoImage)"
         rows.insert(1, ["image", OPERATOR_DEFAULTS, unset])
@@ -168,5 +169,7 @@ def _with_problem(view: EffectiveView, problem: str) -> EffectiveView:
     return EffectiveView(view.pool, view.pool_from, problem=problem)
 
 
-def _value(value: Any) -> str:
+def _value(key: str, value: Any) -> str:
+    if key == "resultStorage":
+        return ResultStorage.model_validate(value).describe()
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

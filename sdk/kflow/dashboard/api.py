@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from kflow.cluster.credentials import StaticToken
 from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError, KubeRestClient
 from kflow.dashboard.logs import LogTail, read_tail
+from kflow.dashboard.refusals import events_refusal, is_refused
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
 from kflow.resources import GROUP, VERSION
@@ -128,39 +129,43 @@ class ClusterApi:
         self, namespace: str, name: str, infrastructure: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Events of the FlowRun and, for a Job run, of its Job and pods, oldest first; and
-        why some could not be read (e.g. no right to list pods), or None."""
+        why some could not be read (e.g. no right to list pods: the ones read before are
+        kept), or None."""
         return await asyncio.to_thread(self._run_events, namespace, name, infrastructure)
 
     def _run_events(
         self, namespace: str, name: str, infrastructure: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        involved = [name]
-        problem: str | None = None
-        job = job_name(infrastructure)
+        events: list[dict[str, Any]] = []
+        finding_pods = False
         try:
+            events += self._events_of(namespace, name)
+            job = job_name(infrastructure)
             if job is not None:
-                involved.append(job)
+                events += self._events_of(namespace, job)
+                finding_pods = True
                 pods = self.rest.get(
                     f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": f"job-name={job}"}
                 )
-                involved += [p["metadata"]["name"] for p in pods.get("items") or []]
-            events: list[dict[str, Any]] = []
-            for involved_name in involved:
-                listed = self.rest.get(
-                    f"/api/v1/namespaces/{namespace}/events",
-                    {
-                        "fieldSelector": f"involvedObject.name={involved_name}",
-                        "limit": str(EVENTS_LIMIT),
-                    },
-                )
-                events += listed.get("items") or []
+                finding_pods = False
+                for pod in pods.get("items") or []:
+                    events += self._events_of(namespace, str(pod["metadata"]["name"]))
         except ApiError as error:
-            problem = f"{error.status} {error.reason}: {error.message}"
-            events = []
+            if is_refused(error):
+                return sorted(events, key=_event_time), events_refusal(namespace, finding_pods)
+            return sorted(
+                events, key=_event_time
+            ), f"{error.status} {error.reason}: {error.message}"
         except TRANSPORT_ERRORS as error:
-            problem = f"the API server {self.server} cannot be reached ({error})"
-            events = []
-        return sorted(events, key=_event_time), problem
+            return [], f"the API server {self.server} cannot be reached ({error})"
+        return sorted(events, key=_event_time), None
+
+    def _events_of(self, namespace: str, involved_name: str) -> list[dict[str, Any]]:
+        listed = self.rest.get(
+            f"/api/v1/namespaces/{namespace}/events",
+            {"fieldSelector": f"involvedObject.name={involved_name}", "limit": str(EVENTS_LIMIT)},
+        )
+        return list(listed.get("items") or [])
 
 
 def _event_time(event: Mapping[str, Any]) -> tuple[str, int]:

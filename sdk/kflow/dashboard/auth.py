@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kflow.cluster.rest import KubeRestClient
+from kflow.cluster.rest import ApiError, KubeRestClient
 
 COOKIE = "kflow_token"
 CACHE_SECONDS = 30.0
@@ -82,6 +82,18 @@ def access_review(
             "resourceAttributes": attributes,
         },
     }
+
+
+def reviews_refused(error: ApiError) -> str:
+    """What a person is told when the API server refuses the dashboard's own reviews: the
+    dashboard is set up wrong, not their token, and what its account needs."""
+    return (
+        "The dashboard may not check who you are: the API server refused its TokenReview or "
+        f"SubjectAccessReview ({error.status} {error.reason}: {error.message}). Its own account "
+        "needs create on tokenreviews (authentication.k8s.io) and subjectaccessreviews "
+        "(authorization.k8s.io): bind it to the ClusterRole system:auth-delegator (the chart "
+        "does with dashboard.tokenAuth=true)."
+    )
 
 
 class Authenticator:

@@ -1,7 +1,8 @@
 """The last lines of a run's output for the run page, wherever its infrastructure keeps them
 (as `kflow flow-run logs` finds them, kflow.cluster.logs): the process launcher's log file,
 the container's logs, or the newest pod of the run's Job. Reading never blocks the event
-loop, and a place that cannot be read is said, not raised."""
+loop, and a place that cannot be read is said, not raised: for a person who may not read the
+pod's logs, with the right to ask for (kflow.dashboard.refusals)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from kflow.cluster.logs import docker_api_url, job_pod_selector
 from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError, KubeRestClient
+from kflow.dashboard.refusals import is_refused, pod_logs_refusal
 
 TAIL_LINES = 200
 TAIL_BYTES = 256 * 1024
@@ -68,6 +70,7 @@ def file_tail(path: Path) -> LogTail:
 
 def pod_tail(rest: KubeRestClient, job_id: str) -> LogTail:
     namespace, selector = job_pod_selector(job_id)
+    pod = ""
     try:
         pods = rest.get(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector})
         items = pods.get("items") or []
@@ -79,7 +82,10 @@ def pod_tail(rest: KubeRestClient, job_id: str) -> LogTail:
             f"/api/v1/namespaces/{namespace}/pods/{pod}/log", {"tailLines": str(TAIL_LINES)}
         )
     except ApiError as error:
-        return LogTail((), f"Job {job_id}", f"{error.status} {error.reason}: {error.message}")
+        source = f"pod {namespace}/{pod}" if pod else f"Job {job_id}"
+        if is_refused(error):
+            return LogTail((), source, pod_logs_refusal(namespace, finding_pod=not pod))
+        return LogTail((), source, f"{error.status} {error.reason}: {error.message}")
     except TRANSPORT_ERRORS as error:
         return LogTail((), f"Job {job_id}", f"The API server cannot be reached ({error}).")
     return LogTail(last_lines(text, False), f"pod {namespace}/{pod}")

@@ -1,5 +1,6 @@
 """The pages' URLs: each handler reads the Store (never the API server, except for a run's
-Events and logs) and renders a page module's view."""
+Events and logs, which are read as the person asking: kflow.dashboard.signin.acting_api) and
+renders a page module's view."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from kflow.dashboard.queries import (
     page_number,
 )
 from kflow.dashboard.server import dashboard_of, error_view, respond
+from kflow.dashboard.signin import acting_api
 from kflow.dashboard.store import WORKPOOLS
 from kflow.resources import DEPLOYMENT_PLURAL as DEPLOYMENTS
 from kflow.resources import FLOWRUN_PLURAL as FLOWRUNS
@@ -96,7 +98,8 @@ async def run_view(
     problem: str | None = None,
     status: int = 200,
 ) -> PageView:
-    """The run page from the Store, with the run's Events read from the API server."""
+    """The run page from the Store, with the run's Events and logs read from the API server
+    as the person asking, so their RBAC decides what of them they see."""
     dashboard = dashboard_of(request)
     store = dashboard.store
     run = store.get(FLOWRUNS, namespace, name)
@@ -105,11 +108,8 @@ async def run_view(
     deployment_name = deployment_of(run)
     deployment = store.get(DEPLOYMENTS, namespace, deployment_name) if deployment_name else None
     infrastructure = (run.get("status") or {}).get("infrastructure") or {}
-    events = (
-        await dashboard.api.run_events(namespace, name, infrastructure)
-        if dashboard.api.has_events
-        else None
-    )
+    api = acting_api(request)
+    events = await api.run_events(namespace, name, infrastructure) if api.has_events else None
     view = run_page(
         run,
         deployment,
@@ -120,7 +120,7 @@ async def run_view(
         problem,
         status,
     )
-    tail = await dashboard.api.log_tail(run)
+    tail = await api.log_tail(run)
     return replace(view, url=run_path(run), after=logs_region(run, tail))
 
 
@@ -137,7 +137,7 @@ async def run_logs(request: web.Request) -> web.Response:
     found = dashboard.store.get(FLOWRUNS, namespace, name)
     if found is None:
         return respond(request, missing_run_page(namespace, name, dashboard.scope()))
-    return respond(request, logs_page(found, await dashboard.api.log_tail(found)))
+    return respond(request, logs_page(found, await acting_api(request).log_tail(found)))
 
 
 @ROUTES.get("/deployments")

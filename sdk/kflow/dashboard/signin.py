@@ -1,15 +1,15 @@
 """Signing in to a dashboard that asks who you are (`--auth token`): the middleware that lets
 a request through only with a token the API server accepts, from a person who may list the
-runs; the login page that keeps the token in a cookie; and the API its actions go through,
-which is the person's own (kflow.dashboard.auth says why)."""
+runs; the login page that keeps the token in a cookie; and the API its actions and a run's
+logs and Events go through, which is the person's own (kflow.dashboard.auth says why)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from kflow.cluster.rest import TRANSPORT_ERRORS
+from kflow.cluster.rest import TRANSPORT_ERRORS, ApiError
 from kflow.dashboard.api import ClusterApi, DashboardApi
-from kflow.dashboard.auth import COOKIE, Person, bearer_token
+from kflow.dashboard.auth import COOKIE, Person, bearer_token, reviews_refused
 from kflow.dashboard.markup import html
 from kflow.dashboard.pages.common import PageView, banner, csrf_field
 from kflow.dashboard.server import Handler, dashboard_of, error_view, respond
@@ -22,10 +22,14 @@ OPEN_PATHS = ("/login", "/logout", "/static/", "/healthz")
 UNAUTHORIZED = 401
 FORBIDDEN = 403
 BAD_GATEWAY = 502
+UNAVAILABLE = 503
 
 
 def acting_api(request: web.Request) -> DashboardApi:
-    """The API an action goes through: the signed-in person's token, else ours."""
+    """The API an action, and the reading of a run's logs and Events, go through: the
+    signed-in person's token, else ours. The shared watch of kflow objects is gated by the
+    SubjectAccessReview in `authenticate`; these requests are gated by the API server itself,
+    so a person sees a pod's logs only with `get` on pods/log, as with kubectl."""
     api = dashboard_of(request).api
     token = request.get("token")
     if token is not None and isinstance(api, ClusterApi):
@@ -62,6 +66,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     except TRANSPORT_ERRORS as error:
         message = f"The API server cannot be reached to check who you are ({error})."
         return respond(request, error_view("Unavailable", message, BAD_GATEWAY))
+    except ApiError as error:
+        return respond(request, error_view("Unavailable", reviews_refused(error), UNAVAILABLE))
     request["person"] = person
     request["token"] = token
     return await handler(request)
@@ -111,6 +117,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     except TRANSPORT_ERRORS as error:
         message = f"The API server cannot be reached to check the token ({error})."
         return respond(request, login_view(request, message, BAD_GATEWAY))
+    except ApiError as error:
+        return respond(request, login_view(request, reviews_refused(error), UNAVAILABLE))
     if person is None:
         message = "The Kubernetes API server did not accept this token (TokenReview)."
         return respond(request, login_view(request, message, UNAUTHORIZED))

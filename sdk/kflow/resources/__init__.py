@@ -5,6 +5,7 @@ Deployments through these models, so that one definition of every field exists o
 side; tests/unit/test_resources_schema.py fails when they drift from the CRD schemas.
 """
 
+from kflow.filesystems import RESULT_STORAGE_ENV
 from kflow.resources.common import (
     API_VERSION,
     GROUP,
@@ -58,6 +59,14 @@ from kflow.resources.infrastructure_merge import (
     MergedInfrastructure,
     merge_infrastructure,
 )
+from kflow.resources.result_storage import (
+    ResultStorage,
+    S3Storage,
+    SecretKey,
+    VolumeStorage,
+    storage_env,
+    storage_secret_env,
+)
 from kflow.resources.status_patch import append_state_history
 from kflow.resources.workpool import (
     WORKPOOL_KIND,
@@ -77,6 +86,7 @@ __all__ = [
     "FLOWRUN_PLURAL",
     "GROUP",
     "RECENT_TASK_RUNS_LIMIT",
+    "RESULT_STORAGE_ENV",
     "STATE_HISTORY_LIMIT",
     "VERSION",
     "WORKPOOL_KIND",
@@ -106,12 +116,16 @@ __all__ = [
     "ParentRef",
     "PauseStatus",
     "ProcessOptions",
+    "ResultStorage",
+    "S3Storage",
     "ScheduleSpec",
+    "SecretKey",
     "StateHistoryEntry",
     "StateRecord",
     "TaskRunCounts",
     "TaskRunSummary",
     "TaskRunsStatus",
+    "VolumeStorage",
     "WorkPoolRef",
     "WorkPoolRunCounts",
     "WorkPoolSpec",
@@ -121,4 +135,6 @@ __all__ = [
     "format_timestamp",
     "merge_infrastructure",
     "parse_timestamp",
+    "storage_env",
+    "storage_secret_env",
 ]

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from kflow.resources.common import SpecModel
+from kflow.resources.result_storage import ResultStorage
 
 
 class InfrastructureType(StrEnum):
@@ -88,6 +89,7 @@ class InfrastructureSettings(SpecModel):
     job: JobOptions | None = None
     docker: DockerOptions | None = None
     process: ProcessOptions | None = None
+    result_storage: ResultStorage | None = None
 
     def options_mismatch(self, type_: InfrastructureType) -> str | None:
         """Which type-specific options block does not fit `type_`, in words; None when all fit.
@@ -96,6 +98,8 @@ class InfrastructureSettings(SpecModel):
         for field, owner in _OPTIONS_FOR_TYPE.items():
             if getattr(self, field) is not None and type_ is not owner:
                 return f"`{field}` options apply to type {owner.value} only"
+        if self.result_storage is not None:
+            return self.result_storage.mismatch(type_.value)
         return None
 
 

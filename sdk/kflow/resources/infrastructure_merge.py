@@ -4,8 +4,10 @@ defaults, field by field (design.md §2).
 Each layer is read as its JSON document and merged over the ones below it the way a JSON merge
 patch (RFC 7386) merges: objects merge key by key (`env`, `nodeSelector`, `podLabels`,
 `resources`, `podTemplatePatch`, ...), anything else — strings, numbers, lists such as `command`,
-`tolerations` or `volumes` — is replaced whole by the higher layer. One rule, so that a user can
-predict the outcome of any combination, and `kflow flow-run inspect` can show it.
+`tolerations` or `volumes` — is replaced whole by the higher layer. One exception, `resultStorage`,
+is replaced whole too: it names one storage, and a bucket from one layer merged with a volume
+from another would name none. One rule, so that a user can predict the outcome of any
+combination, and `kflow flow-run inspect` can show it.
 
 The type is the pool's when the run has a pool; a Deployment or FlowRun in a pool that names a
 different type is a mistake reported in words, never silently resolved. Without a pool a FlowRun
@@ -25,12 +27,16 @@ from kflow.resources.infrastructure import (
     InfrastructureSettings,
     InfrastructureType,
 )
+from kflow.resources.result_storage import ResultStorage
 
 CONTAINER_TYPES = frozenset({InfrastructureType.DOCKER, InfrastructureType.KUBERNETES_JOB})
 """Infrastructure that runs an image; `process` runs the operator host's own Python."""
 
 TYPE_OPTIONS = ("job", "docker", "process")
 """The blocks of settings that belong to one type only."""
+
+WHOLE_FIELDS = frozenset({"resultStorage"})
+"""Objects a higher layer replaces whole instead of merging into."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,9 @@ def merge_documents(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[s
     merged = dict(base)
     for key, value in patch.items():
         below = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(below, Mapping):
+        if key in WHOLE_FIELDS and isinstance(value, Mapping):
+            merged[key] = merge_documents({}, value)
+        elif isinstance(value, Mapping) and isinstance(below, Mapping):
             merged[key] = merge_documents(below, value)
         elif isinstance(value, Mapping):
             merged[key] = merge_documents({}, value)
@@ -101,6 +109,13 @@ def merge_infrastructure(
                 f"{_type_of_options(key).value} only, but the run's type is {type_.value} "
                 f"(from {type_source}); remove infrastructure.{key} from {sources[key]}"
             )
+    storage = document.get("resultStorage")
+    if storage is not None and (problem := ResultStorage.model_validate(storage).mismatch(type_)):
+        raise InfrastructureConflict(
+            f"{sources['resultStorage']} sets infrastructure.resultStorage, but {problem} and "
+            f"the run's type is {type_.value} (from {type_source}); change "
+            f"infrastructure.resultStorage in {sources['resultStorage']}"
+        )
     try:
         effective = EffectiveInfrastructure.model_validate({**document, "type": type_})
     except ValidationError as error:  # pragma: no cover - every layer was valid on its own

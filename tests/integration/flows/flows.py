@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kflow import flow, pause_flow_run, task
+from kflow.cache_policies import INPUTS
 
 MARKS = Path(os.environ.get("TEST_MARKS", "/tmp"))
 
@@ -99,3 +100,16 @@ def chains(n: int = 2) -> dict[str, Any]:
 def big(size: int = 20000) -> str:
     """A result too big for the FlowRun's status: kept in result storage, referenced."""
     return "x" * size
+
+
+@task(cache_policy=INPUTS, persist_result=True)
+def expensive(x: int) -> int:
+    """Counts its executions in $TEST_MARKS/expensive-runs: a cache hit adds nothing."""
+    with (MARKS / "expensive-runs").open("a") as runs:
+        runs.write("x")
+    return x * 10
+
+
+@flow
+def cached(x: int = 4) -> int:
+    return expensive(x)

@@ -53,6 +53,7 @@ from kflow_operator.launchers.docker.options import (
     DockerLauncherOptions,
     RemovalPolicy,
 )
+from kflow_operator.launchers.storage_secrets import StorageSecrets, secret_values
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class DockerLauncher(Launcher):
         """`cluster_identity` (the kube-system namespace's UID) labels every container, so
         operators of two clusters sharing one engine never sweep each other's containers;
         `read_flow_run` enables the sweeper; `clients` gives the Kubernetes API client that
-        issues the containers' tokens."""
+        issues the containers' tokens and reads their resultStorage credentials."""
         self._options = options
         self._cluster = cluster_identity
         self._read_flow_run = read_flow_run
@@ -86,6 +87,7 @@ class DockerLauncher(Launcher):
                 "DOCKER_HOST (or the operator's --docker-host) at a running one"
             ) from error
         self._scope = docker_scope(self._api_url, daemon_id)
+        self._read_secret_env = StorageSecrets(clients or ThreadClients())
         self._credentials = flow_credentials(options, clients or ThreadClients())
         if self._credentials is not None:
             self._credentials.delivered = self._deliver_by_name
@@ -123,6 +125,7 @@ class DockerLauncher(Launcher):
             extra_env=self._options.extra_env,
             default_network=self._options.default_network,
             kubeconfig=self._credentials is not None,
+            secrets=secret_values(request, self._read_secret_env),
         )
         name = spec["name"]
         directory = None

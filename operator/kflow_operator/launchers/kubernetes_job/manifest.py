@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.resources import API_VERSION, FLOWRUN_KIND, JobOptions
+from kflow.resources import API_VERSION, FLOWRUN_KIND, JobOptions, ResultStorage, SecretKey
 
 from kflow_operator.decisions.launch_plan import RUN_NAME_ENV, RUN_NAMESPACE_ENV, RUN_UID_ENV
 from kflow_operator.infrastructure import LaunchRequest
@@ -84,7 +84,8 @@ def job_manifest(request: LaunchRequest, service_account: str | None) -> Body:
         "name": FLOW_CONTAINER,
         "image": infrastructure.image,
         "command": list(request.command or DEFAULT_COMMAND),
-        "env": [{"name": k, "value": v} for k, v in request.env.items()],
+        "env": [{"name": k, "value": v} for k, v in request.env.items()]
+        + [secret_env_var(name, ref) for name, ref in request.secret_env.items()],
     }
     if infrastructure.image_pull_policy is not None:
         container["imagePullPolicy"] = infrastructure.image_pull_policy.value
@@ -100,6 +101,7 @@ def job_manifest(request: LaunchRequest, service_account: str | None) -> Body:
     }
     if service_account is not None:
         template["spec"]["serviceAccountName"] = service_account
+    _mount_result_volume(template, container, infrastructure.result_storage)
     if options is not None:
         _apply_pod_settings(template, container, options, labels)
     patch = options.pod_template_patch if options else None
@@ -157,6 +159,30 @@ def _apply_pod_settings(
         metadata["annotations"] = dict(options.pod_annotations)
 
 
+def secret_env_var(name: str, ref: SecretKey) -> Body:
+    """An env entry whose value the kubelet reads from the Secret: the operator never sees it."""
+    return {
+        "name": name,
+        "valueFrom": {
+            "secretKeyRef": {"name": ref.secret, "key": ref.key, "optional": ref.optional}
+        },
+    }
+
+
+def _mount_result_volume(template: Body, container: Body, storage: ResultStorage | None) -> None:
+    """The resultStorage claim, mounted where the flow's KFLOW_RESULT_STORAGE points."""
+    if storage is None or storage.volume is None or storage.volume.claim_name is None:
+        return
+    volume = storage.volume
+    template["spec"]["volumes"] = [
+        {"name": RESULT_VOLUME, "persistentVolumeClaim": {"claimName": volume.claim_name}}
+    ]
+    mount: Body = {"name": RESULT_VOLUME, "mountPath": volume.mount_path}
+    if volume.sub_path is not None:
+        mount["subPath"] = volume.sub_path
+    container["volumeMounts"] = [mount]
+
+
 def custom_service_account(options: JobOptions | None) -> str | None:
     """The account a run's pods use instead of kflow's flow account: the patch's, else the
     first-class setting (the patch wins, as everywhere)."""
@@ -192,3 +218,4 @@ def _check_template(template: Body, request: LaunchRequest) -> None:
 
 
 _RUN_ENV = (RUN_NAMESPACE_ENV, RUN_NAME_ENV, RUN_UID_ENV)
+RESULT_VOLUME = "kflow-results"

@@ -61,15 +61,15 @@ def home_page(
                 not_ready_table(not_ready, now),
                 len(not_ready),
             ),
-            idle_pools_section(pools) if pools is not None else NOTHING,
+            idle_pools_section(pools, now) if pools is not None else NOTHING,
         ]
     )
     topics = ("flowruns", "deployments", *(("workpools",) if pools is not None else ()))
     return PageView("Needs attention", live, topics, section="home")
 
 
-def idle_pools_section(pools: Sequence[Mapping[str, Any]]) -> Markup:
-    idle = pools_without_workers(pools)
+def idle_pools_section(pools: Sequence[Mapping[str, Any]], now: datetime) -> Markup:
+    idle = pools_without_workers(pools, now)
     rows = [
         html(
             '<tr data-pool="$n"><td>$n</td><td>$ns</td><td>$type</td></tr>',

@@ -1,6 +1,10 @@
 """Work pools, when the cluster has the WorkPool kind (DESIGN §2): type, limit, paused, the
-operators serving each (status.workers: identity, lastHeartbeatTime) with how many are live
-(status.liveWorkers, as the operators judge it), active and late runs."""
+operators serving each (status.workers: identity, lastHeartbeatTime) with how many are live,
+active and late runs.
+
+Live is judged from each heartbeat's age, as `kflow work-pool ls` does, not read from
+`status.liveWorkers`: that count is written by operators, so when every operator of a pool has
+died it keeps saying they are there — the one moment this page is opened to find out."""
 
 from __future__ import annotations
 
@@ -8,23 +12,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from kflow.cluster.workpool_presentation import live_workers, workers
 from kflow.dashboard.markup import Markup, html, join
 from kflow.dashboard.pages.common import PageView, Scope, banner, table, time_tag
 from kflow.dashboard.pages.deployments import ready_label
 from kflow.dashboard.queries import DeploymentPools, is_late, pool_of, state_type
 
 ACTIVE = frozenset({"PENDING", "RUNNING", "PAUSED", "CANCELLING"})
-
-
-def workers(pool: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    found = (pool.get("status") or {}).get("workers") or []
-    return [w for w in found if isinstance(w, Mapping)]
-
-
-def live_workers(pool: Mapping[str, Any]) -> int | None:
-    """status.liveWorkers; None before any operator has written it."""
-    found = (pool.get("status") or {}).get("liveWorkers")
-    return found if isinstance(found, int) else None
 
 
 def worker_label(worker: Mapping[str, Any], now: datetime) -> Markup:
@@ -57,7 +51,7 @@ def pools_page(
             if pool_of(r, deployment_pools) == name and r["metadata"].get("namespace") == namespace
         ]
         serving = workers(pool)
-        live_count = live_workers(pool)
+        live_count = live_workers(pool, now)
         rows.append(
             html(
                 '<tr data-pool="$name"><td><a href="$runs">$name</a></td>$ns<td>$type</td>'
@@ -82,12 +76,10 @@ def pools_page(
     return PageView("Work pools", live, ("workpools", "flowruns"), section="pools")
 
 
-def workers_cell(serving: Sequence[Mapping[str, Any]], live: int | None, now: datetime) -> Markup:
+def workers_cell(serving: Sequence[Mapping[str, Any]], live: int, now: datetime) -> Markup:
     if not serving:
         return html('<span class="not-ready">no workers</span>')
     listed = join((worker_label(w, now) for w in serving), Markup("<br>"))
-    if live is None:
-        return listed
     count = html('<span class="$css">$n live</span>', css="" if live else "not-ready", n=live)
     return join((count, listed), Markup("<br>"))
 
@@ -100,10 +92,8 @@ def no_pools_page() -> PageView:
     return PageView("Work pools", banner(message, "notice"), (), status=404, section="pools")
 
 
-def pools_without_workers(pools: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Pools no live worker serves: liveWorkers 0, or no entry where it is not written yet."""
-    return [
-        p
-        for p in pools
-        if (live_workers(p) == 0 if live_workers(p) is not None else not workers(p))
-    ]
+def pools_without_workers(
+    pools: Sequence[Mapping[str, Any]], now: datetime
+) -> list[Mapping[str, Any]]:
+    """Pools no worker has sent a heartbeat to within the timeout."""
+    return [p for p in pools if live_workers(p, now) == 0]
