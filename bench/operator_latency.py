@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -37,7 +38,7 @@ from typing import Any
 import docker
 from kubernetes.client.exceptions import ApiException
 
-from bench import validity
+from bench import launch_comparison, validity
 from bench._cluster import (
     TERMINAL,
     Api,
@@ -230,6 +231,8 @@ class Report:
     peak_rss_bytes: int
     left_out: tuple[str, ...] = ()
     """Container launchers left out on purpose (--skip-launcher)."""
+    execd: Figures | None = None
+    """Process runs exec'd instead of forked by the fork server (the comparison's baseline)."""
 
 
 # --- where runs live ---------------------------------------------------------------------------
@@ -251,7 +254,9 @@ class Target:
     gone_poll_seconds: float
 
 
-def process_target(workdir: Path) -> Target:
+def process_target(workdir: Path, execd: bool = False) -> Target:
+    """Process runs, started by the operator's fork server or (`execd`) by exec."""
+
     def started_at(name: str, record: RunRecord) -> float | None:
         ident = record.infrastructure().get("id")
         return process_start_epoch(ident) if ident else None
@@ -265,8 +270,10 @@ def process_target(workdir: Path) -> Target:
         return Path(log_path).read_text(errors="replace") if log_path else ""
 
     return Target(
-        "process",
-        {"type": "process", "process": {"workingDirectory": str(workdir)}},
+        launch_comparison.EXEC_LABEL if execd else "process",
+        launch_comparison.exec_infrastructure(str(workdir))
+        if execd
+        else {"type": "process", "process": {"workingDirectory": str(workdir)}},
         started_at,
         gone_at,
         output,
@@ -676,6 +683,11 @@ def measure(api: Api, plan: Plan, workdir: Path, left_out: Sequence[str] = ()) -
                     measured = [Figures("process")]
                     progress(f"process: {plan.launches} launches, one at a time")
                     process.launches(measured[0], plan.launches, plan.launch_budget_seconds)
+                    execd = Figures(launch_comparison.EXEC_LABEL)
+                    progress(f"process, exec'd: {plan.launches} launches, one at a time")
+                    Session(api, namespace, watch, process_target(workdir, execd=True)).launches(
+                        execd, plan.launches, plan.launch_budget_seconds
+                    )
                     progress(f"process: {plan.cancels} cancellations of each kind")
                     process.cancels(measured[0], plan.cancels)
                     for target in containers:
@@ -696,7 +708,7 @@ def measure(api: Api, plan: Plan, workdir: Path, left_out: Sequence[str] = ()) -
             operator.stop()
     order = ["process", "docker", "kubernetes-job"]
     launchers = sorted([*measured, *skipped], key=lambda f: order.index(f.launcher))
-    return Report(plan, launchers, burst, peak, tuple(left_out))
+    return Report(plan, launchers, burst, peak, tuple(left_out), execd)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -785,6 +797,8 @@ def render(report: Report) -> str:
         passed=not any(f.cancel_failures for f in measured),
     )
     lines = [render_table(header, rows), ""]
+    if report.execd is not None:
+        lines += [launch_comparison.render(process.running, report.execd.running), ""]
     burst = report.burst
     burst_rows = [
         ["runs created at once", f"{burst.runs}", "", ""],
@@ -827,7 +841,7 @@ def render(report: Report) -> str:
     )
     for launcher in report.left_out:
         lines.append(f"{launcher}: left out (--skip-launcher {launcher})")
-    for figures in report.launchers:
+    for figures in [*report.launchers, *([report.execd] if report.execd else [])]:
         if figures.skipped:
             lines.append(f"{figures.launcher}: skipped: {figures.skipped}")
         for failure in [*figures.launch_failures, *figures.cancel_failures][:10]:
@@ -853,7 +867,7 @@ def invalid_figures(report: Report) -> list[str]:
     """Why the figures cannot be presented (validity): a latency below zero, a run that left no
     figure, a launcher's column skipped without --skip-launcher; each line names its row."""
     problems: list[str] = []
-    for figures in report.launchers:
+    for figures in [*report.launchers, *([report.execd] if report.execd else [])]:
         if figures.skipped is not None:
             problems.append(
                 f"every row, {figures.launcher}: skipped: {figures.skipped} "
@@ -878,6 +892,8 @@ def passed(report: Report) -> bool:
         _p(process.pending, 0.5) < LAUNCH_P50_TARGET
         and _p(process.pending, 0.99) < LAUNCH_P99_TARGET
         and not any(f.launch_failures or f.cancel_failures for f in measured)
+        and launch_comparison.passed(process.running)
+        and (report.execd is None or not report.execd.launch_failures)
         and all(_killed_in_time(f) for f in measured)
         and report.burst.clean
     )
@@ -902,8 +918,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave out a container launcher's column on purpose (repeatable); one not left "
         "out that cannot be measured (e.g. no Docker engine) makes the figures invalid",
     )
+    parser.add_argument(
+        "--launches",
+        type=int,
+        metavar="N",
+        help="launches per process column (fork server, exec) instead of the plan's",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
+    if args.launches is not None:
+        plan = dataclasses.replace(plan, launches=args.launches)
     try:
         api = connect()
     except ClusterUnavailable as error:
@@ -936,6 +960,7 @@ def _as_json(report: Report, problems: list[str]) -> dict[str, Any]:
         "launchers": [f.__dict__ for f in report.launchers],
         "burst": {**report.burst.__dict__, "throughput": report.burst.throughput},
         "peak_rss_bytes": report.peak_rss_bytes,
+        "process_execd": report.execd.__dict__ if report.execd is not None else None,
     }
 
 

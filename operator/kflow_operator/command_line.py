@@ -16,6 +16,7 @@ from kflow.resources.workpool import POOL_NAME_PATTERN
 
 from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS
 from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
+from kflow_operator.launchers import process_flags
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
 from kflow_operator.metrics import server as metrics_server
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ends CRASHED with the reason, "
         "and what was created is removed (default %(default)s)",
     )
+    process_flags.add_arguments(parser)
     job_flags.add_arguments(parser)
     docker_flags.add_arguments(parser)
     notifying = parser.add_argument_group("notifications (docs/notifications.md)")

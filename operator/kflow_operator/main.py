@@ -27,10 +27,10 @@ from kflow_operator.kubeapi.clients import ThreadClients
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.kubeapi.peering import Peering
+from kflow_operator.launchers import process_flags
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.launchers.docker import flags as docker_flags
 from kflow_operator.launchers.kubernetes_job import flags as job_flags
-from kflow_operator.launchers.process import ProcessLauncher
 from kflow_operator.launchers.storage_secrets import StorageSecrets
 from kflow_operator.memory import keep_giving_back_free_memory, limit_malloc_arenas
 from kflow_operator.metrics import server as metrics_server
@@ -176,8 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             peering.remove(dead_local_peers(peering.identities(), host_scope(), is_alive))
     launchers: dict[str, Launcher] = {}
     if InfrastructureType.PROCESS in args.launchers:
-        launchers["process"] = ProcessLauncher(
-            operator_settings.log_dir, read_secret_env=StorageSecrets(clients)
+        launchers["process"] = process_flags.from_arguments(
+            args, operator_settings.log_dir, read_secret_env=StorageSecrets(clients)
         )
     namespaces = operator_settings.namespaces
     for launcher in (

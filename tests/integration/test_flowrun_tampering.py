@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.integration.conftest import (
     Cluster,
+    OperatorFactory,
     OperatorProcess,
     process_alive,
     recorded_process,
@@ -21,6 +22,29 @@ from tests.integration.conftest import (
 )
 
 pytestmark = pytest.mark.integration
+
+FORK_SERVER_MODULE = b"kflow_operator.launchers.fork_server"
+
+
+@pytest.fixture(params=["forked", "execd"])
+def launch_mode(request: pytest.FixtureRequest) -> str:
+    """Every test runs with process runs forked by the fork server and exec'd without it: the
+    owner check must hold for both."""
+    mode: str = request.param
+    return mode
+
+
+@pytest.fixture
+def operator(operators: OperatorFactory, launch_mode: str) -> OperatorProcess:
+    if launch_mode == "execd":
+        return operators.start("--no-process-fork-server")
+    return operators.start()
+
+
+def parent_is_fork_server(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return FORK_SERVER_MODULE in Path(f"/proc/{parent}/cmdline").read_bytes()
 
 
 @pytest.fixture
@@ -221,3 +245,45 @@ def test_a_forged_foreign_scope_is_said_on_the_run_until_the_scope_is_back(
     cluster.cancel("r")
     cluster.wait_state("r", "CANCELLED", timeout=30)
     wait_until("the run's process gone", lambda: not process_alive(pid, ticks), timeout=20)
+
+
+def test_a_forged_identifier_naming_another_runs_process_leaves_that_run_unharmed(
+    cluster: Cluster, operator: OperatorProcess, launch_mode: str
+) -> None:
+    """Run b's identifier is rewritten to run a's process (both started by this operator,
+    forked or exec'd): cancelling b must not signal a, b says its identifier is not its
+    process, and a runs on to COMPLETED with its own result."""
+    cluster.deployment(
+        "d",
+        {
+            "entrypoint": "corners.py:holds",
+            "infrastructure": {"type": "process"},
+            "cancelGracePeriodSeconds": 2,
+        },
+    )
+    cluster.flowrun(
+        "a", {"deploymentRef": {"name": "d"}, "parameters": {"label": "a", "seconds": 20}}
+    )
+    cluster.flowrun(
+        "b", {"deploymentRef": {"name": "d"}, "parameters": {"label": "b", "seconds": 60}}
+    )
+    running_a = cluster.wait_state("a", "RUNNING", timeout=30)
+    running_b = cluster.wait_state("b", "RUNNING", timeout=30)
+    pid_a = recorded_process(running_a)[0]
+    pid_b, ticks_b = recorded_process(running_b)
+    assert parent_is_fork_server(pid_a) == (launch_mode == "forked")
+    infra_a = running_a["status"]["infrastructure"]
+    cluster.patch_flowrun_status(
+        "b", {"infrastructure": {"id": infra_a["id"], "pid": infra_a["pid"]}}
+    )
+    cluster.cancel("b")
+    ended = cluster.wait_state("b", "CANCELLED", "CRASHED", timeout=40)
+    assert "is not this run's process" in ended["status"]["state"]["message"], ended["status"]
+    wait_until(
+        "b's real process gone (it sees its run end and stops)",
+        lambda: not process_alive(pid_b, ticks_b),
+        timeout=40,
+    )
+    finished = cluster.wait_state("a", "COMPLETED", "FAILED", "CRASHED", "CANCELLED", timeout=40)
+    assert finished["status"]["state"]["type"] == "COMPLETED", finished["status"]["state"]
+    assert finished["status"]["result"]["value"] == "a"

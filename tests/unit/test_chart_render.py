@@ -251,6 +251,15 @@ def test_process_runs_are_off_by_default_the_operator_image_has_no_user_code() -
     assert "process" not in {t.value for t in parse_args(args_of(render())).launchers}
 
 
+def test_process_runs_are_forked_unless_the_chart_turns_the_fork_server_off() -> None:
+    from kflow_operator.main import parse_args
+
+    assert parse_args(args_of(render(PROCESS_ONLY))).process_fork_server is True
+    off = args_of(render({**PROCESS_ONLY, "launchers.process.forkServer": False}))
+    assert "--no-process-fork-server" in off
+    assert parse_args(off).process_fork_server is False
+
+
 def test_the_process_launcher_alone_needs_no_rights_beyond_kflows_own() -> None:
     """Launcher rights only: notifications' own (`get` on Secrets) are checked apart."""
     variants: list[Mapping[str, str | int | bool]] = [PROCESS_ONLY, {**PROCESS_ONLY, **NAMESPACED}]

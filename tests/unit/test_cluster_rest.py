@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ from kflow.cluster.rest import (
     api_error,
     decode_watch_line,
 )
+from kflow.cluster.status_writer import StatusWriter
+from kflow.resources.status_patch import StateEntry
+from kflow.states import StateType
+from kflow.transitions import is_accepted
 
 
 def test_watch_lines_become_events_and_blank_lines_nothing() -> None:
@@ -77,6 +83,8 @@ class RotatingToken:
 @dataclass
 class Seen:
     requests: list[tuple[str, str, int, dict[str, str], bytes]] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)
+    """The client port of each connection accepted, in order."""
 
 
 def serve(seen: Seen) -> ThreadingHTTPServer:
@@ -85,6 +93,10 @@ def serve(seen: Seen) -> ThreadingHTTPServer:
 
         def log_message(self, format: str, *args: Any) -> None:
             return None
+
+        def setup(self) -> None:
+            super().setup()
+            seen.connections.append(self.client_address[1])
 
         def _record(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
@@ -166,6 +178,30 @@ def test_requests_reuse_one_connection_per_thread(
     thread.join(5)
     assert other == [{"path": "/c"}]
     assert seen.requests[-1][2] != seen.requests[0][2]
+
+
+def test_the_status_writer_is_connected_before_the_flow_proposes_running(
+    local_api: tuple[KubeRestClient, Seen, RotatingToken],
+) -> None:
+    """The RUNNING write, which the flow waits on, does not wait for a connection (a TLS
+    handshake to a real API server): the writer's thread connects as it starts."""
+    client, seen, _ = local_api
+    initial = {"metadata": {"name": "run", "resourceVersion": "1"}, "status": {}}
+    writer = StatusWriter(FlowRunApi(client, "ns", "run"), is_accepted, initial=initial)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not seen.connections:
+            assert time.monotonic() < deadline, "the writer never connected"
+            time.sleep(0.01)
+        assert seen.requests == [], "connected ahead: nothing was requested yet"
+        running = StateEntry(StateType.RUNNING, "Running", None, datetime.now(UTC))
+        outcome = writer.propose_state(running).result(5)
+        assert outcome is not None and outcome.accepted
+        [(method, _, port, _, _)] = seen.requests
+        assert method == "PATCH" and seen.connections == [port], "written on that connection"
+    finally:
+        writer.close()
 
 
 def test_a_connection_the_server_closed_is_replaced(

@@ -45,6 +45,9 @@ class InMemoryFlowRun:
         with self._lock:
             return copy.deepcopy(self.obj)
 
+    def connect_ahead(self) -> None:
+        return None
+
     def patch_status(self, patch: dict[str, Any], resource_version: str) -> dict[str, Any]:
         with self._lock:
             if resource_version != self.obj["metadata"]["resourceVersion"]:

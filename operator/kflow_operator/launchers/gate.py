@@ -10,6 +10,9 @@ The waiting half is a few lines of POSIX sh: it is started for every run, often 
 same instant, and a Python interpreter took ~20 ms of exec and start-up each (seconds of CPU at
 a cron minute boundary) where sh takes ~1 ms. Only an orphaned gate execs into this module's
 `main`, which needs the Kubernetes client to read the FlowRun.
+
+A child of the fork server (fork_server.py) waits on the same pipe in Python instead of sh, and
+an orphaned one execs into the same `main`.
 """
 
 from __future__ import annotations

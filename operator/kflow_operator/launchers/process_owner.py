@@ -5,7 +5,9 @@ rewrite (`status.infrastructure.id` naming the PID and start time of any process
 operator's user, in the operator's own scope). Every process the launcher starts carries
 `KFLOW_FLOW_RUN_UID` in the environment it was executed with, which /proc keeps for its whole
 life; a process whose environment does not name the run is never signalled, and never reported
-as the run's.
+as the run's. A child of the fork server was not executed with the run's environment: it
+writes its run's UID into the server's start-up environment memory before the launcher learns
+its PID (environ_slot.py), so the same check holds for it, across operator restarts too.
 """
 
 from __future__ import annotations

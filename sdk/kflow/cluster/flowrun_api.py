@@ -72,6 +72,10 @@ class FlowRunApi:
     def get(self, timeout: float | None = None) -> dict[str, Any]:
         return self.rest.get(self._path, timeout=timeout)
 
+    def connect_ahead(self) -> None:
+        """Connect the calling thread to the API server before its first call."""
+        self.rest.connect_ahead()
+
     def sibling(self, name: str) -> FlowRunApi:
         """Calls on another FlowRun of the same namespace, sharing this client."""
         return FlowRunApi(self.rest, self.namespace, name)

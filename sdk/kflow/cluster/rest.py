@@ -217,6 +217,17 @@ class KubeRestClient:
         finally:
             connection.close()
 
+    def connect_ahead(self) -> None:
+        """Open this thread's connection now (TCP and TLS handshake) so that its first request,
+        often one a flow waits on, does not pay for it; a failure is left to that request."""
+        connection, reused = self._thread_connection()
+        if reused:
+            return
+        try:
+            connection.connect()
+        except TRANSPORT_ERRORS:
+            self.close()
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:

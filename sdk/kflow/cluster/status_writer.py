@@ -125,6 +125,9 @@ class StatusWriter:
             logger.warning("status writer did not finish within %.0f s", timeout)
 
     def _run(self) -> None:
+        # The first write is the flow's RUNNING, which the flow waits on: connect (a TLS
+        # handshake, tens of ms on a busy host) while it still reads its Deployment and loads.
+        self._api.connect_ahead()
         while True:
             with self._lock:
                 while not self._has_work_due():
