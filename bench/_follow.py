@@ -51,6 +51,20 @@ class Follower:
         self._watch.stop()
         self._thread.join(timeout=10)
 
+    def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until `done()` holds (re-checked on every event, under the observer's lock);
+        False on timeout; raises once the watch has failed."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not done():
+                if self.error is not None:
+                    raise RuntimeError(f"the watch {self._thread.name} failed: {self.error}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 1.0))
+        return True
+
     def on_event(self, kind: str, obj: Any, received: float) -> None:
         """Called with the watch event's type, object and arrival time (time.time())."""
         raise NotImplementedError

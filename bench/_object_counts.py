@@ -74,41 +74,16 @@ class ObjectCounts(Follower):
 
     def wait_terminal(self, count: int, timeout: float) -> bool:
         """Block until `count` objects are terminal; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while self._terminal < count:
-                if self.error is not None:
-                    raise RuntimeError(f"the {self._plural} watch failed: {self.error}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 1.0))
-        return True
+        return self.wait_for(lambda: self._terminal >= count, timeout)
 
     def wait_finished(self, count: int, timeout: float) -> bool:
         """Block until the operator is done with `count` objects (condition Finished=True: a
         terminal run's infrastructure gone, nothing left to write); False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self._finished) < count:
-                if self.error is not None:
-                    raise RuntimeError(f"the {self._plural} watch failed: {self.error}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 1.0))
-        return True
+        return self.wait_for(lambda: len(self._finished) >= count, timeout)
 
     def wait_seen(self, count: int, timeout: float) -> bool:
         """Block until the watch has seen `count` objects (its first listing is in)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self._states) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 1.0))
-        return True
+        return self.wait_for(lambda: len(self._states) >= count, timeout)
 
 
 def _finished(obj: dict[str, Any]) -> bool:

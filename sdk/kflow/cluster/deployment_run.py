@@ -192,10 +192,7 @@ def _resolve(rest: KubeRestClient, namespace: str, name: str | UUID) -> str:
             f"{uid}: {error.status} {error.message or error.reason}"
         ) from None
     except TRANSIENT_ERRORS as error:
-        raise DeploymentRunError(
-            f"run_deployment: cannot reach the Kubernetes API server {rest.host} "
-            f"({short_error(error)}); check the kube context or KUBECONFIG"
-        ) from None
+        raise _unreachable(rest, error) from None
     for item in listed.get("items") or []:
         metadata = item.get("metadata") or {}
         if metadata.get("uid") == uid:
@@ -208,6 +205,13 @@ def _resolve(rest: KubeRestClient, namespace: str, name: str | UUID) -> str:
             "namespace=... for another)"
         )
     return deployment_name(name)
+
+
+def _unreachable(rest: KubeRestClient, error: Exception) -> DeploymentRunError:
+    return DeploymentRunError(
+        f"run_deployment: cannot reach the Kubernetes API server {rest.host} "
+        f"({short_error(error)}); check the kube context or KUBECONFIG"
+    )
 
 
 def _check_parameters(
@@ -228,10 +232,7 @@ def _check_parameters(
             f"{error.status} {error.message or error.reason}"
         ) from None
     except TRANSIENT_ERRORS as error:
-        raise DeploymentRunError(
-            f"run_deployment: cannot reach the Kubernetes API server {rest.host} "
-            f"({short_error(error)}); check the kube context or KUBECONFIG"
-        ) from None
+        raise _unreachable(rest, error) from None
     spec: dict[str, Any] = deployment.get("spec") or {}
     problems = parameter_problems(spec.get("parameterSchema"), spec.get("parameters"), parameters)
     if problems:
