@@ -11,9 +11,8 @@ from kflow.states import Pending, State
 from kflow.unsupported import module_getattr
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from kflow.backend import TaskRun
+    from kflow.completion import Completion
 
 T = TypeVar("T")
 
@@ -31,7 +30,7 @@ class TaskRunFuture(Generic[T]):
     def __init__(
         self,
         task_run: TaskRun,
-        inner: Future[State[T]] | None = None,
+        inner: Completion[State[T]] | None = None,
         final: State[T] | None = None,
     ) -> None:
         self.task_run = task_run
@@ -63,8 +62,8 @@ class TaskRunFuture(Generic[T]):
             return self._final
         assert self._inner is not None
         try:
-            final = self._inner.result(timeout)
-        except TimeoutError:  # concurrent.futures.TimeoutError is this builtin since 3.11
+            final = self._inner.wait(timeout)
+        except TimeoutError:
             return self.state
         self._final = final
         return final
@@ -78,14 +77,27 @@ class TaskRunFuture(Generic[T]):
         return state.result(raise_on_failure=raise_on_failure)
 
     def __await__(self) -> Generator[Any, None, T]:
-        if self._final is None and self._inner is not None:
+        inner = self._inner
+        if self._final is None and inner is not None and not inner.done():
             import asyncio
 
-            yield from asyncio.wrap_future(self._inner).__await__()
+            loop = asyncio.get_running_loop()
+            awaited: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(_resolve, awaited)
+
+            inner.add_done_callback(wake)
+            yield from awaited.__await__()
         return self.result()
 
     def __repr__(self) -> str:
         return f"TaskRunFuture({self.task_run.name!r}, state={self.state})"
+
+
+def _resolve(awaited: Any) -> None:
+    if not awaited.done():
+        awaited.set_result(None)
 
 
 PrefectFuture = TaskRunFuture

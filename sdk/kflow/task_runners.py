@@ -3,21 +3,24 @@
 `ThreadPoolTaskRunner` (the default; also importable as `ConcurrentTaskRunner`, the name
 Prefect's `Using task runner '...'` log line shows) runs them in threads;
 `SequentialTaskRunner` runs each at once, in the caller's thread. Each flow run uses its own
-copy (`duplicate()`), so a subflow gets a new task runner that is shut down when it ends; the
-thread pool itself is only created on the first `.submit()`, so flows that never submit pay
-nothing for it.
+copy (`duplicate()`), so a subflow gets a new task runner that is shut down when it ends; its
+threads are only started by `.submit()`, so flows that never submit pay nothing for them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from kflow.unsupported import module_getattr
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import Future
+
+logger = logging.getLogger(__name__)
 
 
 class TaskRunner:
@@ -55,40 +58,72 @@ class SequentialTaskRunner(TaskRunner):
 
 
 class ThreadPoolTaskRunner(TaskRunner):
-    """Runs submitted task runs concurrently in a thread pool created on first use.
+    """Runs submitted task runs concurrently in threads started on first use.
 
     `max_workers` defaults to a large bound: a task that waits on another task's future holds
     its thread, so a small pool could deadlock on deep dependency chains. Threads are only
     started when no idle one is available.
+
+    Not a `concurrent.futures.ThreadPoolExecutor`: it made a Future for every call (a
+    Condition over an RLock) and took a Condition-based semaphore to find an idle thread, while
+    the engine has its own completion for each task run (kflow.completion). Here a call is a
+    queue entry, and idle threads are a counter under a plain lock.
     """
 
     name = "ConcurrentTaskRunner"
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers if max_workers is not None else 1024
-        self._pool: ThreadPoolExecutor | None = None
+        self._queue: SimpleQueue[Callable[[], Any] | None] = SimpleQueue()
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        """Threads that finished a call and will take the next one: each queued call has one
+        of these counted for it, or a thread started for it."""
 
     def duplicate(self) -> TaskRunner:
         return type(self)(self.max_workers)
 
     def submit(self, call: Callable[[], Any]) -> Future[Any] | None:
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                if self._pool is None:
-                    from concurrent.futures import ThreadPoolExecutor
+        self._queue.put(call)
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                return None
+            if len(self._threads) >= self.max_workers:
+                return None
+            thread = threading.Thread(
+                target=self._work, name=f"kflow-task_{len(self._threads)}", daemon=False
+            )
+            self._threads.append(thread)
+        thread.start()
+        return None
 
-                    self._pool = ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="kflow-task"
-                    )
-                pool = self._pool
-        return pool.submit(call)
+    def _work(self) -> None:
+        queue = self._queue
+        while True:
+            call = queue.get()
+            if call is None:
+                return
+            try:
+                call()
+            except BaseException:
+                logger.exception("a task runner call failed")
+            del call
+            with self._lock:
+                self._idle += 1
 
     def shutdown(self, wait: bool = True) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait)
+        """Every thread ends once the calls queued before this ran (as ThreadPoolExecutor's
+        shutdown, without cancelling them)."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+            self._idle = 0
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
 
 
 ConcurrentTaskRunner = ThreadPoolTaskRunner

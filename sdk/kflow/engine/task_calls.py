@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
+from kflow.completion import Completion
 from kflow.context import FlowRunContext, flow_run_ctx, task_run_ctx
 from kflow.engine.cancellation import claim_thread
 from kflow.engine.event_loop import loop_running
@@ -109,11 +109,11 @@ def _submit(
     # Our own completion future, tracked before the hand-off: if a cancellation interrupts the
     # flow thread inside the executor's submit, the run that may already have started is still
     # waited for when the flow run ends.
-    done: Future[State[Any]] = Future()
+    done: Completion[State[Any]] = Completion()
     future = TaskRunFuture(run.task_run, inner=done)
     flow_ctx.child_futures.append(future)
     context = copy_context()
-    runner.submit(lambda: context.run(run.run_to_future, done))
+    runner.submit(lambda: context.run(run.run_to_completion, done))
     return future
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from concurrent.futures import Future
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from kflow.states import (
 )
 
 if TYPE_CHECKING:
+    from kflow.completion import Completion
     from kflow.results import ResultStore
     from kflow.tasks import Task
 
@@ -341,7 +341,7 @@ class TaskRunExec:
             )
             raise
 
-    def run_to_future(self, done: Future[State[Any]]) -> None:
+    def run_to_completion(self, done: Completion[State[Any]]) -> None:
         try:
             state = self.run_in_worker()
         except BaseException as exc:
@@ -350,7 +350,7 @@ class TaskRunExec:
             state = self.final_state or Crashed(
                 f"Execution was interrupted by {type(exc).__name__}.", data=exc
             )
-        done.set_result(state)
+        done.set(state)
 
     def run_in_worker(self) -> State[Any]:
         """Entry point of a submitted task run in a task-runner thread."""
