@@ -1,9 +1,13 @@
 """A Docker engine of the chaos test's own, which the test restarts for real.
 
 Never the shared engine (tests/cluster/docker_engine.py), which other tests and sessions use:
-this dockerd has its own data root, exec root, pidfile, socket and cgroup parent, and touches no
-network of the host's — no bridge, no iptables rules. Its containers run on the host network,
-where the flow reaches the test's API server on 127.0.0.1 as the operator does.
+this dockerd has its own data root, exec root, pidfile, socket, cgroup parent and bridge, and
+adds no iptables rules. Its containers run on the host network, where the flow reaches the
+test's API server on 127.0.0.1 as the operator does.
+
+Its bridge is one the test creates and removes (`kfd…`), not `--bridge=none`: dockerd started
+with no bridge deletes the host's `docker0` link — the shared engine's — and every `docker run`
+on the shared engine afterwards failed with "could not find bridge docker0".
 
 Its paths are short (a directory directly under /tmp): dockerd's containerd puts unix sockets
 under the exec root, and a socket's path may not exceed 107 bytes.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,7 @@ class PrivateDocker:
 
     def __post_init__(self) -> None:
         self.cgroup_parent = f"kflow-chaos-{self.root.name}"
+        self.bridge = f"kfd{self.root.name[3:11]}"  # IFNAMSIZ: at most 15 characters
         config = self.root / "daemon.json"
         config.write_text("{}\n")  # never the host's /etc/docker/daemon.json
         self.daemon = Daemon(
@@ -43,7 +49,7 @@ class PrivateDocker:
                 self.root / "x",
                 self.root / "dockerd.pid",
                 f"--config-file={config}",
-                "--bridge=none",
+                f"--bridge={self.bridge}",
                 "--iptables=false",
                 "--ip-masq=false",
                 f"--cgroup-parent=/{self.cgroup_parent}",
@@ -60,6 +66,12 @@ class PrivateDocker:
         return docker.DockerClient(base_url=self.host, timeout=60)
 
     def start(self) -> None:
+        if not _link_exists(self.bridge):
+            subprocess.run(
+                ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+                check=True,
+                capture_output=True,
+            )
         self.daemon.start()
 
         def answers() -> bool:
@@ -88,6 +100,12 @@ class PrivateDocker:
                     with contextlib.suppress(APIError):
                         engine.api.remove_container(summary["Id"], force=True)
         self.daemon.stop()
+        if _link_exists(self.bridge):
+            subprocess.run(["ip", "link", "delete", self.bridge], check=False, capture_output=True)
         mounts.unmount_under(self.root)
         cgroups.remove_trees(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()

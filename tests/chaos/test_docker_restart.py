@@ -39,6 +39,10 @@ def private_docker(request: pytest.FixtureRequest, docker_engine: str) -> Iterat
         yield engine
     finally:
         engine.close()
+    # A private dockerd must leave the shared engine's network alone: one started with
+    # --bridge=none deleted docker0, and every e2e test of the shared engine failed after it.
+    assert Path("/sys/class/net", docker_tier.OWN_BRIDGE).exists(), "the shared docker0 is gone"
+    assert not Path("/sys/class/net", engine.bridge).exists(), "the private bridge was left"
 
 
 @pytest.fixture
