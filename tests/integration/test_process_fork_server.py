@@ -20,24 +20,13 @@ from tests.integration.conftest import (
     wait_until,
 )
 from tests.integration.test_flowrun_flows import deploy, history, marks, output
+from tests.support.launching_process import cmdline, parent_of
 
 pytestmark = pytest.mark.integration
 
 __all__ = ["marks"]  # the fixture, used by name
 
 SERVER_MODULE = "kflow_operator.launchers.fork_server"
-
-
-def parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def fork_server_of(operator: OperatorProcess) -> int:

@@ -28,6 +28,7 @@ from tests.integration.schedules_support import (
     state_of,
 )
 from tests.support.custom_objects import items_of
+from tests.support.launching_process import operator_of
 
 pytestmark = pytest.mark.integration
 
@@ -59,8 +60,9 @@ FLOW = "flows.py:sums"
 
 
 def parent_recorder(out: Path) -> str:
-    """A script that writes its parent's pid (the operator that launched it: the process
-    launcher's gate execs the command) to OUT/RUN-NAME, then runs the flow."""
+    """A script that writes its parent's pid (the operator that launched it, or that operator's
+    fork server: the process launcher's gate execs the command) to OUT/RUN-NAME, then runs
+    the flow."""
     return f'echo $PPID > "{out}/$KFLOW_FLOW_RUN_NAME"; exec kflow execute'
 
 
@@ -264,8 +266,8 @@ def test_operators_of_two_pools_in_one_namespace_each_run_only_their_pools_runs(
     for name, operator in expected.items():
         run = cluster.wait_state(name, "COMPLETED", "FAILED", "CRASHED", timeout=30)
         assert state_of(run)[0] == "COMPLETED", run.get("status")
-        parent = int((out / name).read_text())
-        assert parent == operator.popen.pid, f"{name} was started by the other pool's operator"
+        launched_by = operator_of(int((out / name).read_text()))
+        assert launched_by == operator.popen.pid, f"{name} was started by the other pool's operator"
         assert [e["type"] for e in run["status"]["stateHistory"]].count("PENDING") == 1
     assert operator_a.alive() and operator_b.alive()
     assert "peering object 'kflow-pool-a'" in operator_a.log()
@@ -289,7 +291,8 @@ def test_two_operators_of_one_pool_share_it_and_run_nothing_twice(
     for index in range(3):
         run = cluster.wait_state(f"r{index}", "COMPLETED", timeout=30)
         assert [e["type"] for e in run["status"]["stateHistory"]].count("PENDING") == 1
-        assert int((out / f"r{index}").read_text()) == first.popen.pid, "the active one ran it"
+        launched_by = operator_of(int((out / f"r{index}").read_text()))
+        assert launched_by == first.popen.pid, "the active one ran it"
     assert second.alive()
 
 
