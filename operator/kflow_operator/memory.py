@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import threading
 import time
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,10 @@ ARENAS = 2
 TRIM_SECONDS = 30.0
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """Looked up once: on Linux `find_library` runs `ldconfig -p` in a subprocess, which the
+    trimming thread would otherwise do every TRIM_SECONDS."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -54,13 +59,20 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     return applied
 
 
+@functools.cache
+def _malloc_trim() -> Any | None:
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes = (ctypes.c_size_t,)
+        trim.restype = ctypes.c_int
+    return trim
+
+
 def give_back_free_memory() -> bool:
     """Return the allocator's free pages to the system now; False where there is no glibc."""
-    trim = getattr(_libc(), "malloc_trim", None)
+    trim = _malloc_trim()
     if trim is None:
         return False
-    trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
     trim(0)
     return True
 
@@ -68,7 +80,7 @@ def give_back_free_memory() -> bool:
 def keep_giving_back_free_memory(every: float = TRIM_SECONDS) -> bool:
     """Start a daemon thread that gives free pages back every `every` seconds for the life of
     the process; False (and no thread) on a C library without malloc_trim."""
-    if getattr(_libc(), "malloc_trim", None) is None:
+    if _malloc_trim() is None:
         return False
 
     def trim_forever() -> None:
