@@ -20,10 +20,9 @@ from tests.integration.conftest import (
     recorded_process,
     wait_until,
 )
+from tests.support.launching_process import is_fork_server, parent_of
 
 pytestmark = pytest.mark.integration
-
-FORK_SERVER_MODULE = b"kflow_operator.launchers.fork_server"
 
 
 @pytest.fixture(params=["forked", "execd"])
@@ -39,12 +38,6 @@ def operator(operators: OperatorFactory, launch_mode: str) -> OperatorProcess:
     if launch_mode == "execd":
         return operators.start("--no-process-fork-server")
     return operators.start()
-
-
-def parent_is_fork_server(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-    return FORK_SERVER_MODULE in Path(f"/proc/{parent}/cmdline").read_bytes()
 
 
 @pytest.fixture
@@ -271,7 +264,7 @@ def test_a_forged_identifier_naming_another_runs_process_leaves_that_run_unharme
     running_b = cluster.wait_state("b", "RUNNING", timeout=30)
     pid_a = recorded_process(running_a)[0]
     pid_b, ticks_b = recorded_process(running_b)
-    assert parent_is_fork_server(pid_a) == (launch_mode == "forked")
+    assert is_fork_server(parent_of(pid_a)) == (launch_mode == "forked")
     infra_a = running_a["status"]["infrastructure"]
     cluster.patch_flowrun_status(
         "b", {"infrastructure": {"id": infra_a["id"], "pid": infra_a["pid"]}}

@@ -20,13 +20,11 @@ from tests.integration.conftest import (
     wait_until,
 )
 from tests.integration.test_flowrun_flows import deploy, history, marks, output
-from tests.support.launching_process import cmdline, parent_of
+from tests.support.launching_process import cmdline, is_fork_server, parent_of
 
 pytestmark = pytest.mark.integration
 
 __all__ = ["marks"]  # the fixture, used by name
-
-SERVER_MODULE = "kflow_operator.launchers.fork_server"
 
 
 def fork_server_of(operator: OperatorProcess) -> int:
@@ -34,7 +32,7 @@ def fork_server_of(operator: OperatorProcess) -> int:
 
     def find() -> int | None:
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and SERVER_MODULE in cmdline(int(entry.name)):
+            if entry.name.isdigit() and is_fork_server(int(entry.name)):
                 try:
                     if parent_of(int(entry.name)) == operator.popen.pid:
                         return int(entry.name)
