@@ -297,13 +297,6 @@ class RunWatch(Follower):
         )
         self._records: dict[str, RunRecord] = {}
 
-    def __enter__(self) -> RunWatch:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def on_event(self, kind: str, obj: dict[str, Any], received: float) -> None:
         name = obj["metadata"]["name"]
         with self._changed:
@@ -363,13 +356,6 @@ class PodWatch(Follower):
         self._started: dict[str, float] = {}
         self._pods: dict[str, set[str]] = {}
         self._emptied: dict[str, float] = {}
-
-    def __enter__(self) -> PodWatch:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def on_event(self, kind: str, pod: client.V1Pod, received: float) -> None:
         meta = pod.metadata

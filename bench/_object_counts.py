@@ -37,13 +37,6 @@ class ObjectCounts(Follower):
         self.last_terminal_at: float | None = None
         """When the newest terminal state arrived (time.monotonic)."""
 
-    def __enter__(self) -> ObjectCounts:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def on_event(self, kind: str, obj: dict[str, Any], received: float) -> None:
         name = obj["metadata"]["name"]
         state = ((obj.get("status") or {}).get("state") or {}).get("type")
