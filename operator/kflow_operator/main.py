@@ -21,6 +21,7 @@ from kflow.resources import InfrastructureType
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
 from kflow_operator import handlers
+from kflow_operator.acting import observe_peering
 from kflow_operator.command_line import DEFAULT_LAUNCHERS, LOG_FORMATS, build_parser
 from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kubeapi.clients import ThreadClients
@@ -207,8 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(kopf_settings, priority, args.standalone, operator_settings.peering_name)
     memo: Any = kopf.Memo(context=context)
     try:
+        observe_peering(args.standalone, peerings=len(operator_settings.namespaces) or 1)
         if args.metrics_address is not None:
-            metrics_server.serve(args.metrics_address, context, args.standalone)
+            metrics_server.serve(args.metrics_address, context)
         asyncio.run(
             kopf.operator(
                 settings=kopf_settings,
