@@ -5,7 +5,7 @@ another replica acts."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from kflow_operator.decisions.run_finalizer import FINALIZER
@@ -39,8 +39,8 @@ def run(version: int, state: str | None = None, *conditions: dict[str, str]) -> 
 class FakeSupervisor:
     """Stands in for a supervisor: records what it saw; ends when told (or fails)."""
 
-    started: list[FakeSupervisor] = []
-    fail_first = 0
+    started: ClassVar[list[FakeSupervisor]] = []
+    fail_first: ClassVar[int] = 0
 
     def __init__(self, context: Any, body: dict[str, Any]) -> None:
         self.body = body

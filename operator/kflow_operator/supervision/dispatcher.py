@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from dataclasses import dataclass, field
 
@@ -58,6 +59,10 @@ class Supervisors:
         event (queued before its last write) does not start another."""
         self._taken_down: set[Key] = set()
         self._active = False
+        self._kopf_context = contextvars.copy_context()
+        """Kopf's context variables (where Events are queued for posting, its settings), as
+        its start-up handler that made this has them: the watch thread has none of them, and
+        what it hands over runs in these."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,12 +72,12 @@ class Supervisors:
     def on_change(self, change: Change) -> None:
         """A FlowRun change from the index's watch thread."""
         with contextlib.suppress(RuntimeError):  # the loop is closed: the operator is stopping
-            self._loop.call_soon_threadsafe(self._handle, change)
+            self._loop.call_soon_threadsafe(self._handle, change, context=self._kopf_context)
 
     def on_acting(self, active: bool) -> None:
         """This replica started or stopped acting (peering), from any thread."""
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._set_active, active)
+            self._loop.call_soon_threadsafe(self._set_active, active, context=self._kopf_context)
 
     # --- on the loop --------------------------------------------------------------------------
 
