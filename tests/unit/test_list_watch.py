@@ -187,3 +187,27 @@ def test_a_watch_refused_with_429_is_asked_for_again_from_where_it_was() -> None
     with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert asked == [("list", None), ("watch", "10"), ("watch", "10"), ("watch", "10")]
+
+
+def test_a_list_that_fails_is_made_again_before_any_watch() -> None:
+    """Without a list there is no position to resume from: a refused connection or an API
+    error before it asks for the list again, however resumable the same error is later."""
+    closed = threading.Event()
+    asked: list[tuple[str, str | None]] = []
+    refusals: list[Exception] = [ConnectionRefusedError("no API server"), too_many("0")]
+
+    class Listed:
+        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
+
+    def lister(**kwargs: Any) -> Any:
+        asked.append(("watch" if kwargs.get("watch") else "list", kwargs.get("resource_version")))
+        if refusals:
+            raise refusals.pop(0)
+        if kwargs.get("watch"):
+            closed.set()
+            raise ApiException(status=504, reason="Too large resource version")
+        return Listed()
+
+    with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
+        ListWatch("pods", lister, "", lambda change: None, closed).run()
+    assert asked == [("list", None), ("list", None), ("list", None), ("watch", "10")]
