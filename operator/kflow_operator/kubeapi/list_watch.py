@@ -27,6 +27,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,15 @@ class Change:
     """ADDED, MODIFIED or DELETED."""
     object: Body
     """The object as it is now; for DELETED, its last known state."""
+
+
+@dataclass(frozen=True)
+class Failing:
+    """Lists or watch requests have failed in a row since `since` (time.monotonic()); `error`
+    is the latest failure."""
+
+    since: float
+    error: Exception
 
 
 class WatchExpired(Exception):
@@ -195,6 +205,10 @@ class ListWatch:
         self._response: Any = None
         self._failures = 0
         """Attempts that failed since the last list or the last event received."""
+        self.failing: Failing | None = None
+        """Set while lists or watch requests fail in a row, for whoever must know when a
+        picture stopped being current; None once one is answered. A watch ahead of the
+        server's cache (WatchBehind) is not failing: no change is missed meanwhile."""
 
     def run(self) -> None:
         listed = False
@@ -204,6 +218,7 @@ class ListWatch:
                     self._list()
                     listed = True
                     self._failures = 0
+                    self.failing = None
                 self._watch()
             except WatchBehind as error:
                 self._wait_for_cache(error)
@@ -232,6 +247,7 @@ class ListWatch:
         (see resume_pause), False when the objects are to be listed again."""
         pause = resume_pause(error, self._failures) if listed else None
         self._failures += 1
+        self.failing = Failing(self.failing.since if self.failing else time.monotonic(), error)
         if isinstance(error, ApiException):
             what = f"{error.status} {error.reason}"
         else:
@@ -273,6 +289,7 @@ class ListWatch:
                 _preload_content=False,
                 _request_timeout=(CONNECT_SECONDS, QUIET_SECONDS),
             )
+            self.failing = None
             with self._lock:
                 self._response = response
             try:
