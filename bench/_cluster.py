@@ -30,6 +30,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from bench._follow import Follower
+from bench._workdir import bench_workdir
 from bench.processes import CLOCK_TICKS_PER_SECOND, stat_fields
 from tests.support.namespaces import drop_finalizers
 from tests.support.operator_process import OperatorProcess
@@ -144,6 +145,17 @@ def apply_crds(api: Api) -> None:
         return True
 
     wait_until("the kflow CRDs to be established", established, timeout=60, interval=0.2)
+
+
+@contextlib.contextmanager
+def cluster_frame(name: str) -> Iterator[tuple[Api, Path]]:
+    """What cluster benchmark `name` runs in: the API server, the local cluster leased, a
+    temporary directory (bench_workdir) and the CRDs applied. ClusterUnavailable, from here or
+    from the benchmark, says what to do."""
+    api = connect()
+    with cluster_lease(api), bench_workdir(name) as workdir:
+        apply_crds(api)
+        yield api, workdir
 
 
 @contextlib.contextmanager
