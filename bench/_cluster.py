@@ -11,11 +11,11 @@ operator, the flow processes and the benchmark run here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +25,12 @@ from typing import Any
 
 import urllib3
 import yaml
+from kflow_operator.kubeapi.list_watch import Lister
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from bench._follow import Follower
+from bench._workdir import bench_workdir
 from bench.processes import CLOCK_TICKS_PER_SECOND, stat_fields
 from tests.support.namespaces import drop_finalizers
 from tests.support.operator_process import OperatorProcess
@@ -146,6 +148,17 @@ def apply_crds(api: Api) -> None:
 
 
 @contextlib.contextmanager
+def cluster_frame(name: str) -> Iterator[tuple[Api, Path]]:
+    """What cluster benchmark `name` runs in: the API server, the local cluster leased, a
+    temporary directory (bench_workdir) and the CRDs applied. ClusterUnavailable, from here or
+    from the benchmark, says what to do."""
+    api = connect()
+    with cluster_lease(api), bench_workdir(name) as workdir:
+        apply_crds(api)
+        yield api, workdir
+
+
+@contextlib.contextmanager
 def bench_namespace(api: Api, prefix: str) -> Iterator[str]:
     """A fresh namespace, deleted afterwards with everything in it (finalizers dropped first:
     the operator that would remove them is stopped by then)."""
@@ -187,6 +200,13 @@ def create(api: Api, namespace: str, kind: str, name: str, spec: dict[str, Any])
         "spec": spec,
     }
     api.objects.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+
+
+def objects_lister(api: Api, namespace: str, plural: str) -> Lister:
+    """The list call of one kflow plural in one namespace, for a Follower."""
+    return functools.partial(
+        api.objects.list_namespaced_custom_object, GROUP, VERSION, namespace, plural
+    )
 
 
 def patch_flowrun_spec(api: Api, namespace: str, name: str, spec: dict[str, Any]) -> None:
@@ -287,14 +307,7 @@ class RunWatch(Follower):
     """A watch on the FlowRuns of one namespace in a thread of its own."""
 
     def __init__(self, api: Api, namespace: str) -> None:
-        super().__init__(
-            "flowrun-watch",
-            api.objects.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "flowruns",
-        )
+        super().__init__("flowrun-watch", objects_lister(api, namespace, "flowruns"))
         self._records: dict[str, RunRecord] = {}
 
     def on_event(self, kind: str, obj: dict[str, Any], received: float) -> None:
@@ -319,17 +332,10 @@ class RunWatch(Follower):
 
     def wait(self, what: str, done: Callable[[dict[str, RunRecord]], bool], timeout: float) -> bool:
         """Block until `done(records)` holds (re-checked on every event); False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not done(self._records):
-                if self.error is not None:
-                    raise RuntimeError(f"the FlowRun watch failed: {self.error}") from self.error
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    progress(f"gave up waiting for {what} after {timeout:.0f} s")
-                    return False
-                self._changed.wait(min(remaining, 1.0))
-        return True
+        if self.wait_for(lambda: done(self._records), timeout):
+            return True
+        progress(f"gave up waiting for {what} after {timeout:.0f} s")
+        return False
 
     def wait_state(self, name: str, states: Sequence[str], timeout: float) -> RunRecord | None:
         wanted = set(states)
@@ -350,19 +356,23 @@ class PodWatch(Follower):
     its last pod was seen deleted."""
 
     def __init__(self, api: Api, namespace: str, label: str) -> None:
-        super().__init__("pod-watch", api.core.list_namespaced_pod, namespace, label_selector=label)
+        super().__init__(
+            "pod-watch", functools.partial(api.core.list_namespaced_pod, namespace), label
+        )
         self._label = label
         self._lock = threading.Lock()
         self._started: dict[str, float] = {}
         self._pods: dict[str, set[str]] = {}
         self._emptied: dict[str, float] = {}
 
-    def on_event(self, kind: str, pod: client.V1Pod, received: float) -> None:
-        meta = pod.metadata
-        if meta is None or not meta.labels or self._label not in meta.labels:
+    def on_event(self, kind: str, pod: dict[str, Any], received: float) -> None:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if self._label not in labels:
             return
-        run, name = meta.labels[self._label], meta.name or ""
-        statuses = (pod.status and pod.status.container_statuses) or []
+        run, name = labels[self._label], meta.get("name") or ""
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        states = [status.get("state") or {} for status in statuses]
         with self._lock:
             if kind == "DELETED":
                 self._pods.setdefault(run, set()).discard(name)
@@ -371,7 +381,7 @@ class PodWatch(Follower):
                 return
             self._pods.setdefault(run, set()).add(name)
             self._emptied.pop(run, None)
-            if any(s.state and (s.state.running or s.state.terminated) for s in statuses):
+            if any("running" in state or "terminated" in state for state in states):
                 self._started.setdefault(run, received)
 
     def started_at(self, run: str) -> float | None:

@@ -1,10 +1,12 @@
-"""One watch loop for the benchmarks' observers (FlowRuns with their timestamps, per-state
-counts, pods): each follows one list call in a thread of its own and only says what an event
-means to it.
+"""The benchmarks' observers (FlowRuns with their timestamps, per-state counts, pods) each follow
+one list call with the operator's own ListWatch, on a thread of their own, and only say what a
+change means to them.
 
-A dropped connection resumes from the last resourceVersion seen; an expired one (410) or one
-from before an API-server restart (504) relists. A minute without a working watch is an error
-the observer's waits raise, so a benchmark never reports figures from a watch that went deaf.
+ListWatch resumes a dropped watch from where it was, asks again for a watch the API server's
+cache is behind (504 "Too large resource version": etcd moves that cache only when an object of
+the kind is written, so relisting could not help) and lists again only when the position is
+gone. A minute of failed lists or watch requests is an error the observer's waits raise, so a
+benchmark never reports figures from a watch that went deaf.
 """
 
 from __future__ import annotations
@@ -14,33 +16,21 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-import urllib3
-from kubernetes import watch
-from kubernetes.client.exceptions import ApiException
+from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
 
 FAILING_LIMIT_SECONDS = 60.0
 
 
-def resource_version_of(obj: Any) -> str | None:
-    """Watches of custom objects give dicts, of pods typed models."""
-    if isinstance(obj, dict):
-        found = obj.get("metadata", {}).get("resourceVersion")
-    else:
-        found = getattr(getattr(obj, "metadata", None), "resource_version", None)
-    return found if isinstance(found, str) else None
-
-
 class Follower:
-    """Follows `list_call(*args, **kwargs)` until stopped; subclasses implement `on_event`."""
+    """Follows `lister` (a list call bound to its namespace, as ListWatch takes it) until
+    stopped; subclasses implement `on_event`."""
 
-    def __init__(self, name: str, list_call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self._list_call = list_call
-        self._args = args
-        self._kwargs = kwargs
+    def __init__(self, name: str, lister: Lister, label_selector: str = "") -> None:
+        self._name = name
         self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._watch: Any = watch.Watch()  # type: ignore[no-untyped-call]
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._closed = threading.Event()
+        self._list_watch = ListWatch(name, lister, label_selector, self._receive, self._closed)
+        self._thread = threading.Thread(target=self._list_watch.run, name=name, daemon=True)
         self.error: BaseException | None = None
 
     def __enter__(self) -> Self:
@@ -48,8 +38,8 @@ class Follower:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._watch.stop()
+        self._closed.set()
+        self._list_watch.stop()
         self._thread.join(timeout=10)
 
     def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
@@ -58,48 +48,34 @@ class Follower:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not done():
-                if self.error is not None:
-                    raise RuntimeError(f"the watch {self._thread.name} failed: {self.error}")
+                self._raise_if_failed()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._changed.wait(min(remaining, 1.0))
         return True
 
-    def on_event(self, kind: str, obj: Any, received: float) -> None:
-        """Called with the watch event's type, object and arrival time (time.time())."""
+    def on_event(self, kind: str, obj: dict[str, Any], received: float) -> None:
+        """Called with the change's type, the object and its arrival time (time.time())."""
         raise NotImplementedError
 
-    def _run(self) -> None:
-        resource_version: str | None = None
-        failing_since: float | None = None
-        while not self._stopping.is_set():
-            kwargs: dict[str, Any] = {"timeout_seconds": 60, "_request_timeout": 90}
-            kwargs.update(self._kwargs)
-            if resource_version:
-                kwargs["resource_version"] = resource_version
-            try:
-                for event in self._watch.stream(self._list_call, *self._args, **kwargs):
-                    received = time.time()
-                    failing_since = None
-                    obj = event["object"]
-                    resource_version = resource_version_of(obj) or resource_version
-                    self.on_event(event["type"], obj, received)
-                    if self._stopping.is_set():
-                        return
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
-                if isinstance(error, ApiException) and error.status in (410, 504):
-                    resource_version = None
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > FAILING_LIMIT_SECONDS:
-                    self._fail(error)
-                    return
-                self._stopping.wait(0.5)
-            except BaseException as error:
-                self._fail(error)
-                return
+    def _receive(self, change: Change) -> None:
+        received = time.time()
+        try:
+            self.on_event(change.type, change.object, received)
+        except Exception as error:
+            # A bug of the observer: stop, and let the waits say so.
+            with self._changed:
+                self.error = error
+                self._changed.notify_all()
+            self._closed.set()
+            raise
 
-    def _fail(self, error: BaseException) -> None:
-        with self._changed:
-            self.error = error
-            self._changed.notify_all()
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"the watch {self._name} failed: {self.error}") from self.error
+        failing = self._list_watch.failing
+        if failing is not None and time.monotonic() - failing.since > FAILING_LIMIT_SECONDS:
+            raise RuntimeError(
+                f"the watch {self._name} failed for {FAILING_LIMIT_SECONDS:.0f} s: {failing.error}"
+            ) from failing.error

@@ -11,22 +11,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench._cluster import GROUP, TERMINAL, VERSION, Api
+from bench._cluster import TERMINAL, Api, objects_lister
 from bench._follow import Follower
 
 
 class ObjectCounts(Follower):
-    """Follows one plural of one namespace from `resource_version` (None: from a fresh list)."""
+    """Follows one plural of one namespace."""
 
     def __init__(self, api: Api, namespace: str, plural: str) -> None:
-        super().__init__(
-            f"{plural}-counts",
-            api.objects.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-        )
+        super().__init__(f"{plural}-counts", objects_lister(api, namespace, plural))
         self._plural = plural
         self._states: dict[str, str | None] = {}
         self._terminal = 0

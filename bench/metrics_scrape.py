@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -39,10 +38,8 @@ from bench._cluster import (
     Api,
     ClusterUnavailable,
     Operator,
-    apply_crds,
     bench_namespace,
-    cluster_lease,
-    connect,
+    cluster_frame,
     create,
     format_value,
     percentile,
@@ -53,7 +50,6 @@ from bench._cluster import (
     start_operator,
     verdict,
 )
-from tests.support.bytecode import compile_installed_packages
 from tests.support.operator_process import free_port
 from tests.support.waiting import wait_until
 
@@ -273,7 +269,6 @@ def passed(figures: Figures) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.metrics_scrape",
         description=__doc__.splitlines()[0],
@@ -287,17 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full(args.runs)
     try:
-        api = connect()
+        with cluster_frame("metrics_scrape") as (api, workdir):
+            figures = measure(api, plan, workdir)
     except ClusterUnavailable as error:
         print(f"metrics_scrape: {error}", file=sys.stderr)
         return 2
-    with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-metrics-") as tmp:
-        apply_crds(api)
-        try:
-            figures = measure(api, plan, Path(tmp))
-        except ClusterUnavailable as error:
-            print(f"metrics_scrape: {error}", file=sys.stderr)
-            return 2
     print(render(plan, figures))
     problems = invalid_figures(plan, figures)
     if problems:

@@ -26,7 +26,6 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Sequence
@@ -46,10 +45,8 @@ from bench._cluster import (
     PodWatch,
     RunRecord,
     RunWatch,
-    apply_crds,
     bench_namespace,
-    cluster_lease,
-    connect,
+    cluster_frame,
     create,
     format_value,
     memory_available_bytes,
@@ -64,7 +61,6 @@ from bench._cluster import (
     verdict,
 )
 from bench.processes import kill_process, process_alive, process_start_epoch
-from tests.support.bytecode import compile_installed_packages
 from tests.support.waiting import wait_until
 
 PREFECT_WORKER_QUERY_SECONDS = 10.0
@@ -900,7 +896,6 @@ def passed(report: Report) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.operator_latency",
         description=__doc__.splitlines()[0],
@@ -929,18 +924,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.launches is not None:
         plan = dataclasses.replace(plan, launches=args.launches)
     try:
-        api = connect()
+        with cluster_frame("operator_latency") as (api, workdir):
+            report = measure(api, plan, workdir, args.skip_launcher)
+            shutil.rmtree(workdir / "operator", ignore_errors=True)
     except ClusterUnavailable as error:
         print(f"operator_latency: {error}", file=sys.stderr)
         return 2
-    with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-latency-") as tmp:
-        apply_crds(api)
-        try:
-            report = measure(api, plan, Path(tmp), args.skip_launcher)
-        except ClusterUnavailable as error:
-            print(f"operator_latency: {error}", file=sys.stderr)
-            return 2
-        shutil.rmtree(Path(tmp) / "operator", ignore_errors=True)
     print(render(report))
     problems = invalid_figures(report)
     if problems:

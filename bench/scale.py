@@ -28,7 +28,6 @@ import contextlib
 import json
 import math
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -47,10 +46,8 @@ from bench._cluster import (
     Api,
     ClusterUnavailable,
     Operator,
-    apply_crds,
     bench_namespace,
-    cluster_lease,
-    connect,
+    cluster_frame,
     create,
     format_value,
     percentile,
@@ -61,7 +58,6 @@ from bench._cluster import (
     verdict,
 )
 from bench._object_counts import ObjectCounts
-from tests.support.bytecode import compile_installed_packages
 from tests.support.operator_process import free_port
 
 MIB = 2**20
@@ -475,7 +471,6 @@ def passed(points: Sequence[Point]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.scale",
         description=__doc__.splitlines()[0],
@@ -495,18 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         plan = Plan(tuple(args.runs), plan.deployments, plan.scrapes)
     try:
-        api = connect()
+        with cluster_frame("scale") as (api, workdir):
+            baseline = measure_point(api, 0, plan, workdir)
+            points = [measure_point(api, runs, plan, workdir) for runs in plan.counts]
     except ClusterUnavailable as error:
         print(f"scale: {error}", file=sys.stderr)
         return 2
-    with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-scale-") as tmp:
-        apply_crds(api)
-        try:
-            baseline = measure_point(api, 0, plan, Path(tmp))
-            points = [measure_point(api, runs, plan, Path(tmp)) for runs in plan.counts]
-        except ClusterUnavailable as error:
-            print(f"scale: {error}", file=sys.stderr)
-            return 2
     print(render(plan, baseline, points))
     problems = invalid_figures(baseline, points)
     if problems:

@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,10 +41,8 @@ from bench._cluster import (
     Operator,
     RunRecord,
     RunWatch,
-    apply_crds,
     bench_namespace,
-    cluster_lease,
-    connect,
+    cluster_frame,
     create,
     format_value,
     parse_time,
@@ -57,7 +54,6 @@ from bench._cluster import (
     verdict,
 )
 from bench.processes import kill_process, process_start_epoch
-from tests.support.bytecode import compile_installed_packages
 from tests.support.waiting import wait_until
 
 P99_TARGET_SECONDS = 1.0
@@ -464,7 +460,6 @@ def passed(report: Report) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.schedule_accuracy",
         description=__doc__.splitlines()[0],
@@ -482,23 +477,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
+    windows: list[Window] = []
+    peaks: dict[str, int] = {}
     try:
-        api = connect()
+        with cluster_frame("schedule_accuracy") as (api, workdir):
+            for name, scenario in (("interval", interval_scenario), ("cron", cron_scenario)):
+                if args.scenario in (name, "both"):
+                    window, peaks[name] = scenario(api, plan, workdir)
+                    windows.append(window)
     except ClusterUnavailable as error:
         print(f"schedule_accuracy: {error}", file=sys.stderr)
         return 2
-    with cluster_lease(api), tempfile.TemporaryDirectory(prefix="kflow-bench-schedule-") as tmp:
-        apply_crds(api)
-        try:
-            windows: list[Window] = []
-            peaks: dict[str, int] = {}
-            for name, scenario in (("interval", interval_scenario), ("cron", cron_scenario)):
-                if args.scenario in (name, "both"):
-                    window, peaks[name] = scenario(api, plan, Path(tmp))
-                    windows.append(window)
-        except ClusterUnavailable as error:
-            print(f"schedule_accuracy: {error}", file=sys.stderr)
-            return 2
     report = Report(plan, windows, peaks)
     print(render(report))
     problems = invalid_figures(report)

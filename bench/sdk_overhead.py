@@ -20,14 +20,13 @@ import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench._workdir import bench_workdir
 from bench.measure import Sample, WorkloadFailed, run_workload
 from bench.prefect_env import PREFECT_VERSION, prefect_python
-from tests.support.bytecode import compile_installed_packages
 
 TASK_COUNT = 1000
 KFLOW_SUBFLOW_COUNT = 200
@@ -311,7 +310,6 @@ def render(frameworks: Sequence[Framework], rows: Sequence[Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(
         prog="python -m bench.sdk_overhead", description=__doc__.splitlines()[0]
     )
@@ -323,8 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.repeats <= 20:
         parser.error("--repeats must be between 1 and 20")
-    with tempfile.TemporaryDirectory(prefix="kflow-bench-") as tmp:
-        workdir = Path(tmp)
+    with bench_workdir("sdk_overhead") as workdir:
         frameworks = make_frameworks(workdir, with_prefect=not args.no_prefect)
         measure(frameworks, args.repeats, workdir)
         rows = build_rows(frameworks)

@@ -23,7 +23,6 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,11 +34,11 @@ from typing import Any
 from kflow.processes import ProcessId, is_alive, signal_process
 from kubernetes import client, config
 
+from bench._workdir import bench_workdir
 from tests.chaos.private_control_plane import PrivateControlPlane
 from tests.chaos.tcp_proxy import CuttableProxy
 from tests.cluster import cluster as local_cluster
 from tests.cluster.kubectl import Kubectl
-from tests.support.bytecode import compile_installed_packages
 from tests.support.custom_objects import items_of
 from tests.support.operator_process import OperatorProcess
 from tests.support.waiting import wait_until
@@ -267,7 +266,6 @@ def figures(soak: Soak) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    compile_installed_packages()  # measure what users run: see tests/support/bytecode.py
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--fault-every", type=float, default=40, metavar="SECONDS")
@@ -277,8 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench.soak starts its own etcd and kube-apiserver: run it as root", file=sys.stderr)
         return 2
     local_cluster.prepare("control-plane")
-    with tempfile.TemporaryDirectory(prefix="kflow-soak-") as tmp:
-        root = Path(tmp)
+    with bench_workdir("soak") as root:
         plane = PrivateControlPlane(root / "plane")
         plane.start()
         processes: list[ProcessId] = []

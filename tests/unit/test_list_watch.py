@@ -15,6 +15,7 @@ from kflow_operator.kubeapi.list_watch import (
     RETRY_AFTER_LIMIT_SECONDS,
     RETRY_SECONDS,
     Change,
+    Failing,
     KnownObjects,
     ListWatch,
     WatchBehind,
@@ -122,13 +123,10 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
     closed = threading.Event()
     calls: list[str] = []
 
-    class Listed:
-        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
-
     def lister(**kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             calls.append("list")
-            return Listed()
+            return EmptyList()
         calls.append("watch")
         if calls.count("watch") == 3:
             closed.set()
@@ -137,6 +135,12 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
     with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert calls == ["list", "watch", "watch", "watch"]
+
+
+class EmptyList:
+    """A list answer (`_preload_content=False`) with no items, at revision 10."""
+
+    data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
 
 
 def too_many(retry_after: str | None = None) -> ApiException:
@@ -172,13 +176,10 @@ def test_a_watch_refused_with_429_is_asked_for_again_from_where_it_was() -> None
     closed = threading.Event()
     asked: list[tuple[str, str | None]] = []
 
-    class Listed:
-        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
-
     def lister(**kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             asked.append(("list", None))
-            return Listed()
+            return EmptyList()
         asked.append(("watch", kwargs.get("resource_version")))
         if len(asked) == 4:
             closed.set()
@@ -187,3 +188,40 @@ def test_a_watch_refused_with_429_is_asked_for_again_from_where_it_was() -> None
     with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert asked == [("list", None), ("watch", "10"), ("watch", "10"), ("watch", "10")]
+
+
+def test_a_list_that_fails_is_made_again_and_the_watch_says_since_when_it_fails() -> None:
+    """Without a list there is no position to resume from: a refused connection or an API
+    error before it asks for the list again, however resumable the same error is later. Whoever
+    relies on the picture (a benchmark's waits) can tell a quiet watch from one that cannot
+    reach the server; a watch ahead of the server's cache is not failing."""
+    closed = threading.Event()
+    refusals: list[Exception] = [ConnectionRefusedError("no API server"), too_many("0")]
+    asked: list[tuple[str, str | None, Failing | None]] = []
+
+    def lister(**kwargs: Any) -> Any:
+        call = "watch" if kwargs.get("watch") else "list"
+        asked.append((call, kwargs.get("resource_version"), watch.failing))
+        if refusals:
+            raise refusals.pop(0)
+        if kwargs.get("watch"):
+            closed.set()
+            raise ApiException(status=504, reason="Too large resource version")
+        return EmptyList()
+
+    watch = ListWatch("pods", lister, "", lambda change: None, closed)
+    with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
+        watch.run()
+    assert [(call, version) for call, version, _ in asked] == [
+        ("list", None),
+        ("list", None),
+        ("list", None),
+        ("watch", "10"),
+    ]
+    first, second, third, fourth = (failing for _, _, failing in asked)
+    assert first is None
+    assert second is not None and str(second.error) == "no API server"
+    assert third is not None and third.error is not second.error
+    assert third.since == second.since
+    assert fourth is None, "the list came in"
+    assert watch.failing is None, "a 504 behind the cache is no failure"

@@ -27,6 +27,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,15 @@ class Change:
     """ADDED, MODIFIED or DELETED."""
     object: Body
     """The object as it is now; for DELETED, its last known state."""
+
+
+@dataclass(frozen=True)
+class Failing:
+    """Lists or watch requests have failed in a row since `since` (time.monotonic()); `error`
+    is the latest failure."""
+
+    since: float
+    error: Exception
 
 
 class WatchExpired(Exception):
@@ -195,6 +205,10 @@ class ListWatch:
         self._response: Any = None
         self._failures = 0
         """Attempts that failed since the last list or the last event received."""
+        self.failing: Failing | None = None
+        """Set while lists or watch requests fail in a row, for whoever must know when a
+        picture stopped being current; None once one is answered. A watch ahead of the
+        server's cache (WatchBehind) is not failing: no change is missed meanwhile."""
 
     def run(self) -> None:
         listed = False
@@ -204,55 +218,50 @@ class ListWatch:
                     self._list()
                     listed = True
                     self._failures = 0
+                    self.failing = None
                 self._watch()
             except WatchBehind as error:
-                logger.debug("watch of %s is ahead of the server's cache (%s)", self._what, error)
-                self._closed.wait(BEHIND_RETRY_SECONDS)
+                self._wait_for_cache(error)
                 continue
             except WatchExpired as error:
                 logger.debug("watch of %s expired (%s); listing again", self._what, error)
                 self._relisting("expired")
-            except ApiException as error:
-                if error.status == BEHIND_CODE:
-                    self._closed.wait(BEHIND_RETRY_SECONDS)
-                    continue
-                pause = resume_pause(error, self._failures) if listed else None
-                self._failures += 1
-                if pause is not None:
-                    logger.warning(
-                        "watching %s: %s %s; asking again in %.1fs",
-                        self._what,
-                        error.status,
-                        error.reason,
-                        pause,
-                    )
-                    self._closed.wait(pause)
-                    continue
-                # 410 Gone comes as an HTTP error too.
-                level = logging.DEBUG if error.status == 410 else logging.WARNING
-                logger.log(
-                    level,
-                    "watching %s: %s %s; listing again",
-                    self._what,
-                    error.status,
-                    error.reason,
-                )
-                self._relisting("expired" if error.status == 410 else "error")
             except Exception as error:
                 if self._closed.is_set():
                     return
-                pause = resume_pause(error, self._failures) if listed else None
-                self._failures += 1
-                if pause is not None:
-                    logger.warning(
-                        "watching %s failed (%s); resuming in %.1fs", self._what, error, pause
-                    )
-                    self._closed.wait(pause)
+                if isinstance(error, ApiException) and error.status == BEHIND_CODE:
+                    self._wait_for_cache(error)
                     continue
-                logger.warning("watching %s failed (%s); listing again", self._what, error)
-                self._relisting("error")
+                if self._resumed_after(error, listed):
+                    continue
             listed = False
             self._closed.wait(RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS) - 1)])
+
+    def _wait_for_cache(self, error: Exception) -> None:
+        """A 504, as an error event or as the watch request's answer: see WatchBehind."""
+        logger.debug("watch of %s is ahead of the server's cache (%s)", self._what, error)
+        self._closed.wait(BEHIND_RETRY_SECONDS)
+
+    def _resumed_after(self, error: Exception, listed: bool) -> bool:
+        """After a failed list or watch: True once paused for asking again for the same watch
+        (see resume_pause), False when the objects are to be listed again."""
+        pause = resume_pause(error, self._failures) if listed else None
+        self._failures += 1
+        self.failing = Failing(self.failing.since if self.failing else time.monotonic(), error)
+        if isinstance(error, ApiException):
+            what = f"{error.status} {error.reason}"
+        else:
+            what = f"failed ({error})"
+        if pause is not None:
+            logger.warning("watching %s: %s; asking again in %.1fs", self._what, what, pause)
+            self._closed.wait(pause)
+            return True
+        # 410 Gone comes as an HTTP error too.
+        expired = isinstance(error, ApiException) and error.status == 410
+        level = logging.DEBUG if expired else logging.WARNING
+        logger.log(level, "watching %s: %s; listing again", self._what, what)
+        self._relisting("expired" if expired else "error")
+        return False
 
     def _relisting(self, reason: str) -> None:
         WATCH_RELISTS.labels(self._resource, reason).inc()
@@ -280,6 +289,7 @@ class ListWatch:
                 _preload_content=False,
                 _request_timeout=(CONNECT_SECONDS, QUIET_SECONDS),
             )
+            self.failing = None
             with self._lock:
                 self._response = response
             try:
