@@ -140,6 +140,7 @@ class Informers:
                     functools.partial(self._apply, index),
                     self._closed,
                     resource=plural,
+                    remember=index.kept,
                 )
                 thread = threading.Thread(
                     target=watch.run, name=f"kflow-index-{plural}-{namespace or 'all'}", daemon=True

@@ -96,6 +96,10 @@ class ObjectIndex:
 
     # --- readiness ----------------------------------------------------------------------------
 
+    def kept(self, body: Mapping[str, Any]) -> Body:
+        """What the index keeps of `body`."""
+        return slim(body, self._drop_status)
+
     def mark_ready(self) -> None:
         """Every object that existed when watching began has been seen."""
         self._ready.set()

@@ -22,6 +22,7 @@ from kflow_operator.kubeapi.list_watch import (
     WatchExpired,
     resume_pause,
 )
+from kflow_operator.object_index import ObjectIndex
 from kubernetes.client.exceptions import ApiException
 
 
@@ -225,3 +226,25 @@ def test_a_list_that_fails_is_made_again_and_the_watch_says_since_when_it_fails(
     assert third.since == second.since
     assert fourth is None, "the list came in"
     assert watch.failing is None, "a 504 behind the cache is no failure"
+
+
+def test_a_watch_feeding_an_index_keeps_only_what_the_index_keeps() -> None:
+    """The FlowRun watch kept every run's task runs and result beside the index, which drops
+    them: a second copy of the largest part of each run."""
+    index = ObjectIndex(drop_status=("taskRuns", "result"))
+    known = KnownObjects(index.kept)
+    run: dict[str, Any] = {
+        "metadata": {"uid": "r", "namespace": "ns", "name": "r", "resourceVersion": "1"},
+        "status": {"state": {"type": "RUNNING"}, "taskRuns": [{"name": "t"}] * 3, "result": {}},
+    }
+    known.relist([run], "1")
+    known.apply(
+        {
+            "type": "MODIFIED",
+            "object": {**run, "metadata": {**run["metadata"], "resourceVersion": "2"}},
+        }
+    )
+    assert known.objects["r"]["status"] == {"state": {"type": "RUNNING"}}
+    deleted = known.relist([], "3")
+    assert [c.type for c in deleted] == ["DELETED"]
+    assert deleted[0].object["status"] == {"state": {"type": "RUNNING"}}

@@ -132,14 +132,17 @@ def _slim(obj: Body) -> Body:
 class KnownObjects:
     """The last known state of every watched object and the resourceVersion it is current at."""
 
-    def __init__(self) -> None:
+    def __init__(self, remember: Callable[[Body], Body] = _slim) -> None:
+        """`remember(obj)`: what is kept of each object (for a watch that feeds an index, what
+        the index keeps; a FlowRun's task runs and result would be held twice otherwise)."""
         self.objects: dict[str, Body] = {}
         self.resource_version: str | None = None
+        self._remember = remember
 
     def relist(self, items: Iterable[Body], resource_version: str | None) -> list[Change]:
         """Take a fresh list as the truth; the changes since the last picture, deletions
         (objects no longer listed) first."""
-        fresh = {_key(item): _slim(item) for item in items}
+        fresh = {_key(item): self._remember(item) for item in items}
         changes = [Change("DELETED", old) for key, old in self.objects.items() if key not in fresh]
         for key, obj in fresh.items():
             old = self.objects.get(key)
@@ -172,7 +175,7 @@ class KnownObjects:
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
-            self.objects[key] = _slim(obj)
+            self.objects[key] = self._remember(obj)
         return Change(str(kind), obj)
 
 
@@ -192,15 +195,17 @@ class ListWatch:
         on_change: Callable[[Change], None],
         closed: threading.Event,
         resource: str = "",
+        remember: Callable[[Body], Body] = _slim,
     ) -> None:
-        """`resource` names the watched kind in the kflow_watch_relists metric."""
+        """`resource` names the watched kind in the kflow_watch_relists metric; `remember`
+        makes what is kept of each object (KnownObjects)."""
         self._what = what
         self._resource = resource
         self._lister = lister
         self._selector = label_selector
         self._on_change = on_change
         self._closed = closed
-        self._known = KnownObjects()
+        self._known = KnownObjects(remember)
         self._lock = threading.Lock()
         self._response: Any = None
         self._failures = 0
