@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 import urllib3
 from kflow_operator.kubeapi.list_watch import (
+    LIST_PAGE,
     RETRY_AFTER_LIMIT_SECONDS,
     RETRY_SECONDS,
     Change,
@@ -248,3 +249,40 @@ def test_a_watch_feeding_an_index_keeps_only_what_the_index_keeps() -> None:
     deleted = known.relist([], "3")
     assert [c.type for c in deleted] == ["DELETED"]
     assert deleted[0].object["status"] == {"state": {"type": "RUNNING"}}
+
+
+class Page:
+    def __init__(self, names: list[str], token: str | None) -> None:
+        items = [pod(name, "5") for name in names]
+        meta: dict[str, Any] = {"resourceVersion": "10"}
+        if token:
+            meta["continue"] = token
+        self.data = json.dumps({"metadata": meta, "items": items}).encode()
+
+
+def test_a_list_is_read_in_pages_and_watched_from_its_revision() -> None:
+    """One unpaged list of tens of thousands of FlowRuns was decoded at once."""
+    closed = threading.Event()
+    asked: list[dict[str, Any]] = []
+    seen: list[tuple[str, str]] = []
+
+    def lister(**kwargs: Any) -> Any:
+        asked.append(kwargs)
+        if kwargs.get("watch"):
+            closed.set()
+            raise ApiException(status=504, reason="Too large resource version")
+        if kwargs.get("_continue") is None:
+            return Page(["a", "b"], "next")
+        return Page(["c"], None)
+
+    with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
+        ListWatch(
+            "pods", lister, "", lambda c: seen.append((c.type, c.object["metadata"]["uid"])), closed
+        ).run()
+    assert [(k.get("limit"), k.get("_continue"), k.get("watch")) for k in asked] == [
+        (LIST_PAGE, None, None),
+        (LIST_PAGE, "next", None),
+        (None, None, True),
+    ]
+    assert asked[-1]["resource_version"] == "10"
+    assert seen == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]
