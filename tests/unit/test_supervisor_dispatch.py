@@ -175,3 +175,25 @@ def test_a_failed_supervisor_starts_again(fake: type[FakeSupervisor]) -> None:
         assert len(supervisors) == 0
 
     asyncio.run(scenario())
+
+
+def test_finished_runs_are_forgotten_after_a_while(
+    fake: type[FakeSupervisor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is remembered of each finished run (its last version) must not grow with every run
+    the operator ever finished."""
+    monkeypatch.setattr(dispatcher, "ENDED_MEMORY_SECONDS", 0.0)
+
+    async def scenario() -> None:
+        supervisors = dispatcher.Supervisors(context(), asyncio.get_running_loop())
+        supervisors._set_active(True)
+        for name in ("a", "b", "c"):
+            body = run(1, "RUNNING")
+            body["metadata"]["name"] = name
+            supervisors._handle(Change("ADDED", body))
+            await settle()
+            fake.started[-1].end.set()
+            await settle()
+        assert len(supervisors._ended) <= 1
+
+    asyncio.run(scenario())

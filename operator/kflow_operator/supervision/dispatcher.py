@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from dataclasses import dataclass, field
 
 from kflow_operator.decisions.run_finalizer import wants_supervisor
@@ -33,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 RESTART_SECONDS = 1.0
 """A supervisor that failed (an unexpected error) starts again after this long."""
+
+ENDED_MEMORY_SECONDS = 300.0
+"""How long a finished supervisor's last version is remembered: events queued before its last
+write arrive within seconds, even in a burst; thousands of finished runs need not be kept."""
 
 Key = tuple[str, str]
 
@@ -54,9 +59,10 @@ class Supervisors:
         self._context = context
         self._loop = loop
         self._entries: dict[Key, _Entry] = {}
-        self._ended: dict[Key, str | None] = {}
-        """Runs whose supervisor finished with them, at the version it last saw: an older
-        event (queued before its last write) does not start another."""
+        self._ended: dict[Key, tuple[str | None, float]] = {}
+        """Runs whose supervisor finished with them, at the version it last saw, and when: an
+        event not newer (queued before its last write) does not start another. Kept for
+        ENDED_MEMORY_SECONDS, in the order they ended."""
         self._taken_down: set[Key] = set()
         self._active = False
         self._kopf_context = contextvars.copy_context()
@@ -101,7 +107,7 @@ class Supervisors:
         if not self._active or not wants_supervisor(body):
             return
         if key in self._ended:
-            ended = self._ended[key]
+            ended, _ = self._ended[key]
             if version_of(body) == ended or not is_newer(version_of(body), ended):
                 return
             del self._ended[key]
@@ -160,7 +166,17 @@ class Supervisors:
         if failed and self._active:
             self._start(key, entry.supervisor.body, RESTART_SECONDS)
         else:
-            self._ended[key] = version_of(entry.supervisor.body)
+            self._remember_ended(key, version_of(entry.supervisor.body))
+
+    def _remember_ended(self, key: Key, version: str | None) -> None:
+        now = time.monotonic()
+        self._ended.pop(key, None)
+        self._ended[key] = (version, now)
+        while self._ended:
+            oldest = next(iter(self._ended))
+            if now - self._ended[oldest][1] < ENDED_MEMORY_SECONDS:
+                break
+            del self._ended[oldest]
 
     async def stop_all(self, timeout: float) -> None:
         """The operator exits: stop every supervisor, waiting up to `timeout` for them."""
