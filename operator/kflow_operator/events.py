@@ -1,21 +1,34 @@
-"""Kubernetes Events on kflow's objects (what `kubectl describe` shows), posted through Kopf."""
+"""Kubernetes Events on kflow's objects (what `kubectl describe` shows), posted by the
+operator's EventPoster (kubeapi/event_poster.py), installed once at start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from kflow_operator.decisions.events import Event
+from kflow_operator.kubeapi.event_poster import EventPoster
+
+_poster: EventPoster | None = None
+
+
+def install(poster: EventPoster) -> None:
+    global _poster
+    _poster = poster
+
+
+def _send(body: Mapping[str, Any], type: str, reason: str, message: str) -> None:
+    if _poster is None:
+        raise RuntimeError("kflow_operator.events: no EventPoster installed (main() does it)")
+    _poster.post(body, type, reason, message)
 
 
 def normal(body: Mapping[str, Any], reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, body), type="Normal", reason=reason, message=message)
+    _send(body, "Normal", reason, message)
 
 
 def warning(body: Mapping[str, Any], reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, body), type="Warning", reason=reason, message=message)
+    _send(body, "Warning", reason, message)
 
 
 def post(event: Event, default: Mapping[str, Any]) -> None:

@@ -101,13 +101,16 @@ class Informers:
         api: KflowObjects,
         on_pool_change: Callable[[str, str], None] | None = None,
         on_run_state_change: Callable[[Mapping[str, Any]], None] | None = None,
+        on_run_change: Callable[[Change], None] | None = None,
     ) -> None:
         """`on_pool_change(namespace, name)`: a pool's spec changed; `on_run_state_change(run)`:
-        a FlowRun's state type changed in the index, or it left the index (deleted). Both are
-        called on the watch's thread."""
+        a FlowRun's state type changed in the index, or it left the index (deleted);
+        `on_run_change(change)`: every FlowRun change, once the index has it. All are called on
+        the watch's thread."""
         self._api = api
         self._on_pool_change = on_pool_change
         self._on_run_state_change = on_run_state_change
+        self._on_run_change = on_run_change
         self._pool_generations: dict[tuple[str, str], object] = {}
         self.flowruns = ObjectIndex(
             group_of=deployment_ref,
@@ -137,6 +140,7 @@ class Informers:
                     functools.partial(self._apply, index),
                     self._closed,
                     resource=plural,
+                    remember=index.kept,
                 )
                 thread = threading.Thread(
                     target=watch.run, name=f"kflow-index-{plural}-{namespace or 'all'}", daemon=True
@@ -146,8 +150,10 @@ class Informers:
                 thread.start()
 
     def _apply(self, index: ObjectIndex, change: Change) -> None:
-        if index is self.flowruns and self._on_run_state_change is not None:
+        if index is self.flowruns:
             self._apply_run(change)
+            if self._on_run_change is not None:
+                self._on_run_change(change)
             return
         apply_change(index, change)
         if index is self.workpools and self._on_pool_change is not None:
@@ -163,9 +169,8 @@ class Informers:
         before = state_type(self.flowruns.get(*key))
         apply_change(self.flowruns, change)
         now = self.flowruns.get(*key)
-        if state_type(now) == before:
+        if state_type(now) == before or self._on_run_state_change is None:
             return
-        assert self._on_run_state_change is not None
         try:
             self._on_run_state_change(now if now is not None else change.object)
         except Exception:

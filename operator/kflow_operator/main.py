@@ -20,10 +20,12 @@ import kopf
 from kflow.resources import InfrastructureType
 from kopf._core.engines.peering import Identity  # not re-exported; a NewType of str
 
-from kflow_operator import handlers
+from kflow_operator import events, handlers
+from kflow_operator.acting import observe_peering
 from kflow_operator.command_line import DEFAULT_LAUNCHERS, LOG_FORMATS, build_parser
 from kflow_operator.identifiers import host_scope, is_alive
 from kflow_operator.kubeapi.clients import ThreadClients
+from kflow_operator.kubeapi.event_poster import EventPoster
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.kubeapi.peering import Peering
@@ -165,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     operator_settings = settings_from(args)
     clients = ThreadClients()
     api = KflowObjects(clients)
+    poster = EventPoster(clients, own_identity())
+    events.install(poster)
     if not args.standalone:
         for namespace in operator_settings.namespaces or (None,):
             peering = Peering(operator_settings.peering_name, namespace, clients)
@@ -207,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(kopf_settings, priority, args.standalone, operator_settings.peering_name)
     memo: Any = kopf.Memo(context=context)
     try:
+        observe_peering(args.standalone, peerings=len(operator_settings.namespaces) or 1)
         if args.metrics_address is not None:
-            metrics_server.serve(args.metrics_address, context, args.standalone)
+            metrics_server.serve(args.metrics_address, context)
         asyncio.run(
             kopf.operator(
                 settings=kopf_settings,
@@ -221,4 +226,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     finally:
         context.close()
+        poster.close()
     return 0

@@ -33,7 +33,7 @@ TOMBSTONE_SECONDS = 600.0
 (from a watch that lags behind our own delete) does not bring it back."""
 
 
-def _version(body: Mapping[str, Any]) -> str | None:
+def version_of(body: Mapping[str, Any]) -> str | None:
     meta = body.get("metadata") or {}
     version = meta.get("resourceVersion")
     return str(version) if version is not None else None
@@ -96,6 +96,10 @@ class ObjectIndex:
 
     # --- readiness ----------------------------------------------------------------------------
 
+    def kept(self, body: Mapping[str, Any]) -> Body:
+        """What the index keeps of `body`."""
+        return slim(body, self._drop_status)
+
     def mark_ready(self) -> None:
         """Every object that existed when watching began has been seen."""
         self._ready.set()
@@ -113,7 +117,7 @@ class ObjectIndex:
         """Take a version of an object unless a newer one (or its deletion) is known."""
         meta = body.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name")))
-        version = _version(body)
+        version = version_of(body)
         with self._lock:
             tombstone = self._tombstones.get(key)
             if tombstone is not None:
@@ -121,7 +125,7 @@ class ObjectIndex:
                     return
                 del self._tombstones[key]
             known = self._bodies.get(key)
-            if known is not None and not is_newer(version, _version(known)):
+            if known is not None and not is_newer(version, version_of(known)):
                 return
             stored = slim(body, self._drop_status)
             if known is not None:
@@ -143,7 +147,7 @@ class ObjectIndex:
             self._summaries.pop(key, None)
             if known is not None:
                 self._ungroup(key, known)
-            last = version if version is not None else (_version(known) if known else None)
+            last = version if version is not None else (version_of(known) if known else None)
             self._tombstones[key] = (last, now)
             expired = [k for k, (_, t) in self._tombstones.items() if now - t > TOMBSTONE_SECONDS]
             for stale in expired:

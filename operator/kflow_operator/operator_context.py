@@ -17,13 +17,14 @@ from kflow_operator.decisions.actions import Action
 from kflow_operator.decisions.deployment_runs import HELD_NAMES
 from kflow_operator.decisions.supervised_run import SupervisedRun
 from kflow_operator.identifiers import InfrastructureId
-from kflow_operator.informers import Informers, deployment_ref
+from kflow_operator.informers import Informers, deployment_ref, state_type
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
+from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.launchers.base import Launcher
 from kflow_operator.metrics.thread_pools import TrackedThreadPool
 from kflow_operator.object_index import BY_POOL
-from kflow_operator.scheduling.store import ScheduleApi
+from kflow_operator.scheduling.store import TERMINAL_NAMES, ScheduleApi
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.wakeups import DeploymentWaker
 
@@ -67,13 +68,15 @@ class OperatorContext:
     def __post_init__(self) -> None:
         self.schedules = ScheduleApi(self.api)
 
-    def start_informers(self) -> Informers:
+    def start_informers(self, on_run_change: Callable[[Change], None] | None = None) -> Informers:
+        """Start the watches; `on_run_change` is told every FlowRun change (the supervisors)."""
         if self.informers is None:
             self.informers = Informers(
                 self.settings.namespaces,
                 self.api,
                 on_pool_change=self.wake_pool_waiters,
                 on_run_state_change=self.wake_deployment_of,
+                on_run_change=on_run_change,
             )
             self.informers.start()
             self.schedules.runs = self.informers.flowruns
@@ -104,12 +107,28 @@ class OperatorContext:
 
     def wake_deployment_of(self, run: Mapping[str, Any]) -> None:
         """A run's state type changed, or it was deleted: its Deployment's scheduling pass may
-        have something to do (history to prune, a slot freed). From any thread; never blocks."""
+        have something to do (history to prune, a slot freed), and when it ended or went, a
+        held run of its pool may take its slot. From any thread; never blocks."""
         ref = deployment_ref(run)
-        namespace = str((run.get("metadata") or {}).get("namespace") or "")
+        meta = run.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
         waker = self.deployment_wakers.get((namespace, ref)) if ref is not None else None
         if waker is not None:
             waker.wake_threadsafe()
+        runs = self.schedules.runs
+        gone = runs is not None and runs.get(namespace, str(meta.get("name"))) is None
+        if gone or state_type(run) in TERMINAL_NAMES:
+            self._free_pool_slot(namespace, run)
+
+    def _free_pool_slot(self, namespace: str, run: Mapping[str, Any]) -> None:
+        """A run of a pool with a concurrencyLimit ended: a slot may be free for a held run."""
+        known, pool = self.indexed_pool_of(run)
+        if not known or pool is None:
+            return
+        pools = self.schedules.workpools
+        found = pools.get(namespace, pool) if pools is not None else None
+        if found is not None and (found.get("spec") or {}).get("concurrencyLimit") is not None:
+            self.wake_pool_waiters(namespace, pool)
 
     def wake_pool_waiters(self, namespace: str, pool: str) -> None:
         """Something that may release the pool's held runs happened (the pool was created,

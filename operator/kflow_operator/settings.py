@@ -9,10 +9,10 @@ from pathlib import Path
 
 from kflow.resources import GROUP
 
+from kflow_operator.decisions.run_finalizer import FINALIZER as FINALIZER
 from kflow_operator.decisions.start_wait import DEFAULT_START_DEADLINE_SECONDS
 from kflow_operator.decisions.supervised_run import DEFAULT_GRACE_SECONDS
 
-FINALIZER = f"{GROUP}/finalizer"
 ANNOTATIONS_PREFIX = GROUP
 DIFFBASE_KEY = "last-handled-configuration"
 PEERING_NAME = "kflow"

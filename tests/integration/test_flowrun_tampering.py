@@ -224,8 +224,13 @@ def test_a_forged_foreign_scope_is_said_on_the_run_until_the_scope_is_back(
     assert "status.infrastructure.scope is 'elsewhere/boot'" in message, message
     assert f"this operator's process scope is {own!r}" in message, message
     assert "delete the FlowRun" in message, message
-    warnings = [e for e in cluster.events("r") if e.reason == "ForeignScope"]
-    assert warnings and warnings[0].type == "Warning" and warnings[0].message == message
+    # Events are posted beside the status write, not before it: wait for it.
+    warnings = wait_until(
+        "the ForeignScope Event posted",
+        lambda: [e for e in cluster.events("r") if e.reason == "ForeignScope"],
+        timeout=20,
+    )
+    assert warnings[0].type == "Warning" and warnings[0].message == message
     assert process_alive(pid, ticks), "the run's process is left alone"
     assert cluster.state("r") == "RUNNING"
 

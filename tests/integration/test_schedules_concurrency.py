@@ -80,8 +80,16 @@ def test_replace_cancels_the_running_run_for_the_new_one(
     for run in (first, second):
         assert cluster.get_flowrun(run["metadata"]["name"])["spec"]["cancel"] is True
     for run in (first, second):
-        reasons = [e for e in cluster.events(run["metadata"]["name"]) if e.reason == "Replaced"]
-        assert reasons, f"{run['metadata']['name']} has a Replaced event"
+        name: str = run["metadata"]["name"]
+
+        def replaced_events(name: str = name) -> list[Any]:
+            return [e for e in cluster.events(name) if e.reason == "Replaced"]
+
+        reasons = wait_until(
+            f"{name} has a Replaced event (posted beside the cancellation, not before it)",
+            replaced_events,
+            timeout=20,
+        )
         assert "concurrencyPolicy=Replace" in reasons[0].message
 
 

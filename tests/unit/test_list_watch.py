@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 import urllib3
 from kflow_operator.kubeapi.list_watch import (
+    LIST_PAGE,
     RETRY_AFTER_LIMIT_SECONDS,
     RETRY_SECONDS,
     Change,
@@ -22,6 +23,7 @@ from kflow_operator.kubeapi.list_watch import (
     WatchExpired,
     resume_pause,
 )
+from kflow_operator.object_index import ObjectIndex
 from kubernetes.client.exceptions import ApiException
 
 
@@ -225,3 +227,62 @@ def test_a_list_that_fails_is_made_again_and_the_watch_says_since_when_it_fails(
     assert third.since == second.since
     assert fourth is None, "the list came in"
     assert watch.failing is None, "a 504 behind the cache is no failure"
+
+
+def test_a_watch_feeding_an_index_keeps_only_what_the_index_keeps() -> None:
+    """The FlowRun watch kept every run's task runs and result beside the index, which drops
+    them: a second copy of the largest part of each run."""
+    index = ObjectIndex(drop_status=("taskRuns", "result"))
+    known = KnownObjects(index.kept)
+    run: dict[str, Any] = {
+        "metadata": {"uid": "r", "namespace": "ns", "name": "r", "resourceVersion": "1"},
+        "status": {"state": {"type": "RUNNING"}, "taskRuns": [{"name": "t"}] * 3, "result": {}},
+    }
+    known.relist([run], "1")
+    known.apply(
+        {
+            "type": "MODIFIED",
+            "object": {**run, "metadata": {**run["metadata"], "resourceVersion": "2"}},
+        }
+    )
+    assert known.objects["r"]["status"] == {"state": {"type": "RUNNING"}}
+    deleted = known.relist([], "3")
+    assert [c.type for c in deleted] == ["DELETED"]
+    assert deleted[0].object["status"] == {"state": {"type": "RUNNING"}}
+
+
+class Page:
+    def __init__(self, names: list[str], token: str | None) -> None:
+        items = [pod(name, "5") for name in names]
+        meta: dict[str, Any] = {"resourceVersion": "10"}
+        if token:
+            meta["continue"] = token
+        self.data = json.dumps({"metadata": meta, "items": items}).encode()
+
+
+def test_a_list_is_read_in_pages_and_watched_from_its_revision() -> None:
+    """One unpaged list of tens of thousands of FlowRuns was decoded at once."""
+    closed = threading.Event()
+    asked: list[dict[str, Any]] = []
+    seen: list[tuple[str, str]] = []
+
+    def lister(**kwargs: Any) -> Any:
+        asked.append(kwargs)
+        if kwargs.get("watch"):
+            closed.set()
+            raise ApiException(status=504, reason="Too large resource version")
+        if kwargs.get("_continue") is None:
+            return Page(["a", "b"], "next")
+        return Page(["c"], None)
+
+    with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
+        ListWatch(
+            "pods", lister, "", lambda c: seen.append((c.type, c.object["metadata"]["uid"])), closed
+        ).run()
+    assert [(k.get("limit"), k.get("_continue"), k.get("watch")) for k in asked] == [
+        (LIST_PAGE, None, None),
+        (LIST_PAGE, "next", None),
+        (None, None, True),
+    ]
+    assert asked[-1]["resource_version"] == "10"
+    assert seen == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]

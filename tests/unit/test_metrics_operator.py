@@ -13,10 +13,10 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from kflow_operator.acting import PeeringObserver
 from kflow_operator.kubeapi.list_watch import ListWatch
 from kflow_operator.metrics.api_requests import NO_ANSWER, timed, verb_and_resource
 from kflow_operator.metrics.instruments import REGISTRY
-from kflow_operator.metrics.replica import PeeringObserver
 from kflow_operator.metrics.server import Address, listen, parse_address
 from kflow_operator.metrics.thread_pools import PoolGauges, TrackedThreadPool
 from kubernetes.client.exceptions import ApiException

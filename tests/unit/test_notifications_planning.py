@@ -11,7 +11,7 @@ from kflow.resources.notifications import DeliveryPhase, NotificationRecord
 from kflow.resources.status_patch import notifications_patch
 from kflow.states import StateType
 from kflow_operator.decisions.actions import Done, Finish, Wait
-from kflow_operator.handlers.flowruns import needs_supervision
+from kflow_operator.decisions.run_finalizer import needs_supervision
 from kflow_operator.notifications.planning import (
     Delivery,
     NotificationPlan,

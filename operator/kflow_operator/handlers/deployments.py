@@ -18,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import kopf
-from kflow.resources import DEPLOYMENT_PLURAL, FLOWRUN_PLURAL, GROUP, VERSION
+from kflow.resources import DEPLOYMENT_PLURAL, GROUP, VERSION
 from kflow.resources.pools import run_pool
-from kflow.states import TERMINAL_STATE_TYPES
 
 from kflow_operator import events
 from kflow_operator.informers import apply_change
@@ -31,9 +30,7 @@ from kflow_operator.scheduling.deployment_pass import scheduling_pass, seconds_u
 from kflow_operator.wakeups import DeploymentWaker, doze
 
 T = TypeVar("T")
-TERMINAL_TYPES = frozenset(t.value for t in TERMINAL_STATE_TYPES)
 DEPLOYMENTS = (GROUP, VERSION, DEPLOYMENT_PLURAL)
-FLOWRUNS = (GROUP, VERSION, FLOWRUN_PLURAL)
 
 IDLE_SECONDS = 300.0
 """With nothing scheduled, a Deployment is looked at again after this long anyway."""
@@ -59,7 +56,6 @@ def install_launch_gate(memo: kopf.Memo, **_: Any) -> None:
     context: OperatorContext | None = memo.get("context")
     if context is not None:
         context.admission = functools.partial(admit_launch, context.schedules)
-        context.start_informers()
 
 
 @kopf.daemon(*DEPLOYMENTS, cancellation_timeout=10.0, backoff=RETRY_SECONDS)
@@ -129,48 +125,7 @@ async def deployment_changed(body: kopf.Body, memo: kopf.Memo, type: str | None,
         waker.wake_threadsafe()
 
 
-@kopf.on.event(*FLOWRUNS)
-async def flowrun_changed_for_schedule(
-    body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any
-) -> None:
-    """Wake the run's Deployment when the run changes state type or disappears; when it ends
-    (or disappears), wake whoever holds runs for its pool's slots too."""
-    context: OperatorContext = memo.context
-    meta = body["metadata"]
-    _remember(context, body, type, runs=True)
-    state = ((body.get("status") or {}).get("state") or {}).get("type", "")
-    if type == "DELETED" or state in TERMINAL_TYPES:
-        _free_pool_slot(context, body)
-    ref = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
-    if not ref:
-        return
-    namespace, name = meta["namespace"], meta["name"]
-    waker = context.deployment_wakers.get((namespace, ref))
-    if waker is None:
-        return
-    if type == "DELETED":
-        waker.run_states.pop(name, None)
-        waker.wake.set()
-    elif waker.run_states.get(name) != state:
-        waker.run_states[name] = state
-        waker.wake.set()
-
-
-def _free_pool_slot(context: OperatorContext, body: kopf.Body) -> None:
-    """A run of a pool with a concurrencyLimit ended: a slot may be free for a held run."""
-    known, pool = context.indexed_pool_of(body)
-    if not known or pool is None:
-        return
-    namespace = body["metadata"]["namespace"]
-    pools = context.schedules.workpools
-    found = pools.get(namespace, pool) if pools is not None else None
-    if found is not None and (found.get("spec") or {}).get("concurrencyLimit") is not None:
-        context.wake_pool_waiters(namespace, pool)
-
-
-def _remember(
-    context: OperatorContext, body: kopf.Body, type: str | None, runs: bool = False
-) -> None:
-    index = context.schedules.runs if runs else context.schedules.deployments
+def _remember(context: OperatorContext, body: kopf.Body, type: str | None) -> None:
+    index = context.schedules.deployments
     if index is not None:
         apply_change(index, Change(type or "MODIFIED", dict(body)))

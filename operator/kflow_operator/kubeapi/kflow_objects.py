@@ -111,6 +111,22 @@ class KflowObjects:
             ),
         )
 
+    def set_flowrun_finalizers(
+        self, namespace: str, name: str, finalizers: list[str], resource_version: str
+    ) -> Body | None:
+        """Replace a run's finalizers if it is still at `resource_version` (so no one else's
+        finalizer is lost): the run as written, or None when it is gone or changed since."""
+        meta = {"resourceVersion": resource_version, "finalizers": finalizers or None}
+        api = self._api()
+        return cast(
+            Body | None,
+            unless_moved(
+                lambda: api.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, FLOWRUN_PLURAL, name, {"metadata": meta}
+                )
+            ),
+        )
+
     def patch_flowrun(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Body | None:
         """Merge-patch a run (spec, metadata); None when it is gone."""
         api = self._api()

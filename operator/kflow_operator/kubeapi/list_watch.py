@@ -47,6 +47,8 @@ CONNECT_SECONDS = 10.0
 QUIET_SECONDS = WATCH_SECONDS + 30.0
 """No byte for this long on an open watch: the connection is dead (the server would have ended
 the watch by now), so it is dropped and the objects listed again."""
+LIST_PAGE = 500
+"""Objects asked for per list request (pages of one list share its resourceVersion)."""
 BEHIND_RETRY_SECONDS = 1.0
 """Pause before asking again for a watch the server's cache was not ready to serve."""
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
@@ -132,14 +134,17 @@ def _slim(obj: Body) -> Body:
 class KnownObjects:
     """The last known state of every watched object and the resourceVersion it is current at."""
 
-    def __init__(self) -> None:
+    def __init__(self, remember: Callable[[Body], Body] = _slim) -> None:
+        """`remember(obj)`: what is kept of each object (for a watch that feeds an index, what
+        the index keeps; a FlowRun's task runs and result would be held twice otherwise)."""
         self.objects: dict[str, Body] = {}
         self.resource_version: str | None = None
+        self.remember = remember
 
     def relist(self, items: Iterable[Body], resource_version: str | None) -> list[Change]:
         """Take a fresh list as the truth; the changes since the last picture, deletions
         (objects no longer listed) first."""
-        fresh = {_key(item): _slim(item) for item in items}
+        fresh = {_key(item): self.remember(item) for item in items}
         changes = [Change("DELETED", old) for key, old in self.objects.items() if key not in fresh]
         for key, obj in fresh.items():
             old = self.objects.get(key)
@@ -172,7 +177,7 @@ class KnownObjects:
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
-            self.objects[key] = _slim(obj)
+            self.objects[key] = self.remember(obj)
         return Change(str(kind), obj)
 
 
@@ -192,15 +197,17 @@ class ListWatch:
         on_change: Callable[[Change], None],
         closed: threading.Event,
         resource: str = "",
+        remember: Callable[[Body], Body] = _slim,
     ) -> None:
-        """`resource` names the watched kind in the kflow_watch_relists metric."""
+        """`resource` names the watched kind in the kflow_watch_relists metric; `remember`
+        makes what is kept of each object (KnownObjects)."""
         self._what = what
         self._resource = resource
         self._lister = lister
         self._selector = label_selector
         self._on_change = on_change
         self._closed = closed
-        self._known = KnownObjects()
+        self._known = KnownObjects(remember)
         self._lock = threading.Lock()
         self._response: Any = None
         self._failures = 0
@@ -267,14 +274,28 @@ class ListWatch:
         WATCH_RELISTS.labels(self._resource, reason).inc()
 
     def _list(self) -> None:
-        response = self._lister(
-            label_selector=self._selector,
-            _preload_content=False,
-            _request_timeout=(CONNECT_SECONDS, 60.0),
-        )
-        body = json.loads(response.data)
-        version = (body.get("metadata") or {}).get("resourceVersion")
-        for change in self._known.relist(body.get("items") or [], version):
+        """List in pages, each kept as `remember` makes it as soon as it is read: one list of
+        tens of thousands of FlowRuns was hundreds of MiB decoded at once."""
+        items: list[Body] = []
+        token: str | None = None
+        while True:
+            page: dict[str, Any] = {"limit": LIST_PAGE}
+            if token:
+                page["_continue"] = token
+            response = self._lister(
+                label_selector=self._selector,
+                _preload_content=False,
+                _request_timeout=(CONNECT_SECONDS, 60.0),
+                **page,
+            )
+            body = json.loads(response.data)
+            del response
+            items.extend(self._known.remember(item) for item in body.get("items") or [])
+            meta = body.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                break
+        for change in self._known.relist(items, meta.get("resourceVersion")):
             self._on_change(change)
 
     def _watch(self) -> None:

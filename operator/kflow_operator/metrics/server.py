@@ -10,8 +10,9 @@ from typing import Any, cast
 
 from prometheus_client import start_http_server
 
+from kflow_operator.acting import is_active
 from kflow_operator.metrics.instruments import REGISTRY
-from kflow_operator.metrics.replica import is_active, observe_peering, set_build_info
+from kflow_operator.metrics.replica import set_build_info
 from kflow_operator.metrics.run_facts import RunSummary
 from kflow_operator.metrics.run_gauges import Bodies, RunGauges, Summaries
 from kflow_operator.metrics.thread_pools import PoolGauges
@@ -63,7 +64,7 @@ def _bodies_of(index: IndexOf) -> Bodies:
     return bodies
 
 
-def serve(address: Address, context: OperatorContext, standalone: bool) -> None:
+def serve(address: Address, context: OperatorContext) -> None:
     """Serve the registry on `address` from a daemon thread; the run gauges read the
     context's indexes once its informers exist (before that they report no runs)."""
 
@@ -76,7 +77,6 @@ def serve(address: Address, context: OperatorContext, standalone: bool) -> None:
     REGISTRY.register(RunGauges(_summaries_of(runs), _bodies_of(deployments), is_active))
     REGISTRY.register(PoolGauges())
     set_build_info()
-    observe_peering(standalone, peerings=len(context.settings.namespaces) or 1)
     listen(address)
 
 

@@ -1,4 +1,4 @@
-"""The supervisor of one FlowRun, run as a Kopf daemon by handlers/flowruns.py.
+"""The supervisor of one FlowRun, started and fed by supervision/dispatcher.py.
 
 It loops: read the freshest body it has, observe the run's infrastructure (when in this
 operator's scope), ask decisions.lifecycle what to do, do it, sleep until woken (a watch event,
@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import kopf
 from kflow.resources import DeploymentSpec
 from kflow.states import StateType
 
@@ -51,22 +51,29 @@ from kflow_operator.decisions.actions import (
 from kflow_operator.decisions.cancellation import grace_period
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import decide
+from kflow_operator.decisions.run_finalizer import (
+    needs_supervision,
+    with_finalizer,
+    without_finalizer,
+)
 from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
 from kflow_operator.metrics import run_records
 from kflow_operator.notifications.planning import hold_for_notifications
+from kflow_operator.object_index import is_newer, version_of
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.supervision.notifier import Notifier
 from kflow_operator.supervision.state_events import StateEvents
 from kflow_operator.supervision.take_down import take_down
-from kflow_operator.wakeups import doze
+from kflow_operator.wakeups import StopFlag, doze
 
 logger = logging.getLogger(__name__)
 
+FINALIZER_TRIES = 5
 LINGERING_KILL_PAUSE_SECONDS = 1.0
 """After killing a process that outlived its run, before looking again."""
 
@@ -107,6 +114,10 @@ class Supervisor:
     # --- inputs -------------------------------------------------------------------------------
 
     def see(self, body: Body) -> None:
+        """A watch event: taken unless older than what this supervisor has (its own write
+        may have overtaken the event)."""
+        if not is_newer(version_of(body), version_of(self.body)):
+            return
         self.body = body
         self.wake.set()
 
@@ -126,28 +137,57 @@ class Supervisor:
 
     # --- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stopped: kopf.DaemonStopped, memo: kopf.Memo) -> None:
+    async def run(self, stopped: StopFlag) -> bool:
+        """Supervise until the operator is done with the run, it is deleted, or `stopped`;
+        True when this took the run's infrastructure down (it was deleted)."""
         meta = self.body["metadata"]
         key = (meta["namespace"], meta["name"])
         self.context.run_wakers[key] = self.wake_threadsafe
         try:
             await self._supervise(stopped)
-            reason = stopped.reason
-            deleted = reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason
-            if (deleted or SupervisedRun.from_body(self.body).deleting) and await self._served():
-                memo.taken_down = True
-                # Finishes even when Kopf cancels this daemon meanwhile.
-                await asyncio.shield(
-                    self.context.in_background(
-                        take_down(self.context, SupervisedRun.from_body(self.body))
-                    )
-                )
+            run = SupervisedRun.from_body(self.body)
+            if (stopped.deleted or run.deleting) and await self._served():
+                # Finishes even when the operator stops meanwhile.
+                await asyncio.shield(self.context.in_background(self._take_down(stopped.deleted)))
+                return True
+            if not stopped and not needs_supervision(self.body.get("status") or {}):
+                await self._set_finalizers(without_finalizer)
+            return False
         finally:
             self.active = False
             if self.context.run_wakers.get(key) == self.wake_threadsafe:
                 del self.context.run_wakers[key]
 
-    async def _supervise(self, stopped: kopf.DaemonStopped) -> None:
+    async def _take_down(self, gone: bool) -> None:
+        await take_down(self.context, SupervisedRun.from_body(self.body))
+        if not gone:
+            await self._set_finalizers(without_finalizer)
+
+    async def _set_finalizers(self, change: Callable[[Body], list[str] | None]) -> bool:
+        """Write the run's finalizers as `change` makes them (None: nothing to change) at the
+        version last read; re-read and try again when it moved. False when the run is gone."""
+        for _ in range(FINALIZER_TRIES):
+            wanted = change(self.body)
+            if wanted is None:
+                return True
+            meta = self.body["metadata"]
+            written = await asyncio.to_thread(
+                self.context.api.set_flowrun_finalizers,
+                meta["namespace"],
+                meta["name"],
+                wanted,
+                meta["resourceVersion"],
+            )
+            if written is not None:
+                self.body = written
+                return True
+            if not await self.refresh():
+                return False
+        raise RuntimeError(
+            f"the finalizers of FlowRun {meta['namespace']}/{meta['name']} kept moving"
+        )
+
+    async def _supervise(self, stopped: StopFlag) -> None:
         while not stopped:
             run = SupervisedRun.from_body(self.body)
             if not await self._served():
@@ -217,9 +257,7 @@ class Supervisor:
             self.adopted = identifier.pid
         return await asyncio.to_thread(launcher.observe, identifier)
 
-    async def _sleep(
-        self, until: datetime | None, watching: bool, stopped: kopf.DaemonStopped
-    ) -> None:
+    async def _sleep(self, until: datetime | None, watching: bool, stopped: StopFlag) -> None:
         settings = self.context.settings
         timeout = settings.poll_seconds if watching else settings.idle_poll_seconds
         if until is not None:
@@ -345,12 +383,34 @@ class Supervisor:
         launcher = self.context.launchers.get(kind)
         if launcher is None:
             return await self._do(run_writes.no_launcher(kind, self.context.launchers), run, None)
+        if with_finalizer(self.body) is not None:
+            # At the version decided on: the run with the finalizer is the run decided on.
+            if not await self._mark(run):
+                return Step.MOVED
+            run = SupervisedRun.from_body(self.body)
         try:
             launched = await asyncio.to_thread(launcher.launch, plan)
         except LaunchError as error:
             failure = MarkFailed(error.reason, str(error), error.infrastructure)
             return await self._do(failure, run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
+
+    async def _mark(self, run: SupervisedRun) -> bool:
+        """Put the finalizer on before the run has infrastructure, so that a deletion waits
+        for its take-down; False when the run moved since it was decided on."""
+        wanted = with_finalizer(self.body)
+        assert wanted is not None
+        written = await asyncio.to_thread(
+            self.context.api.set_flowrun_finalizers,
+            run.namespace,
+            run.name,
+            wanted,
+            run.resource_version,
+        )
+        if written is None:
+            return False
+        self.body = written
+        return True
 
     def _wake_deployment(self, run: SupervisedRun) -> None:
         ref = run.spec.deployment_ref
