@@ -21,7 +21,7 @@ from kflow.resources.pools import run_pool
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change, Lister, ListWatch
 from kflow_operator.metrics.run_facts import run_summary
-from kflow_operator.object_index import ObjectIndex
+from kflow_operator.object_index import FLOWRUN_STATUS_NOT_KEPT, ObjectIndex
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Informers:
         self._pool_generations: dict[tuple[str, str], object] = {}
         self.flowruns = ObjectIndex(
             group_of=deployment_ref,
-            drop_status=("taskRuns", "result"),
+            drop_status=FLOWRUN_STATUS_NOT_KEPT,
             summary_of=run_summary,
             pool_of=own_pool,
         )

@@ -33,6 +33,11 @@ TOMBSTONE_SECONDS = 600.0
 (from a watch that lags behind our own delete) does not bring it back."""
 
 
+FLOWRUN_STATUS_NOT_KEPT = ("taskRuns", "result")
+"""What no decision of the operator reads of a FlowRun, and the largest parts of one (the
+flow's task-run tally and its result): the index and the supervisors do not keep them."""
+
+
 def version_of(body: Mapping[str, Any]) -> str | None:
     meta = body.get("metadata") or {}
     version = meta.get("resourceVersion")

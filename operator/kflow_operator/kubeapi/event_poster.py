@@ -34,7 +34,9 @@ RETRY_SECONDS = (0.5, 2.0)
 
 @dataclass(frozen=True)
 class PendingEvent:
-    about: Mapping[str, Any]
+    about: dict[str, Any]
+    """The object's reference (involvedObject): a queue of thousands in a burst holds no
+    whole objects."""
     type: str
     reason: str
     message: str
@@ -49,9 +51,19 @@ def shorten(message: str) -> str:
     return f"{message[:half]}...{message[-half:]}"
 
 
+def reference(about: Mapping[str, Any]) -> dict[str, Any]:
+    meta = about.get("metadata") or {}
+    return {
+        "apiVersion": about.get("apiVersion"),
+        "kind": about.get("kind"),
+        "name": meta.get("name"),
+        "namespace": str(meta.get("namespace") or "default"),
+        "uid": meta.get("uid"),
+    }
+
+
 def event_body(event: PendingEvent, instance: str) -> dict[str, Any]:
-    meta = event.about.get("metadata") or {}
-    namespace = str(meta.get("namespace") or "default")
+    namespace = event.about["namespace"]
     stamp = event.at.isoformat()
     return {
         "metadata": {"namespace": namespace, "generateName": "kflow-event-"},
@@ -62,13 +74,7 @@ def event_body(event: PendingEvent, instance: str) -> dict[str, Any]:
         "reportingComponent": COMPONENT,
         "reportingInstance": instance,
         "source": {"component": COMPONENT},
-        "involvedObject": {
-            "apiVersion": event.about.get("apiVersion"),
-            "kind": event.about.get("kind"),
-            "name": meta.get("name"),
-            "namespace": namespace,
-            "uid": meta.get("uid"),
-        },
+        "involvedObject": event.about,
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
         "eventTime": event.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -95,7 +101,9 @@ class EventPoster:
         """Queue an Event about `about` (a body with apiVersion, kind and metadata); from any
         thread, never blocks."""
         try:
-            self._queue.put_nowait(PendingEvent(about, type, reason, message, datetime.now(UTC)))
+            self._queue.put_nowait(
+                PendingEvent(reference(about), type, reason, message, datetime.now(UTC))
+            )
         except queue.Full:
             self._dropped += 1
             if self._dropped % 1000 == 1:

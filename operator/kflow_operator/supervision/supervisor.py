@@ -62,7 +62,7 @@ from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
 from kflow_operator.metrics import run_records
 from kflow_operator.notifications.planning import hold_for_notifications
-from kflow_operator.object_index import is_newer, version_of
+from kflow_operator.object_index import FLOWRUN_STATUS_NOT_KEPT, is_newer, slim, version_of
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
@@ -101,7 +101,7 @@ class Step(enum.Enum):
 class Supervisor:
     def __init__(self, context: OperatorContext, body: Body) -> None:
         self.context = context
-        self.body = body
+        self._body = slim(body, FLOWRUN_STATUS_NOT_KEPT)
         self.loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
         self.adopted: str | None = None
@@ -110,6 +110,16 @@ class Supervisor:
         self.notifier = Notifier(self)
         self.crash: Observation | None = None
         """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
+
+    @property
+    def body(self) -> Body:
+        return self._body
+
+    @body.setter
+    def body(self, body: Body) -> None:
+        """Kept without what no decision reads (managedFields, task runs, result): in a burst,
+        thousands of supervisors each held a whole run."""
+        self._body = slim(body, FLOWRUN_STATUS_NOT_KEPT)
 
     # --- inputs -------------------------------------------------------------------------------
 
