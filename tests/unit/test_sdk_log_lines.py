@@ -61,10 +61,10 @@ def console_handler() -> ConsoleHandler:
 def console_text(monkeypatch: pytest.MonkeyPatch, emit: Callable[[], None]) -> str:
     detach_pytest_handlers()
     stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    emit()
-    flush_console()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stderr", stream)
+        emit()
+        flush_console()
     return stream.getvalue()
 
 
