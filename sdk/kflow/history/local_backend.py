@@ -40,6 +40,8 @@ from kflow.history.queries import FlowRunNotFound
 from kflow.history.rows import Event, RecordingProcess
 from kflow.history.run_logs import (
     LOG_INSERT,
+    LOG_LINES_PER_RUN,
+    LOG_MESSAGE_LIMIT,
     LogAllowance,
     LogEvent,
     LogRow,
@@ -151,17 +153,28 @@ class LocalHistoryBackend(Backend):
         number = self._logs_allowed.take(flow_run_id)
         if number is None:
             return
-        self._log_events.append(
-            line_row(
+        message = line.message
+        if number > LOG_LINES_PER_RUN or len(message) > LOG_MESSAGE_LIMIT:
+            row = line_row(
                 flow_run_id,
                 number,
                 line.task_run_id,
                 line.levelno,
                 line.created,
                 line.label,
-                line.message,
+                message,
             )
-        )
+        else:  # the row line_row would make, without the call (three lines per task run)
+            row = (
+                flow_run_id,
+                number,
+                line.task_run_id,
+                line.levelno,
+                line.created,
+                line.label,
+                message,
+            )
+        self._log_events.append(row)
         if not self._pending.is_set():
             self._wake_writer(hurry=False)
 
@@ -317,7 +330,8 @@ class LocalHistoryBackend(Backend):
     ) -> None:
         flow = rows.flow_rows(flow_events, self._process)
         task = rows.task_rows(task_events)
-        logs = [log_row(event) for event in log_events]
+        # An engine line's event is its row already (len 7): no call for it.
+        logs = [event if len(event) == 7 else log_row(event) for event in log_events]
         connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:

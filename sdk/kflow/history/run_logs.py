@@ -79,8 +79,9 @@ class RunLogHandler(LineHandler):
         flow_run_id = record.__dict__.get("flow_run_id")
         if flow_run_id is None:
             return False
-        sink = self._live_sink()
+        sink = self._sink()
         if sink is None:
+            logging.getLogger("kflow").removeHandler(self)
             return False
         sink.record_log(flow_run_id, record)
         return True
@@ -92,15 +93,11 @@ class RunLogHandler(LineHandler):
         flow_run_id = line.flow_run_id
         if flow_run_id is None:
             return
-        sink = self._live_sink()
-        if sink is not None:
-            sink.record_line(flow_run_id, line)
-
-    def _live_sink(self) -> LogSink | None:
         sink = self._sink()
         if sink is None:
             logging.getLogger("kflow").removeHandler(self)
-        return sink
+            return
+        sink.record_line(flow_run_id, line)
 
 
 register_line_handler(RunLogHandler)
