@@ -67,21 +67,21 @@ class ThreadPoolTaskRunner(TaskRunner):
     """Runs submitted task runs concurrently in threads started on first use.
 
     `max_workers` defaults to a large bound: a task that waits on another task's future holds
-    its thread, so a small pool could deadlock on deep dependency chains. As with
-    ThreadPoolExecutor, a call submitted while every thread is inside a call gets a thread of
-    its own, so calls that block run side by side.
+    its thread, so a small pool could deadlock on deep dependency chains. Calls are taken in
+    the order submitted, and calls that block run side by side, each in a thread of its own.
 
-    What differs is a thread that was woken (or started) for the queue and has not yet taken
-    a call: under the GIL it waits for the submitting thread's switch interval, and then takes
-    every call queued meanwhile, one after the other, as long as they do not block. Counting
-    each queued call as needing a thread of its own (ThreadPoolExecutor's idle semaphore, and
-    this pool before) started ~44 threads for 1,000 no-op submits and switched threads about
-    once per task run: a third of a submitted task run's CPU time.
+    What differs from ThreadPoolExecutor (and this pool before) is when a thread is started.
+    There, every queued call counted as needing a thread of its own; but under the GIL a
+    thread woken for the queue waits for the submitting thread's switch interval, and 1,000
+    no-op submits started ~44 threads and switched threads about once per task run: a third
+    of a submitted task run's CPU time. Here a thread woken (or started) for the queue takes
+    every call queued meanwhile, one after the other, and a submit wakes or starts a thread
+    only when none is on its way to the queue.
 
-    A thread whose call blocks leaves the calls queued behind it to others: the submitting
-    thread's next submit starts one, and a watchdog thread checks while calls wait: when no
-    call was taken or finished for WATCH_INTERVAL_SECONDS and no thread is on its way to the
-    queue, every waiting call gets a thread, as ThreadPoolExecutor would have given it.
+    A thread whose call blocks leaves the calls queued behind it to others: the next submit
+    starts one, and a watchdog thread looks while calls wait: when no call was taken or
+    finished for WATCH_INTERVAL_SECONDS and no thread is on its way, every waiting call gets
+    a thread, as ThreadPoolExecutor would have given it.
     """
 
     name = "ConcurrentTaskRunner"
