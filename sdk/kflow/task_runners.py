@@ -80,8 +80,9 @@ class ThreadPoolTaskRunner(TaskRunner):
 
     A thread whose call blocks leaves the calls queued behind it to others: the next submit
     starts one, and a watchdog thread looks while calls wait: when no call was taken or
-    finished for WATCH_INTERVAL_SECONDS and no thread is on its way, every waiting call gets
-    a thread, as ThreadPoolExecutor would have given it.
+    finished for WATCH_INTERVAL_SECONDS and no thread is on its way, waiting calls get
+    threads (doubling their number at each such look) until each has one, as
+    ThreadPoolExecutor would have given it.
     """
 
     name = "ConcurrentTaskRunner"
@@ -114,27 +115,28 @@ class ThreadPoolTaskRunner(TaskRunner):
     def submit(self, call: Callable[[], Any]) -> Future[Any] | None:
         with self._lock:
             self._calls.append(call)
-            thread = None if self._coming else self._add_taker()
-        if thread is not None:
-            thread.start()
+            if not self._coming:
+                self._add_taker()
         return None
 
-    def _add_taker(self) -> threading.Thread | None:
-        """Wake an idle thread for the queue, or make a new one (the caller starts it outside
-        the lock); None when neither is possible. Call with the lock held."""
+    def _add_taker(self) -> bool:
+        """Wake an idle thread for the queue, or start a new one; False when neither is
+        possible. Call with the lock held: a thread in `_threads` has been started, so
+        `shutdown` can join it (its start does not wait for this lock)."""
         if self._wakes:
             self._idle -= 1
             self._coming += 1
             self._wakes.pop().release()
-            return None
+            return True
         if len(self._threads) >= self.max_workers:
-            return None
+            return False
         thread = threading.Thread(
             target=self._work, name=f"kflow-task_{len(self._threads)}", daemon=False
         )
+        thread.start()
         self._threads.append(thread)
         self._coming += 1
-        return thread
+        return True
 
     def _work(self) -> None:
         wake = _thread.allocate_lock()
@@ -143,7 +145,6 @@ class ThreadPoolTaskRunner(TaskRunner):
         calls = self._calls
         coming = True  # started for the queue
         while True:
-            watch = False
             with lock:
                 if coming:
                     self._coming -= 1
@@ -154,15 +155,13 @@ class ThreadPoolTaskRunner(TaskRunner):
                     call = calls.popleft()
                     self._moves += 1
                     if calls and not self._watching:
-                        watch = self._arm_watchdog()
+                        self._arm_watchdog()
                 elif self._closing:
                     return
                 else:
                     self._idle += 1
                     self._wakes.append(wake)
                     call = None
-            if watch:
-                self._start_watchdog()
             if call is None:
                 wake.acquire()
                 coming = True
@@ -173,22 +172,15 @@ class ThreadPoolTaskRunner(TaskRunner):
                 logger.exception("a task runner call failed")
             del call
 
-    def _arm_watchdog(self) -> bool:
-        """Have the watchdog look at the queue; True when it must be started first. Call with
-        the lock held."""
+    def _arm_watchdog(self) -> None:
+        """Have the watchdog look at the queue, started on first use. Call with the lock held."""
         self._watching = True
         self._watch.release()
-        if self._watchdog is not None or self._closing:
-            return False
-        self._watchdog = threading.Thread(
-            target=self._watch_queue, name="kflow-task-watchdog", daemon=True
-        )
-        return True
-
-    def _start_watchdog(self) -> None:
-        watchdog = self._watchdog
-        if watchdog is not None:
-            watchdog.start()
+        if self._watchdog is None and not self._closing:
+            self._watchdog = threading.Thread(
+                target=self._watch_queue, name="kflow-task-watchdog", daemon=True
+            )
+            self._watchdog.start()
 
     def _watch_queue(self) -> None:
         while True:
@@ -197,7 +189,6 @@ class ThreadPoolTaskRunner(TaskRunner):
                 seen = self._moves
             while True:
                 self._pause.acquire(True, WATCH_INTERVAL_SECONDS)
-                starting: list[threading.Thread] = []
                 with self._lock:
                     if self._closing:
                         return
@@ -205,15 +196,15 @@ class ThreadPoolTaskRunner(TaskRunner):
                         self._watching = False
                         break
                     if self._moves == seen and not self._coming:
-                        # Every thread is inside a call that does not return: one per call.
-                        for _ in range(len(self._calls)):
-                            thread = self._add_taker()
-                            if thread is None:
+                        # Every thread seems to be inside a call that does not return: one
+                        # per waiting call, but at most as many as there are threads. The
+                        # threads may only have waited for the GIL (a flow busy in Python):
+                        # doubling bounds what such a look adds, and still reaches a thread
+                        # per call in a few looks.
+                        for _ in range(min(len(self._calls), max(len(self._threads), 1))):
+                            if not self._add_taker():
                                 break
-                            starting.append(thread)
                     seen = self._moves
-                for thread in starting:
-                    thread.start()
 
     def shutdown(self, wait: bool = True) -> None:
         """Every thread ends once the calls queued before this ran (as ThreadPoolExecutor's
@@ -234,7 +225,7 @@ class ThreadPoolTaskRunner(TaskRunner):
         if wait:
             for thread in threads:
                 thread.join()
-            if watchdog is not None and watchdog.ident is not None:
+            if watchdog is not None:
                 watchdog.join()
 
 
