@@ -7,6 +7,7 @@ import functools
 import threading
 
 import pytest
+from kflow import flow, task
 from kflow.completion import Completion
 from kflow.task_runners import ThreadPoolTaskRunner
 
@@ -116,3 +117,23 @@ def test_calls_that_block_run_side_by_side(warm: bool) -> None:
     watchdog = runner._watchdog
     runner.shutdown(wait=True)
     assert watchdog is None or not watchdog.is_alive(), "the watchdog outlived shutdown"
+
+
+@pytest.mark.usefixtures("backend")
+def test_mapped_tasks_that_wait_for_each_other_all_finish() -> None:
+    """What a flow sees: tasks mapped after a first one ran run side by side (each waits at a
+    barrier until all sixteen are there), whichever thread took the first of them."""
+    barrier = threading.Barrier(16, timeout=20)
+
+    @task
+    def meet(i: int) -> int:
+        if i >= 0:
+            barrier.wait()
+        return i
+
+    @flow
+    def fan_out() -> list[int]:
+        meet.submit(-1).result()
+        return [future.result() for future in meet.map(range(16))]
+
+    assert fan_out() == list(range(16))
