@@ -108,6 +108,9 @@ class ThreadPoolTaskRunner(TaskRunner):
         #: Held until shutdown: the watchdog's pause between looks, cut short by shutdown.
         self._pause = _thread.allocate_lock()
         self._pause.acquire()
+        #: Threads made under the lock and not started yet (see `_start`).
+        self._unstarted = 0
+        self._all_started = threading.Condition(self._lock)
 
     def duplicate(self) -> TaskRunner:
         return type(self)(self.max_workers)
@@ -115,28 +118,39 @@ class ThreadPoolTaskRunner(TaskRunner):
     def submit(self, call: Callable[[], Any]) -> Future[Any] | None:
         with self._lock:
             self._calls.append(call)
-            if not self._coming:
-                self._add_taker()
+            thread = None if self._coming else self._add_taker()
+        if thread is not None:
+            self._start(thread)
         return None
 
-    def _add_taker(self) -> bool:
-        """Wake an idle thread for the queue, or start a new one; False when neither is
-        possible. Call with the lock held: a thread in `_threads` has been started, so
-        `shutdown` can join it (its start does not wait for this lock)."""
+    def _add_taker(self) -> threading.Thread | None:
+        """Wake an idle thread for the queue, or make a new one for the caller to `_start`
+        once it has let go of the lock (a start hands the GIL to the new thread, which then
+        waits for this lock). Returns that thread; call with the lock held."""
         if self._wakes:
             self._idle -= 1
             self._coming += 1
             self._wakes.pop().release()
-            return True
+            return None
         if len(self._threads) >= self.max_workers:
-            return False
+            return None
         thread = threading.Thread(
             target=self._work, name=f"kflow-task_{len(self._threads)}", daemon=False
         )
-        thread.start()
         self._threads.append(thread)
         self._coming += 1
-        return True
+        self._unstarted += 1
+        return thread
+
+    def _start(self, thread: threading.Thread) -> None:
+        """Start a thread made under the lock; `shutdown` waits for this before joining."""
+        try:
+            thread.start()
+        finally:
+            with self._lock:
+                self._unstarted -= 1
+                if not self._unstarted:
+                    self._all_started.notify_all()
 
     def _work(self) -> None:
         wake = _thread.allocate_lock()
@@ -145,6 +159,7 @@ class ThreadPoolTaskRunner(TaskRunner):
         calls = self._calls
         coming = True  # started for the queue
         while True:
+            watchdog = None
             with lock:
                 if coming:
                     self._coming -= 1
@@ -155,13 +170,15 @@ class ThreadPoolTaskRunner(TaskRunner):
                     call = calls.popleft()
                     self._moves += 1
                     if calls and not self._watching:
-                        self._arm_watchdog()
+                        watchdog = self._arm_watchdog()
                 elif self._closing:
                     return
                 else:
                     self._idle += 1
                     self._wakes.append(wake)
                     call = None
+            if watchdog is not None:
+                self._start(watchdog)
             if call is None:
                 wake.acquire()
                 coming = True
@@ -172,15 +189,18 @@ class ThreadPoolTaskRunner(TaskRunner):
                 logger.exception("a task runner call failed")
             del call
 
-    def _arm_watchdog(self) -> None:
-        """Have the watchdog look at the queue, started on first use. Call with the lock held."""
+    def _arm_watchdog(self) -> threading.Thread | None:
+        """Have the watchdog look at the queue; returns it when the caller must `_start` it
+        (on first use). Call with the lock held."""
         self._watching = True
         self._watch.release()
-        if self._watchdog is None and not self._closing:
-            self._watchdog = threading.Thread(
-                target=self._watch_queue, name="kflow-task-watchdog", daemon=True
-            )
-            self._watchdog.start()
+        if self._watchdog is not None or self._closing:
+            return None
+        self._watchdog = threading.Thread(
+            target=self._watch_queue, name="kflow-task-watchdog", daemon=True
+        )
+        self._unstarted += 1
+        return self._watchdog
 
     def _watch_queue(self) -> None:
         while True:
@@ -189,6 +209,7 @@ class ThreadPoolTaskRunner(TaskRunner):
                 seen = self._moves
             while True:
                 self._pause.acquire(True, WATCH_INTERVAL_SECONDS)
+                starting: list[threading.Thread] = []
                 with self._lock:
                     if self._closing:
                         return
@@ -202,9 +223,14 @@ class ThreadPoolTaskRunner(TaskRunner):
                         # doubling bounds what such a look adds, and still reaches a thread
                         # per call in a few looks.
                         for _ in range(min(len(self._calls), max(len(self._threads), 1))):
-                            if not self._add_taker():
+                            if not self._wakes and len(self._threads) >= self.max_workers:
                                 break
+                            thread = self._add_taker()
+                            if thread is not None:
+                                starting.append(thread)
                     seen = self._moves
+                for thread in starting:
+                    self._start(thread)
 
     def shutdown(self, wait: bool = True) -> None:
         """Every thread ends once the calls queued before this ran (as ThreadPoolExecutor's
@@ -222,11 +248,12 @@ class ThreadPoolTaskRunner(TaskRunner):
             if self._pause.locked():
                 self._pause.release()
             watchdog, self._watchdog = self._watchdog, None
+            while wait and self._unstarted:
+                self._all_started.wait()
         if wait:
-            for thread in threads:
-                thread.join()
-            if watchdog is not None:
-                watchdog.join()
+            for thread in [*threads, *([watchdog] if watchdog is not None else [])]:
+                if thread.ident is not None:  # None: its start failed
+                    thread.join()
 
 
 ConcurrentTaskRunner = ThreadPoolTaskRunner
