@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any, TextIO
 
 from kflow.context import flow_run_ctx, task_run_ctx
+from kflow.log_lines import EngineLine, LineHandler, line_handlers, register_line_handler
 
 #: How long a line may wait in the console's queue for others to be written with it.
 WRITE_DELAY_SECONDS = 0.02
@@ -41,9 +42,10 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
     """The logger of one flow run or task run: its records carry the run's name and id.
 
     `emit_fast` is for the engine's own lines (created / submitted / finished), several per
-    task run: it builds the LogRecord directly instead of going through `Logger._log`, which
-    walks the stack for the caller and costs most of a task run's overhead otherwise. The
-    message is formatted only by the handlers that take the record.
+    task run. When only kflow's handlers would see them, it hands them the line itself
+    (kflow.log_lines); otherwise it builds the LogRecord directly instead of going through
+    `Logger._log`, which walks the stack for the caller. Either way the message is formatted
+    only once.
     """
 
     def emit_fast(self, level: int, msg: str, *args: Any) -> None:
@@ -52,6 +54,26 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
         if not logger.isEnabledFor(level):
             return
         now = time.time()
+        handlers = line_handlers(logger, level)
+        if handlers is not None:
+            extra: Any = self.extra
+            try:
+                message = msg % args if args else msg
+            except Exception:  # the record's path reports it as logging does
+                pass
+            else:
+                line = EngineLine(
+                    level,
+                    _level_names.get(level) or logging.getLevelName(level),
+                    now,
+                    extra.get("run_label") or logger.name,
+                    message,
+                    extra.get("flow_run_id"),
+                    extra.get("task_run_id"),
+                )
+                for handler in handlers:
+                    handler.take_line(line)
+                return
         record = _LogRecord.__new__(_LogRecord)
         record.__dict__.update(
             name=logger.name,
@@ -87,21 +109,29 @@ class ConsoleFormatter(logging.Formatter):
     _clock_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
-        label = record.__dict__.get("run_label") or record.name
-        second = int(record.created)
-        if second != self._clock_second:
-            self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
-            self._clock_second = second
         # Kept on the record, as logging.Formatter does: the run history's row reuses it.
         record.message = message = record.getMessage()
-        clock = f"{self._clock_text}.{int(record.msecs):03d}"
-        line = f"{clock} | {record.levelname:<7} | {label} - {message}"
+        line = self.line(
+            record.created,
+            record.msecs,
+            record.levelname,
+            record.__dict__.get("run_label") or record.name,
+            message,
+        )
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
+    def line(self, created: float, msecs: float, levelname: str, label: str, message: str) -> str:
+        """The line of a record with these fields and no exception."""
+        second = int(created)
+        if second != self._clock_second:
+            self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
+            self._clock_second = second
+        return f"{self._clock_text}.{int(msecs):03d} | {levelname:<7} | {label} - {message}"
 
-class ConsoleHandler(logging.Handler):
+
+class ConsoleHandler(LineHandler):
     """Writes each line to whatever `sys.stderr` was when it was logged (pytest's capsys
     swaps it), from a writer thread of its own.
 
@@ -139,6 +169,21 @@ class ConsoleHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        self._enqueue(line)
+
+    def takes_lines(self) -> bool:
+        return self.formatter.__class__ is ConsoleFormatter
+
+    def take_line(self, line: EngineLine) -> None:
+        formatter: Any = self.formatter
+        created = line.created
+        self._enqueue(
+            formatter.line(
+                created, (created - int(created)) * 1000, line.levelname, line.label, line.message
+            )
+        )
+
+    def _enqueue(self, line: str) -> None:
         self._queue.append((sys.stderr, line))
         if not self._wake.is_set():
             if self._writer is None:
@@ -186,6 +231,7 @@ class ConsoleHandler(logging.Handler):
         self._writer = None
 
 
+register_line_handler(ConsoleHandler)
 _console: ConsoleHandler | None = None
 
 

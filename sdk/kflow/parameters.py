@@ -35,6 +35,9 @@ class CallSignature:
             p.name: p.default for p in params if p.default is not inspect.Parameter.empty
         }
         self.kinds = {p.name: p.kind for p in params}
+        #: How many arguments a call that passes every parameter by position has (-1: there
+        #: are keyword-only parameters): the common call, bound without checks.
+        self.positional_arity = len(self.names) if self.positional == self.names else -1
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The parameters dict (defaults applied); TypeError as Python would raise it."""
@@ -45,6 +48,8 @@ class CallSignature:
                 raise ParameterTypeError(self._bind_error(str(exc))) from None
             bound.apply_defaults()
             return dict(bound.arguments)
+        if not kwargs and len(args) == self.positional_arity:
+            return dict(zip(self.positional, args, strict=False))
         if len(args) > len(self.positional):
             raise ParameterTypeError(
                 self._bind_error(

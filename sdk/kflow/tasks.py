@@ -16,6 +16,7 @@ from kflow.unsupported import check_options, missing_method
 if TYPE_CHECKING:
     import os
     from datetime import timedelta
+    from types import ModuleType
 
     from kflow.backend import TaskRun
     from kflow.cache_policies import CacheKeyFn, CachePolicy
@@ -74,6 +75,20 @@ def _retry_delays(retries: int, retry_delay_seconds: RetryDelay | None) -> list[
 def _is_async(fn: Callable[..., Any]) -> bool:
     code = getattr(fn, "__code__", None)
     return code is not None and bool(code.co_flags & 0x180)  # CO_COROUTINE | CO_ITERABLE_COROUTINE
+
+
+_engine_task_calls: ModuleType | None = None
+
+
+def _task_calls() -> ModuleType:
+    """kflow.engine.task_calls, imported on the first task call (not with kflow: start-up
+    time) and kept: an import statement in every call cost half a microsecond."""
+    global _engine_task_calls
+    if _engine_task_calls is None:
+        from kflow.engine import task_calls
+
+        _engine_task_calls = task_calls
+    return _engine_task_calls
 
 
 class Task(Generic[P, R]):
@@ -258,9 +273,7 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task now, in this thread, and return its value (or a coroutine for async
         tasks in an async flow). Only allowed inside a flow run, and not inside a task."""
-        from kflow.engine.task_calls import call_task
-
-        return call_task(self, args, kwargs)
+        return _task_calls().call_task(self, args, kwargs)
 
     @overload
     def submit(
@@ -281,18 +294,15 @@ class Task(Generic[P, R]):
     ) -> TaskRunFuture[T]: ...
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Hand the task run to the flow's task runner and return its future at once."""
-        from kflow.engine.task_calls import submit_task
-
-        return submit_task(self, args, kwargs)
+        return _task_calls().submit_task(self, args, kwargs)
 
     def map(self, *args: Any, **kwargs: Any) -> TaskRunFutureList[Any]:
         """Submit one task run per element of the iterable arguments (`unmapped(x)` stays whole).
 
         All iterable arguments must have the same length.
         """
-        from kflow.engine.task_calls import map_task
-
-        return map_task(self, args, kwargs)
+        futures: TaskRunFutureList[Any] = _task_calls().map_task(self, args, kwargs)
+        return futures
 
     if not TYPE_CHECKING:  # type checkers keep flagging attributes a Task does not have
 

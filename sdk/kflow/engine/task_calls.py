@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from contextvars import copy_context
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kflow.completion import Completion
@@ -112,8 +113,8 @@ def _submit(
     done: Completion[State[Any]] = Completion()
     future = TaskRunFuture(run.task_run, inner=done)
     flow_ctx.child_futures.append(future)
-    context = copy_context()
-    runner.submit(lambda: context.run(run.run_to_completion, done))
+    # A partial, not a lambda: no closure and cells to allocate (and collect) per task run.
+    runner.submit(partial(copy_context().run, run.run_to_completion, done))
     return future
 
 

@@ -38,10 +38,21 @@ from kflow.exceptions import KflowException
 from kflow.history import rows, schema
 from kflow.history.queries import FlowRunNotFound
 from kflow.history.rows import Event, RecordingProcess
-from kflow.history.run_logs import LOG_INSERT, LogAllowance, LogEvent, RunLogHandler, log_row
+from kflow.history.run_logs import (
+    LOG_INSERT,
+    LOG_LINES_PER_RUN,
+    LOG_MESSAGE_LIMIT,
+    LogAllowance,
+    LogEvent,
+    LogRow,
+    RunLogHandler,
+    line_row,
+    log_row,
+)
 from kflow.states import TERMINAL_STATE_TYPES, StateType
 
 if TYPE_CHECKING:
+    from kflow.log_lines import EngineLine
     from kflow.states import State
 
 logger = logging.getLogger("kflow.history")
@@ -85,7 +96,7 @@ class LocalHistoryBackend(Backend):
         # the writer drains from the other end.
         self._flow_events: deque[Event] = deque()
         self._task_events: deque[Event] = deque()
-        self._log_events: deque[LogEvent] = deque()
+        self._log_events: deque[LogEvent | LogRow] = deque()
         self._shown_results: deque[tuple[str, str]] = deque()
         self._logs_allowed = LogAllowance()
         self._ended_runs: set[str] = set()
@@ -134,6 +145,36 @@ class LocalHistoryBackend(Backend):
         if line is None:
             return
         self._log_events.append((flow_run_id, line, record))
+        if not self._pending.is_set():
+            self._wake_writer(hurry=False)
+
+    def record_line(self, flow_run_id: str, line: EngineLine) -> None:
+        """An engine line of one of this backend's runs, kept as its row right away."""
+        number = self._logs_allowed.take(flow_run_id)
+        if number is None:
+            return
+        message = line.message
+        if number > LOG_LINES_PER_RUN or len(message) > LOG_MESSAGE_LIMIT:
+            row = line_row(
+                flow_run_id,
+                number,
+                line.task_run_id,
+                line.levelno,
+                line.created,
+                line.label,
+                message,
+            )
+        else:  # the row line_row would make, without the call (three lines per task run)
+            row = (
+                flow_run_id,
+                number,
+                line.task_run_id,
+                line.levelno,
+                line.created,
+                line.label,
+                message,
+            )
+        self._log_events.append(row)
         if not self._pending.is_set():
             self._wake_writer(hurry=False)
 
@@ -285,11 +326,12 @@ class LocalHistoryBackend(Backend):
         flow_events: list[Event],
         task_events: list[Event],
         results: list[tuple[str, str]],
-        log_events: list[LogEvent],
+        log_events: list[LogEvent | LogRow],
     ) -> None:
         flow = rows.flow_rows(flow_events, self._process)
         task = rows.task_rows(task_events)
-        logs = [log_row(event) for event in log_events]
+        # An engine line's event is its row already (len 7): no call for it.
+        logs = [event if len(event) == 7 else log_row(event) for event in log_events]
         connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:

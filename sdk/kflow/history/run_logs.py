@@ -16,8 +16,9 @@ import itertools
 import logging
 import weakref
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from kflow.log_lines import EngineLine, LineHandler, register_line_handler
 from kflow.resources.common import truncate
 
 LOG_LINES_PER_RUN = 10_000
@@ -31,10 +32,14 @@ LOG_INSERT = (
 # One kept record: the flow run's id, its line number in the run (from 1), the record; a line
 # number past the cap stands for the "not kept" notice.
 LogEvent = tuple[str, int, logging.LogRecord]
+# A kept engine line is its row already (kflow.log_lines): nothing is left to format.
+LogRow = tuple[str, int, str | None, int, float, str, str]
 
 
 class LogSink(Protocol):
     def record_log(self, flow_run_id: str, record: logging.LogRecord) -> None: ...
+
+    def record_line(self, flow_run_id: str, line: EngineLine) -> None: ...
 
 
 class LogAllowance:
@@ -62,7 +67,7 @@ class LogAllowance:
         return line if line <= LOG_LINES_PER_RUN + 1 else None
 
 
-class RunLogHandler(logging.Handler):
+class RunLogHandler(LineHandler):
     """Hands records that name a flow run to the backend recording it; holds it weakly."""
 
     def __init__(self, sink: LogSink) -> None:
@@ -84,21 +89,51 @@ class RunLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.handle(record)
 
+    def take_line(self, line: EngineLine) -> None:
+        flow_run_id = line.flow_run_id
+        if flow_run_id is None:
+            return
+        sink = self._sink()
+        if sink is None:
+            logging.getLogger("kflow").removeHandler(self)
+            return
+        sink.record_line(flow_run_id, line)
 
+
+register_line_handler(RunLogHandler)
 _exception_formatter = logging.Formatter()
 
 
-def log_row(event: LogEvent) -> tuple[Any, ...]:
-    """The flow_run_logs row of one kept record (formatted here, in the writer thread)."""
-    flow_run_id, line, record = event
-    extra = record.__dict__
-    label = extra.get("run_label") or record.name
+def line_row(
+    flow_run_id: str,
+    line: int,
+    task_run_id: str | None,
+    level: int,
+    created: float,
+    label: str,
+    message: str,
+) -> LogRow:
+    """The flow_run_logs row of a kept line whose message (traceback included) is final."""
     if line > LOG_LINES_PER_RUN:
         message = (
             f"This flow run logged more than {LOG_LINES_PER_RUN} lines: later lines are not "
             "kept in the local history (the console showed them)."
         )
-        return (flow_run_id, line, None, logging.WARNING, record.created, label, message)
+        return (flow_run_id, line, None, logging.WARNING, created, label, message)
+    if len(message) > LOG_MESSAGE_LIMIT:
+        message = truncate(message, LOG_MESSAGE_LIMIT)
+    return (flow_run_id, line, task_run_id, level, created, label, message)
+
+
+def log_row(event: LogEvent | LogRow) -> LogRow:
+    """The flow_run_logs row of one kept record (formatted here, in the writer thread)."""
+    if len(event) != 3:
+        return event  # an engine line's row
+    flow_run_id, line, record = event
+    extra = record.__dict__
+    label = extra.get("run_label") or record.name
+    if line > LOG_LINES_PER_RUN:
+        return line_row(flow_run_id, line, None, record.levelno, record.created, label, "")
     formatted = extra.get("message")  # by the console handler, when it took the record
     if isinstance(formatted, str):
         message = formatted
@@ -109,16 +144,8 @@ def log_row(event: LogEvent) -> tuple[Any, ...]:
             message = f"{record.msg!r} {record.args!r}"
     if record.exc_info:
         message = f"{message}\n{_exception_formatter.formatException(record.exc_info)}"
-    if len(message) > LOG_MESSAGE_LIMIT:
-        message = truncate(message, LOG_MESSAGE_LIMIT)
-    return (
-        flow_run_id,
-        line,
-        extra.get("task_run_id"),
-        record.levelno,
-        record.created,
-        label,
-        message,
+    return line_row(
+        flow_run_id, line, extra.get("task_run_id"), record.levelno, record.created, label, message
     )
 
 
