@@ -182,3 +182,17 @@ def test_no_fork_server_execs_every_run(
     pid, _ = recorded_process(cluster.wait_state("r", "RUNNING", timeout=60))
     assert parent_of(pid) == operator.popen.pid
     assert "execute" in cmdline(pid).split()
+
+
+def test_a_forked_runs_traceback_is_the_runs_own(
+    cluster: Cluster, operator: OperatorProcess, marks: Path
+) -> None:
+    """The forked child runs outside the server's loop: a flow's error in the run's log is the
+    flow's, not chained to the fork server's own exception ("During handling of …")."""
+    deploy(cluster, marks, "d", "flows.py:fails")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "COMPLETED", "FAILED", "CRASHED", timeout=60)
+    log = output(run)
+    assert run["status"]["state"]["type"] == "FAILED", log
+    assert "ValueError: the flow broke on purpose" in log, log
+    assert "ChildDone" not in log and "During handling" not in log, log

@@ -210,8 +210,13 @@ def main() -> None:
         return
     try:
         serve(sock, slot)
+        return
     except ChildDone as done:
-        sys.exit(run_child(done.request))
+        request = done.request
+    # Outside the handler: the run's own exceptions are not chained to ChildDone (its log showed
+    # "During handling of the above exception" with the server's frames), and the server
+    # loop's frames are let go.
+    sys.exit(run_child(request))
 
 
 if __name__ == "__main__":
