@@ -6,17 +6,14 @@ the infrastructure ending) or until the decision's deadline. All blocking work (
 Kubernetes client) runs in worker threads; the event loop only waits.
 
 Carrying out an action is its effect (launch, stop, kill) and then what decisions/run_writes.py
-says it writes and announces. Writes carry the resourceVersion the decision was made on. A run
-that moved meanwhile (the flow process, a user, Kopf changed it) is re-read and decided again,
-so no decision is ever applied to a run it was not made for.
+says it writes and announces, at the resourceVersion the decision was made on: a run that moved
+meanwhile (the flow process or a user changed it) is re-read and decided again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,11 +48,8 @@ from kflow_operator.decisions.actions import (
 from kflow_operator.decisions.cancellation import grace_period
 from kflow_operator.decisions.launch_plan import plan_launch
 from kflow_operator.decisions.lifecycle import decide
-from kflow_operator.decisions.run_finalizer import (
-    needs_supervision,
-    with_finalizer,
-    without_finalizer,
-)
+from kflow_operator.decisions.run_finalizer import needs_supervision, with_finalizer
+from kflow_operator.decisions.run_finalizer import without_finalizer as without
 from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
 from kflow_operator.infrastructure import Launched, Observation
 from kflow_operator.kubeapi import Body
@@ -66,36 +60,21 @@ from kflow_operator.object_index import FLOWRUN_STATUS_NOT_KEPT, is_newer, slim,
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
+from kflow_operator.supervision.finalizers import write_finalizers
 from kflow_operator.supervision.notifier import Notifier
 from kflow_operator.supervision.state_events import StateEvents
+from kflow_operator.supervision.steps import Step
 from kflow_operator.supervision.take_down import take_down
 from kflow_operator.wakeups import StopFlag, doze
 
 logger = logging.getLogger(__name__)
 
-FINALIZER_TRIES = 5
 LINGERING_KILL_PAUSE_SECONDS = 1.0
 """After killing a process that outlived its run, before looking again."""
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-class Step(enum.Enum):
-    """How carrying out an action went, for the loop."""
-
-    CARRIED_OUT = "carried out"
-    """Carried out (or nothing to write): decide again on what is known."""
-    REFUSED = "refused"
-    """kflow.transitions refused the state from the current one: re-read, decide again."""
-    MOVED = "moved"
-    """The run is gone or changed since it was read: re-read (stop if gone), decide again."""
-    FINISHED = "finished"
-    """The operator is done with the run."""
-    HELD = "held"
-    """Still held, as already written (a run of no Deployment that its pool holds): sleep
-    until woken."""
 
 
 class Supervisor:
@@ -161,7 +140,7 @@ class Supervisor:
                 await asyncio.shield(self.context.in_background(self._take_down(stopped.deleted)))
                 return True
             if not stopped and not needs_supervision(self.body.get("status") or {}):
-                await self._set_finalizers(without_finalizer)
+                await write_finalizers(self, without)
             return False
         finally:
             self.active = False
@@ -171,31 +150,7 @@ class Supervisor:
     async def _take_down(self, gone: bool) -> None:
         await take_down(self.context, SupervisedRun.from_body(self.body))
         if not gone:
-            await self._set_finalizers(without_finalizer)
-
-    async def _set_finalizers(self, change: Callable[[Body], list[str] | None]) -> bool:
-        """Write the run's finalizers as `change` makes them (None: nothing to change) at the
-        version last read; re-read and try again when it moved. False when the run is gone."""
-        for _ in range(FINALIZER_TRIES):
-            wanted = change(self.body)
-            if wanted is None:
-                return True
-            meta = self.body["metadata"]
-            written = await asyncio.to_thread(
-                self.context.api.set_flowrun_finalizers,
-                meta["namespace"],
-                meta["name"],
-                wanted,
-                meta["resourceVersion"],
-            )
-            if written is not None:
-                self.body = written
-                return True
-            if not await self.refresh():
-                return False
-        raise RuntimeError(
-            f"the finalizers of FlowRun {meta['namespace']}/{meta['name']} kept moving"
-        )
+            await write_finalizers(self, without)
 
     async def _supervise(self, stopped: StopFlag) -> None:
         while not stopped:
@@ -395,7 +350,7 @@ class Supervisor:
             return await self._do(run_writes.no_launcher(kind, self.context.launchers), run, None)
         if with_finalizer(self.body) is not None:
             # At the version decided on: the run with the finalizer is the run decided on.
-            if not await self._mark(run):
+            if not await write_finalizers(self, with_finalizer, run.resource_version):
                 return Step.MOVED
             run = SupervisedRun.from_body(self.body)
         try:
@@ -404,23 +359,6 @@ class Supervisor:
             failure = MarkFailed(error.reason, str(error), error.infrastructure)
             return await self._do(failure, run, None)
         return await self._record_launch(run, launcher, launched, plan.attempt, t)
-
-    async def _mark(self, run: SupervisedRun) -> bool:
-        """Put the finalizer on before the run has infrastructure, so that a deletion waits
-        for its take-down; False when the run moved since it was decided on."""
-        wanted = with_finalizer(self.body)
-        assert wanted is not None
-        written = await asyncio.to_thread(
-            self.context.api.set_flowrun_finalizers,
-            run.namespace,
-            run.name,
-            wanted,
-            run.resource_version,
-        )
-        if written is None:
-            return False
-        self.body = written
-        return True
 
     def _wake_deployment(self, run: SupervisedRun) -> None:
         ref = run.spec.deployment_ref
