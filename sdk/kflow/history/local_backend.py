@@ -153,27 +153,19 @@ class LocalHistoryBackend(Backend):
         number = self._logs_allowed.take(flow_run_id)
         if number is None:
             return
-        message = line.message
-        if number > LOG_LINES_PER_RUN or len(message) > LOG_MESSAGE_LIMIT:
-            row = line_row(
-                flow_run_id,
-                number,
-                line.task_run_id,
-                line.levelno,
-                line.created,
-                line.label,
-                message,
-            )
-        else:  # the row line_row would make, without the call (three lines per task run)
-            row = (
-                flow_run_id,
-                number,
-                line.task_run_id,
-                line.levelno,
-                line.created,
-                line.label,
-                message,
-            )
+        row = (
+            flow_run_id,
+            number,
+            line.task_run_id,
+            line.levelno,
+            line.created,
+            line.label,
+            line.message,
+        )
+        if number > LOG_LINES_PER_RUN or len(line.message) > LOG_MESSAGE_LIMIT:
+            # Only then does line_row change the row: the call is skipped for the three lines
+            # of every task run.
+            row = line_row(*row)
         self._log_events.append(row)
         if not self._pending.is_set():
             self._wake_writer(hurry=False)
