@@ -12,6 +12,7 @@ from kflow.dashboard.queries import (
     count_by_state,
     failed_since,
     is_late,
+    latest_state_first,
     page_number,
     paginate,
     select_runs,
@@ -120,6 +121,18 @@ def test_failed_since_takes_failed_and_crashed_runs_by_their_state_time() -> Non
     done = run("c", "COMPLETED", s={"timestamp": stamp(NOW)})
     since = NOW - timedelta(hours=24)
     assert [failed_since(r, since) for r in (recent, old, done)] == [True, False, False]
+
+
+def test_failed_runs_are_listed_by_when_they_failed_not_when_they_were_created() -> None:
+    # Created in the same second, so creation order (and then the name) cannot tell them apart.
+    crashed = run("a-crashed", "CRASHED", s={"timestamp": stamp(NOW)})
+    failed = run("z-failed", "FAILED", s={"timestamp": stamp(NOW - timedelta(hours=2))})
+    later_created = run("m-failed", "FAILED", minute=5, s={"timestamp": "2026-03-01T11:30:00.5Z"})
+    assert names(latest_state_first([failed, later_created, crashed])) == [
+        "a-crashed",
+        "m-failed",
+        "z-failed",
+    ]
 
 
 def test_since_keeps_runs_created_within_the_period() -> None:

@@ -236,6 +236,22 @@ def is_late(run: Mapping[str, Any], now: datetime) -> bool:
     return bool(due) and parse_timestamp(due) < now - LATE_AFTER
 
 
+def latest_state_first(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """By when each run entered its present state, most recent first: on the home page a run
+    that crashed a minute ago belongs above one that failed this morning, whichever was created
+    first (creation times are whole seconds, so creation order alone ties often). Every run
+    given must carry a state timestamp (`failed_since` ensures it)."""
+    return sorted(
+        runs,
+        key=lambda r: (
+            parse_timestamp(str(r["status"]["state"]["timestamp"])),
+            created(r),
+            str((r.get("metadata") or {}).get("name") or ""),
+        ),
+        reverse=True,
+    )
+
+
 def failed_since(run: Mapping[str, Any], since: datetime) -> bool:
     """FAILED or CRASHED, having entered that state at or after `since`."""
     if state_type(run) not in (StateType.FAILED.value, StateType.CRASHED.value):

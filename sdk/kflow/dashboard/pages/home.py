@@ -12,7 +12,13 @@ from kflow.dashboard.pages.common import NOTHING, PageView, Scope, deployment_pa
 from kflow.dashboard.pages.deployments import condition
 from kflow.dashboard.pages.pools import pools_without_workers
 from kflow.dashboard.pages.runs import run_table
-from kflow.dashboard.queries import count_by_state, failed_since, is_late, newest_first
+from kflow.dashboard.queries import (
+    count_by_state,
+    failed_since,
+    is_late,
+    latest_state_first,
+    newest_first,
+)
 
 RECENT = timedelta(hours=24)
 SHOWN = 20
@@ -27,7 +33,7 @@ def home_page(
     pools: Sequence[Mapping[str, Any]] | None = None,
 ) -> PageView:
     """`pools` is None where the cluster has no WorkPool kind (the section is left out)."""
-    failed = newest_first(r for r in runs if failed_since(r, now - RECENT))
+    failed = latest_state_first(r for r in runs if failed_since(r, now - RECENT))
     late = newest_first(r for r in runs if is_late(r, now))
     not_ready = [d for d in deployments if (condition(d, "Ready") or {}).get("status") == "False"]
     counts = count_by_state(runs)
