@@ -29,17 +29,8 @@ class CuttableProxy:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._call(self._close_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-    async def _close_connections(self) -> None:
-        """End every connection's task before the loop stops (else each one is reported as a
-        coroutine left on a closed loop)."""
-        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
     def cut(self) -> int:
         """Close every open connection; returns how many were cut."""
@@ -64,7 +55,18 @@ class CuttableProxy:
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        self._loop.run_until_complete(self._shut(server))
+        self._loop.close()
+
+    async def _shut(self, server: asyncio.Server) -> None:
+        """Stop accepting first, then end every connection's task, then (in `_serve`) close the
+        loop: a connection accepted after its tasks were cancelled was left pending and, when
+        collected, aborted its transport on the closed loop ('Event loop is closed')."""
         server.close()
+        while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
