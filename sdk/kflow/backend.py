@@ -286,7 +286,12 @@ class Backend:
         return state
 
     def flush(self) -> None:
-        """Make every event reported so far durable (called when a top-level run ends)."""
+        """Make every event reported so far durable."""
+
+    def top_level_run_ended(self) -> None:
+        """A top-level flow run and its hooks are done: its state must be durable when its call
+        returns. A backend may let the rest (task runs, log lines) follow in the background."""
+        self.flush()
 
     def close(self) -> None:
         """Release resources; the backend is not used afterwards."""

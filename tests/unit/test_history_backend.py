@@ -148,6 +148,54 @@ def test_flow_run_events_reach_the_database_without_flush(
         pytest.fail("a RUNNING flow run was not visible in the history within 5 s")
 
 
+def test_a_top_level_runs_state_is_written_before_its_call_returns_and_its_tasks_follow(
+    home: Path,
+) -> None:
+    """The writer waits a minute here, so what is in the file at once was written by
+    `top_level_run_ended` itself, and what `History` shows beyond it came from settling."""
+    backend = LocalHistoryBackend(home, linger=60, max_delay=60)
+    try:
+        flow_run = _flow_run()
+        backend.create_flow_run(flow_run)
+        backend.set_flow_run_state(flow_run, Running())
+        for i in range(3):
+            _run_task(backend, _task_run(f"tr-{i}", key=i))
+        backend.set_flow_run_state(flow_run, Completed())
+        backend.top_level_run_ended()
+
+        raw = connect(database_path(home), create=False)
+        try:
+            state = raw.execute("SELECT state_type FROM flow_runs WHERE id = 'fr-1'").fetchone()
+            assert state == ("COMPLETED",)
+            assert raw.execute("SELECT count(*) FROM task_runs").fetchone() == (0,)
+            # A reader in the same process sees everything the process reported.
+            history = History.at(home)
+            assert len(history.task_runs("fr-1")) == 3
+            assert raw.execute("SELECT count(*) FROM task_runs").fetchone() == (3,)
+        finally:
+            raw.close()
+    finally:
+        backend.close()
+
+
+def test_a_top_level_runs_task_runs_follow_without_a_reader_or_flush(
+    backend: LocalHistoryBackend, home: Path
+) -> None:
+    flow_run = _flow_run()
+    backend.create_flow_run(flow_run)
+    _run_task(backend, _task_run("tr-0"))
+    backend.set_flow_run_state(flow_run, Completed())
+    backend.top_level_run_ended()
+    raw = connect(database_path(home), create=False)
+    try:
+        deadline = time.monotonic() + 10
+        while raw.execute("SELECT count(*) FROM task_runs").fetchone() != (1,):
+            assert time.monotonic() < deadline, "the task run was not written within 10 s"
+            time.sleep(0.01)
+    finally:
+        raw.close()
+
+
 def test_concurrent_threads_lose_no_task_run(backend: LocalHistoryBackend, home: Path) -> None:
     backend.create_flow_run(_flow_run())
 

@@ -260,7 +260,7 @@ class FlowRunExec:
         if self.parent is not None and self.mirror is not None and self.mirror.state is not None:
             self.parent.child_states.append(self.mirror.state)
         if self.parent is None:
-            self.backend.flush()
+            self.backend.top_level_run_ended()
             flush_console()  # the run's lines are all out when its call returns
         return in_force
 

@@ -9,7 +9,11 @@ per batch:
   run that is RUNNING while it is), at most `max_delay` seconds after a task event, and at
   once when `EAGER_BATCH` events wait;
 * synchronously when a flow run pauses (another process may resume it only once it is seen);
-* synchronously by `flush()`, which the engine calls when a top-level flow run has ended;
+* when a top-level flow run has ended (`top_level_run_ended`): its flow-run events at once,
+  before its call returns, and the rest (task runs, log lines) by the writer right after, as
+  Prefect 3's task-run events follow its flow's return; a reader in this process settles them
+  first (kflow.history.pending);
+* synchronously by `flush()`;
 * at interpreter exit, so nothing reported is lost when a script ends without `flush()`.
 
 A task run created and finished within one batch becomes a single INSERT carrying its final
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from kflow import processes
 from kflow.backend import Backend, FlowRun, TaskRun, kflow_home
 from kflow.exceptions import KflowException
-from kflow.history import rows, schema
+from kflow.history import pending, rows, schema
 from kflow.history.queries import FlowRunNotFound
 from kflow.history.rows import Event, RecordingProcess
 from kflow.history.run_logs import (
@@ -85,6 +89,7 @@ class LocalHistoryBackend(Backend):
         self._closed = False
         self._log_handler = RunLogHandler(self)
         logging.getLogger("kflow").addHandler(self._log_handler)
+        pending.register(self)
         self_ref = weakref.ref(self)
         atexit.register(_flush_at_exit, self_ref)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(self_ref))
@@ -237,8 +242,21 @@ class LocalHistoryBackend(Backend):
     def flush(self) -> None:
         """Write everything reported so far, in one transaction, before returning."""
         self._write_batch()
-        # The engine flushes once a top-level run and its hooks are done: runs that ended by
-        # then log nothing more.
+        self._close_ended_runs_logs()
+
+    def top_level_run_ended(self) -> None:
+        """The run's state is written before its call returns; its task runs and log lines
+        (~15 us of SQLite per task run, most of a no-op task's cost) are written by the writer
+        thread right after, so a caller does not wait on the disk for them."""
+        with self._write_lock:
+            self._write_batch_locked(runs_only=True)
+        self._close_ended_runs_logs()
+        self._hurry.set()
+        self._pending.set()
+
+    def _close_ended_runs_logs(self) -> None:
+        # Called once a top-level run and its hooks are done: runs that ended by then log
+        # nothing more.
         ended, self._ended_runs = self._ended_runs, set()
         self._logs_allowed.close(ended)
 
@@ -275,14 +293,16 @@ class LocalHistoryBackend(Backend):
         with self._write_lock:
             self._write_batch_locked()
 
-    def _write_batch_locked(self) -> None:
+    def _write_batch_locked(self, *, runs_only: bool = False) -> None:
+        """`runs_only`: the flow-run events and shown results alone; the task-run events and
+        log lines stay queued, in order, for the next batch."""
         # The events are taken while holding the write lock, so batches reach the database
         # in the order they were taken (an update never precedes the insert it refers to).
         flow_events = _drain(self._flow_events)
-        task_events = _drain(self._task_events)
+        task_events = [] if runs_only else _drain(self._task_events)
         # After the flow events: a result or log line is never written before its run.
         results = _drain(self._shown_results)
-        log_events = _drain(self._log_events)
+        log_events = [] if runs_only else _drain(self._log_events)
         if not flow_events and not task_events and not results and not log_events:
             return
         try:

@@ -27,7 +27,7 @@ from typing import Any
 from kflow import processes
 from kflow.backend import kflow_home
 from kflow.exceptions import KflowException
-from kflow.history import schema
+from kflow.history import pending, schema
 from kflow.history.run_logs import LogLine
 
 
@@ -152,6 +152,7 @@ class History:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection | None]:
+        pending.settle(self.path)
         if not self.path.exists():
             yield None
             return
