@@ -116,6 +116,24 @@ def test_a_failure_carries_its_message() -> None:
     assert write == RunWrite(NewState(StateType.FAILED, "Failed", "image 'x' cannot be pulled"))
 
 
+def test_a_run_that_never_had_infrastructure_is_finished_by_its_failure() -> None:
+    """One write instead of two: nothing was launched, so nothing is left to wait for."""
+    never = run_writes.failed(MarkFailed("DeploymentNotFound", "no 'd'"), run(), NOW)
+    assert never.finishes
+    finished = condition(never, "Finished")
+    assert (finished["status"], finished["reason"]) == ("True", "Failed")
+    assert finished["message"] == "The run is finished and its infrastructure is gone."
+
+    refused = run_writes.failed(MarkFailed("LaunchFailed", "no image", True), run(), NOW)
+    assert refused.finishes
+    assert condition(refused, "InfrastructureReady")["status"] == "False"
+    assert condition(refused, "Finished")["status"] == "True"
+
+    launched = run_writes.failed(MarkFailed("PauseTimedOut", "late"), run("PAUSED", True), NOW)
+    assert not launched.finishes, "its infrastructure is waited for (Finish) as before"
+    assert "conditions" not in launched.fields
+
+
 def test_a_type_without_a_launcher_fails_naming_the_enabled_ones() -> None:
     assert run_writes.no_launcher("docker", {"process": 1, "kubernetes-job": 2}) == MarkFailed(
         "NoLauncher",

@@ -36,8 +36,10 @@ from kflow_operator.decisions.supervised_run import (
     CANCEL_FAILED,
     FINISHED,
     LAUNCHED,
+    ConditionChange,
     SupervisedRun,
     conditions_patch,
+    conditions_set,
 )
 from kflow_operator.infrastructure import Launched, Observation
 
@@ -57,6 +59,12 @@ class RunWrite:
     """Other status fields, merged over the state's own patch."""
     events: tuple[Event, ...] = ()
     """Posted on the run before the write."""
+    finishes: bool = False
+    """The write sets the Finished condition too (a run that never had infrastructure): the
+    operator is done with the run once it lands."""
+
+
+FINISHED_MESSAGE = "The run is finished and its infrastructure is gone."
 
 
 def exit_fields(observation: Observation | None) -> dict[str, Any]:
@@ -87,13 +95,23 @@ def failed(
     action: MarkFailed, run: SupervisedRun | None = None, now: datetime | None = None
 ) -> RunWrite:
     """FAILED; when the infrastructure could not be had, InfrastructureReady False too (needs
-    the run and the time)."""
-    fields: dict[str, Any] = {}
-    if action.infrastructure and run is not None and now is not None:
-        fields["conditions"] = conditions_patch(
-            run, INFRASTRUCTURE_READY, False, action.reason, action.message, now
+    the run and the time). A run that never had infrastructure (no identifier) is finished by
+    the same write: there is nothing to wait for, and a second write per run was a third of
+    the operator's work when thousands of runs of a missing Deployment fail at once."""
+    if run is None or now is None:
+        return RunWrite(NewState(StateType.FAILED, "Failed", action.message))
+    changes: list[ConditionChange] = []
+    if action.infrastructure:
+        changes.append(
+            ConditionChange(INFRASTRUCTURE_READY, False, action.reason, action.message)
         )
-    return RunWrite(NewState(StateType.FAILED, "Failed", action.message), fields)
+    never_launched = run.identifier is None
+    if never_launched:
+        changes.append(ConditionChange(FINISHED, True, "Failed", FINISHED_MESSAGE))
+    fields = {"conditions": conditions_set(run, changes, now)} if changes else {}
+    return RunWrite(
+        NewState(StateType.FAILED, "Failed", action.message), fields, finishes=never_launched
+    )
 
 
 def no_launcher(infrastructure_type: str, enabled: Iterable[str]) -> MarkFailed:
@@ -279,7 +297,7 @@ def finished(run: SupervisedRun, action: Finish, now: datetime) -> RunWrite:
         FINISHED,
         True,
         state.type.value.title() if state else "Finished",
-        "The run is finished and its infrastructure is gone.",
+        FINISHED_MESSAGE,
         now,
     )
     return RunWrite(fields=fields)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,34 +107,41 @@ def conditions_patch(
 ) -> list[dict[str, Any]]:
     """`status.conditions` with one condition set; its transition time moves only when its
     status does (the Kubernetes convention)."""
-    wanted: ConditionStatus = "True" if status else "False"
-    result: list[dict[str, Any]] = []
-    found = False
-    for condition in run.status.conditions or []:
-        if condition.type != kind:
-            result.append(condition.model_dump(mode="json", by_alias=True, exclude_none=True))
-            continue
-        found = True
-        changed = condition.status != wanted
-        result.append(
-            Condition(
-                type=kind,
-                status=wanted,
-                reason=reason,
-                message=message,
-                last_transition_time=now if changed else condition.last_transition_time,
-                observed_generation=run.generation,
-            ).model_dump(mode="json", by_alias=True, exclude_none=True)
-        )
-    if not found:
-        result.append(
-            Condition(
-                type=kind,
-                status=wanted,
-                reason=reason,
-                message=message,
-                last_transition_time=now,
-                observed_generation=run.generation,
-            ).model_dump(mode="json", by_alias=True, exclude_none=True)
-        )
+    return conditions_set(run, [ConditionChange(kind, status, reason, message)], now)
+
+
+@dataclass(frozen=True)
+class ConditionChange:
+    kind: str
+    status: bool
+    reason: str
+    message: str
+
+
+def conditions_set(
+    run: SupervisedRun, changes: Sequence[ConditionChange], now: datetime
+) -> list[dict[str, Any]]:
+    """`status.conditions` with each change applied, for writes that settle several at once."""
+    result = [
+        c.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for c in run.status.conditions or []
+    ]
+    for change in changes:
+        wanted: ConditionStatus = "True" if change.status else "False"
+        entry = Condition(
+            type=change.kind,
+            status=wanted,
+            reason=change.reason,
+            message=change.message,
+            last_transition_time=now,
+            observed_generation=run.generation,
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        for i, existing in enumerate(result):
+            if existing.get("type") == change.kind:
+                if existing.get("status") == wanted and "lastTransitionTime" in existing:
+                    entry["lastTransitionTime"] = existing["lastTransitionTime"]
+                result[i] = entry
+                break
+        else:
+            result.append(entry)
     return result

@@ -434,6 +434,9 @@ class Supervisor:
             return Step.MOVED
         self.body = written
         self.state_events.post(SupervisedRun.from_body(written), written)
+        if write.finishes:
+            run_records.finished(written, None)
+            return Step.FINISHED
         return Step.CARRIED_OUT
 
     async def _deployment_spec(self, run: SupervisedRun) -> DeploymentSpec | None:
@@ -443,6 +446,4 @@ class Supervisor:
         body = self.context.indexed_deployment(run.namespace, ref.name)
         if body is None:
             body = await asyncio.to_thread(self.context.api.get_deployment, run.namespace, ref.name)
-        if body is None:
-            return None
-        return DeploymentSpec.model_validate(body.get("spec") or {})
+        return None if body is None else DeploymentSpec.model_validate(body.get("spec") or {})
