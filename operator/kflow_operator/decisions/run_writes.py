@@ -102,9 +102,7 @@ def failed(
         return RunWrite(NewState(StateType.FAILED, "Failed", action.message))
     changes: list[ConditionChange] = []
     if action.infrastructure:
-        changes.append(
-            ConditionChange(INFRASTRUCTURE_READY, False, action.reason, action.message)
-        )
+        changes.append(ConditionChange(INFRASTRUCTURE_READY, False, action.reason, action.message))
     never_launched = run.identifier is None
     if never_launched:
         changes.append(ConditionChange(FINISHED, True, "Failed", FINISHED_MESSAGE))
