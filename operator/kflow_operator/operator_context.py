@@ -32,6 +32,12 @@ LaunchAdmission = Callable[[SupervisedRun, DeploymentSpec | None, datetime], Act
 """Asked right before a due run is launched: None admits it; an action (e.g. a HoldForSlot, a
 Skip) is done instead. The Deployment side plugs concurrency and deadlines in here."""
 
+SUPERVISOR_WORK_SLOTS = 128
+"""Supervisors working at once (deciding, calling the API); the rest wait for a slot holding
+only their run's body. In a burst of thousands of new runs, every supervisor working at once
+held its decision models, queued calls and responses together: the peak the process's memory
+never came down from. Twice the I/O threads (handlers/flowruns.py) keeps them all busy."""
+
 PASS_THREADS = 8
 """Scheduling passes get their own threads: a minute boundary with hundreds of Deployments
 must not queue the launches (asyncio.to_thread's default pool) behind them."""
@@ -62,6 +68,10 @@ class OperatorContext:
     """Wakes the supervisor of each run (namespace, name); callable from any thread."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     """Tasks that must run to the end (the loop only weakly holds tasks)."""
+    work_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(SUPERVISOR_WORK_SLOTS)
+    )
+    """Held by a supervisor while it works, not while it sleeps (supervision/supervisor.py)."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """When this operator started: the startTime of its entries in the pools it serves."""
 

@@ -51,7 +51,7 @@ from kflow_operator.decisions.lifecycle import decide
 from kflow_operator.decisions.run_finalizer import needs_supervision, with_finalizer
 from kflow_operator.decisions.run_finalizer import without_finalizer as without
 from kflow_operator.decisions.supervised_run import SupervisedRun, state_patch
-from kflow_operator.infrastructure import Launched, Observation
+from kflow_operator.infrastructure import Observation
 from kflow_operator.kubeapi import Body
 from kflow_operator.launchers.base import Launcher, LaunchError
 from kflow_operator.metrics import run_records
@@ -61,10 +61,12 @@ from kflow_operator.operator_context import OperatorContext
 from kflow_operator.scheduling.pool_gate import model_pool, pool_of, pool_view
 from kflow_operator.scheduling.run_states import skip_run, write_run_state
 from kflow_operator.supervision.finalizers import write_finalizers
+from kflow_operator.supervision.launch_record import record_launch
 from kflow_operator.supervision.notifier import Notifier
 from kflow_operator.supervision.state_events import StateEvents
 from kflow_operator.supervision.steps import Step
 from kflow_operator.supervision.take_down import take_down
+from kflow_operator.supervision.work_slots import WorkSlot
 from kflow_operator.wakeups import StopFlag, doze
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class Supervisor:
         self.state_events = StateEvents(body)
         self.active = True
         self.notifier = Notifier(self)
+        self.slot = WorkSlot(context.work_slots)
         self.crash: Observation | None = None
         """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
 
@@ -133,7 +136,8 @@ class Supervisor:
         key = (meta["namespace"], meta["name"])
         self.context.run_wakers[key] = self.wake_threadsafe
         try:
-            await self._supervise(stopped)
+            async with self.slot.held():
+                await self._supervise(stopped)
             run = SupervisedRun.from_body(self.body)
             if (stopped.deleted or run.deleting) and await self._served():
                 # Finishes even when the operator stops meanwhile.
@@ -227,7 +231,8 @@ class Supervisor:
         timeout = settings.poll_seconds if watching else settings.idle_poll_seconds
         if until is not None:
             timeout = min(timeout, max(0.0, (until - now()).total_seconds()))
-        await doze(self.wake, stopped, timeout)
+        async with self.slot.released():
+            await doze(self.wake, stopped, timeout)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -358,7 +363,7 @@ class Supervisor:
         except LaunchError as error:
             failure = MarkFailed(error.reason, str(error), error.infrastructure)
             return await self._do(failure, run, None)
-        return await self._record_launch(run, launcher, launched, plan.attempt, t)
+        return await record_launch(self, run, launcher, launched, plan.attempt, t)
 
     def _wake_deployment(self, run: SupervisedRun) -> None:
         ref = run.spec.deployment_ref
@@ -372,39 +377,6 @@ class Supervisor:
             await asyncio.to_thread(schedules.request_cancel, run.namespace, other)
         for event in replace.events:
             events.post(event, self.body)
-
-    async def _record_launch(
-        self, run: SupervisedRun, launcher: Launcher, launched: Launched, attempt: int, t: datetime
-    ) -> Step:
-        """PENDING + identifier, written before the infrastructure may run the flow; released
-        only once written, discarded when not."""
-        try:
-            step = await self._write(run, run_writes.launched(run, launched, attempt, t), t)
-        except Exception:
-            # The write may or may not have landed: the status is the only truth.
-            if await self._recorded(launched):
-                run_records.launched(self.body)
-                await asyncio.to_thread(launcher.release, launched)
-            else:
-                await asyncio.to_thread(launcher.discard, launched)
-            raise
-        if step is Step.CARRIED_OUT:
-            run_records.launched(self.body)
-            await asyncio.to_thread(launcher.release, launched)
-        else:
-            await asyncio.to_thread(launcher.discard, launched)
-        return step
-
-    async def _recorded(self, launched: Launched) -> bool:
-        for delay in (0.5, 1, 2, 4, 8):
-            try:
-                if not await self.refresh():
-                    return False
-                infra = (self.body.get("status") or {}).get("infrastructure") or {}
-                return bool(infra.get("id") == launched.identifier.id)
-            except Exception:
-                await asyncio.sleep(delay)
-        return False
 
     # --- writing ------------------------------------------------------------------------------
 
