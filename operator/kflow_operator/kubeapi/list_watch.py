@@ -37,6 +37,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from kflow_operator.kubeapi import Body
+from kflow_operator.kubeapi.list_pages import decoded_pages
 from kflow_operator.metrics.instruments import WATCH_RELISTS
 
 logger = logging.getLogger(__name__)
@@ -277,26 +278,36 @@ class ListWatch:
         """List in pages, each kept as `remember` makes it as soon as it is read: one list of
         tens of thousands of FlowRuns was hundreds of MiB decoded at once."""
         items: list[Body] = []
-        token: str | None = None
-        while True:
-            page: dict[str, Any] = {"limit": LIST_PAGE}
-            if token:
-                page["_continue"] = token
-            response = self._lister(
-                label_selector=self._selector,
-                _preload_content=False,
-                _request_timeout=(CONNECT_SECONDS, 60.0),
-                **page,
-            )
-            body = json.loads(response.data)
-            del response
-            items.extend(self._known.remember(item) for item in body.get("items") or [])
-            meta = body.get("metadata") or {}
-            token = meta.get("continue")
-            if not token:
-                break
+        meta: dict[str, Any] = {}
+        began = time.monotonic()
+        pages = 0
+        ahead = f"{threading.current_thread().name}-ahead"
+        for page in decoded_pages(self._list_page, ahead):
+            pages += 1
+            items.extend(self._known.remember(item) for item in page.get("items") or [])
+            meta = page.get("metadata") or {}
+        logger.info(
+            "Listed %d %s in %.1f s (%d pages).",
+            len(items),
+            self._what,
+            time.monotonic() - began,
+            pages,
+        )
         for change in self._known.relist(items, meta.get("resourceVersion")):
             self._on_change(change)
+        logger.info("Reported the listed %s (%.1f s in all).", self._what, time.monotonic() - began)
+
+    def _list_page(self, token: str | None) -> bytes:
+        page: dict[str, Any] = {"limit": LIST_PAGE}
+        if token:
+            page["_continue"] = token
+        response = self._lister(
+            label_selector=self._selector,
+            _preload_content=False,
+            _request_timeout=(CONNECT_SECONDS, 60.0),
+            **page,
+        )
+        return bytes(response.data)
 
     def _watch(self) -> None:
         """Follow events from the known resourceVersion; returns only by raising (or at close)."""
