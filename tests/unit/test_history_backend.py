@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -194,6 +195,20 @@ def test_a_top_level_runs_task_runs_follow_without_a_reader_or_flush(
             time.sleep(0.01)
     finally:
         raw.close()
+
+
+def test_reading_the_history_records_nothing_differently(
+    backend: LocalHistoryBackend, home: Path
+) -> None:
+    """A subflow that ended keeps its log lines until its top-level run ends, whether or not
+    someone in the process read the history meanwhile."""
+    subflow = _flow_run("fr-sub")
+    backend.create_flow_run(subflow)
+    backend.set_flow_run_state(subflow, Completed())
+    History.at(home).flow_runs()
+    record = logging.LogRecord("kflow", logging.INFO, __file__, 1, "late line", None, None)
+    backend.record_log("fr-sub", record)
+    assert [line.message for line in History.at(home).logs("fr-sub")] == ["late line"]
 
 
 def test_concurrent_threads_lose_no_task_run(backend: LocalHistoryBackend, home: Path) -> None:

@@ -241,7 +241,7 @@ class LocalHistoryBackend(Backend):
     # -- writing -----------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything reported so far, in one transaction, before returning."""
-        self._write_batch()
+        self.write_reported()
         self._close_ended_runs_logs()
 
     def top_level_run_ended(self) -> None:
@@ -251,8 +251,7 @@ class LocalHistoryBackend(Backend):
         with self._write_lock:
             self._write_batch_locked(runs_only=True)
         self._close_ended_runs_logs()
-        self._hurry.set()
-        self._pending.set()
+        self._wake_writer(hurry=True)
 
     def _close_ended_runs_logs(self) -> None:
         # Called once a top-level run and its hooks are done: runs that ended by then log
@@ -287,9 +286,11 @@ class LocalHistoryBackend(Backend):
             self._hurry.clear()
             if self._closed:
                 return
-            self._write_batch()
+            self.write_reported()
 
-    def _write_batch(self) -> None:
+    def write_reported(self) -> None:
+        """Write what is queued, in one transaction; unlike `flush`, runs that ended keep their
+        log allowance (a reader settling the file must not change what is recorded)."""
         with self._write_lock:
             self._write_batch_locked()
 

@@ -16,7 +16,7 @@ from typing import Protocol
 class Writer(Protocol):
     path: Path
 
-    def flush(self) -> None: ...
+    def write_reported(self) -> None: ...
 
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
@@ -30,4 +30,4 @@ def settle(path: Path) -> None:
     """Write out what this process's writers of `path` hold (no-op when there are none)."""
     for writer in list(_writers):
         if writer.path == path:
-            writer.flush()
+            writer.write_reported()
