@@ -136,12 +136,16 @@ def conditions_set(
             last_transition_time=now,
             observed_generation=run.generation,
         ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        found = False
         for i, existing in enumerate(result):
-            if existing.get("type") == change.kind:
-                if existing.get("status") == wanted and "lastTransitionTime" in existing:
-                    entry["lastTransitionTime"] = existing["lastTransitionTime"]
-                result[i] = entry
-                break
-        else:
+            if existing.get("type") != change.kind:
+                continue
+            found = True
+            result[i] = dict(entry)
+            if existing.get("status") == wanted:  # unchanged: its transition time stays
+                result[i].pop("lastTransitionTime")
+                if "lastTransitionTime" in existing:
+                    result[i]["lastTransitionTime"] = existing["lastTransitionTime"]
+        if not found:
             result.append(entry)
     return result

@@ -72,12 +72,12 @@ def created(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("creationTimestamp") or "")
 
 
+def _creation_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    return created(obj), str((obj.get("metadata") or {}).get("name") or "")
+
+
 def newest_first(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(
-        runs,
-        key=lambda r: (created(r), str((r.get("metadata") or {}).get("name") or "")),
-        reverse=True,
-    )
+    return sorted(runs, key=_creation_key, reverse=True)
 
 
 PERIOD_UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -245,8 +245,7 @@ def latest_state_first(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, A
         runs,
         key=lambda r: (
             parse_timestamp(str(r["status"]["state"]["timestamp"])),
-            created(r),
-            str((r.get("metadata") or {}).get("name") or ""),
+            *_creation_key(r),
         ),
         reverse=True,
     )
