@@ -6,6 +6,10 @@ by a spec change or by one of the Deployment's runs changing state type (a slot 
 ends and history may be pruned). Starting a due run is the FlowRun supervisor's job
 (supervision/); right before it launches one, it asks the launch gate
 (scheduling/admission.py), installed as `OperatorContext.admission` at start-up.
+
+The daemon puts no finalizer on Deployments (handlers/finalizerless.py): deleted, a Deployment
+simply stops being scheduled, and the finalizer's PATCH per Deployment was what most of the
+operator's memory went to with hundreds of them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from kflow.resources import DEPLOYMENT_PLURAL, GROUP, VERSION
 from kflow.resources.pools import run_pool
 
 from kflow_operator import events
+from kflow_operator.handlers.finalizerless import register_without_finalizer
 from kflow_operator.informers import apply_change
 from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.operator_context import OperatorContext
@@ -102,6 +107,9 @@ async def schedule_deployment(
     finally:
         if context.deployment_wakers.get((namespace, name)) is waker:
             del context.deployment_wakers[(namespace, name)]
+
+
+register_without_finalizer(schedule_deployment)
 
 
 @kopf.on.event(*DEPLOYMENTS)

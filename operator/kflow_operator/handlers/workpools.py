@@ -7,17 +7,16 @@ Kopf marks every daemon as needing its finalizer on the object, although a pool 
 clean-up when it goes: deleted, it simply stops being served (Kopf stops the daemon when the
 watch says the pool is gone). With the finalizer, a pool could not be deleted while no operator
 ran — and `helm uninstall --wait` deletes the chart's pools together with the operator and its
-RBAC, so it hung. The daemon is registered without it (`_needs_no_finalizer`)."""
+RBAC, so it hung. The daemon is registered without it (handlers/finalizerless.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import kopf
 from kflow.resources import GROUP, VERSION, WORKPOOL_PLURAL
-from kopf._core.intents import registries  # the registry @kopf.daemon fills
 
+from kflow_operator.handlers.finalizerless import register_without_finalizer
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.peers import own_identity
 from kflow_operator.workers import PoolWorker
@@ -35,15 +34,4 @@ async def keep_pool_status(
     await PoolWorker(context, body, own_identity()).run(stopped, body)
 
 
-def _needs_no_finalizer(daemon: Any) -> None:
-    """Kopf's `@kopf.daemon` always sets `requires_finalizer=True` and has no option for it;
-    replace this daemon's registration with one that does not (Kopf internals, kept in one
-    place and covered by tests/unit/test_pool_worker_registration.py)."""
-    spawning = registries.get_default_registry()._spawning
-    spawning._handlers = [
-        dataclasses.replace(handler, requires_finalizer=False) if handler.fn is daemon else handler
-        for handler in spawning._handlers
-    ]
-
-
-_needs_no_finalizer(keep_pool_status)
+register_without_finalizer(keep_pool_status)
