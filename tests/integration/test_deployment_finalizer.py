@@ -16,6 +16,7 @@ from tests.integration.schedules_support import (
     runs_of,
     shell_schedule_deployment,
 )
+from tests.support.custom_objects import items_of
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +56,9 @@ def test_deployments_carry_no_finalizer_and_can_be_deleted_with_no_operator(
     cluster.kubectl.run(
         "delete", "deployment.kflow.dev", "d", "--wait=true", "--timeout=20s", timeout=30
     )
-    assert not [
-        d
-        for d in cluster.objects.list_namespaced_custom_object(
+    listed = items_of(
+        cluster.objects.list_namespaced_custom_object(
             GROUP, VERSION, cluster.namespace, "deployments"
-        )["items"]
-        if d["metadata"]["name"] == "d"
-    ]
+        )
+    )
+    assert "d" not in [d["metadata"]["name"] for d in listed]

@@ -9,13 +9,14 @@ from typing import Any, ClassVar
 
 import pytest
 from kflow_operator.decisions.run_finalizer import FINALIZER
-from kflow_operator.informers import Informers
+from kflow_operator.informers import Informers, apply_change
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.kubeapi.notification_reads import NotificationReads
 from kflow_operator.operator_context import OperatorContext
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.supervision import dispatcher
+from kflow_operator.supervision.work_slots import WorkSlot
 from kflow_operator.wakeups import StopFlag
 
 FINISHED = {"type": "Finished", "status": "True"}
@@ -42,8 +43,9 @@ class FakeSupervisor:
     started: ClassVar[list[FakeSupervisor]] = []
     fail_first: ClassVar[int] = 0
 
-    def __init__(self, context: Any, body: dict[str, Any]) -> None:
+    def __init__(self, context: Any, body: dict[str, Any], slot: WorkSlot | None = None) -> None:
         self.body = body
+        self.slot = slot if slot is not None else WorkSlot(context.work_slots)
         self.seen: list[dict[str, Any]] = []
         self.active = True
         self.end = asyncio.Event()
@@ -84,6 +86,14 @@ def context() -> OperatorContext:
     return found
 
 
+def feed(supervisors: dispatcher.Supervisors, change: Change) -> None:
+    """As the operator's FlowRun watch does: the index takes the change, then the dispatcher."""
+    informers = supervisors._context.informers
+    assert informers is not None
+    apply_change(informers.flowruns, change)
+    supervisors._handle(change)
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -95,8 +105,9 @@ def test_one_supervisor_per_run_fed_every_change_and_not_kept_once_done(
     async def scenario() -> None:
         supervisors = dispatcher.Supervisors(context(), asyncio.get_running_loop())
         supervisors._set_active(True)
-        supervisors._handle(Change("ADDED", run(1)))
-        supervisors._handle(Change("MODIFIED", run(2, "PENDING")))
+        feed(supervisors, Change("ADDED", run(1)))
+        await settle()
+        feed(supervisors, Change("MODIFIED", run(2, "PENDING")))
         await settle()
         assert len(fake.started) == 1 and len(supervisors) == 1
         assert [b["metadata"]["resourceVersion"] for b in fake.started[0].seen] == ["2"]
@@ -105,16 +116,16 @@ def test_one_supervisor_per_run_fed_every_change_and_not_kept_once_done(
         fake.started[0].end.set()
         await settle()
         assert len(supervisors) == 0, "an ended supervisor (and its run's body) is not kept"
-        supervisors._handle(Change("MODIFIED", run(2, "PENDING")))
-        supervisors._handle(Change("MODIFIED", run(3, "PENDING")))
+        feed(supervisors, Change("MODIFIED", run(2, "PENDING")))
+        feed(supervisors, Change("MODIFIED", run(3, "PENDING")))
         await settle()
         assert len(fake.started) == 1, "events up to the version it ended at start none"
-        supervisors._handle(Change("MODIFIED", run(4, "COMPLETED", FINISHED)))
+        feed(supervisors, Change("MODIFIED", run(4, "COMPLETED", FINISHED)))
         await settle()
         assert len(fake.started) == 1, "a finished run without the finalizer needs none"
         finishing = run(5, "COMPLETED", FINISHED)
         finishing["metadata"]["finalizers"] = [FINALIZER]
-        supervisors._handle(Change("MODIFIED", finishing))
+        feed(supervisors, Change("MODIFIED", finishing))
         await settle()
         assert len(fake.started) == 2, "a finished run still carrying the finalizer gets one"
 
@@ -125,9 +136,9 @@ def test_a_deletion_stops_the_runs_supervisor_as_deleted(fake: type[FakeSupervis
     async def scenario() -> None:
         supervisors = dispatcher.Supervisors(context(), asyncio.get_running_loop())
         supervisors._set_active(True)
-        supervisors._handle(Change("ADDED", run(1, "RUNNING")))
+        feed(supervisors, Change("ADDED", run(1, "RUNNING")))
         await settle()
-        supervisors._handle(Change("DELETED", run(1, "RUNNING")))
+        feed(supervisors, Change("DELETED", run(1, "RUNNING")))
         await settle()
         stopped = fake.started[0].stopped
         assert stopped is not None and stopped and stopped.deleted
@@ -142,7 +153,7 @@ def test_supervisors_run_only_while_this_replica_acts(fake: type[FakeSupervisor]
         assert ctx.informers is not None
         supervisors = dispatcher.Supervisors(ctx, asyncio.get_running_loop())
         ctx.informers.flowruns.put(run(1, "RUNNING"))
-        supervisors._handle(Change("ADDED", run(1, "RUNNING")))
+        feed(supervisors, Change("ADDED", run(1, "RUNNING")))
         await settle()
         assert fake.started == [], "a standby starts nothing"
         supervisors._set_active(True)
@@ -165,7 +176,7 @@ def test_a_failed_supervisor_starts_again(fake: type[FakeSupervisor]) -> None:
         fake.fail_first = 1
         supervisors = dispatcher.Supervisors(context(), asyncio.get_running_loop())
         supervisors._set_active(True)
-        supervisors._handle(Change("ADDED", run(1, "RUNNING")))
+        feed(supervisors, Change("ADDED", run(1, "RUNNING")))
         for _ in range(100):
             if len(fake.started) == 2:
                 break
@@ -190,10 +201,72 @@ def test_finished_runs_are_forgotten_after_a_while(
         for name in ("a", "b", "c"):
             body = run(1, "RUNNING")
             body["metadata"]["name"] = name
-            supervisors._handle(Change("ADDED", body))
+            feed(supervisors, Change("ADDED", body))
             await settle()
             fake.started[-1].end.set()
             await settle()
         assert len(supervisors._ended) <= 1
+
+    asyncio.run(scenario())
+
+
+def named(name: str, version: int, state: str | None = None) -> dict[str, Any]:
+    body = run(version, state)
+    body["metadata"]["name"] = name
+    body["metadata"]["uid"] = f"uid-{name}"
+    body["spec"] = {"deploymentRef": {"name": "d"}}
+    return body
+
+
+def test_runs_wait_by_name_for_a_work_slot_and_start_as_the_index_has_them(
+    fake: type[FakeSupervisor],
+) -> None:
+    """A burst of new runs waits as a queue of names, not as a supervisor each: one is made
+    when a slot frees, from the run's newest version, and handed that slot."""
+
+    async def scenario() -> None:
+        ctx = context()
+        ctx.work_slots = asyncio.Semaphore(2)
+        supervisors = dispatcher.Supervisors(ctx, asyncio.get_running_loop())
+        supervisors._set_active(True)
+        for name in ("a", "b", "c", "d"):
+            feed(supervisors, Change("ADDED", named(name, 1)))
+        await settle()
+        assert [f.body["metadata"]["name"] for f in fake.started] == ["a", "b"]
+        assert supervisors.waiting == 2 and ctx.work_slots.locked()
+
+        feed(supervisors, Change("MODIFIED", named("c", 2, "PENDING")))
+        feed(supervisors, Change("DELETED", named("d", 2)))
+        fake.started[0].end.set()
+        await settle()
+        assert [f.body["metadata"]["name"] for f in fake.started] == ["a", "b", "c"]
+        assert fake.started[2].body["metadata"]["resourceVersion"] == "2", "the newest version"
+        assert fake.started[2].slot is not None and supervisors.waiting == 0, "d was deleted"
+
+        fake.started[1].end.set()
+        fake.started[2].end.set()
+        await settle()
+        assert not ctx.work_slots.locked() and ctx.work_slots._value == 2, "every slot back"
+
+    asyncio.run(scenario())
+
+
+def test_a_run_stopped_before_its_supervisor_ran_gives_its_slot_back(
+    fake: type[FakeSupervisor],
+) -> None:
+    async def scenario() -> None:
+        ctx = context()
+        ctx.work_slots = asyncio.Semaphore(1)
+        supervisors = dispatcher.Supervisors(ctx, asyncio.get_running_loop())
+        supervisors._set_active(True)
+        feed(supervisors, Change("ADDED", named("a", 1)))
+        feed(supervisors, Change("ADDED", named("b", 1)))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        supervisors._set_active(False)
+        await settle()
+        assert supervisors.waiting == 0 and len(supervisors) == 0
+        assert ctx.work_slots._value == 1, "the slot handed to a stopped supervisor came back"
+        await supervisors.stop_all(1.0)
 
     asyncio.run(scenario())

@@ -80,7 +80,8 @@ def now() -> datetime:
 
 
 class Supervisor:
-    def __init__(self, context: OperatorContext, body: Body) -> None:
+    def __init__(self, context: OperatorContext, body: Body, slot: WorkSlot | None = None) -> None:
+        """`slot`: the work slot the run was admitted with (supervision/dispatcher.py)."""
         self.context = context
         self._body = slim(body, FLOWRUN_STATUS_NOT_KEPT)
         self.loop = asyncio.get_running_loop()
@@ -89,7 +90,7 @@ class Supervisor:
         self.state_events = StateEvents(body)
         self.active = True
         self.notifier = Notifier(self)
-        self.slot = WorkSlot(context.work_slots)
+        self.slot = slot if slot is not None else WorkSlot(context.work_slots)
         self.crash: Observation | None = None
         """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
 
