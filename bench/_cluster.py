@@ -192,7 +192,7 @@ def require_namespace(api: Api, namespace: str) -> None:
 
 
 def create(api: Api, namespace: str, kind: str, name: str, spec: dict[str, Any]) -> None:
-    plural = {"Deployment": "deployments", "FlowRun": "flowruns"}[kind]
+    plural = {"Deployment": "deployments", "FlowRun": "flowruns", "WorkPool": "workpools"}[kind]
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": kind,

@@ -24,40 +24,38 @@ idle RSS and start-up CPU), so RSS per 1,000 FlowRuns is what the runs add.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-from prometheus_client.parser import text_string_to_metric_families
-
 from bench import validity
 from bench._cluster import (
-    GROUP,
-    VERSION,
     Api,
     ClusterUnavailable,
-    Operator,
     bench_namespace,
     cluster_frame,
-    create,
     format_value,
     percentile,
     progress,
     render_table,
     require_namespace,
-    start_operator,
     verdict,
 )
 from bench._object_counts import ObjectCounts
+from bench._scale_objects import create_deployments, create_runs, drop_all_finalizers
+from bench._scale_operator import (
+    api_writes,
+    rss_bytes,
+    runs_indexed,
+    scrape,
+    start_bench_operator,
+    wait_quiet,
+)
 from tests.support.operator_process import free_port
 
 MIB = 2**20
@@ -66,11 +64,6 @@ RSS_TARGET_RUNS = 5000
 THROUGHPUT_TARGET = 200.0
 RESTART_TARGET_SECONDS = 20.0
 SCRAPE_P99_TARGET_SECONDS = 0.050
-MISSING_DEPLOYMENT = "no-such-deployment"
-CREATE_THREADS = 16
-QUIET_WINDOW_SECONDS = 2.0
-QUIET_CPU_FRACTION = 0.10
-WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 
 
 @dataclass(frozen=True)
@@ -119,114 +112,6 @@ class Point:
         return self.runs / self.settle_seconds
 
 
-# --- the operator from outside -----------------------------------------------------------------
-
-
-def rss_bytes(operator: Operator) -> int:
-    for line in Path(f"/proc/{operator.popen.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def scrape(url: str) -> tuple[float, str]:
-    started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body: bytes = response.read()
-    return time.perf_counter() - started, body.decode()
-
-
-def runs_indexed(text: str) -> int:
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "kflow_flow_runs"
-            for sample in family.samples
-        )
-    )
-
-
-def api_writes(text: str) -> int:
-    """Writes the operator's API layer made (kflow_kubernetes_api_requests_total)."""
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "kflow_kubernetes_api_requests"
-            for sample in family.samples
-            if sample.name.endswith("_total") and sample.labels.get("verb") in WRITE_VERBS
-        )
-    )
-
-
-def wait_quiet(operator: Operator, timeout: float) -> float | None:
-    """The moment (time.monotonic) a window of under QUIET_CPU_FRACTION of a CPU began; None
-    if none came within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        began, before = time.monotonic(), operator.cpu_seconds()
-        time.sleep(QUIET_WINDOW_SECONDS)
-        if operator.cpu_seconds() - before < QUIET_CPU_FRACTION * QUIET_WINDOW_SECONDS:
-            return began
-    return None
-
-
-# --- objects -----------------------------------------------------------------------------------
-
-
-def create_deployments(api: Api, namespace: str, count: int) -> None:
-    def one(index: int) -> None:
-        spec = {
-            "entrypoint": "flows.py:idle",
-            "infrastructure": {"type": "process"},
-            "paused": True,
-            "schedules": [{"interval": 60}],
-        }
-        create(api, namespace, "Deployment", f"held-{index:04d}", spec)
-
-    with ThreadPoolExecutor(CREATE_THREADS) as pool:
-        list(pool.map(one, range(count)))
-
-
-def create_runs(api: Api, namespace: str, count: int, budget: float) -> float:
-    """Create `count` FlowRuns of a missing Deployment; the seconds it took."""
-    started = time.monotonic()
-
-    def one(index: int) -> None:
-        if time.monotonic() - started > budget:
-            raise TimeoutError(f"creating {count} FlowRuns took over {budget:.0f} s")
-        create(
-            api,
-            namespace,
-            "FlowRun",
-            f"run-{index:05d}",
-            {"deploymentRef": {"name": MISSING_DEPLOYMENT}},
-        )
-
-    with ThreadPoolExecutor(CREATE_THREADS) as pool:
-        for done, _ in enumerate(pool.map(one, range(count)), start=1):
-            if done % 1000 == 0:
-                progress(f"{done}/{count} FlowRuns created")
-    return time.monotonic() - started
-
-
-def drop_all_finalizers(api: Api, namespace: str) -> None:
-    """In parallel (the shared helper patches one object after another: minutes at 50,000)."""
-    for plural in ("flowruns", "deployments"):
-        listed: Any = api.objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-        names = [i["metadata"]["name"] for i in listed["items"] if i["metadata"].get("finalizers")]
-
-        def drop(name: str, plural: str = plural) -> None:
-            with contextlib.suppress(ApiException):  # gone already
-                api.objects.patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, name, {"metadata": {"finalizers": None}}
-                )
-
-        with ThreadPoolExecutor(CREATE_THREADS) as pool:
-            list(pool.map(drop, names))
-
-
 # --- one point of the curve --------------------------------------------------------------------
 
 
@@ -251,24 +136,10 @@ def measure_point(api: Api, runs: int, plan: Plan, workdir: Path) -> Point:
     return point
 
 
-def _start(api: Api, namespace: str, workdir: Path, port: int) -> Operator:
-    return start_operator(
-        api,
-        namespace,
-        workdir / "operator",
-        workdir,
-        "--standalone",
-        "--launchers",
-        "process",
-        "--metrics-address",
-        f"127.0.0.1:{port}",
-    )
-
-
 def _settle(
     api: Api, namespace: str, point: Point, workdir: Path, counts: ObjectCounts, budget: float
 ) -> None:
-    operator = _start(api, namespace, workdir, free_port())
+    operator = start_bench_operator(api, namespace, workdir, free_port())
     try:
         live = time.monotonic()
         settled = counts.wait_terminal(point.runs, budget)
@@ -315,7 +186,7 @@ def _restart(
             return
         writes_before = counts.modified + deployments.modified
         spawned = time.monotonic()
-        operator = _start(api, namespace, workdir, port)
+        operator = start_bench_operator(api, namespace, workdir, port)
         try:
             deadline = spawned + budget
             while runs_indexed(scrape(url)[1]) != point.runs:
