@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -171,11 +172,38 @@ def bench_namespace(api: Api, prefix: str) -> Iterator[str]:
     try:
         yield namespace
     finally:
-        for plural in ("flowruns", "deployments"):
+        for plural in ("flowruns", "deployments", "workpools"):
             with contextlib.suppress(ApiException):
                 drop_finalizers(api.objects, namespace, plural)
         with contextlib.suppress(ApiException):
             api.core.delete_namespace(namespace)
+            _deleting.append(namespace)
+
+
+_deleting: list[str] = []
+"""Namespaces bench_namespace deleted that may still be going."""
+
+
+def wait_namespaces_deleted(api: Api, timeout: float) -> bool:
+    """Wait until every namespace this process's bench_namespace deleted is gone: the API
+    server deletes its objects after the call returns, and thousands of them weigh on the next
+    measurement. False (with a line saying so) if some are still there after `timeout`."""
+    started = time.monotonic()
+    while _deleting:
+        try:
+            api.core.read_namespace(_deleting[0])
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            gone = _deleting.pop(0)
+            if time.monotonic() - started >= 1:
+                progress(f"waited {time.monotonic() - started:.0f} s for namespace {gone} to go")
+            continue
+        if time.monotonic() - started > timeout:
+            progress(f"namespaces {', '.join(_deleting)} still deleting after {timeout:.0f} s")
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def require_namespace(api: Api, namespace: str) -> None:

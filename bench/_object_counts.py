@@ -27,6 +27,10 @@ class ObjectCounts(Follower):
         """Objects with the condition Finished=True: the operator is done with them."""
         self.modified = 0
         """MODIFIED events seen: every write to an object of the namespace is one."""
+        self._rewritten: set[str] = set()
+        """Objects seen MODIFIED more than once (a relist may fold writes into one event, never
+        make one up)."""
+        self._written: set[str] = set()
         self.last_terminal_at: float | None = None
         """When the newest terminal state arrived (time.monotonic)."""
 
@@ -36,6 +40,9 @@ class ObjectCounts(Follower):
         with self._changed:
             if kind == "MODIFIED":
                 self.modified += 1
+                if name in self._written:
+                    self._rewritten.add(name)
+                self._written.add(name)
             before = self._states.get(name)
             if kind == "DELETED":
                 self._states.pop(name, None)
@@ -57,6 +64,11 @@ class ObjectCounts(Follower):
             for state in self._states.values():
                 found[state or "none"] = found.get(state or "none", 0) + 1
             return found
+
+    def rewritten(self) -> int:
+        """How many objects were written more than once since the watch began."""
+        with self._changed:
+            return len(self._rewritten)
 
     def wait_terminal(self, count: int, timeout: float) -> bool:
         """Block until `count` objects are terminal; False on timeout."""

@@ -19,6 +19,11 @@ as a child process and works through the backlog:
 
 Baseline, in the same run: the same operator on the same M Deployments and no FlowRun (its
 idle RSS and start-up CPU), so RSS per 1,000 FlowRuns is what the runs add.
+
+Then, at each N, two replicas sharing the work by work pool (bench.scale_replicas, a second
+table): the same backlog split between two WorkPools, one operator per pool; their throughput
+against the one operator's just measured, each one's memory and CPU, and which runs each
+settled. Each measurement waits for the namespaces of the ones before to be gone first.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import validity
+from bench import scale_replicas, validity
 from bench._cluster import (
     Api,
     ClusterUnavailable,
@@ -45,6 +50,7 @@ from bench._cluster import (
     render_table,
     require_namespace,
     verdict,
+    wait_namespaces_deleted,
 )
 from bench._object_counts import ObjectCounts
 from bench._scale_objects import create_deployments, create_runs, drop_all_finalizers
@@ -118,6 +124,7 @@ class Point:
 def measure_point(api: Api, runs: int, plan: Plan, workdir: Path) -> Point:
     point = Point(runs, plan.deployments)
     budget = plan.budget_seconds(runs)
+    wait_namespaces_deleted(api, budget)
     with bench_namespace(api, "kflow-bench-scale") as namespace:
         try:
             progress(f"{namespace}: {plan.deployments} paused Deployments, {runs} FlowRuns")
@@ -363,21 +370,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with cluster_frame("scale") as (api, workdir):
             baseline = measure_point(api, 0, plan, workdir)
-            points = [measure_point(api, runs, plan, workdir) for runs in plan.counts]
+            points: list[Point] = []
+            pairs: list[scale_replicas.Pair] = []
+            for runs in plan.counts:
+                points.append(measure_point(api, runs, plan, workdir))
+                pairs.append(
+                    scale_replicas.measure_pair(
+                        api,
+                        runs,
+                        plan.deployments,
+                        plan.budget_seconds(runs),
+                        workdir,
+                        points[-1].throughput,
+                    )
+                )
     except ClusterUnavailable as error:
         print(f"scale: {error}", file=sys.stderr)
         return 2
     print(render(plan, baseline, points))
-    problems = invalid_figures(baseline, points)
+    print()
+    print(scale_replicas.render(pairs))
+    problems = invalid_figures(baseline, points) + scale_replicas.invalid_figures(pairs)
     if problems:
         print(validity.report("scale", problems))
     if args.json:
         figures: dict[str, Any] = {"plan": asdict(plan), "baseline": asdict(baseline)}
         figures["points"] = [{**asdict(p), "throughput": p.throughput} for p in points]
+        figures["pairs"] = [_pair_figures(pair) for pair in pairs]
         args.json.write_text(json.dumps({**figures, "invalid": problems}, indent=2))
     if problems:
         return validity.INVALID_EXIT_CODE
-    return 0 if passed(points) else 1
+    return 0 if passed(points) and scale_replicas.passed(pairs) else 1
+
+
+def _pair_figures(pair: scale_replicas.Pair) -> dict[str, Any]:
+    return {
+        **asdict(pair),
+        "throughput": pair.throughput,
+        "ratio": pair.ratio,
+        "settled_own": pair.settled_own,
+        "settled_others": pair.settled_others,
+    }
 
 
 if __name__ == "__main__":
