@@ -101,3 +101,31 @@ def test_metrics_scrape_quick_prints_its_table(kubeconfig: Path, tmp_path: Path)
     assert len(figures["scrape_seconds"]) == 50, done.stdout
     assert figures["quiet_after_seconds"] is not None, done.stdout
     assert figures["invalid"] == [], done.stdout
+
+
+def test_scale_quick_measures_one_operator_and_the_pair(kubeconfig: Path, tmp_path: Path) -> None:
+    """bench.scale measures, at each N, one operator and two replicas sharing by work pool:
+    every figure of the pair is read (no replica left unmeasured), and each run is counted as
+    settled by exactly one replica."""
+    done = run_quick("bench.scale", kubeconfig, tmp_path / "figures.json")
+    for row in (
+        "settle throughput (live -> all FAILED)",
+        "restart, all terminal: spawn -> ready",
+        "Two replicas sharing by work pool",
+        "pair / one operator throughput (same N)",
+        "peak RSS (VmHWM), pool-a / pool-b",
+        "runs settled by another pool's replica",
+    ):
+        assert row in done.stdout, done.stdout
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["invalid"] == [], done.stdout
+    counts = figures["plan"]["counts"]
+    assert [point["runs"] for point in figures["points"]] == counts, done.stdout
+    assert [pair["runs"] for pair in figures["pairs"]] == counts, done.stdout
+    for pair in figures["pairs"]:
+        assert [replica["pool"] for replica in pair["replicas"]] == ["pool-a", "pool-b"]
+        assert pair["settled_own"] + pair["settled_others"] == pair["runs"], done.stdout
+        assert pair["ratio"] > 0, done.stdout
+        for replica in pair["replicas"]:
+            assert replica["peak_rss_bytes"] > 0, done.stdout
+            assert replica["flowrun_writes"] >= 0, done.stdout
