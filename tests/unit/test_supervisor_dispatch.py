@@ -13,7 +13,7 @@ from kflow_operator.informers import Informers, apply_change
 from kflow_operator.kubeapi.kflow_objects import KflowObjects
 from kflow_operator.kubeapi.list_watch import Change
 from kflow_operator.kubeapi.notification_reads import NotificationReads
-from kflow_operator.operator_context import OperatorContext
+from kflow_operator.operator_context import SUPERVISOR_WORK_SLOTS, OperatorContext
 from kflow_operator.settings import OperatorSettings
 from kflow_operator.supervision import dispatcher
 from kflow_operator.supervision.work_slots import WorkSlot
@@ -78,9 +78,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeSupervisor]:
     return FakeSupervisor
 
 
-def context() -> OperatorContext:
+def context(settings: OperatorSettings | None = None) -> OperatorContext:
     found = OperatorContext(
-        OperatorSettings(), KflowObjects(), {}, NotificationReads(no_api_client)
+        settings or OperatorSettings(), KflowObjects(), {}, NotificationReads(no_api_client)
     )
     found.informers = Informers((), KflowObjects())
     return found
@@ -268,5 +268,33 @@ def test_a_run_stopped_before_its_supervisor_ran_gives_its_slot_back(
         assert supervisors.waiting == 0 and len(supervisors) == 0
         assert ctx.work_slots._value == 1, "the slot handed to a stopped supervisor came back"
         await supervisors.stop_all(1.0)
+
+    asyncio.run(scenario())
+
+
+def test_a_run_of_a_pool_another_operator_serves_gets_no_supervisor(
+    fake: type[FakeSupervisor],
+) -> None:
+    """Sharded by pool (--work-pool), an operator kept a sleeping supervisor for every live run
+    of the other pools; now it looks at such a run again only when it changes."""
+
+    async def scenario() -> None:
+        ctx = context(OperatorSettings(work_pools=frozenset({"mine"})))
+        supervisors = dispatcher.Supervisors(ctx, asyncio.get_running_loop())
+        supervisors._set_active(True)
+        theirs, mine = named("theirs", 1), named("mine", 1)
+        theirs["spec"] = {"deploymentRef": {"name": "d"}, "workPool": {"name": "other"}}
+        mine["spec"] = {"deploymentRef": {"name": "d"}, "workPool": {"name": "mine"}}
+        feed(supervisors, Change("ADDED", theirs))
+        feed(supervisors, Change("ADDED", mine))
+        await settle()
+        assert [f.body["metadata"]["name"] for f in fake.started] == ["mine"]
+
+        moved = named("theirs", 2)
+        moved["spec"] = {"deploymentRef": {"name": "d"}, "workPool": {"name": "mine"}}
+        feed(supervisors, Change("MODIFIED", moved))
+        await settle()
+        assert [f.body["metadata"]["name"] for f in fake.started] == ["mine", "theirs"]
+        assert ctx.work_slots._value == SUPERVISOR_WORK_SLOTS - 2, "none kept by the skipped"
 
     asyncio.run(scenario())

@@ -137,6 +137,16 @@ class Supervisors:
         known, pool = self._context.indexed_pool_of(body)
         return known and settings.serves_pool(pool)
 
+    def _anothers(self, body: Body) -> bool:
+        """Whether the run is known to be of a pool another operator serves (--work-pool): it
+        gets no supervisor here (it would only sleep, one per run of every other pool); its
+        next change is looked at again, as a sleeping supervisor's would be."""
+        settings = self._context.settings
+        if not settings.work_pools:
+            return False
+        known, pool = self._context.indexed_pool_of(body)
+        return known and not settings.serves_pool(pool)
+
     def _set_active(self, active: bool) -> None:
         if active == self._active:
             return
@@ -174,7 +184,12 @@ class Supervisors:
                     continue
                 del self._waiting[key]
                 body = self._indexed(key)
-                if body is not None and key not in self._entries and wants_supervisor(body):
+                if (
+                    body is not None
+                    and key not in self._entries
+                    and wants_supervisor(body)
+                    and not self._anothers(body)
+                ):
                     self._start(key, body, slot=slot)
                     handed = True
             finally:
