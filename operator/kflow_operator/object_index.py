@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from kflow_operator.kubeapi import Body
+from kflow_operator.shared_strings import share_strings
 
 Grouping = Callable[[Mapping[str, Any]], str | None]
 Summary = Callable[[Mapping[str, Any]], Hashable]
@@ -133,6 +134,7 @@ class ObjectIndex:
             if known is not None and not is_newer(version, version_of(known)):
                 return
             stored = slim(body, self._drop_status)
+            share_strings(stored)
             if known is not None:
                 self._ungroup(key, known)
             self._bodies[key] = stored
