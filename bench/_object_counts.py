@@ -8,6 +8,7 @@ CPU taken from the operator on a 2-core host. This keeps one state string per ob
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -79,9 +80,29 @@ class ObjectCounts(Follower):
         terminal run's infrastructure gone, nothing left to write); False on timeout."""
         return self.wait_for(lambda: len(self._finished) >= count, timeout)
 
+    def wait_settled(self, count: int, live: float, timeout: float) -> float | str:
+        """Block until `count` objects are terminal and then Finished: the seconds from
+        `live` to the last one terminal, or what did not happen in time. Terminal is what the
+        user sees; the operator still writes its Finished condition after that, and a
+        measurement that went on before it was done would count that work as its own (on a
+        loaded host an operator can look quiet while it waits for a CPU)."""
+        if not self.wait_terminal(count, timeout):
+            return f"not every run terminal within {timeout:.0f} s: {self.outcomes()}"
+        settled = self.last_terminal_at - live if count and self.last_terminal_at else 0.0
+        if not self.wait_finished(count, timeout):
+            return f"the operator was not done with every run within {timeout:.0f} s"
+        return settled
+
     def wait_seen(self, count: int, timeout: float) -> bool:
         """Block until the watch has seen `count` objects (its first listing is in)."""
         return self.wait_for(lambda: len(self._states) >= count, timeout)
+
+
+def runs_per_second(runs: int, seconds: float) -> float:
+    """NaN when nothing was measured (no run, no time): shown as such, never as a rate."""
+    if not runs or math.isnan(seconds) or seconds <= 0:
+        return math.nan
+    return runs / seconds
 
 
 def _finished(obj: dict[str, Any]) -> bool:

@@ -52,7 +52,7 @@ from bench._cluster import (
     verdict,
     wait_namespaces_deleted,
 )
-from bench._object_counts import ObjectCounts
+from bench._object_counts import ObjectCounts, runs_per_second
 from bench._scale_objects import create_deployments, create_runs, drop_all_finalizers
 from bench._scale_operator import (
     api_writes,
@@ -113,9 +113,7 @@ class Point:
 
     @property
     def throughput(self) -> float:
-        if not self.runs or math.isnan(self.settle_seconds) or self.settle_seconds <= 0:
-            return math.nan
-        return self.runs / self.settle_seconds
+        return runs_per_second(self.runs, self.settle_seconds)
 
 
 # --- one point of the curve --------------------------------------------------------------------
@@ -149,24 +147,13 @@ def _settle(
     operator = start_bench_operator(api, namespace, workdir, free_port())
     try:
         live = time.monotonic()
-        settled = counts.wait_terminal(point.runs, budget)
+        settled = counts.wait_settled(point.runs, live, budget)
         point.outcomes = counts.outcomes()
-        if not settled:
-            point.problems.append(
-                f"N={point.runs}: not every run terminal within {budget:.0f} s: {point.outcomes}"
-            )
+        if isinstance(settled, str):
+            point.problems.append(f"N={point.runs}: {settled}")
             return
         if point.runs:
-            assert counts.last_terminal_at is not None
-            point.settle_seconds = counts.last_terminal_at - live
-        # Terminal is what the user sees; the operator still writes its Finished condition
-        # after that. Restarting before it is done would count that work as restart writes
-        # (and on a loaded host the operator can look quiet while it waits for a CPU).
-        if not counts.wait_finished(point.runs, budget):
-            point.problems.append(
-                f"N={point.runs}: the operator was not done with every run within {budget:.0f} s"
-            )
-            return
+            point.settle_seconds = settled
         if wait_quiet(operator, budget) is None:
             point.problems.append(f"N={point.runs}: the operator never went quiet after settling")
         point.settle_cpu_seconds = operator.cpu_seconds()

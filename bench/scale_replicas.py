@@ -43,7 +43,7 @@ from bench._cluster import (
     verdict,
     wait_namespaces_deleted,
 )
-from bench._object_counts import ObjectCounts
+from bench._object_counts import ObjectCounts, runs_per_second
 from bench._scale_objects import (
     MISSING_DEPLOYMENT,
     create_deployments,
@@ -128,9 +128,7 @@ class Pair:
 
     @property
     def throughput(self) -> float:
-        if not self.runs or math.isnan(self.settle_seconds) or self.settle_seconds <= 0:
-            return math.nan
-        return self.runs / self.settle_seconds
+        return runs_per_second(self.runs, self.settle_seconds)
 
     @property
     def ratio(self) -> float:
@@ -226,22 +224,13 @@ def _settle(
         lives = [live for _, _, live in operators]
         live = min(lives)
         pair.start_spread_seconds = max(lives) - live
-        settled = counts.wait_terminal(pair.runs, budget)
+        settled = counts.wait_settled(pair.runs, live, budget)
         pair.outcomes = counts.outcomes()
-        if not settled:
-            pair.problems.append(
-                f"pair N={pair.runs}: not every run terminal within {budget:.0f} s: {pair.outcomes}"
-            )
+        if isinstance(settled, str):
+            pair.problems.append(f"pair N={pair.runs}: {settled}")
             return
         if pair.runs:
-            assert counts.last_terminal_at is not None
-            pair.settle_seconds = counts.last_terminal_at - live
-        if not counts.wait_finished(pair.runs, budget):
-            pair.problems.append(
-                f"pair N={pair.runs}: the replicas were not done with every run within "
-                f"{budget:.0f} s"
-            )
-            return
+            pair.settle_seconds = settled
         pools = {missing_deployment(pool): pool for pool in POOLS}
         for replica, (operator, url, _) in zip(pair.replicas, operators, strict=True):
             if not operator.alive():
