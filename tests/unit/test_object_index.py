@@ -120,6 +120,7 @@ def test_kept_bodies_share_one_string_for_each_repeated_value() -> None:
     """Thousands of runs repeat the same namespace, state names and messages: the index keeps
     one string object for each such value instead of one per run (measured: 4.9 -> 3.7 KiB
     per FAILED run), and what it hands out is equal to what it was given."""
+
     def decoded(name: str) -> dict[str, Any]:
         return dict(
             json.loads(
