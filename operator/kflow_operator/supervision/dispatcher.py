@@ -110,9 +110,10 @@ class Supervisors:
             self._waiting.pop(key, None)
             if entry is not None:
                 entry.stop.set(deleted=True)
-            elif self._active and key not in self._taken_down and self._served(body):
+            elif self._active and key not in self._taken_down and self._serves(body) is True:
                 # Deleted with no supervisor on it (its finalizer was taken off by hand, or it
-                # never had one): whatever infrastructure it names still goes.
+                # never had one): whatever infrastructure it names still goes. A run whose pool
+                # cannot be told from memory is left alone: its own operator takes it down.
                 self._context.in_background(take_down(self._context, SupervisedRun.from_body(body)))
             self._taken_down.discard(key)
             return
@@ -128,24 +129,14 @@ class Supervisors:
             del self._ended[key]
         self._enqueue(key)
 
-    def _served(self, body: Body) -> bool:
-        """Whether the run's pool is this operator's (--work-pool); a run whose pool cannot be
-        told from memory is left alone: its own operator takes it down."""
+    def _serves(self, body: Body) -> bool | None:
+        """Whether the run's pool is this operator's (--work-pool); None when its pool cannot be
+        told from memory (its Deployment is not indexed yet)."""
         settings = self._context.settings
         if not settings.work_pools:
             return True
         known, pool = self._context.indexed_pool_of(body)
-        return known and settings.serves_pool(pool)
-
-    def _anothers(self, body: Body) -> bool:
-        """Whether the run is known to be of a pool another operator serves (--work-pool): it
-        gets no supervisor here (it would only sleep, one per run of every other pool); its
-        next change is looked at again, as a sleeping supervisor's would be."""
-        settings = self._context.settings
-        if not settings.work_pools:
-            return False
-        known, pool = self._context.indexed_pool_of(body)
-        return known and not settings.serves_pool(pool)
+        return settings.serves_pool(pool) if known else None
 
     def _set_active(self, active: bool) -> None:
         if active == self._active:
@@ -188,7 +179,9 @@ class Supervisors:
                     body is not None
                     and key not in self._entries
                     and wants_supervisor(body)
-                    and not self._anothers(body)
+                    # Known to be another operator's pool: no supervisor (it would only sleep,
+                    # one per run of every other pool); its next change is looked at again.
+                    and self._serves(body) is not False
                 ):
                     self._start(key, body, slot=slot)
                     handed = True
