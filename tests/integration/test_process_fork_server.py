@@ -20,7 +20,12 @@ from tests.integration.conftest import (
     wait_until,
 )
 from tests.integration.test_flowrun_flows import deploy, history, marks, output
-from tests.support.launching_process import cmdline, is_fork_server, parent_of
+from tests.support.launching_process import (
+    FORK_SERVER_MODULE,
+    cmdline,
+    is_fork_server,
+    parent_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +201,29 @@ def test_a_forked_runs_traceback_is_the_runs_own(
     assert run["status"]["state"]["type"] == "FAILED", log
     assert "ValueError: the flow broke on purpose" in log, log
     assert "ChildDone" not in log and "During handling" not in log, log
+
+
+@pytest.mark.parametrize("server", ["forked", "exec'd"])
+def test_a_runs_exit_does_what_the_interpreters_exit_does(
+    cluster: Cluster, operators: OperatorFactory, marks: Path, server: str
+) -> None:
+    """A forked run skips tearing down the server's shared heap (forked_exit.py), not what an
+    exit does for the run: the same as an exec'd run's exit."""
+    operators.start(*([] if server == "forked" else ["--no-process-fork-server"]))
+    deploy(cluster, marks, "d", "flows.py:leaves_work_for_exit")
+    cluster.flowrun("r", {"deploymentRef": {"name": "d"}})
+    run = cluster.wait_state("r", "COMPLETED", "FAILED", "CRASHED", timeout=60)
+    assert run["status"]["state"]["type"] == "COMPLETED", output(run)
+    parent = (marks / "parent").read_bytes()
+    assert (FORK_SERVER_MODULE.encode() in parent) == (server == "forked"), parent
+    infrastructure = wait_until(
+        "the exit code",
+        lambda: (
+            cluster.get_flowrun("r")["status"]["infrastructure"].get("exitCode") is not None
+            and cluster.get_flowrun("r")["status"]["infrastructure"]
+        ),
+    )
+    assert infrastructure["exitCode"] == 0, output(run)
+    for left in ("thread-finished", "atexit-ran", "pool-ran"):
+        assert (marks / left).exists(), f"{left} missing; log:\n{output(run)}"
+    assert output(run).endswith("the last words, unterminated"), output(run)

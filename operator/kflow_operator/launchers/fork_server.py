@@ -23,6 +23,7 @@ the server exits and its children are re-parented, as children of a dead operato
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import signal
@@ -35,6 +36,7 @@ from typing import Any
 from kflow_operator.decisions.launch_plan import RUN_UID_ENV
 from kflow_operator.launchers import environ_slot
 from kflow_operator.launchers.fork_request import EXECUTE, ForkRequest
+from kflow_operator.launchers.forked_exit import run_and_exit
 
 MAX_MESSAGE_BYTES = 1 << 20
 PRELOADED = (
@@ -208,6 +210,9 @@ def main() -> None:
     _send(sock, {"ready": refusal is None, "refusal": refusal})
     if refusal is not None:
         return
+    # What is here now is shared by every child: out of the collector's sight, a child's
+    # collections never write (copy) its pages (forked_exit.py).
+    gc.freeze()
     try:
         serve(sock, slot)
         return
@@ -216,7 +221,7 @@ def main() -> None:
     # Outside the handler: the run's own exceptions are not chained to ChildDone (its log showed
     # "During handling of the above exception" with the server's frames), and the server
     # loop's frames are let go.
-    sys.exit(run_child(request))
+    run_and_exit(lambda: run_child(request))
 
 
 if __name__ == "__main__":

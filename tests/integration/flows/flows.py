@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,21 @@ def expensive(x: int) -> int:
 @flow
 def cached(x: int = 4) -> int:
     return expensive(x)
+
+
+@flow
+def leaves_work_for_exit() -> str:
+    """Returns with work the interpreter's exit still does: a non-daemon thread to wait for,
+    atexit callbacks (one leaves output with no line end, flushed only by the exit) and a
+    thread pool left open."""
+
+    def late() -> None:
+        time.sleep(0.5)
+        mark("thread-finished")
+
+    (MARKS / "parent").write_bytes(Path(f"/proc/{os.getppid()}/cmdline").read_bytes())
+    threading.Thread(target=late).start()
+    atexit.register(mark, "atexit-ran")
+    atexit.register(print, "the last words, unterminated", end="")
+    ThreadPoolExecutor(1).submit(mark, "pool-ran")
+    return "returned"
