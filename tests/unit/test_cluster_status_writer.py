@@ -39,6 +39,7 @@ class InMemoryFlowRun:
             "status": status,
         }
         self.writes: list[dict[str, Any]] = []
+        self._written = threading.Event()
         self.conflicts = 0
 
     def get(self) -> dict[str, Any]:
@@ -54,7 +55,12 @@ class InMemoryFlowRun:
                 self.conflicts += 1
                 raise ApiError(409, "Conflict")
             self.writes.append(copy.deepcopy(patch))
+            self._written.set()
             return self._apply(patch)
+
+    def wait_for_write(self, timeout: float) -> bool:
+        """Whether a status write came within `timeout` seconds."""
+        return self._written.wait(timeout)
 
     def operator_writes(self, patch: dict[str, Any]) -> None:
         with self._lock:
@@ -122,3 +128,17 @@ def test_a_state_is_written_at_once_carrying_the_pending_task_counts() -> None:
     assert api.obj["status"]["taskRuns"]["counts"]["RUNNING"] == 1
     writer.close()
     assert len(api.writes) == 1
+
+
+def test_the_run_name_reported_first_is_written_with_running() -> None:
+    """The engine reports the run's name and proposes RUNNING right after: one write, so RUNNING
+    does not wait behind a write of the name alone."""
+    api = InMemoryFlowRun({"state": entry(StateType.PENDING).to_status()})
+    writer = writer_for(api)
+    writer.report(PendingReport(run_name="brisk-otter", flow_name="quick"))
+    assert not api.wait_for_write(0.2), "the name alone was written"
+    assert writer.propose_state(entry(StateType.RUNNING)).result(5).accepted
+    writer.close()
+    assert len(api.writes) == 1, api.writes
+    assert api.obj["status"]["runName"] == "brisk-otter"
+    assert api.obj["status"]["state"]["type"] == "RUNNING"

@@ -66,7 +66,9 @@ class StatusWriter:
         self._urgent = False
         self._closing = False
         self._in_flight = False
-        self._last_flush = 0.0
+        # Counted from the start: what the engine reports first (the run's name) waits for
+        # the RUNNING write that follows it at once, rather than being a write of its own.
+        self._last_flush = time.monotonic()
         self.api_writes = 0
         self._thread = threading.Thread(
             target=self._run, name=f"kflow-status-{api.name}", daemon=True
