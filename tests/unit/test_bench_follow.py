@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bench._cluster import PodWatch
 from bench._object_counts import ObjectCounts
+from tests.support.list_answers import list_answer
 
 BEHIND_FOR_SECONDS = 0.5
 FAILING_LIMIT_SECONDS = 0.2
@@ -25,12 +26,6 @@ FAILING_LIMIT_SECONDS = 0.2
 
 def flowrun(name: str, version: str) -> dict[str, Any]:
     return {"metadata": {"name": name, "resourceVersion": version}, "status": {}}
-
-
-class Listed:
-    data = json.dumps(
-        {"metadata": {"resourceVersion": "10"}, "items": [flowrun("a", "5")]}
-    ).encode()
 
 
 class OneEvent:
@@ -60,7 +55,7 @@ class BehindServer:
     def list_namespaced_custom_object(self, *args: str, **kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             self.calls.append(("list", None))
-            return Listed()
+            return list_answer([flowrun("a", "5")])
         self.calls.append(("watch", kwargs.get("resource_version")))
         if time.monotonic() < self.caught_up_at or self.served.is_set():
             raise ApiException(status=504, reason="Too large resource version: 10, current: 9")

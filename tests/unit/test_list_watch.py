@@ -4,7 +4,6 @@ the last state seen of the deleted object."""
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 from unittest import mock
@@ -25,6 +24,8 @@ from kflow_operator.kubeapi.list_watch import (
 )
 from kflow_operator.object_index import ObjectIndex
 from kubernetes.client.exceptions import ApiException
+
+from tests.support.list_answers import ListAnswer, list_answer
 
 
 def pod(uid: str, version: str, **status: Any) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
     def lister(**kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             calls.append("list")
-            return EmptyList()
+            return list_answer([])
         calls.append("watch")
         if calls.count("watch") == 3:
             closed.set()
@@ -137,12 +138,6 @@ def test_a_watch_ahead_of_the_servers_cache_is_asked_for_again_without_listing()
     with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
         ListWatch("pods", lister, "", lambda change: None, closed).run()
     assert calls == ["list", "watch", "watch", "watch"]
-
-
-class EmptyList:
-    """A list answer (`_preload_content=False`) with no items, at revision 10."""
-
-    data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
 
 
 def too_many(retry_after: str | None = None) -> ApiException:
@@ -181,7 +176,7 @@ def test_a_watch_refused_with_429_is_asked_for_again_from_where_it_was() -> None
     def lister(**kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             asked.append(("list", None))
-            return EmptyList()
+            return list_answer([])
         asked.append(("watch", kwargs.get("resource_version")))
         if len(asked) == 4:
             closed.set()
@@ -209,15 +204,15 @@ def test_a_list_that_fails_is_made_again_and_the_watch_says_since_when_it_fails(
         if kwargs.get("watch"):
             closed.set()
             raise ApiException(status=504, reason="Too large resource version")
-        return EmptyList()
+        return list_answer([])
 
     watch = ListWatch("pods", lister, "", lambda change: None, closed)
     with mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)):
         watch.run()
     assert [(call, version) for call, version, _ in asked] == [
-        ("list", None),
-        ("list", None),
-        ("list", None),
+        ("list", "0"),
+        ("list", "0"),
+        ("list", "0"),
         ("watch", "10"),
     ]
     first, second, third, fourth = (failing for _, _, failing in asked)
@@ -251,13 +246,8 @@ def test_a_watch_feeding_an_index_keeps_only_what_the_index_keeps() -> None:
     assert deleted[0].object["status"] == {"state": {"type": "RUNNING"}}
 
 
-class Page:
-    def __init__(self, names: list[str], token: str | None) -> None:
-        items = [pod(name, "5") for name in names]
-        meta: dict[str, Any] = {"resourceVersion": "10"}
-        if token:
-            meta["continue"] = token
-        self.data = json.dumps({"metadata": meta, "items": items}).encode()
+def page(names: list[str], token: str | None) -> ListAnswer:
+    return list_answer([pod(name, "5") for name in names], **({"continue": token} if token else {}))
 
 
 def test_a_list_is_read_in_pages_and_watched_from_its_revision() -> None:
@@ -272,8 +262,8 @@ def test_a_list_is_read_in_pages_and_watched_from_its_revision() -> None:
             closed.set()
             raise ApiException(status=504, reason="Too large resource version")
         if kwargs.get("_continue") is None:
-            return Page(["a", "b"], "next")
-        return Page(["c"], None)
+            return page(["a", "b"], "next")
+        return page(["c"], None)
 
     with mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01):
         ListWatch(
@@ -286,3 +276,29 @@ def test_a_list_is_read_in_pages_and_watched_from_its_revision() -> None:
     ]
     assert asked[-1]["resource_version"] == "10"
     assert seen == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]
+    # The first page from the API server's watch cache; a continued page carries its version
+    # in the token (the API server refuses both).
+    assert (asked[0].get("resource_version"), asked[0].get("resource_version_match")) == ("0", None)
+    assert "resource_version" not in asked[1]
+
+
+def test_listing_again_never_asks_for_a_picture_older_than_the_one_reported() -> None:
+    closed = threading.Event()
+    lists: list[tuple[str | None, str | None]] = []
+    gone = [ApiException(status=410, reason="Gone")]
+
+    def lister(**kwargs: Any) -> Any:
+        if not kwargs.get("watch"):
+            lists.append((kwargs.get("resource_version"), kwargs.get("resource_version_match")))
+            return list_answer([pod("a", "5")], version=str(10 + len(lists)))
+        if gone:
+            raise gone.pop()
+        closed.set()
+        raise ApiException(status=504, reason="Too large resource version")
+
+    with (
+        mock.patch("kflow_operator.kubeapi.list_watch.RETRY_SECONDS", (0.01,)),
+        mock.patch("kflow_operator.kubeapi.list_watch.BEHIND_RETRY_SECONDS", 0.01),
+    ):
+        ListWatch("pods", lister, "", lambda change: None, closed).run()
+    assert lists == [("0", None), ("11", "NotOlderThan")]

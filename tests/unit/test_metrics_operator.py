@@ -4,7 +4,6 @@ metrics address."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import socket
 import threading
@@ -21,6 +20,8 @@ from kflow_operator.metrics.server import Address, listen, parse_address
 from kflow_operator.metrics.thread_pools import PoolGauges, TrackedThreadPool
 from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, generate_latest
+
+from tests.support.list_answers import list_answer
 
 BASE = "https://127.0.0.1:6443"
 RUNS = f"{BASE}/apis/kflow.dev/v1alpha1/namespaces/team/flowruns"
@@ -220,13 +221,10 @@ def test_a_watch_that_cannot_continue_counts_one_relist_per_listing_again() -> N
         ApiException(status=504, reason="Too large resource version"),
     ]
 
-    class Listed:
-        data = json.dumps({"metadata": {"resourceVersion": "10"}, "items": []}).encode()
-
     def lister(**kwargs: Any) -> Any:
         if not kwargs.get("watch"):
             calls.append("list")
-            return Listed()
+            return list_answer([])
         calls.append("watch")
         if not answers:
             closed.set()

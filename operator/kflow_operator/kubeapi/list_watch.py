@@ -37,8 +37,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from kflow_operator.kubeapi import Body
-from kflow_operator.kubeapi.list_pages import decoded_pages
+from kflow_operator.kubeapi.list_stream import ListDecoder
 from kflow_operator.metrics.instruments import WATCH_RELISTS
+from kflow_operator.shared_strings import share_fresh
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ QUIET_SECONDS = WATCH_SECONDS + 30.0
 """No byte for this long on an open watch: the connection is dead (the server would have ended
 the watch by now), so it is dropped and the objects listed again."""
 LIST_PAGE = 500
-"""Objects asked for per list request (pages of one list share its resourceVersion)."""
+"""Objects asked for per list request (pages of one list share its resourceVersion). A list
+the API server answers from its watch cache comes whole whatever the limit (list_stream.py)."""
+READ_BYTES = 1 << 20
+"""How much of a list response is read at a time (and decoded before the next read)."""
+ANY_VERSION = "0"
+"""The first list's resourceVersion: whatever the API server's watch cache holds (client-go's
+informers list so too); the watch then follows from the revision it was read at."""
 BEHIND_RETRY_SECONDS = 1.0
 """Pause before asking again for a watch the server's cache was not ready to serve."""
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
@@ -275,17 +282,19 @@ class ListWatch:
         WATCH_RELISTS.labels(self._resource, reason).inc()
 
     def _list(self) -> None:
-        """List in pages, each kept as `remember` makes it as soon as it is read: one list of
-        tens of thousands of FlowRuns was hundreds of MiB decoded at once."""
+        """List in pages, each item kept as `remember` makes it as soon as it is read: one
+        list of tens of thousands of FlowRuns was hundreds of MiB decoded at once."""
         items: list[Body] = []
-        meta: dict[str, Any] = {}
         began = time.monotonic()
         pages = 0
-        ahead = f"{threading.current_thread().name}-ahead"
-        for page in decoded_pages(self._list_page, ahead):
+        token: str | None = None
+        while True:
+            members = self._list_page(token, items)
             pages += 1
-            items.extend(self._known.remember(item) for item in page.get("items") or [])
-            meta = page.get("metadata") or {}
+            meta = members.get("metadata") or {}
+            token = meta.get("continue") or None
+            if token is None:
+                break
         logger.info(
             "Listed %d %s in %.1f s (%d pages).",
             len(items),
@@ -297,17 +306,36 @@ class ListWatch:
             self._on_change(change)
         logger.info("Reported the listed %s (%.1f s in all).", self._what, time.monotonic() - began)
 
-    def _list_page(self, token: str | None) -> bytes:
+    def _list_page(self, token: str | None, items: list[Body]) -> dict[str, Any]:
+        """Read one page into `items`; the list's other members (its metadata)."""
         page: dict[str, Any] = {"limit": LIST_PAGE}
         if token:
             page["_continue"] = token
+        elif self._known.resource_version is None:
+            page["resource_version"] = ANY_VERSION
+        else:
+            # Listing again: never a picture older than the one already reported.
+            page["resource_version"] = self._known.resource_version
+            page["resource_version_match"] = "NotOlderThan"
         response = self._lister(
             label_selector=self._selector,
             _preload_content=False,
             _request_timeout=(CONNECT_SECONDS, 60.0),
             **page,
         )
-        return bytes(response.data)
+        decoder = ListDecoder()
+        try:
+            for chunk in response.stream(READ_BYTES):
+                items.extend(self._fresh(item) for item in decoder.feed(chunk))
+            items.extend(self._fresh(item) for item in decoder.close())
+        finally:
+            response.release_conn()
+        return decoder.members
+
+    def _fresh(self, item: Body) -> Body:
+        """What is kept of a list item just decoded, its strings shared (shared_strings.py)."""
+        share_fresh(item)
+        return self._known.remember(item)
 
     def _watch(self) -> None:
         """Follow events from the known resourceVersion; returns only by raising (or at close)."""
@@ -329,7 +357,9 @@ class ListWatch:
                     if not line:
                         continue
                     self._failures = 0
-                    change = self._known.apply(json.loads(line))
+                    event = json.loads(line)
+                    share_fresh(event)
+                    change = self._known.apply(event)
                     if change is not None:
                         self._on_change(change)
             finally:
