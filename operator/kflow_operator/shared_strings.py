@@ -27,40 +27,35 @@ def share_strings(value: Any) -> None:
     """Replace, in place, every string value of `value`'s dicts and lists (at any depth) with
     the interned equal string. Readers see equal values, so bodies already handed out may be
     shared this way."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if type(item) is str:
-                if len(item) <= LONGEST:
-                    value[key] = sys.intern(item)
-            elif isinstance(item, dict | list):
-                share_strings(item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if type(item) is str:
-                if len(item) <= LONGEST:
-                    value[index] = sys.intern(item)
-            elif isinstance(item, dict | list):
-                share_strings(item)
+    _share(value, keys=False)
 
 
 def share_fresh(value: Any) -> None:
     """`share_strings`, keys included, for an object only the caller holds: its dicts are
     rebuilt in place."""
+    _share(value, keys=True)
+
+
+def _share(value: Any, keys: bool) -> None:
     if isinstance(value, dict):
-        shared: dict[Any, Any] = {}
+        rebuilt: dict[Any, Any] | None = {} if keys else None
         for key, item in value.items():
             if type(item) is str:
                 if len(item) <= LONGEST:
                     item = sys.intern(item)
+                    if rebuilt is None:
+                        value[key] = item
             elif isinstance(item, dict | list):
-                share_fresh(item)
-            shared[sys.intern(key) if type(key) is str else key] = item
-        value.clear()
-        value.update(shared)
+                _share(item, keys)
+            if rebuilt is not None:
+                rebuilt[sys.intern(key) if type(key) is str else key] = item
+        if rebuilt is not None:
+            value.clear()
+            value.update(rebuilt)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if type(item) is str:
                 if len(item) <= LONGEST:
                     value[index] = sys.intern(item)
             elif isinstance(item, dict | list):
-                share_fresh(item)
+                _share(item, keys)
