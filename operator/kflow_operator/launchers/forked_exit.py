@@ -8,9 +8,9 @@ the run's own work, and on a busy host that CPU is taken from the next run's sta
 `multiprocessing` ends its forked workers with `os._exit` for the same reason.
 
 What a run can observe of its exit is kept: non-daemon threads (and thread pools left open)
-are waited for, `atexit`
-callbacks run, the run's own garbage is collected (finalizers, `finally` blocks of dropped
-generators), buffered output is flushed and the exit status is the one `sys.exit` would give.
+are waited for, `atexit` callbacks run, the run's own garbage is collected (finalizers,
+`finally` blocks of dropped generators), buffered output is flushed and the exit status is the
+one `sys.exit` would give.
 What is not done is what CPython does not promise either: `__del__` of objects still alive
 when the interpreter exits ("It is not guaranteed that __del__() methods are called for
 objects that still exist when the interpreter exits", the data model reference).
