@@ -93,6 +93,8 @@ class Supervisor:
         self.slot = slot if slot is not None else WorkSlot(context.work_slots)
         self.crash: Observation | None = None
         """How the infrastructure ended, when this supervisor wrote CRASHED for it."""
+        self.foreign = False
+        """The run turned out to be of a pool another operator serves: left as it is."""
 
     @property
     def body(self) -> Body:
@@ -139,6 +141,8 @@ class Supervisor:
         try:
             async with self.slot.held():
                 await self._supervise(stopped)
+            if self.foreign:
+                return False
             run = SupervisedRun.from_body(self.body)
             if (stopped.deleted or run.deleting) and await self._served():
                 # Finishes even when the operator stops meanwhile.
@@ -161,10 +165,15 @@ class Supervisor:
         while not stopped:
             run = SupervisedRun.from_body(self.body)
             if not await self._served():
-                # Another pool's run (--work-pool): never touched nor announced; its pool (its
-                # Deployment's) may change.
+                # Another pool's run (--work-pool): never touched nor announced.
                 if run.deleting:
                     return
+                if self.context.indexed_pool_of(self.body)[0]:
+                    # Known to be another's (its Deployment is indexed): ends as if never
+                    # made; the dispatcher looks at the run again when it changes.
+                    self.foreign = True
+                    return
+                # Its Deployment is not there yet: it may turn out to be ours.
                 await self._sleep(None, False, stopped)
                 continue
             self.state_events.post(run, self.body)
