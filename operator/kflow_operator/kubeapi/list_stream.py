@@ -78,9 +78,7 @@ class ListDecoder:
         if state == "start":
             self._expect(char, "{", "key-or-end")
         elif state in ("key-or-end", "key"):
-            if char == "}" and state == "key-or-end":
-                self._at += 1
-                self._state = "done"
+            if state == "key-or-end" and self._closes(char, "}", "done"):
                 return True
             key = self._value(final)
             if key is None:
@@ -101,15 +99,9 @@ class ListDecoder:
             self.members[self._key] = value[0]
             self._state = "next-member"
         elif state == "next-member":
-            if char == "}":
-                self._at += 1
-                self._state = "done"
-            else:
-                self._expect(char, ",", "key")
+            self._comma_or_close(char, "}", "done", "key")
         elif state in ("item-or-end", "item"):
-            if char == "]" and state == "item-or-end":
-                self._at += 1
-                self._state = "next-member"
+            if state == "item-or-end" and self._closes(char, "]", "next-member"):
                 return True
             item = self._value(final)
             if item is None:
@@ -117,12 +109,21 @@ class ListDecoder:
             items.append(item[0])
             self._state = "next-item"
         elif state == "next-item":
-            if char == "]":
-                self._at += 1
-                self._state = "next-member"
-            else:
-                self._expect(char, ",", "item")
+            self._comma_or_close(char, "]", "next-member", "item")
         return True
+
+    def _closes(self, char: str, closer: str, then: str) -> bool:
+        """Whether `char` ends the object or the array (`closer`); `then`: the state after."""
+        if char != closer:
+            return False
+        self._at += 1
+        self._state = then
+        return True
+
+    def _comma_or_close(self, char: str, closer: str, closed: str, next_one: str) -> None:
+        """After a member or an item: a comma (then `next_one`) or `closer` (then `closed`)."""
+        if not self._closes(char, closer, closed):
+            self._expect(char, ",", next_one)
 
     def _expect(self, char: str, wanted: str, then: str) -> None:
         if char != wanted:
